@@ -1,0 +1,107 @@
+// Package httpserver holds what every service needs around its handler: the
+// listener and graceful shutdown, the middleware each request passes through,
+// health and readiness endpoints, and Prometheus metrics.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/oauth2ref/pkg/config"
+	"go.uber.org/zap"
+)
+
+// Config is the part of every service's configuration that shapes its HTTP
+// server. The timeouts keep a slow or stuck client from holding a connection
+// forever; MaxBodyBytes caps what a handler will read.
+type Config struct {
+	Addr              string          `json:"addr"`
+	ReadHeaderTimeout config.Duration `json:"read_header_timeout"`
+	ReadTimeout       config.Duration `json:"read_timeout"`
+	WriteTimeout      config.Duration `json:"write_timeout"`
+	IdleTimeout       config.Duration `json:"idle_timeout"`
+	ShutdownTimeout   config.Duration `json:"shutdown_timeout"`
+	MaxBodyBytes      int64           `json:"max_body_bytes"`
+}
+
+// DefaultConfig returns timeouts that suit an API behind no proxy.
+func DefaultConfig(addr string) Config {
+	return Config{
+		Addr:              addr,
+		ReadHeaderTimeout: config.Duration(5 * time.Second),
+		ReadTimeout:       config.Duration(10 * time.Second),
+		WriteTimeout:      config.Duration(30 * time.Second),
+		IdleTimeout:       config.Duration(120 * time.Second),
+		ShutdownTimeout:   config.Duration(15 * time.Second),
+		MaxBodyBytes:      64 << 10,
+	}
+}
+
+// ConfigSchema is the JSON Schema of Config, for services to splice into
+// their own config schema under their "http" key.
+const ConfigSchema = `{
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["addr"],
+  "properties": {
+    "addr": {"type": "string", "minLength": 1},
+    "read_header_timeout": ` + config.DurationSchema + `,
+    "read_timeout": ` + config.DurationSchema + `,
+    "write_timeout": ` + config.DurationSchema + `,
+    "idle_timeout": ` + config.DurationSchema + `,
+    "shutdown_timeout": ` + config.DurationSchema + `,
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 10485760}
+  }
+}`
+
+// Serve listens on cfg.Addr and serves h until ctx ends, then shuts down
+// gracefully: it stops accepting, marks health not ready, and waits up to
+// cfg.ShutdownTimeout for in-flight requests to finish. onListen, if not nil,
+// learns the bound address (useful with port 0).
+func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, onListen func(net.Addr)) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(),
+		ReadTimeout:       cfg.ReadTimeout.D(),
+		WriteTimeout:      cfg.WriteTimeout.D(),
+		IdleTimeout:       cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	if onListen != nil {
+		onListen(ln.Addr())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout.D()))
+	if health != nil {
+		health.draining.Store(true)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

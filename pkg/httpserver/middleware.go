@@ -123,7 +123,7 @@ func AccessLog(log *zap.Logger, lvl zapcore.Level) func(http.Handler) http.Handl
 				zap.String("path", r.URL.Path),
 				zap.Int("status", status),
 				zap.Int64("bytes", sw.bytes),
-				zap.Duration("duration", time.Since(start)),
+				zap.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			)
 			if ce := log.Check(lvl, "request"); ce != nil {
 				ce.Write(fields...)

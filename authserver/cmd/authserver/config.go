@@ -1,0 +1,131 @@
+package main
+
+import (
+	"time"
+
+	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpserver"
+)
+
+// Config is the authserver's whole configuration: built-in defaults, then
+// configs/authserver.<env>.json, then AUTHSERVER_* environment variables
+// (AUTHSERVER_HTTP_ADDR sets http.addr, and so on).
+type Config struct {
+	HTTP httpserver.Config `json:"http"`
+	Log  struct {
+		Level       string `json:"level"`
+		AccessLevel string `json:"access_level"`
+	} `json:"log"`
+	// Issuer is the "iss" of every token and the base of every URL in the
+	// metadata document.
+	Issuer string `json:"issuer"`
+	// DataDir holds the signing key file. Empty keeps keys in memory only,
+	// so a restart invalidates every token issued before it.
+	DataDir string `json:"data_dir"`
+	// Fixtures are loaded at start; relative paths are relative to the
+	// config directory.
+	Fixtures []string `json:"fixtures"`
+	Grants   []string `json:"grants"`
+	Signing  struct {
+		Algorithm       string          `json:"algorithm"`
+		RefreshInterval config.Duration `json:"refresh_interval"`
+	} `json:"signing"`
+	Tokens struct {
+		AccessTTL    config.Duration `json:"access_ttl"`
+		MaxAccessTTL config.Duration `json:"max_access_ttl"`
+		RefreshTTL   config.Duration `json:"refresh_ttl"`
+		Audience     []string        `json:"audience"`
+	} `json:"tokens"`
+	Passwords struct {
+		MemoryKiB   uint32 `json:"memory_kib"`
+		Time        uint32 `json:"time"`
+		Threads     uint8  `json:"threads"`
+		Concurrency int    `json:"concurrency"`
+	} `json:"passwords"`
+	LoginLimits struct {
+		MaxFailures int             `json:"max_failures"`
+		Window      config.Duration `json:"window"`
+	} `json:"login_limits"`
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.HTTP = httpserver.DefaultConfig(":5001")
+	c.Log.Level = "info"
+	c.Log.AccessLevel = "info"
+	c.Issuer = "http://localhost:5001"
+	c.DataDir = "data"
+	c.Fixtures = []string{}
+	c.Grants = []string{"password", "client_credentials", "refresh_token"}
+	c.Signing.Algorithm = "ES256"
+	c.Signing.RefreshInterval = config.Duration(10 * time.Second)
+	c.Tokens.AccessTTL = config.Duration(5 * time.Minute)
+	c.Tokens.MaxAccessTTL = config.Duration(time.Hour)
+	c.Tokens.RefreshTTL = config.Duration(30 * 24 * time.Hour)
+	c.Tokens.Audience = []string{"resourceserver"}
+	// OWASP's minimum for argon2id: about 20 ms and 19 MiB per hash.
+	c.Passwords.MemoryKiB = 19456
+	c.Passwords.Time = 2
+	c.Passwords.Threads = 1
+	c.Passwords.Concurrency = 4
+	c.LoginLimits.MaxFailures = 10
+	c.LoginLimits.Window = config.Duration(15 * time.Minute)
+	return c
+}
+
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "http": ` + httpserver.ConfigSchema + `,
+    "log": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "level": {"enum": ["debug", "info", "warn", "error"]},
+        "access_level": {"enum": ["debug", "info", "warn", "error"]}
+      }
+    },
+    "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
+    "data_dir": {"type": "string"},
+    "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "grants": {"type": "array", "uniqueItems": true, "items": {"enum": ["password", "client_credentials", "refresh_token"]}},
+    "signing": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "algorithm": {"enum": ["ES256", "RS256", "EdDSA"]},
+        "refresh_interval": ` + config.DurationSchema + `
+      }
+    },
+    "tokens": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "access_ttl": ` + config.DurationSchema + `,
+        "max_access_ttl": ` + config.DurationSchema + `,
+        "refresh_ttl": ` + config.DurationSchema + `,
+        "audience": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+      }
+    },
+    "passwords": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "memory_kib": {"type": "integer", "minimum": 8, "maximum": 1048576},
+        "time": {"type": "integer", "minimum": 1, "maximum": 100},
+        "threads": {"type": "integer", "minimum": 1, "maximum": 255},
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1024}
+      }
+    },
+    "login_limits": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "max_failures": {"type": "integer", "minimum": 0},
+        "window": ` + config.DurationSchema + `
+      }
+    }
+  }
+}`

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/internal/adapters/hashing"
+	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/schema"
+	"github.com/oauth2ref/pkg/zaplog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+const usage = `usage: authserver [flags] [command]
+
+commands:
+  serve                    run the server (the default)
+  keys rotate              make a new signing key the signer
+  hash-secret              read a secret on stdin, print its argon2id hash
+  hash-secret -fast        read a machine-generated secret (32+ characters)
+                           on stdin, print its fast hmac-sha256 hash
+  hash-secret -generate    make a random secret, print it and its fast hash
+
+flags:
+`
+
+// run is the whole program; main only gives it the process's context,
+// arguments, environment and streams, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
+	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cmd := fs.Args()
+
+	cfg := defaultConfig()
+	sch, err := schema.Compile("authserver-config.json", []byte(configSchema))
+	if err != nil {
+		return err
+	}
+	file, err := config.Load(config.Source{
+		Service: "authserver", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
+		EnvPrefix: "AUTHSERVER", Getenv: getenv, Schema: sch,
+	}, &cfg)
+	if err != nil {
+		return err
+	}
+	// Fixture paths in a config file are relative to its directory.
+	for i, p := range cfg.Fixtures {
+		if !filepath.IsAbs(p) {
+			cfg.Fixtures[i] = filepath.Join(*configDir, p)
+		}
+	}
+
+	switch strings.Join(cmd, " ") {
+	case "", "serve":
+		return serve(ctx, cfg, file, *env, stdout, nil)
+	case "keys rotate":
+		kid, err := authserver.RotateKeys(ctx, keyOptions(cfg)...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s; running servers switch to it within %s\n", kid, cfg.Signing.RefreshInterval.D())
+		return nil
+	case "hash-secret":
+		return hashSecret(ctx, cfg, stdin, stdout, false)
+	case "hash-secret -fast", "hash-secret --fast":
+		return hashSecret(ctx, cfg, stdin, stdout, true)
+	case "hash-secret -generate", "hash-secret --generate":
+		secret, hash := hashing.NewGeneratedSecret()
+		fmt.Fprintf(stdout, "secret: %s\nsecret_hash: %s\n", secret, hash)
+		return nil
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the server until ctx ends. onListen, for tests, learns the
+// bound address.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, onListen func(net.Addr)) error {
+	log, err := zaplog.New(stdout, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer))
+
+	opts := append(keyOptions(cfg),
+		authserver.WithLogger(log),
+		authserver.WithFixtures(cfg.Fixtures...),
+		authserver.WithTokenLifetimes(cfg.Tokens.AccessTTL.D(), cfg.Tokens.MaxAccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
+		authserver.WithAudience(cfg.Tokens.Audience...),
+		authserver.WithPasswordHashing(authserver.Argon2Params{
+			MemoryKiB: cfg.Passwords.MemoryKiB, Time: cfg.Passwords.Time, Threads: cfg.Passwords.Threads,
+		}, cfg.Passwords.Concurrency),
+		authserver.WithLoginLimits(cfg.LoginLimits.MaxFailures, cfg.LoginLimits.Window.D()),
+		authserver.WithMaxBodyBytes(cfg.HTTP.MaxBodyBytes),
+		authserver.WithGrants(grants(cfg.Grants)...),
+	)
+	srv, err := authserver.New(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
+	r := httpserver.NewRouter(httpserver.Stack{
+		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Health: health, Metrics: httpserver.NewMetrics(),
+	})
+	r.Mount("/oauth", srv.Handler())
+	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
+	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, onListen)
+}
+
+func keyOptions(cfg Config) []authserver.Option {
+	opts := []authserver.Option{
+		authserver.WithIssuer(cfg.Issuer),
+		authserver.WithSigningAlgorithm(cfg.Signing.Algorithm),
+		authserver.WithKeyRefresh(cfg.Signing.RefreshInterval.D()),
+		authserver.WithTokenLifetimes(cfg.Tokens.AccessTTL.D(), cfg.Tokens.MaxAccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, authserver.WithKeyFile(filepath.Join(cfg.DataDir, "signing-keys.json")))
+	}
+	return opts
+}
+
+func grants(names []string) []authserver.Grant {
+	out := make([]authserver.Grant, len(names))
+	for i, n := range names {
+		out[i] = authserver.Grant(n)
+	}
+	return out
+}
+
+// hashSecret prints the hash of the first line of stdin, for putting a
+// secret or password into a fixture file: argon2id, or with fast the
+// hmac-sha256 scheme that only a long machine-generated secret may use.
+func hashSecret(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer, fast bool) error {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	secret := strings.TrimRight(line, "\r\n")
+	if secret == "" {
+		return errors.New("hash-secret: no secret on stdin")
+	}
+	if fast {
+		// 32 random hex digits carry 128 bits; anything shorter may be
+		// guessable, and then only the slow hash protects it.
+		if len(secret) < 32 {
+			return errors.New("hash-secret -fast: a fast hash is only safe for a generated secret of 32+ characters")
+		}
+		fmt.Fprintln(stdout, hashing.HashGenerated(secret))
+		return nil
+	}
+	h := hashing.NewHasher(hashing.Argon2Params{MemoryKiB: cfg.Passwords.MemoryKiB, Time: cfg.Passwords.Time, Threads: cfg.Passwords.Threads}, 1)
+	hash, err := h.HashPassword(ctx, secret)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, hash)
+	return nil
+}

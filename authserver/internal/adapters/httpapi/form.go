@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// form is a request body in application/x-www-form-urlencoded, each
+// parameter at most once.
+type form map[string]string
+
+// credentialParams must never travel in a URL, where they end up in logs
+// and browser history (RFC 6749 §2.3.1, §3.2).
+var credentialParams = []string{"client_secret", "password", "refresh_token", "code", "code_verifier", "token", "assertion"}
+
+// parseForm reads an OAuth POST body. RFC 6749 §3.2 requires the form
+// encoding and forbids repeated parameters; a parameter sent empty is
+// treated as absent (§3.1).
+func parseForm(r *http.Request) (form, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, domain.Errorf(domain.InvalidRequest, "the body must be application/x-www-form-urlencoded")
+	}
+	if r.URL.RawQuery != "" {
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for _, p := range credentialParams {
+			if q.Has(p) {
+				return nil, domain.Errorf(domain.InvalidRequest, "%s must be sent in the body, never in the URL", p)
+			}
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge
+		}
+		return nil, domain.Errorf(domain.InvalidRequest, "could not read the body")
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid form encoding")
+	}
+	f := make(form, len(values))
+	for k, vs := range values {
+		if len(vs) > 1 {
+			return nil, domain.Errorf(domain.InvalidRequest, "parameter %s is repeated", k)
+		}
+		if vs[0] != "" {
+			f[k] = vs[0]
+		}
+	}
+	return f, nil
+}
+
+// errTooLarge is answered as 413 by the handlers.
+var errTooLarge = &domain.Error{Code: domain.InvalidRequest, Description: "request body too large"}
+
+// clientCredentials finds how the request authenticates its client: HTTP
+// Basic (client_secret_basic), client_id and client_secret in the body
+// (client_secret_post), or client_id alone (none, a public client). Using
+// two methods at once is refused (RFC 6749 §2.3).
+func clientCredentials(r *http.Request, f form) (app.ClientCredentials, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		id, secret, err := parseBasic(h)
+		if err != nil {
+			return app.ClientCredentials{}, err
+		}
+		if _, ok := f["client_secret"]; ok {
+			return app.ClientCredentials{}, domain.Errorf(domain.InvalidRequest, "use one client authentication method, not both Basic and client_secret")
+		}
+		if bodyID, ok := f["client_id"]; ok && bodyID != id {
+			return app.ClientCredentials{}, domain.Errorf(domain.InvalidClient, "client_id does not match the authenticated client")
+		}
+		return app.ClientCredentials{ID: id, Secret: secret, Method: domain.ClientSecretBasic}, nil
+	}
+	id := f["client_id"]
+	if secret, ok := f["client_secret"]; ok {
+		return app.ClientCredentials{ID: id, Secret: secret, Method: domain.ClientSecretPost}, nil
+	}
+	return app.ClientCredentials{ID: id, Method: domain.AuthNone}, nil
+}
+
+// parseBasic decodes client_secret_basic. RFC 6749 §2.3.1 form-encodes the
+// id and secret before Base64, so they are decoded once more.
+func parseBasic(h string) (id, secret string, err error) {
+	bad := domain.Errorf(domain.InvalidClient, "malformed Basic credentials")
+	scheme, rest, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return "", "", domain.Errorf(domain.InvalidClient, "client authentication must use the Basic scheme")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", "", bad
+	}
+	encID, encSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", bad
+	}
+	if id, err = url.QueryUnescape(encID); err != nil {
+		return "", "", bad
+	}
+	if secret, err = url.QueryUnescape(encSecret); err != nil {
+		return "", "", bad
+	}
+	if id == "" {
+		return "", "", bad
+	}
+	return id, secret, nil
+}
+
+// clientIP is the peer address, for per-IP limits. Forwarded headers are
+// not trusted: anyone can send them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

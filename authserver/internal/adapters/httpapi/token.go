@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/zaplog"
+	"go.uber.org/zap"
+)
+
+// ClientAuthenticator authenticates the client of a request.
+type ClientAuthenticator interface {
+	Authenticate(ctx context.Context, cred app.ClientCredentials) (domain.Client, error)
+}
+
+// TokenExchanger issues tokens.
+type TokenExchanger interface {
+	Exchange(ctx context.Context, client domain.Client, req app.TokenRequest) (app.TokenResponse, error)
+}
+
+type tokenBody struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// authenticate parses an OAuth form and authenticates its client, the first
+// step of the token, introspection and revocation endpoints alike.
+func authenticate(r *http.Request, clients ClientAuthenticator) (form, domain.Client, error) {
+	f, err := parseForm(r)
+	if err != nil {
+		return nil, domain.Client{}, err
+	}
+	cred, err := clientCredentials(r, f)
+	if err != nil {
+		return nil, domain.Client{}, err
+	}
+	c, err := clients.Authenticate(r.Context(), cred)
+	if err != nil {
+		return nil, domain.Client{}, err
+	}
+	zaplog.SetClientID(r.Context(), c.ID)
+	return f, c, nil
+}
+
+// handleToken serves the token endpoint (RFC 6749 §3.2).
+func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, client, err := authenticate(r, clients)
+		if err != nil {
+			writeFormError(w, r, log, err)
+			return
+		}
+		scope, err := domain.ParseScope(f["scope"])
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		resp, err := tokens.Exchange(r.Context(), client, app.TokenRequest{
+			GrantType:    f["grant_type"],
+			Scope:        scope,
+			Username:     f["username"],
+			Password:     f["password"],
+			RefreshToken: f["refresh_token"],
+			Code:         f["code"],
+			RedirectURI:  f["redirect_uri"],
+			CodeVerifier: f["code_verifier"],
+			ClientIP:     clientIP(r),
+		})
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		zaplog.SetUserID(r.Context(), resp.UserID)
+		noStore(w)
+		httpserver.JSON(w, http.StatusOK, tokenBody{
+			AccessToken:  resp.AccessToken,
+			TokenType:    resp.TokenType,
+			ExpiresIn:    resp.ExpiresIn,
+			RefreshToken: resp.RefreshToken,
+			Scope:        resp.Scope.String(),
+		})
+	})
+}
+
+// writeFormError is writeError plus 413 for an oversized body.
+func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
+	if err == errTooLarge {
+		noStore(w)
+		httpserver.JSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: domain.InvalidRequest, Description: errTooLarge.Description})
+		return
+	}
+	writeError(w, r, log, err)
+}

@@ -1,0 +1,170 @@
+// Package jwtkeys signs and verifies RFC 9068 JWT access tokens with
+// golang-jwt, and manages the signing keys behind them: generation, rotation,
+// the JWKS document, and keeping every key that may still have live tokens.
+package jwtkeys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// Algorithms this package signs with.
+const (
+	ES256 = "ES256"
+	RS256 = "RS256"
+	EdDSA = "EdDSA"
+)
+
+// Algorithms lists the supported algorithms, default first.
+var Algorithms = []string{ES256, RS256, EdDSA}
+
+// Generate makes a new signing key for alg. Its id is the RFC 7638 JWK
+// thumbprint of the public key, so it is stable and says nothing else.
+func Generate(alg string, now time.Time) (domain.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return domain.SigningKey{}, fmt.Errorf("jwtkeys: unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return domain.SigningKey{}, fmt.Errorf("jwtkeys: generate %s key: %w", alg, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return domain.SigningKey{}, fmt.Errorf("jwtkeys: %w", err)
+	}
+	j, err := publicJWK(priv.Public())
+	if err != nil {
+		return domain.SigningKey{}, err
+	}
+	return domain.SigningKey{
+		ID:         thumbprint(j),
+		Algorithm:  alg,
+		PrivatePEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		CreatedAt:  now.UTC(),
+	}, nil
+}
+
+// parsedKey is a stored key made ready to use: parsed once, not per token.
+type parsedKey struct {
+	rec    domain.SigningKey
+	signer crypto.Signer
+	method jwt.SigningMethod
+	jwk    jwk
+}
+
+func parse(rec domain.SigningKey) (*parsedKey, error) {
+	block, _ := pem.Decode(rec.PrivatePEM)
+	if block == nil {
+		return nil, fmt.Errorf("jwtkeys: key %s: no PEM block", rec.ID)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("jwtkeys: key %s: %w", rec.ID, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("jwtkeys: key %s: not a signing key", rec.ID)
+	}
+	var method jwt.SigningMethod
+	switch rec.Algorithm {
+	case ES256:
+		if ec, ok := k.(*ecdsa.PrivateKey); !ok || ec.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("jwtkeys: key %s: ES256 needs a P-256 key", rec.ID)
+		}
+		method = jwt.SigningMethodES256
+	case RS256:
+		if _, ok := k.(*rsa.PrivateKey); !ok {
+			return nil, fmt.Errorf("jwtkeys: key %s: RS256 needs an RSA key", rec.ID)
+		}
+		method = jwt.SigningMethodRS256
+	case EdDSA:
+		if _, ok := k.(ed25519.PrivateKey); !ok {
+			return nil, fmt.Errorf("jwtkeys: key %s: EdDSA needs an Ed25519 key", rec.ID)
+		}
+		method = jwt.SigningMethodEdDSA
+	default:
+		return nil, fmt.Errorf("jwtkeys: key %s: unsupported algorithm %q", rec.ID, rec.Algorithm)
+	}
+	j, err := publicJWK(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	j.Kid, j.Alg, j.Use = rec.ID, rec.Algorithm, "sig"
+	return &parsedKey{rec: rec, signer: signer, method: method, jwk: j}, nil
+}
+
+// signingKey returns what golang-jwt's Sign wants for the key's method.
+func (k *parsedKey) signingKey() any { return k.signer }
+
+// verificationKey returns what golang-jwt's Verify wants.
+func (k *parsedKey) verificationKey() any { return k.signer.Public() }
+
+// jwk is a public JSON Web Key (RFC 7517, RFC 7518 §6, RFC 8037).
+type jwk struct {
+	Kty string `json:"kty"`
+	Use string `json:"use,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+}
+
+var b64url = base64.RawURLEncoding
+
+func publicJWK(pub crypto.PublicKey) (jwk, error) {
+	switch p := pub.(type) {
+	case *ecdsa.PublicKey:
+		raw, err := p.Bytes() // uncompressed point: 0x04 || X || Y
+		if err != nil {
+			return jwk{}, fmt.Errorf("jwtkeys: %w", err)
+		}
+		size := (len(raw) - 1) / 2
+		return jwk{Kty: "EC", Crv: p.Curve.Params().Name, X: b64url.EncodeToString(raw[1 : 1+size]), Y: b64url.EncodeToString(raw[1+size:])}, nil
+	case *rsa.PublicKey:
+		return jwk{Kty: "RSA", N: b64url.EncodeToString(p.N.Bytes()), E: b64url.EncodeToString(big.NewInt(int64(p.E)).Bytes())}, nil
+	case ed25519.PublicKey:
+		return jwk{Kty: "OKP", Crv: "Ed25519", X: b64url.EncodeToString(p)}, nil
+	}
+	return jwk{}, fmt.Errorf("jwtkeys: unsupported public key %T", pub)
+}
+
+// thumbprint is the RFC 7638 SHA-256 thumbprint: the hash of the required
+// members, in lexicographic order, with no whitespace.
+func thumbprint(j jwk) string {
+	var canonical string
+	switch j.Kty {
+	case "EC":
+		canonical = fmt.Sprintf(`{"crv":%q,"kty":"EC","x":%q,"y":%q}`, j.Crv, j.X, j.Y)
+	case "RSA":
+		canonical = fmt.Sprintf(`{"e":%q,"kty":"RSA","n":%q}`, j.E, j.N)
+	case "OKP":
+		canonical = fmt.Sprintf(`{"crv":%q,"kty":"OKP","x":%q}`, j.Crv, j.X)
+	}
+	sum := sha256.Sum256([]byte(canonical))
+	return b64url.EncodeToString(sum[:])
+}

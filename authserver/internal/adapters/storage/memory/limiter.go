@@ -1,0 +1,72 @@
+package memory
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// LimiterConfig sets how many failures a key may have within Window before
+// it is blocked until the window ends.
+type LimiterConfig struct {
+	MaxFailures int
+	Window      time.Duration
+}
+
+// Limiter counts failures per key in fixed windows. A fixed window is crude
+// next to a sliding one, but it needs one counter per key and is what a Redis
+// INCR with EXPIRE gives, so both backends behave the same.
+type Limiter struct {
+	cfg LimiterConfig
+	now func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]window
+}
+
+type window struct {
+	failures int
+	ends     time.Time
+}
+
+// NewLimiter returns a Limiter.
+func NewLimiter(cfg LimiterConfig, now func() time.Time) *Limiter {
+	return &Limiter{cfg: cfg, now: now, windows: map[string]window{}}
+}
+
+func (l *Limiter) Blocked(_ context.Context, key string) (bool, error) {
+	if l.cfg.MaxFailures <= 0 {
+		return false, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.windows[key]
+	return ok && l.now().Before(w.ends) && w.failures >= l.cfg.MaxFailures, nil
+}
+
+func (l *Limiter) Failed(_ context.Context, key string) error {
+	if l.cfg.MaxFailures <= 0 {
+		return nil
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.windows[key]
+	if !ok || !now.Before(w.ends) {
+		w = window{ends: now.Add(l.cfg.Window)}
+	}
+	w.failures++
+	l.windows[key] = w
+	return nil
+}
+
+func (l *Limiter) sweep() {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, w := range l.windows {
+		if !now.Before(w.ends) {
+			delete(l.windows, k)
+		}
+	}
+}

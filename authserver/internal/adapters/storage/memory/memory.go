@@ -1,0 +1,346 @@
+// Package memory keeps every data group in process memory: the default
+// backend, with nothing to install. Each group has its own lock so that the
+// hot paths (client look-up, revocation check) never wait on a write to an
+// unrelated group. Expired entries are reclaimed by Sweep.
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// Store is an in-memory store of all data groups.
+type Store struct {
+	now func() time.Time
+
+	clientsMu sync.RWMutex // also guards scopes, which change as rarely
+	clients   map[string]domain.Client
+	scopes    map[string]domain.ScopeInfo
+
+	usersMu   sync.RWMutex
+	users     map[string]domain.User // by ID
+	usernames map[string]string      // username -> ID
+
+	refreshMu sync.RWMutex
+	refresh   map[string]domain.RefreshToken // by hash
+	families  map[string][]string            // family -> hashes
+
+	revokedMu sync.RWMutex
+	revoked   map[string]time.Time // id -> until
+
+	keysMu sync.Mutex
+	keys   []domain.SigningKey
+
+	limits *Limiter
+}
+
+// New returns an empty store. now is the clock used to judge expiry.
+func New(now func() time.Time, limits LimiterConfig) *Store {
+	return &Store{
+		now:       now,
+		clients:   map[string]domain.Client{},
+		users:     map[string]domain.User{},
+		usernames: map[string]string{},
+		refresh:   map[string]domain.RefreshToken{},
+		families:  map[string][]string{},
+		revoked:   map[string]time.Time{},
+		limits:    NewLimiter(limits, now),
+	}
+}
+
+// Limiter returns the store's failure limiter.
+func (s *Store) Limiter() *Limiter { return s.limits }
+
+// Ping always succeeds: memory is always there.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Clients.
+
+func (s *Store) FindClient(_ context.Context, id string) (domain.Client, error) {
+	s.clientsMu.RLock()
+	c, ok := s.clients[id]
+	s.clientsMu.RUnlock()
+	if !ok {
+		return domain.Client{}, domain.ErrNotFound
+	}
+	return c, nil
+}
+
+func (s *Store) SaveClient(_ context.Context, c domain.Client) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	s.clients[c.ID] = cloneClient(c)
+	return nil
+}
+
+func (s *Store) ListClients(context.Context) ([]domain.Client, error) {
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	out := make([]domain.Client, 0, len(s.clients))
+	for _, c := range s.clients {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b domain.Client) int { return compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (s *Store) DeleteClient(_ context.Context, id string) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return domain.ErrNotFound
+	}
+	delete(s.clients, id)
+	return nil
+}
+
+// cloneClient copies the slices so a caller changing its copy cannot change
+// the stored one.
+func cloneClient(c domain.Client) domain.Client {
+	c.AuthMethods = slices.Clone(c.AuthMethods)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Scopes = slices.Clone(c.Scopes)
+	c.DefaultScopes = slices.Clone(c.DefaultScopes)
+	c.Audience = slices.Clone(c.Audience)
+	return c
+}
+
+// Users.
+
+func (s *Store) FindUserByUsername(_ context.Context, username string) (domain.User, error) {
+	s.usersMu.RLock()
+	defer s.usersMu.RUnlock()
+	id, ok := s.usernames[username]
+	if !ok {
+		return domain.User{}, domain.ErrNotFound
+	}
+	return s.users[id], nil
+}
+
+func (s *Store) FindUser(_ context.Context, id string) (domain.User, error) {
+	s.usersMu.RLock()
+	defer s.usersMu.RUnlock()
+	u, ok := s.users[id]
+	if !ok {
+		return domain.User{}, domain.ErrNotFound
+	}
+	return u, nil
+}
+
+// SaveUser creates or updates u; ErrConflict if its username belongs to
+// another user.
+func (s *Store) SaveUser(_ context.Context, u domain.User) error {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if id, ok := s.usernames[u.Username]; ok && id != u.ID {
+		return domain.ErrConflict
+	}
+	if old, ok := s.users[u.ID]; ok && old.Username != u.Username {
+		delete(s.usernames, old.Username)
+	}
+	s.users[u.ID] = u
+	s.usernames[u.Username] = u.ID
+	return nil
+}
+
+// Refresh tokens.
+
+func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if _, ok := s.refresh[t.Hash]; ok {
+		return domain.ErrConflict
+	}
+	s.refresh[t.Hash] = t
+	s.families[t.FamilyID] = append(s.families[t.FamilyID], t.Hash)
+	return nil
+}
+
+func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.RefreshToken, error) {
+	s.refreshMu.RLock()
+	defer s.refreshMu.RUnlock()
+	t, ok := s.refresh[hash]
+	if !ok {
+		return domain.RefreshToken{}, domain.ErrNotFound
+	}
+	return t, nil
+}
+
+// RotateRefreshToken holds the refresh lock across read, decision and write,
+// which is what makes a refresh token single-use under concurrency. The
+// closure only builds a record; no hashing or signing happens under the lock.
+func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(domain.RefreshToken) (domain.RefreshToken, error)) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	cur, ok := s.refresh[hash]
+	if !ok {
+		return domain.ErrNotFound
+	}
+	next, err := rotate(cur)
+	if err != nil {
+		return err
+	}
+	if _, dup := s.refresh[next.Hash]; dup {
+		return domain.ErrConflict
+	}
+	cur.Status = domain.RefreshRotated
+	s.refresh[hash] = cur
+	s.refresh[next.Hash] = next
+	s.families[next.FamilyID] = append(s.families[next.FamilyID], next.Hash)
+	return nil
+}
+
+func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	for _, h := range s.families[familyID] {
+		if t, ok := s.refresh[h]; ok {
+			t.Status = domain.RefreshRevoked
+			s.refresh[h] = t
+		}
+	}
+	return nil
+}
+
+// Revocations.
+
+func (s *Store) Revoke(_ context.Context, id string, until time.Time) error {
+	s.revokedMu.Lock()
+	defer s.revokedMu.Unlock()
+	if cur, ok := s.revoked[id]; !ok || until.After(cur) {
+		s.revoked[id] = until
+	}
+	return nil
+}
+
+func (s *Store) AnyRevoked(_ context.Context, ids ...string) (bool, error) {
+	now := s.now()
+	s.revokedMu.RLock()
+	defer s.revokedMu.RUnlock()
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if until, ok := s.revoked[id]; ok && now.Before(until) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Signing keys.
+
+func (s *Store) SigningKeys(context.Context) ([]domain.SigningKey, error) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	return slices.Clone(s.keys), nil
+}
+
+func (s *Store) AddSigningKey(_ context.Context, k domain.SigningKey) error {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	for i := range s.keys {
+		if s.keys[i].RetiredAt.IsZero() {
+			s.keys[i].RetiredAt = k.CreatedAt
+		}
+	}
+	s.keys = append(s.keys, k)
+	return nil
+}
+
+func (s *Store) DeleteSigningKeys(_ context.Context, retiredBefore time.Time) error {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	s.keys = slices.DeleteFunc(s.keys, func(k domain.SigningKey) bool {
+		return !k.RetiredAt.IsZero() && k.RetiredAt.Before(retiredBefore)
+	})
+	return nil
+}
+
+// Sweep deletes what has expired: refresh tokens past their expiry (an
+// expired token is refused whatever its status, so its record has no more
+// use), revocations past the last token they cover, and stale limiter
+// counters. It takes each lock in turn, briefly, never two at once.
+func (s *Store) Sweep() {
+	now := s.now()
+
+	s.refreshMu.Lock()
+	for fam, hashes := range s.families {
+		kept := hashes[:0]
+		for _, h := range hashes {
+			if t, ok := s.refresh[h]; ok && now.Before(t.ExpiresAt) {
+				kept = append(kept, h)
+				continue
+			}
+			delete(s.refresh, h)
+		}
+		if len(kept) == 0 {
+			delete(s.families, fam)
+		} else {
+			s.families[fam] = kept
+		}
+	}
+	s.refreshMu.Unlock()
+
+	s.revokedMu.Lock()
+	for id, until := range s.revoked {
+		if !now.Before(until) {
+			delete(s.revoked, id)
+		}
+	}
+	s.revokedMu.Unlock()
+
+	s.limits.sweep()
+}
+
+// RunSweeper calls Sweep every interval until ctx ends.
+func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Scopes.
+
+func (s *Store) SaveScope(_ context.Context, sc domain.ScopeInfo) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.scopes == nil {
+		s.scopes = map[string]domain.ScopeInfo{}
+	}
+	s.scopes[sc.Name] = sc
+	return nil
+}
+
+func (s *Store) ListScopes(context.Context) ([]domain.ScopeInfo, error) {
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	out := make([]domain.ScopeInfo, 0, len(s.scopes))
+	for _, sc := range s.scopes {
+		out = append(out, sc)
+	}
+	slices.SortFunc(out, func(a, b domain.ScopeInfo) int { return compare(a.Name, b.Name) })
+	return out, nil
+}

@@ -1,0 +1,61 @@
+package memory
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newStore(clock *storagetest.Clock) *Store {
+	return New(clock.Now, LimiterConfig{MaxFailures: 3, Window: 10 * time.Second})
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("clients", func(t *testing.T) {
+		storagetest.RunClients(t, func(t *testing.T) storagetest.ClientStore { return newStore(storagetest.NewClock()) })
+	})
+	t.Run("users", func(t *testing.T) {
+		storagetest.RunUsers(t, func(t *testing.T) storagetest.UserStore { return newStore(storagetest.NewClock()) })
+	})
+	t.Run("refresh tokens", func(t *testing.T) {
+		storagetest.RunRefreshTokens(t, func(t *testing.T, c *storagetest.Clock) app.RefreshTokenStore { return newStore(c) })
+	})
+	t.Run("revocations", func(t *testing.T) {
+		storagetest.RunRevocations(t, func(t *testing.T, c *storagetest.Clock) app.RevocationStore { return newStore(c) })
+	})
+	t.Run("signing keys", func(t *testing.T) {
+		storagetest.RunSigningKeys(t, func(t *testing.T) jwtkeys.Store { return newStore(storagetest.NewClock()) })
+	})
+	t.Run("limiter", func(t *testing.T) {
+		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter { return newStore(c).Limiter() })
+	})
+}
+
+func TestSweepReclaimsExpiredEntries(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	s := newStore(clock)
+	now := clock.Now()
+	require.NoError(t, s.CreateRefreshToken(ctx, domain.RefreshToken{Hash: "short", FamilyID: "f1", Status: domain.RefreshActive, ExpiresAt: now.Add(time.Minute)}))
+	require.NoError(t, s.CreateRefreshToken(ctx, domain.RefreshToken{Hash: "long", FamilyID: "f2", Status: domain.RefreshActive, ExpiresAt: now.Add(time.Hour)}))
+	require.NoError(t, s.Revoke(ctx, "jti:x", now.Add(time.Minute)))
+	require.NoError(t, s.Limiter().Failed(ctx, "user:a"))
+
+	clock.Advance(2 * time.Minute)
+	s.Sweep()
+
+	_, err := s.FindRefreshToken(ctx, "short")
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+	_, err = s.FindRefreshToken(ctx, "long")
+	assert.NoError(t, err)
+	assert.NotContains(t, s.families, "f1")
+	assert.Empty(t, s.revoked)
+	assert.Empty(t, s.limits.windows)
+}

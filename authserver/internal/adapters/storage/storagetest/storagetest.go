@@ -1,0 +1,359 @@
+// Package storagetest is the one behavioural test suite every storage
+// backend runs. A backend's own test supplies a constructor and calls the Run
+// functions for the data groups it holds; a behaviour is written once here.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Clock is a settable clock shared by a store and its test.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at a fixed, whole-second time.
+func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// ClientStore is what a client backend offers.
+type ClientStore interface {
+	app.ClientFinder
+	SaveClient(ctx context.Context, c domain.Client) error
+	ListClients(ctx context.Context) ([]domain.Client, error)
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore is what a user backend offers.
+type UserStore interface {
+	app.UserFinder
+	FindUser(ctx context.Context, id string) (domain.User, error)
+	SaveUser(ctx context.Context, u domain.User) error
+}
+
+func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
+
+// RunClients tests a client store.
+func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
+	ctx := context.Background()
+	t.Run("save find list delete", func(t *testing.T) {
+		s := newStore(t)
+		id := uniq("client")
+		c := domain.Client{
+			ID: id, Name: "Demo", Type: domain.Confidential, SecretHash: "$hmac-sha256$x$y",
+			AuthMethods:  []domain.AuthMethod{domain.ClientSecretBasic, domain.ClientSecretPost},
+			GrantTypes:   []domain.GrantType{domain.GrantPassword, domain.GrantRefreshToken},
+			RedirectURIs: []string{"http://localhost/cb"},
+			Scopes:       domain.NewScope("a", "b"), DefaultScopes: domain.NewScope("a"),
+			Audience:       []string{"rs"},
+			AccessTokenTTL: 5 * time.Second, RefreshTokenTTL: time.Hour,
+			Introspection: true, AllowPlainPKCE: true,
+			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		}
+		require.NoError(t, s.SaveClient(ctx, c))
+		got, err := s.FindClient(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, c, got)
+
+		c.Name = "Renamed"
+		c.Scopes = domain.NewScope("a")
+		require.NoError(t, s.SaveClient(ctx, c), "save is an upsert")
+		got, err = s.FindClient(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, "Renamed", got.Name)
+		assert.Equal(t, domain.NewScope("a"), got.Scopes)
+
+		all, err := s.ListClients(ctx)
+		require.NoError(t, err)
+		assert.Contains(t, ids(all), id)
+
+		require.NoError(t, s.DeleteClient(ctx, id))
+		_, err = s.FindClient(ctx, id)
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+		assert.ErrorIs(t, s.DeleteClient(ctx, id), domain.ErrNotFound)
+	})
+	t.Run("unknown client", func(t *testing.T) {
+		_, err := newStore(t).FindClient(ctx, uniq("nobody"))
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+}
+
+func ids(cs []domain.Client) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// RunUsers tests a user store.
+func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
+	ctx := context.Background()
+	t.Run("save and find by id and username", func(t *testing.T) {
+		s := newStore(t)
+		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x",
+			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		require.NoError(t, s.SaveUser(ctx, u))
+		got, err := s.FindUserByUsername(ctx, u.Username)
+		require.NoError(t, err)
+		assert.Equal(t, u, got)
+		got, err = s.FindUser(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Equal(t, u, got)
+
+		old := u.Username
+		u.Username = uniq("alice2")
+		require.NoError(t, s.SaveUser(ctx, u), "rename")
+		_, err = s.FindUserByUsername(ctx, old)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "the old name is free again")
+		got, err = s.FindUserByUsername(ctx, u.Username)
+		require.NoError(t, err)
+		assert.Equal(t, u.ID, got.ID)
+	})
+	t.Run("username taken", func(t *testing.T) {
+		s := newStore(t)
+		name := uniq("bob")
+		require.NoError(t, s.SaveUser(ctx, domain.User{ID: uniq("u1"), Username: name, PasswordHash: "h"}))
+		err := s.SaveUser(ctx, domain.User{ID: uniq("u2"), Username: name, PasswordHash: "h"})
+		assert.ErrorIs(t, err, domain.ErrConflict)
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.FindUserByUsername(ctx, uniq("nobody"))
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+		_, err = s.FindUser(ctx, uniq("nobody"))
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+}
+
+func refreshToken(family string, clock *Clock) domain.RefreshToken {
+	now := clock.Now()
+	return domain.RefreshToken{
+		Hash: uniq("hash"), FamilyID: family, ClientID: "c", UserID: "u",
+		Scope: domain.NewScope("a", "b"), Status: domain.RefreshActive,
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), AccessTTL: 5 * time.Second,
+	}
+}
+
+// RunRefreshTokens tests a refresh token store. The store must judge time
+// by clock.
+func RunRefreshTokens(t *testing.T, newStore func(t *testing.T, clock *Clock) app.RefreshTokenStore) {
+	ctx := context.Background()
+	t.Run("create and find", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		rt := refreshToken(uniq("fam"), clock)
+		require.NoError(t, s.CreateRefreshToken(ctx, rt))
+		got, err := s.FindRefreshToken(ctx, rt.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, rt, got)
+		_, err = s.FindRefreshToken(ctx, uniq("missing"))
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+	t.Run("rotate", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		fam := uniq("fam")
+		old := refreshToken(fam, clock)
+		require.NoError(t, s.CreateRefreshToken(ctx, old))
+		next := refreshToken(fam, clock)
+		var seen domain.RefreshToken
+		require.NoError(t, s.RotateRefreshToken(ctx, old.Hash, func(cur domain.RefreshToken) (domain.RefreshToken, error) {
+			seen = cur
+			return next, nil
+		}))
+		assert.Equal(t, old, seen)
+		got, err := s.FindRefreshToken(ctx, old.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, domain.RefreshRotated, got.Status)
+		got, err = s.FindRefreshToken(ctx, next.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, domain.RefreshActive, got.Status)
+	})
+	t.Run("rotate refused changes nothing", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		old := refreshToken(uniq("fam"), clock)
+		require.NoError(t, s.CreateRefreshToken(ctx, old))
+		boom := errors.New("refused")
+		err := s.RotateRefreshToken(ctx, old.Hash, func(domain.RefreshToken) (domain.RefreshToken, error) {
+			return domain.RefreshToken{}, boom
+		})
+		assert.ErrorIs(t, err, boom)
+		got, err := s.FindRefreshToken(ctx, old.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, domain.RefreshActive, got.Status)
+		err = s.RotateRefreshToken(ctx, uniq("missing"), func(domain.RefreshToken) (domain.RefreshToken, error) {
+			t.Fatal("rotate must not be called for a missing token")
+			return domain.RefreshToken{}, nil
+		})
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+	t.Run("concurrent rotations: exactly one sees the token active", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		fam := uniq("fam")
+		old := refreshToken(fam, clock)
+		require.NoError(t, s.CreateRefreshToken(ctx, old))
+		const n = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.RotateRefreshToken(ctx, old.Hash, func(cur domain.RefreshToken) (domain.RefreshToken, error) {
+					if cur.Status != domain.RefreshActive {
+						return domain.RefreshToken{}, errors.New("already used")
+					}
+					return refreshToken(fam, clock), nil
+				})
+				if err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, 1, won)
+	})
+	t.Run("revoke family", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		fam, other := uniq("fam"), uniq("other")
+		a, b, c := refreshToken(fam, clock), refreshToken(fam, clock), refreshToken(other, clock)
+		for _, rt := range []domain.RefreshToken{a, b, c} {
+			require.NoError(t, s.CreateRefreshToken(ctx, rt))
+		}
+		require.NoError(t, s.RevokeFamily(ctx, fam))
+		for _, rt := range []domain.RefreshToken{a, b} {
+			got, err := s.FindRefreshToken(ctx, rt.Hash)
+			require.NoError(t, err)
+			assert.Equal(t, domain.RefreshRevoked, got.Status)
+		}
+		got, err := s.FindRefreshToken(ctx, c.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, domain.RefreshActive, got.Status, "other families are untouched")
+		require.NoError(t, s.RevokeFamily(ctx, uniq("unknown")), "revoking an unknown family is a no-op")
+	})
+}
+
+// RunRevocations tests a revocation store.
+func RunRevocations(t *testing.T, newStore func(t *testing.T, clock *Clock) app.RevocationStore) {
+	ctx := context.Background()
+	t.Run("revoked until", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		jti, other := uniq("jti"), uniq("other")
+		revoked, err := s.AnyRevoked(ctx, jti)
+		require.NoError(t, err)
+		assert.False(t, revoked)
+
+		require.NoError(t, s.Revoke(ctx, jti, clock.Now().Add(10*time.Second)))
+		revoked, err = s.AnyRevoked(ctx, other, jti, "")
+		require.NoError(t, err)
+		assert.True(t, revoked, "any of the ids")
+		revoked, err = s.AnyRevoked(ctx, other, "")
+		require.NoError(t, err)
+		assert.False(t, revoked)
+		revoked, err = s.AnyRevoked(ctx)
+		require.NoError(t, err)
+		assert.False(t, revoked, "no ids")
+
+		clock.Advance(11 * time.Second)
+		revoked, err = s.AnyRevoked(ctx, jti)
+		require.NoError(t, err)
+		assert.False(t, revoked, "forgotten once the token it covers has expired")
+	})
+	t.Run("a later revocation extends, an earlier one does not shorten", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		id := uniq("grant")
+		require.NoError(t, s.Revoke(ctx, id, clock.Now().Add(10*time.Second)))
+		require.NoError(t, s.Revoke(ctx, id, clock.Now().Add(2*time.Second)))
+		clock.Advance(5 * time.Second)
+		revoked, err := s.AnyRevoked(ctx, id)
+		require.NoError(t, err)
+		assert.True(t, revoked)
+	})
+}
+
+// RunSigningKeys tests a signing key store.
+func RunSigningKeys(t *testing.T, newStore func(t *testing.T) jwtkeys.Store) {
+	ctx := context.Background()
+	t.Run("add retires the previous signer; delete prunes", func(t *testing.T) {
+		s := newStore(t)
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		k1, err := jwtkeys.Generate(jwtkeys.ES256, t0)
+		require.NoError(t, err)
+		k2, err := jwtkeys.Generate(jwtkeys.EdDSA, t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, s.AddSigningKey(ctx, k1))
+		require.NoError(t, s.AddSigningKey(ctx, k2))
+
+		keys, err := s.SigningKeys(ctx)
+		require.NoError(t, err)
+		byID := map[string]domain.SigningKey{}
+		for _, k := range keys {
+			byID[k.ID] = k
+		}
+		require.Contains(t, byID, k1.ID)
+		require.Contains(t, byID, k2.ID)
+		assert.True(t, byID[k1.ID].RetiredAt.Equal(k2.CreatedAt), "k1 retired when k2 arrived")
+		assert.True(t, byID[k2.ID].RetiredAt.IsZero())
+		assert.Equal(t, k1.PrivatePEM, byID[k1.ID].PrivatePEM)
+		assert.Equal(t, "EdDSA", byID[k2.ID].Algorithm)
+
+		require.NoError(t, s.DeleteSigningKeys(ctx, t0.Add(2*time.Hour)))
+		keys, err = s.SigningKeys(ctx)
+		require.NoError(t, err)
+		require.Len(t, keys, 1, "only the retired key is pruned")
+		assert.Equal(t, k2.ID, keys[0].ID)
+	})
+}
+
+// FailureLimiter is what a limiter backend offers.
+type FailureLimiter = app.FailureLimiter
+
+// RunLimiter tests a failure limiter configured with at most 3 failures per
+// 10 seconds.
+func RunLimiter(t *testing.T, newLimiter func(t *testing.T, clock *Clock) FailureLimiter) {
+	ctx := context.Background()
+	clock := NewClock()
+	l := newLimiter(t, clock)
+	key, other := uniq("user:alice"), uniq("user:bob")
+	for i := 0; i < 3; i++ {
+		blocked, err := l.Blocked(ctx, key)
+		require.NoError(t, err)
+		assert.False(t, blocked, "attempt %d", i+1)
+		require.NoError(t, l.Failed(ctx, key))
+	}
+	blocked, err := l.Blocked(ctx, key)
+	require.NoError(t, err)
+	assert.True(t, blocked, "blocked after 3 failures")
+	blocked, err = l.Blocked(ctx, other)
+	require.NoError(t, err)
+	assert.False(t, blocked, "keys are independent")
+
+	clock.Advance(11 * time.Second)
+	blocked, err = l.Blocked(ctx, key)
+	require.NoError(t, err)
+	assert.False(t, blocked, "unblocked when the window ends")
+}

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// UserFinder finds users by their login name.
+type UserFinder interface {
+	FindUserByUsername(ctx context.Context, username string) (domain.User, error)
+}
+
+// FailureLimiter counts failed attempts per key and says when a key has
+// failed too often to be let try again for now.
+type FailureLimiter interface {
+	Blocked(ctx context.Context, key string) (bool, error)
+	Failed(ctx context.Context, key string) error
+}
+
+// PasswordGrant is RFC 6749 §4.3, the resource owner password credentials
+// grant, for first-party clients that are explicitly allowed it. §4.3.2 makes
+// brute-force protection a MUST, hence the limiter, per account and per IP.
+type PasswordGrant struct {
+	users     UserFinder
+	passwords SecretVerifier
+	limiter   FailureLimiter
+	minter    *Minter
+	// decoyHash is verified when the user does not exist, so an unknown
+	// username takes as long as a wrong password and usernames cannot be
+	// discovered by timing.
+	decoyHash string
+}
+
+// NewPasswordGrant returns the grant. decoyHash must be a hash in the same
+// scheme and cost as real password hashes.
+func NewPasswordGrant(users UserFinder, passwords SecretVerifier, limiter FailureLimiter, m *Minter, decoyHash string) *PasswordGrant {
+	return &PasswordGrant{users: users, passwords: passwords, limiter: limiter, minter: m, decoyHash: decoyHash}
+}
+
+func (g *PasswordGrant) Type() domain.GrantType { return domain.GrantPassword }
+
+var errBadCredentials = domain.Errorf(domain.InvalidGrant, "wrong username or password")
+
+func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
+	if req.Username == "" || req.Password == "" {
+		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "username and password are required")
+	}
+	scope, err := c.GrantScope(req.Scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	keys := []string{"user:" + req.Username}
+	if req.ClientIP != "" {
+		keys = append(keys, "ip:"+req.ClientIP)
+	}
+	for _, k := range keys {
+		blocked, err := g.limiter.Blocked(ctx, k)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		if blocked {
+			return TokenResponse{}, domain.Errorf(domain.InvalidGrant, "too many failed attempts; try again later")
+		}
+	}
+
+	user, err := g.users.FindUserByUsername(ctx, req.Username)
+	hash := user.PasswordHash
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		hash = g.decoyHash
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	ok, err := g.passwords.VerifySecret(ctx, hash, req.Password)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if !ok || user.ID == "" {
+		for _, k := range keys {
+			if err := g.limiter.Failed(ctx, k); err != nil {
+				return TokenResponse{}, err
+			}
+		}
+		return TokenResponse{}, errBadCredentials
+	}
+	return g.minter.Mint(ctx, Issuance{
+		Client:  c,
+		UserID:  user.ID,
+		Scope:   scope,
+		Refresh: c.AllowsGrant(domain.GrantRefreshToken),
+	})
+}

@@ -1,0 +1,139 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ClientType is RFC 6749 §2.1's client type.
+type ClientType string
+
+const (
+	// Confidential clients can keep a secret (a server-side app).
+	Confidential ClientType = "confidential"
+	// Public clients cannot (a native or browser app); they must use PKCE.
+	Public ClientType = "public"
+)
+
+// AuthMethod is how a client authenticates at the token, introspection and
+// revocation endpoints (RFC 7591 §2 token_endpoint_auth_method values).
+type AuthMethod string
+
+const (
+	ClientSecretBasic AuthMethod = "client_secret_basic"
+	ClientSecretPost  AuthMethod = "client_secret_post"
+	AuthNone          AuthMethod = "none"
+)
+
+// GrantType is a grant_type value of RFC 6749, plus "implicit", which has no
+// grant_type but is allowed per client the same way.
+type GrantType string
+
+const (
+	GrantAuthorizationCode GrantType = "authorization_code"
+	GrantImplicit          GrantType = "implicit"
+	GrantPassword          GrantType = "password"
+	GrantClientCredentials GrantType = "client_credentials"
+	GrantRefreshToken      GrantType = "refresh_token"
+)
+
+// Client is a registered OAuth 2.0 client.
+type Client struct {
+	ID   string
+	Name string
+	Type ClientType
+	// SecretHash is the hashed secret of a confidential client, in the
+	// self-describing form the hashing adapter writes ("$argon2id$...").
+	SecretHash string
+	// AuthMethods are the ways this client may authenticate. Confidential
+	// clients commonly allow both secret methods; public ones only "none".
+	AuthMethods  []AuthMethod
+	GrantTypes   []GrantType
+	RedirectURIs []string
+	// Scopes the client may be granted, and the ones it gets when a request
+	// names none (RFC 6749 §3.3).
+	Scopes        Scope
+	DefaultScopes Scope
+	// Audience is the "aud" of the client's access tokens; empty means the
+	// server's default audience.
+	Audience []string
+	// Token lifetimes; zero means the server's default.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// Introspection lets the client introspect any access token, which is
+	// what a resource server needs. Without it a client may introspect only
+	// tokens issued to itself.
+	Introspection bool
+	// AllowPlainPKCE lets the client use code_challenge_method=plain; off by
+	// default because plain protects nothing if the request leaks.
+	AllowPlainPKCE bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// AllowsGrant reports whether the client may use grant g.
+func (c *Client) AllowsGrant(g GrantType) bool { return slices.Contains(c.GrantTypes, g) }
+
+// AllowsAuthMethod reports whether the client may authenticate with m.
+func (c *Client) AllowsAuthMethod(m AuthMethod) bool { return slices.Contains(c.AuthMethods, m) }
+
+// GrantScope decides the scope of a new grant from what was requested. An
+// empty request gets the client's default scope; a request beyond what the
+// client may have is refused with invalid_scope rather than silently cut down,
+// so the client learns of its mistake (RFC 6749 §3.3 allows either).
+func (c *Client) GrantScope(requested Scope) (Scope, error) {
+	if len(requested) == 0 {
+		if len(c.DefaultScopes) == 0 && len(c.Scopes) > 0 {
+			return nil, Errorf(InvalidScope, "scope is required: this client has no default scope")
+		}
+		return c.DefaultScopes, nil
+	}
+	if missing := c.Scopes.Missing(requested); len(missing) > 0 {
+		return nil, Errorf(InvalidScope, "scope %q is not allowed for this client", missing.String())
+	}
+	return requested, nil
+}
+
+// Validate checks the rules a client registration must follow.
+func (c *Client) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id is required"))
+	}
+	switch c.Type {
+	case Confidential:
+		if c.SecretHash == "" {
+			errs = append(errs, errors.New("a confidential client needs a secret"))
+		}
+		if c.AllowsAuthMethod(AuthNone) {
+			errs = append(errs, errors.New(`a confidential client cannot use auth method "none"`))
+		}
+	case Public:
+		if c.SecretHash != "" {
+			errs = append(errs, errors.New("a public client has no secret"))
+		}
+		if len(c.AuthMethods) != 1 || c.AuthMethods[0] != AuthNone {
+			errs = append(errs, errors.New(`a public client authenticates with "none" only`))
+		}
+		if c.AllowsGrant(GrantClientCredentials) {
+			errs = append(errs, errors.New("client_credentials is for confidential clients only"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown client type %q", c.Type))
+	}
+	if len(c.AuthMethods) == 0 {
+		errs = append(errs, errors.New("at least one auth method is required"))
+	}
+	if (c.AllowsGrant(GrantAuthorizationCode) || c.AllowsGrant(GrantImplicit)) && len(c.RedirectURIs) == 0 {
+		errs = append(errs, errors.New("redirect-based grants need at least one redirect URI"))
+	}
+	if !c.Scopes.Covers(c.DefaultScopes) {
+		errs = append(errs, fmt.Errorf("default scopes %q are not all allowed scopes", c.Scopes.Missing(c.DefaultScopes).String()))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("client %q: %w", c.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+// Package domain holds the authorization server's entities (clients, users,
+// scopes, tokens), the rules that belong to them, and the error codes of the
+// OAuth 2.0 RFCs. It imports only the standard library.
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode is an OAuth 2.0 error code as registered by the RFCs.
+type ErrorCode string
+
+// Codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1.
+const (
+	InvalidRequest          ErrorCode = "invalid_request"
+	InvalidClient           ErrorCode = "invalid_client"
+	InvalidGrant            ErrorCode = "invalid_grant"
+	UnauthorizedClient      ErrorCode = "unauthorized_client"
+	UnsupportedGrantType    ErrorCode = "unsupported_grant_type"
+	InvalidScope            ErrorCode = "invalid_scope"
+	AccessDenied            ErrorCode = "access_denied"
+	UnsupportedResponseType ErrorCode = "unsupported_response_type"
+	UnsupportedTokenType    ErrorCode = "unsupported_token_type"
+	InvalidToken            ErrorCode = "invalid_token"
+	InsufficientScope       ErrorCode = "insufficient_scope"
+	ServerError             ErrorCode = "server_error"
+	TemporarilyUnavailable  ErrorCode = "temporarily_unavailable"
+)
+
+// Error is a protocol error: a code a client can act on and a description
+// for the developer reading it. The edge decides the HTTP status from Code.
+type Error struct {
+	Code        ErrorCode
+	Description string
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Description
+}
+
+// Is makes errors.Is(err, &Error{Code: X}) match any error with code X.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Description == "" || t.Description == e.Description)
+}
+
+// Errorf returns an *Error with a formatted description.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the protocol code of err, or "" if err is not a protocol error.
+func CodeOf(err error) ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Storage sentinels. Stores translate their drivers' errors into these so the
+// use cases never see a driver.
+var (
+	// ErrNotFound: no such entity.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: an entity with that identity already exists.
+	ErrConflict = errors.New("already exists")
+	// ErrUnavailable: a backend is down or too slow; the request may be
+	// retried and nothing was changed.
+	ErrUnavailable = errors.New("storage unavailable")
+)

@@ -1,0 +1,228 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Grant names a grant type the server may offer. Each client still has its
+// own allow-list; a grant not enabled here is refused for every client.
+type Grant string
+
+// The grants the server implements.
+const (
+	GrantPassword          Grant = "password"
+	GrantClientCredentials Grant = "client_credentials"
+	GrantRefreshToken      Grant = "refresh_token"
+)
+
+// Argon2Params set the cost of password hashing (see README, "Secrets").
+type Argon2Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// Option configures New.
+type Option func(*settings) error
+
+type settings struct {
+	log             *zap.Logger
+	clock           func() time.Time
+	issuer          string
+	baseURL         string
+	algorithm       string
+	keyFile         string
+	keyRefresh      time.Duration
+	fixtures        []string
+	accessTTL       time.Duration
+	maxAccessTTL    time.Duration
+	refreshTTL      time.Duration
+	audience        []string
+	argon2          Argon2Params
+	hashConcurrency int
+	secretCacheSize int
+	loginFailures   int
+	loginWindow     time.Duration
+	grants          []Grant
+	maxBodyBytes    int64
+	sweepInterval   time.Duration
+}
+
+func defaults() settings {
+	return settings{
+		log:             zap.NewNop(),
+		clock:           time.Now,
+		issuer:          "http://localhost:5001",
+		algorithm:       "ES256",
+		keyRefresh:      10 * time.Second,
+		accessTTL:       5 * time.Minute,
+		maxAccessTTL:    time.Hour,
+		refreshTTL:      30 * 24 * time.Hour,
+		audience:        []string{"resourceserver"},
+		argon2:          Argon2Params{MemoryKiB: 19456, Time: 2, Threads: 1},
+		hashConcurrency: 4,
+		secretCacheSize: 10000,
+		loginFailures:   10,
+		loginWindow:     15 * time.Minute,
+		grants:          []Grant{GrantPassword, GrantClientCredentials, GrantRefreshToken},
+		maxBodyBytes:    64 << 10,
+		sweepInterval:   time.Minute,
+	}
+}
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *zap.Logger) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return errors.New("WithLogger: nil logger")
+		}
+		s.log = l
+		return nil
+	}
+}
+
+// WithClock sets the clock, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) error { s.clock = now; return nil }
+}
+
+// WithIssuer sets the issuer identifier: an https (or, for local use, http)
+// URL with no query or fragment (RFC 8414 §2). It is the "iss" of every token.
+func WithIssuer(issuer string) Option {
+	return func(s *settings) error {
+		u, err := url.Parse(issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("WithIssuer: %q is not an http(s) URL without query or fragment", issuer)
+		}
+		s.issuer = strings.TrimSuffix(issuer, "/")
+		return nil
+	}
+}
+
+// WithBaseURL sets the absolute URL at which Handler is mounted; endpoint
+// URLs in the metadata are built on it. Default: issuer + "/oauth".
+func WithBaseURL(base string) Option {
+	return func(s *settings) error {
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("WithBaseURL: %q is not an absolute URL", base)
+		}
+		s.baseURL = strings.TrimSuffix(base, "/")
+		return nil
+	}
+}
+
+// WithSigningAlgorithm picks ES256 (default), RS256 or EdDSA for new keys.
+func WithSigningAlgorithm(alg string) Option {
+	return func(s *settings) error {
+		switch alg {
+		case "ES256", "RS256", "EdDSA":
+			s.algorithm = alg
+			return nil
+		}
+		return fmt.Errorf("WithSigningAlgorithm: unsupported %q", alg)
+	}
+}
+
+// WithKeyFile keeps signing keys in a file, so they survive restarts. The
+// default keeps them in memory: every start makes a new key.
+func WithKeyFile(path string) Option {
+	return func(s *settings) error { s.keyFile = path; return nil }
+}
+
+// WithKeyRefresh sets how often keys are reloaded from their store, which is
+// how a rotation made elsewhere reaches this server.
+func WithKeyRefresh(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return errors.New("WithKeyRefresh: must be positive")
+		}
+		s.keyRefresh = d
+		return nil
+	}
+}
+
+// WithFixtures loads scopes, clients and users from JSON or YAML files at start.
+func WithFixtures(paths ...string) Option {
+	return func(s *settings) error { s.fixtures = append(s.fixtures, paths...); return nil }
+}
+
+// WithTokenLifetimes sets the default access token lifetime, the cap on any
+// client's own access token lifetime, and the default refresh token lifetime.
+func WithTokenLifetimes(access, maxAccess, refresh time.Duration) Option {
+	return func(s *settings) error {
+		if access <= 0 || maxAccess <= 0 || refresh <= 0 {
+			return errors.New("WithTokenLifetimes: lifetimes must be positive")
+		}
+		s.accessTTL, s.maxAccessTTL, s.refreshTTL = access, maxAccess, refresh
+		return nil
+	}
+}
+
+// WithAudience sets the "aud" of access tokens whose client names none.
+func WithAudience(aud ...string) Option {
+	return func(s *settings) error {
+		if len(aud) == 0 {
+			return errors.New("WithAudience: at least one audience")
+		}
+		s.audience = aud
+		return nil
+	}
+}
+
+// WithPasswordHashing sets argon2id's cost for new hashes and how many
+// hashes may run at once (each takes MemoryKiB).
+func WithPasswordHashing(p Argon2Params, concurrency int) Option {
+	return func(s *settings) error {
+		if p.MemoryKiB < 8 || p.Time < 1 || p.Threads < 1 || concurrency < 1 {
+			return errors.New("WithPasswordHashing: parameters out of range")
+		}
+		s.argon2, s.hashConcurrency = p, concurrency
+		return nil
+	}
+}
+
+// WithLoginLimits sets brute-force protection for the password grant: after
+// maxFailures failures for one username, or from one IP address, within
+// window, further attempts are refused until the window ends. 0 disables it.
+func WithLoginLimits(maxFailures int, window time.Duration) Option {
+	return func(s *settings) error {
+		if maxFailures < 0 || (maxFailures > 0 && window <= 0) {
+			return errors.New("WithLoginLimits: out of range")
+		}
+		s.loginFailures, s.loginWindow = maxFailures, window
+		return nil
+	}
+}
+
+// WithGrants sets which grants the server offers.
+func WithGrants(g ...Grant) Option {
+	return func(s *settings) error {
+		for _, x := range g {
+			switch x {
+			case GrantPassword, GrantClientCredentials, GrantRefreshToken:
+			default:
+				return fmt.Errorf("WithGrants: unknown grant %q", x)
+			}
+		}
+		s.grants = g
+		return nil
+	}
+}
+
+// WithMaxBodyBytes caps request bodies.
+func WithMaxBodyBytes(n int64) Option {
+	return func(s *settings) error {
+		if n < 1024 {
+			return errors.New("WithMaxBodyBytes: at least 1024")
+		}
+		s.maxBodyBytes = n
+		return nil
+	}
+}

@@ -1,0 +1,7 @@
+module github.com/oauth2ref/resourceserver
+
+go 1.26
+
+require github.com/oauth2ref/pkg v0.0.0
+
+replace github.com/oauth2ref/pkg => ../pkg

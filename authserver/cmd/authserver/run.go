@@ -60,6 +60,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
+	if *env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
+		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
+		// development and test may run on plain http.
+		return errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
+	}
 	// Fixture paths in a config file are relative to its directory.
 	for i, p := range cfg.Fixtures {
 		if !filepath.IsAbs(p) {

@@ -296,8 +296,8 @@ func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.A
 		Audience:  c.Aud,
 		ClientID:  c.ClientID,
 		Scope:     scope,
-		IssuedAt:  time.Unix(c.Iat, 0),
-		ExpiresAt: time.Unix(c.Exp, 0),
+		IssuedAt:  time.Unix(c.Iat, 0).UTC(),
+		ExpiresAt: time.Unix(c.Exp, 0).UTC(),
 		GrantID:   c.Gid,
 	}, nil
 }

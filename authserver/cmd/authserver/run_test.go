@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server and read from
+// the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+func (b *syncBuffer) String() string               { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func fakeEnv(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// listening waits for the "listening" log line and returns its address.
+func listening(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	var addr string
+	require.Eventually(t, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr = line.Addr
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "server never listened: %s", logs.String())
+	return addr
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	env := fakeEnv(map[string]string{
+		"CONFIG_DIR":           "../../../configs",
+		"APP_ENV":              "test",
+		"AUTHSERVER_HTTP_ADDR": "127.0.0.1:0",
+		"AUTHSERVER_DATA_DIR":  t.TempDir(),
+	})
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard) }()
+	addr := listening(t, &stdout)
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	resp, err = http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+
+	resp, err = http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.True(t, strings.Contains(string(metrics), `http_requests_total{code="200",method="POST",route="/oauth/token"} 1`),
+		"the token request is counted under its route pattern")
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	assert.Contains(t, stdout.String(), `"msg":"stopped"`)
+	assert.NotContains(t, stdout.String(), "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e", "secrets never logged")
+}
+
+func TestRunConfigErrorsNameTheField(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"bad number":      {map[string]string{"AUTHSERVER_HTTP_MAX_BODY_BYTES": "lots"}, "http.max_body_bytes (from AUTHSERVER_HTTP_MAX_BODY_BYTES)"},
+		"bad algorithm":   {map[string]string{"AUTHSERVER_SIGNING_ALGORITHM": "HS256"}, "signing.algorithm (from AUTHSERVER_SIGNING_ALGORITHM)"},
+		"bad duration":    {map[string]string{"AUTHSERVER_TOKENS_ACCESS_TTL": "five"}, "tokens.access_ttl"},
+		"bad issuer":      {map[string]string{"AUTHSERVER_ISSUER": "localhost"}, "issuer (from AUTHSERVER_ISSUER)"},
+		"bad environment": {map[string]string{"APP_ENV": "staging"}, "staging"},
+		"missing dir":     {map[string]string{"CONFIG_DIR": "/nonexistent"}, "/nonexistent"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			err := run(context.Background(), []string{"authserver"}, fakeEnv(env), strings.NewReader(""), io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestRunProductionRefusesHTTPIssuer(t *testing.T) {
+	env := fakeEnv(map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "production", "AUTHSERVER_DATA_DIR": t.TempDir()})
+	err := run(context.Background(), []string{"authserver"}, env, strings.NewReader(""), io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "https")
+}
+
+func TestKeysRotateCommand(t *testing.T) {
+	dir := t.TempDir()
+	env := fakeEnv(map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "AUTHSERVER_DATA_DIR": dir})
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"authserver", "keys", "rotate"}, env, nil, &out, io.Discard))
+	assert.Contains(t, out.String(), "new signing key")
+	require.FileExists(t, filepath.Join(dir, "signing-keys.json"))
+
+	err := run(context.Background(), []string{"authserver", "keys", "spin"}, env, nil, io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "unknown command")
+}
+
+func TestHashSecretCommand(t *testing.T) {
+	env := fakeEnv(map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test"})
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"authserver", "hash-secret"}, env, strings.NewReader("qwerty\n"), &out, io.Discard))
+	assert.True(t, strings.HasPrefix(out.String(), "$argon2id$v=19$m=19456,t=2,p=1$"), out.String())
+
+	err := run(context.Background(), []string{"authserver", "hash-secret", "-fast"}, env, strings.NewReader("short\n"), io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "32+")
+
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"authserver", "hash-secret", "-generate"}, env, nil, &out, io.Discard))
+	assert.Contains(t, out.String(), "secret_hash: $hmac-sha256$")
+}

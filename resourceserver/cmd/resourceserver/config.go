@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpserver"
+)
+
+// demoSecret is the development fixture's secret for the resourceserver
+// client; production must never run with it.
+const demoSecret = "resourceserver-secret"
+
+// Config is the resource server's whole configuration: built-in defaults,
+// then configs/resourceserver.<env>.json, then RESOURCESERVER_* environment
+// variables (RESOURCESERVER_INTROSPECTION_ENDPOINT sets
+// introspection.endpoint, and so on).
+type Config struct {
+	HTTP httpserver.Config `json:"http"`
+	Log  struct {
+		Level       string `json:"level"`
+		AccessLevel string `json:"access_level"`
+	} `json:"log"`
+	// Introspection says where and as whom to ask about tokens (RFC 7662).
+	Introspection struct {
+		Endpoint     string `json:"endpoint"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		// Timeout bounds each call, and so how long a request waits before
+		// a down authorization server becomes a 503.
+		Timeout config.Duration `json:"timeout"`
+	} `json:"introspection"`
+	// Audience is this server's name in tokens' "aud"; a token not naming
+	// it is refused (RFC 9068 §4). "" accepts tokens for any audience.
+	Audience string `json:"audience"`
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.HTTP = httpserver.DefaultConfig(":5002")
+	c.Log.Level = "info"
+	c.Log.AccessLevel = "info"
+	c.Introspection.Endpoint = "http://localhost:5001/oauth/introspect"
+	c.Introspection.ClientID = "resourceserver"
+	c.Introspection.ClientSecret = demoSecret
+	c.Introspection.Timeout = config.Duration(2 * time.Second)
+	c.Audience = "resourceserver"
+	return c
+}
+
+// check holds the rules a schema cannot say, or cannot say clearly.
+func (c Config) check(env string) error {
+	if c.Introspection.ClientSecret == "" {
+		return errors.New("config: introspection.client_secret is empty; set RESOURCESERVER_INTROSPECTION_CLIENT_SECRET")
+	}
+	if env == "production" && c.Introspection.ClientSecret == demoSecret {
+		return errors.New("config: introspection.client_secret is the demo secret, which production must not use; set RESOURCESERVER_INTROSPECTION_CLIENT_SECRET")
+	}
+	return nil
+}
+
+// The client secret may be "" in the schema so that the production file
+// can clear the demo default and check can then say what to set.
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "http": ` + httpserver.ConfigSchema + `,
+    "log": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "level": {"enum": ["debug", "info", "warn", "error"]},
+        "access_level": {"enum": ["debug", "info", "warn", "error"]}
+      }
+    },
+    "introspection": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["endpoint", "client_id"],
+      "properties": {
+        "endpoint": {"type": "string", "pattern": "^https?://[^?#\\s]+$"},
+        "client_id": {"type": "string", "minLength": 1},
+        "client_secret": {"type": "string"},
+        "timeout": ` + config.DurationSchema + `
+      }
+    },
+    "audience": {"type": "string"}
+  }
+}`

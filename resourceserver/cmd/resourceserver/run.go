@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/introspection"
+	"github.com/oauth2ref/pkg/schema"
+	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
+	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
+	"github.com/oauth2ref/resourceserver/internal/app"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// run is the whole program; main only gives it the process's context,
+// arguments, environment and streams, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("resourceserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
+	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	cfg := defaultConfig()
+	sch, err := schema.Compile("resourceserver-config.json", []byte(configSchema))
+	if err != nil {
+		return err
+	}
+	file, err := config.Load(config.Source{
+		Service: "resourceserver", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
+		EnvPrefix: "RESOURCESERVER", Getenv: getenv, Schema: sch,
+	}, &cfg)
+	if err != nil {
+		return err
+	}
+	if err := cfg.check(*env); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, file, *env, stdout)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
+	log, err := zaplog.New(stdout, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
+		zap.String("introspection_endpoint", cfg.Introspection.Endpoint), zap.String("audience", cfg.Audience))
+	if env == "production" && !secureEndpoint(cfg.Introspection.Endpoint) {
+		log.Warn("the introspection endpoint is plain HTTP to another host: our client secret and every token cross the network in clear")
+	}
+
+	// One client for the life of the process: every request introspects,
+	// so reusing connections is most of the latency.
+	hc := httpclient.New(cfg.Introspection.Timeout.D())
+	defer hc.CloseIdleConnections()
+	ic := introspection.NewClient(cfg.Introspection.Endpoint, cfg.Introspection.ClientID, cfg.Introspection.ClientSecret, hc)
+
+	api := httpapi.NewHandler(httpapi.Deps{
+		Log:         log,
+		Tokens:      app.NewAuthenticator(introspector.New(ic), cfg.Audience),
+		CurrentTime: app.NewCurrentTime(time.Now),
+		EpochTime:   app.NewEpochTime(time.Now),
+	})
+
+	// No readiness checks: the only dependency is the authorization
+	// server, and each request reports it as a 503 of its own.
+	health := httpserver.NewHealth()
+	r := httpserver.NewRouter(httpserver.Stack{
+		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Health: health, Metrics: httpserver.NewMetrics(),
+	})
+	r.Mount("/", api)
+	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, nil)
+}
+
+// secureEndpoint reports whether calls to endpoint are safe from the
+// network: over TLS, or to this host.
+func secureEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

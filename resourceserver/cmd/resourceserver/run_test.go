@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is stdout for a server running on another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func fakeGetenv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// fakeAuthserver answers introspection for the resourceserver client: the
+// token "good" is active with scope current_time, any other is not.
+func fakeAuthserver(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if r.URL.Path != "/oauth/introspect" || !ok || id != "resourceserver" || secret != "resourceserver-secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostFormValue("token") == "good" {
+			_, _ = io.WriteString(w, `{"active":true,"scope":"current_time","client_id":"1234","sub":"alice","aud":"resourceserver","token_type":"Bearer"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"active":false}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// listenAddr waits for the "listening" log line and returns its address.
+func listenAddr(t *testing.T, out *syncBuffer, done <-chan error) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
+				return line.Addr
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before listening: %v\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no listening line in:\n%s", out.String())
+	return ""
+}
+
+func waitHealthy(t *testing.T, base string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("never healthy")
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	as := fakeAuthserver(t)
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	getenv := fakeGetenv(map[string]string{
+		"CONFIG_DIR":                            "../../../configs",
+		"APP_ENV":                               "test",
+		"RESOURCESERVER_HTTP_ADDR":              "127.0.0.1:0",
+		"RESOURCESERVER_INTROSPECTION_ENDPOINT": as.URL + "/oauth/introspect",
+	})
+	go func() { done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr) }()
+
+	base := "http://" + listenAddr(t, &stdout, done)
+	waitHealthy(t, base)
+
+	get := func(path, token string) (*http.Response, []byte) {
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, body
+	}
+
+	resp, body := get("/current_time", "good")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	var ct struct {
+		CurrentTime string `json:"current_time"`
+	}
+	require.NoError(t, json.Unmarshal(body, &ct))
+	got, err := time.Parse(time.RFC3339, ct.CurrentTime)
+	require.NoError(t, err, "RFC 3339: %q", ct.CurrentTime)
+	assert.WithinDuration(t, time.Now(), got, 5*time.Second)
+	assert.True(t, strings.HasSuffix(ct.CurrentTime, "Z"), "UTC")
+
+	// The same token lacks epoch_time; a bad one is refused; the fake is asked each time.
+	resp, _ = get("/epoch_time", "good")
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Equal(t, `Bearer realm="resourceserver", error="insufficient_scope", scope="epoch_time"`, resp.Header.Get("WWW-Authenticate"))
+	resp, _ = get("/current_time", "bad")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, _ = get("/nope", "")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, body = get("/metrics", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `route="/current_time"`)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "graceful shutdown")
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	logs := stdout.String()
+	assert.Contains(t, logs, `"msg":"stopped"`)
+	assert.Contains(t, logs, `"client_id":"1234"`)
+	assert.Contains(t, logs, `"user_id":"alice"`)
+	assert.NotContains(t, logs, "resourceserver-secret", "the secret is never logged")
+	assert.NotContains(t, logs, `"good"`, "the token is never logged")
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	base := map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test"}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr []string
+	}{
+		{name: "max body bytes not a number", env: map[string]string{"RESOURCESERVER_HTTP_MAX_BODY_BYTES": "abc"},
+			wantErr: []string{"http.max_body_bytes", "RESOURCESERVER_HTTP_MAX_BODY_BYTES"}},
+		{name: "timeout not a duration", env: map[string]string{"RESOURCESERVER_INTROSPECTION_TIMEOUT": "soon"},
+			wantErr: []string{"introspection.timeout", "RESOURCESERVER_INTROSPECTION_TIMEOUT"}},
+		{name: "endpoint not http", env: map[string]string{"RESOURCESERVER_INTROSPECTION_ENDPOINT": "ftp://authserver/introspect"},
+			wantErr: []string{"introspection.endpoint"}},
+		{name: "bad log level", env: map[string]string{"RESOURCESERVER_LOG_LEVEL": "loud"},
+			wantErr: []string{"log.level"}},
+		{name: "unknown environment", env: map[string]string{"APP_ENV": "staging"},
+			wantErr: []string{"staging"}},
+		{name: "missing config dir", env: map[string]string{"CONFIG_DIR": "no/such/dir"},
+			wantErr: []string{"no/such/dir"}},
+		{name: "production without a secret", env: map[string]string{"APP_ENV": "production"},
+			wantErr: []string{"introspection.client_secret", "RESOURCESERVER_INTROSPECTION_CLIENT_SECRET"}},
+		{name: "production with the demo secret", env: map[string]string{"APP_ENV": "production", "RESOURCESERVER_INTROSPECTION_CLIENT_SECRET": "resourceserver-secret"},
+			wantErr: []string{"demo secret", "RESOURCESERVER_INTROSPECTION_CLIENT_SECRET"}},
+		{name: "production env from the flag", env: map[string]string{}, args: []string{"-env", "production"},
+			wantErr: []string{"RESOURCESERVER_INTROSPECTION_CLIENT_SECRET"}},
+		{name: "stray argument", env: map[string]string{}, args: []string{"serve"},
+			wantErr: []string{"unexpected arguments"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tc.env {
+				vars[k] = v
+			}
+			var stdout, stderr syncBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, append([]string{"resourceserver"}, tc.args...), fakeGetenv(vars), &stdout, &stderr)
+			require.Error(t, err)
+			for _, want := range tc.wantErr {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.NotContains(t, stdout.String(), `"msg":"listening"`, "nothing starts on a bad config")
+		})
+	}
+}
+
+func TestProductionStartsWithARealSecret(t *testing.T) {
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	getenv := fakeGetenv(map[string]string{
+		"CONFIG_DIR": "../../../configs", "APP_ENV": "production",
+		"RESOURCESERVER_HTTP_ADDR":                   "127.0.0.1:0",
+		"RESOURCESERVER_INTROSPECTION_CLIENT_SECRET": "a-real-secret-from-the-vault",
+	})
+	go func() { done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr) }()
+	listenAddr(t, &stdout, done)
+	cancel()
+	require.NoError(t, <-done)
+	assert.NotContains(t, stdout.String(), "a-real-secret-from-the-vault")
+}

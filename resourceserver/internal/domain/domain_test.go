@@ -1,0 +1,45 @@
+package domain_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/oauth2ref/resourceserver/internal/domain"
+	"github.com/stretchr/testify/assert"
+)
+
+func TestErrorIs(t *testing.T) {
+	cases := []struct {
+		name   string
+		err    error
+		target error
+		want   bool
+	}{
+		{"same code, any description", domain.Errorf(domain.InvalidToken, "x"), &domain.Error{Code: domain.InvalidToken}, true},
+		{"same code and description", fmt.Errorf("wrapped: %w", domain.Errorf(domain.InvalidToken, "the access token is invalid or expired")), domain.ErrTokenInactive, true},
+		{"same code, other description", domain.Errorf(domain.InvalidToken, "the bearer token is malformed"), domain.ErrTokenInactive, false},
+		{"other code", domain.Errorf(domain.InsufficientScope, "x"), &domain.Error{Code: domain.InvalidToken}, false},
+		{"rejected credentials are unavailability", fmt.Errorf("%w: 401", domain.ErrCredentialsRejected), domain.ErrUnavailable, true},
+		{"unavailability is not rejection", fmt.Errorf("%w: refused", domain.ErrUnavailable), domain.ErrCredentialsRejected, false},
+		{"unavailable is no protocol error", domain.ErrUnavailable, &domain.Error{Code: domain.InvalidToken}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, errors.Is(tc.err, tc.target))
+		})
+	}
+}
+
+func TestToken(t *testing.T) {
+	tok := domain.Token{Scope: []string{"current_time"}, Audience: []string{"a", "resourceserver"}}
+	assert.True(t, tok.HasScope(domain.ScopeCurrentTime))
+	assert.False(t, tok.HasScope(domain.ScopeEpochTime))
+	assert.True(t, tok.IntendedFor("resourceserver"))
+	assert.True(t, tok.IntendedFor(""), "no audience configured")
+	assert.False(t, tok.IntendedFor("webapp"))
+
+	for typ, want := range map[string]bool{"": true, "Bearer": true, "bearer": true, "DPoP": false, "refresh_token": false} {
+		assert.Equal(t, want, domain.Token{TokenType: typ}.IsBearer(), typ)
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/schema"
+	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/webapp/internal/adapters/authclient"
+	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
+	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// run is the whole program; main only gives it the process's context,
+// arguments, environment and streams, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("webapp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
+	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	cfg := defaultConfig()
+	sch, err := schema.Compile("webapp-config.json", []byte(configSchema))
+	if err != nil {
+		return err
+	}
+	file, err := config.Load(config.Source{
+		Service: "webapp", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
+		EnvPrefix: "WEBAPP", Getenv: getenv, Schema: sch,
+	}, &cfg)
+	if err != nil {
+		return err
+	}
+	if err := cfg.check(*env); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, file, *env, stdout)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve wires the adapters to the use cases and serves until ctx ends.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
+	log, err := zaplog.New(stdout, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
+	if err != nil {
+		return err
+	}
+	// Never the client secret or the demo password.
+	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
+		zap.String("token_url", cfg.AuthServer.TokenURL), zap.String("client_id", cfg.AuthServer.ClientID),
+		zap.String("resourceserver", cfg.ResourceServer.BaseURL), zap.Bool("demo_user", cfg.DemoUser.Username != ""))
+
+	// One client per upstream, each bounded by that upstream's timeout and
+	// keeping its connections for reuse.
+	tokens := authclient.New(authclient.Config{
+		TokenURL:     cfg.AuthServer.TokenURL,
+		ClientID:     cfg.AuthServer.ClientID,
+		ClientSecret: cfg.AuthServer.ClientSecret,
+	}, httpclient.New(cfg.AuthServer.Timeout.D()))
+	times := resourceclient.New(cfg.ResourceServer.BaseURL, httpclient.New(cfg.ResourceServer.Timeout.D()))
+
+	// No readiness checks on the upstreams: when one is down the webapp
+	// still answers, fast, with a 503 naming it, and taking the webapp out
+	// of rotation too would only hide which service is at fault.
+	health := httpserver.NewHealth()
+	h := httpapi.NewHandler(httpapi.Deps{
+		Stack: httpserver.Stack{
+			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+			Health: health, Metrics: httpserver.NewMetrics(),
+		},
+		Times:    app.New(tokens, times),
+		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},
+		ClientID: cfg.AuthServer.ClientID,
+	})
+	return httpserver.Serve(ctx, cfg.HTTP, h, log, health, nil)
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer collects run's log output; run writes from the server's
+// goroutines while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeAuthServer issues "tok-<scope>" to alice/alice-password for client
+// 1234/qwerty, and refuses anyone else as the real one does.
+func fakeAuthServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		id, secret, _ := r.BasicAuth()
+		if r.URL.Path != "/oauth/token" || id != "1234" || secret != "qwerty" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
+		if r.PostFormValue("grant_type") != "password" || r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "alice-password" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"wrong username or password"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"access_token":"tok-` + r.PostFormValue("scope") + `","token_type":"Bearer","expires_in":5}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const currentTimeBody = `{"current_time":"2026-11-23T13:45:00Z"}` + "\n"
+
+// fakeResourceServer answers /current_time to a token with that scope.
+func fakeResourceServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/current_time" || r.Header.Get("Authorization") != "Bearer tok-current_time" {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error":"insufficient_scope"}`))
+			return
+		}
+		_, _ = w.Write([]byte(currentTimeBody))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// started is a webapp running in-process.
+type started struct {
+	url  string
+	logs *syncBuffer
+	stop context.CancelFunc
+	done chan error
+}
+
+// start runs the webapp with env (on top of a test environment using
+// configs/webapp.test.json and a random port), waits until it answers
+// /healthz, and stops it when the test ends.
+func start(t *testing.T, env map[string]string) *started {
+	t.Helper()
+	vars := map[string]string{
+		"CONFIG_DIR":       "../../../configs",
+		"APP_ENV":          "test",
+		"WEBAPP_HTTP_ADDR": "127.0.0.1:0",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &started{logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, s.logs, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+
+	addr := ""
+	for deadline := time.Now().Add(5 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-s.done:
+			s.done <- err // for the cleanup
+			t.Fatalf("run returned before listening: %v\n%s", err, s.logs.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "no listening line in the logs:\n%s", s.logs.String())
+		addr = listeningAddr(s.logs.String())
+	}
+	s.url = "http://" + addr
+
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.url + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond, "/healthz never answered")
+	return s
+}
+
+// listeningAddr finds the bound address in the JSON log line that says so.
+func listeningAddr(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		var entry struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+			return entry.Addr
+		}
+	}
+	return ""
+}
+
+func get(t *testing.T, url string, basic ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(body)
+}
+
+func TestRunServesTheCoreFlow(t *testing.T) {
+	as, rs := fakeAuthServer(t), fakeResourceServer(t)
+	s := start(t, map[string]string{
+		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
+		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
+	})
+
+	cases := []struct {
+		name   string
+		basic  []string
+		status int
+		body   string
+	}{
+		{"demo user", nil, 200, currentTimeBody},
+		{"basic credentials", []string{"alice", "alice-password"}, 200, currentTimeBody},
+		{"wrong password", []string{"alice", "wrong"}, 401,
+			`{"error":"invalid_credentials","error_description":"wrong username or password","service":"authserver"}` + "\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, s.url+"/current_time", tc.basic...)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, tc.body, body)
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+			assert.NotEmpty(t, resp.Header.Get("X-Request-ID"))
+		})
+	}
+
+	assert.NotContains(t, s.logs.String(), "qwerty", "no client secret in the logs")
+	assert.NotContains(t, s.logs.String(), "alice-password", "no password in the logs")
+	assert.NotContains(t, s.logs.String(), "tok-current_time", "no token in the logs")
+
+	s.stop()
+	select {
+	case err := <-s.done:
+		assert.NoError(t, err, "a graceful stop is not an error")
+		s.done <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestRunAnswersFastWhenAnUpstreamIsDown(t *testing.T) {
+	as := fakeAuthServer(t)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+
+	cases := []struct {
+		name, tokenURL, resourceURL, service string
+	}{
+		{"resource server down", as.URL + "/oauth/token", down.URL, "resourceserver"},
+		{"authserver down", down.URL + "/oauth/token", down.URL, "authserver"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, map[string]string{
+				"WEBAPP_AUTHSERVER_TOKEN_URL":    tc.tokenURL,
+				"WEBAPP_RESOURCESERVER_BASE_URL": tc.resourceURL,
+			})
+			begin := time.Now()
+			resp, body := get(t, s.url+"/current_time")
+			assert.Less(t, time.Since(begin), time.Second)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+			var got map[string]string
+			require.NoError(t, json.Unmarshal([]byte(body), &got))
+			assert.Equal(t, "unavailable", got["error"])
+			assert.Equal(t, tc.service, got["service"])
+		})
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"production with the demo secret",
+			map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "qwerty"},
+			[]string{"authserver.client_secret is the public demo secret"}},
+		{"production with no secret",
+			map[string]string{"APP_ENV": "production"},
+			[]string{"authserver.client_secret is empty", "WEBAPP_AUTHSERVER_CLIENT_SECRET"}},
+		{"production with a demo user",
+			map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret", "WEBAPP_DEMO_USER_USERNAME": "alice", "WEBAPP_DEMO_USER_PASSWORD": "pw"},
+			[]string{"demo_user is set, which production refuses"}},
+		{"bad duration names the field and its source",
+			map[string]string{"WEBAPP_AUTHSERVER_TIMEOUT": "soon"},
+			[]string{"authserver.timeout", "WEBAPP_AUTHSERVER_TIMEOUT"}},
+		{"zero timeout",
+			map[string]string{"WEBAPP_RESOURCESERVER_TIMEOUT": "0s"},
+			[]string{"resourceserver.timeout must be positive"}},
+		{"bad URL",
+			map[string]string{"WEBAPP_RESOURCESERVER_BASE_URL": "localhost:5002"},
+			[]string{"resourceserver.base_url"}},
+		{"demo user without a password",
+			map[string]string{"WEBAPP_DEMO_USER": `{"username":"bob","password":""}`},
+			[]string{"demo_user.password"}},
+		{"unknown environment",
+			map[string]string{"APP_ENV": "staging"},
+			[]string{"unknown environment"}},
+		{"missing config dir",
+			map[string]string{"CONFIG_DIR": "no-such-dir"},
+			[]string{"no such file"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "WEBAPP_HTTP_ADDR": "127.0.0.1:0"}
+			for k, v := range tc.env {
+				vars[k] = v
+			}
+			var logs syncBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &logs, io.Discard)
+			require.Error(t, err, "run must refuse to start")
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Empty(t, listeningAddr(logs.String()), "nothing was served")
+		})
+	}
+}
+
+func TestRunStartsInProductionWithARealSecret(t *testing.T) {
+	s := start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret"})
+	resp, body := get(t, s.url+"/current_time")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no demo user in production")
+	assert.Equal(t, `Basic realm="webapp"`, resp.Header.Get("WWW-Authenticate"))
+	assert.Contains(t, body, `"error":"invalid_credentials"`)
+	assert.NotContains(t, s.logs.String(), "a-real-secret")
+}

@@ -1,0 +1,47 @@
+// Package httpapi is the webapp's HTTP edge: it reads the user's credentials
+// from the request, calls the use cases, and answers with the resource
+// server's body or with one JSON error shape. Every route is listed in
+// NewHandler.
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"go.uber.org/zap"
+)
+
+// TimeFetcher reads one kind of time on behalf of a user.
+type TimeFetcher interface {
+	FetchTime(ctx context.Context, creds domain.Credentials, which domain.TimeKind) (domain.TimeAnswer, error)
+}
+
+// Deps are the handler's dependencies.
+type Deps struct {
+	// Stack is the shared middleware and operational endpoints; Stack.Log
+	// is also the log errors are written to (a no-op logger if nil).
+	Stack httpserver.Stack
+	Times TimeFetcher
+	// DemoUser stands in for requests that carry no credentials. An empty
+	// Username switches the fallback off: such requests get a 401.
+	DemoUser domain.Credentials
+	// ClientID is the webapp's own OAuth client id, put on each request's
+	// log lines.
+	ClientID string
+}
+
+// NewHandler returns the webapp's whole HTTP surface: the shared stack
+// (request id, access log, recovery, body limit, metrics, /healthz, /readyz,
+// /metrics, JSON 404 and 405) and the routes below.
+func NewHandler(d Deps) http.Handler {
+	if d.Stack.Log == nil {
+		d.Stack.Log = zap.NewNop()
+	}
+	log := d.Stack.Log
+	r := httpserver.NewRouter(d.Stack)
+	r.Method(http.MethodGet, "/current_time", handleTime(domain.CurrentTime, d.Times, d.DemoUser, d.ClientID, log))
+	r.Method(http.MethodGet, "/epoch_time", handleTime(domain.EpochTime, d.Times, d.DemoUser, d.ClientID, log))
+	return r
+}

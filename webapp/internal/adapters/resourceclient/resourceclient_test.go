@@ -1,0 +1,145 @@
+package resourceclient_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const token = domain.Secret("at-secret-1")
+
+func TestReadTimeSendsTheBearerToken(t *testing.T) {
+	cases := []struct {
+		name     string
+		kind     domain.TimeKind
+		base     string // appended to the server URL
+		body     string
+		wantPath string
+		wantTime time.Time
+	}{
+		{"current time", domain.CurrentTime, "", `{"current_time":"2026-11-23T13:45:00Z"}` + "\n", "/current_time",
+			time.Date(2026, 11, 23, 13, 45, 0, 0, time.UTC)},
+		{"current time with offset and fraction", domain.CurrentTime, "", `{"current_time":"2026-11-23T14:45:00.25+01:00"}`, "/current_time",
+			time.Date(2026, 11, 23, 13, 45, 0, 250e6, time.UTC)},
+		{"epoch time", domain.EpochTime, "", `{"epoch_time":1795441500}`, "/epoch_time", time.Unix(1795441500, 0)},
+		{"base with a path and trailing slash", domain.EpochTime, "/api/", `{"epoch_time":1}`, "/api/epoch_time", time.Unix(1, 0)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *http.Request
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+
+			ans, err := resourceclient.New(srv.URL+tc.base, httpclient.New(time.Second)).ReadTime(context.Background(), token, tc.kind)
+			require.NoError(t, err)
+			require.NotNil(t, got)
+			assert.Equal(t, http.MethodGet, got.Method)
+			assert.Equal(t, tc.wantPath, got.URL.Path)
+			assert.Equal(t, "Bearer at-secret-1", got.Header.Get("Authorization"))
+			assert.Equal(t, tc.kind, ans.Kind)
+			assert.True(t, tc.wantTime.Equal(ans.Time), "time %s, want %s", ans.Time, tc.wantTime)
+			assert.Equal(t, tc.body, string(ans.Raw), "the body is kept byte for byte")
+		})
+	}
+}
+
+// hang answers nothing until the client gives up.
+func hang(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func TestReadTimeMapsFailures(t *testing.T) {
+	answer := func(status int, header, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if header != "" {
+				w.Header().Set("WWW-Authenticate", header)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}
+	}
+	stallBody := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"current_time":`))
+		w.(http.Flusher).Flush()
+		hang(w, r)
+	}
+
+	cases := []struct {
+		name     string
+		handler  http.HandlerFunc // nil: the server is closed
+		kind     domain.TimeKind
+		wantCode domain.ErrorCode
+		status   int
+		desc     string
+	}{
+		{"token refused", answer(401, `Bearer error="invalid_token", error_description="expired"`, `{"error":"invalid_token"}`),
+			domain.CurrentTime, domain.BadGateway, 401, "the resourceserver answered status 401 (invalid_token)"},
+		{"token refused, code only in the challenge", answer(401, `Bearer realm="rs", error="invalid_token"`, ``),
+			domain.CurrentTime, domain.BadGateway, 401, "the resourceserver answered status 401 (invalid_token)"},
+		{"scope too narrow", answer(403, `Bearer error="insufficient_scope"`, `{"error":"insufficient_scope","error_description":"needs epoch_time"}`),
+			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403 (insufficient_scope)"},
+		{"unsafe code is left out", answer(403, ``, `{"error":"<script>"}`),
+			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403"},
+		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) },
+			domain.CurrentTime, domain.BadGateway, 500, "the resourceserver answered status 500"},
+		{"unavailable", answer(503, ``, `{"error":"temporarily_unavailable"}`),
+			domain.CurrentTime, domain.Unavailable, 503, "the resourceserver is unavailable (status 503)"},
+		{"not JSON", answer(200, ``, `<html>`),
+			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
+		{"wrong field", answer(200, ``, `{"epoch_time":1}`),
+			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
+		{"not RFC 3339", answer(200, ``, `{"current_time":"yesterday"}`),
+			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
+		{"epoch not an integer", answer(200, ``, `{"epoch_time":"1"}`),
+			domain.EpochTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
+		{"closed server", nil,
+			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver cannot be reached"},
+		{"slower than the timeout", hang,
+			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver did not answer in time"},
+		{"body stalls past the timeout", stallBody,
+			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver did not answer in time"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			if tc.handler == nil {
+				srv.Close()
+			} else {
+				defer srv.Close()
+			}
+			c := resourceclient.New(srv.URL, httpclient.New(200*time.Millisecond))
+
+			start := time.Now()
+			_, err := c.ReadTime(context.Background(), token, tc.kind)
+			elapsed := time.Since(start)
+
+			require.Error(t, err)
+			assert.Less(t, elapsed, time.Second, "fails fast, never hangs")
+			var de *domain.Error
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, tc.wantCode, de.Code)
+			assert.Equal(t, domain.ResourceServer, de.Service)
+			assert.Equal(t, tc.status, de.Status)
+			assert.Equal(t, tc.desc, de.Description)
+			assert.NotContains(t, err.Error(), string(token), "no token in errors")
+		})
+	}
+}

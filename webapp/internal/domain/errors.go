@@ -1,0 +1,88 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+)
+
+// Service names an upstream the webapp depends on.
+type Service string
+
+const (
+	AuthServer     Service = "authserver"
+	ResourceServer Service = "resourceserver"
+)
+
+// ErrorCode says what went wrong, in the words the webapp's callers see.
+type ErrorCode string
+
+const (
+	// InvalidRequest: the caller sent something malformed.
+	InvalidRequest ErrorCode = "invalid_request"
+	// InvalidCredentials: no credentials, or the authorization server
+	// refused them.
+	InvalidCredentials ErrorCode = "invalid_credentials"
+	// Unavailable: an upstream is down, too slow, or said it is overloaded.
+	// Retrying shortly may work; nothing is wrong with the request.
+	Unavailable ErrorCode = "unavailable"
+	// BadGateway: an upstream answered, but not as the protocol says it
+	// should. Usually a configuration mistake on one side; retrying will not
+	// help, so it is logged for an operator.
+	BadGateway ErrorCode = "bad_gateway"
+)
+
+// Error is a failure with a code the edge turns into a status. Service says
+// which upstream failed ("" when the failure is the caller's or the webapp's
+// own), Status what it answered (0 if it never answered).
+type Error struct {
+	Code    ErrorCode
+	Service Service
+	Status  int
+	// Description is for the user: it says what failed and never carries a
+	// secret, a token or an upstream's raw body.
+	Description string
+	// Err is the cause, for the logs only.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Service != "" {
+		b.WriteString(string(e.Service) + ": ")
+	}
+	b.WriteString(string(e.Code))
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, &Error{Code: X, Service: S}) match any error with
+// code X from service S; an empty Service in the target matches any service.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Service == "" || t.Service == e.Service)
+}
+
+// CodeOf returns err's code, or "" if err is not an *Error.
+func CodeOf(err error) ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// ServiceOf returns the upstream err names, or "" if none.
+func ServiceOf(err error) Service {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Service
+	}
+	return ""
+}

@@ -49,9 +49,8 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	if s.baseURL == "" {
 		s.baseURL = s.issuer + "/oauth"
 	}
-	if s.maxAccessTTL < s.accessTTL {
-		return nil, errors.New("authserver: the default access token lifetime exceeds the maximum")
-	}
+	// The maximum caps every lifetime, the default's included.
+	s.accessTTL = min(s.accessTTL, s.maxAccessTTL)
 	now := s.clock
 
 	store := memory.New(now, memory.LimiterConfig{MaxFailures: s.loginFailures, Window: s.loginWindow})
@@ -100,7 +99,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		Log:          s.log,
 		Clients:      app.NewClientAuthenticator(store, clientSecrets),
 		Tokens:       tokens,
-		Introspector: app.NewIntrospector(keys, store, store, now),
+		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.verifyCacheSize, now), store, store, now),
 		Revoker:      app.NewRevoker(keys, store, store, now),
 		JWKS:         keys.JWKS,
 		Scopes:       store,

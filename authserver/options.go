@@ -47,6 +47,7 @@ type settings struct {
 	argon2          Argon2Params
 	hashConcurrency int
 	secretCacheSize int
+	verifyCacheSize int
 	loginFailures   int
 	loginWindow     time.Duration
 	grants          []Grant
@@ -68,6 +69,9 @@ func defaults() settings {
 		argon2:          Argon2Params{MemoryKiB: 19456, Time: 2, Threads: 1},
 		hashConcurrency: 4,
 		secretCacheSize: 10000,
+		// About 1 KB a token: 10,000 covers every live token of a busy
+		// minute for a few MB.
+		verifyCacheSize: 10000,
 		loginFailures:   10,
 		loginWindow:     15 * time.Minute,
 		grants:          []Grant{GrantPassword, GrantClientCredentials, GrantRefreshToken},
@@ -223,6 +227,19 @@ func WithMaxBodyBytes(n int64) Option {
 			return errors.New("WithMaxBodyBytes: at least 1024")
 		}
 		s.maxBodyBytes = n
+		return nil
+	}
+}
+
+// WithVerifyCacheSize sets how many verified access tokens introspection
+// remembers (each about 1 KB), so a token presented again skips the
+// signature check. Revocation is checked on every call regardless.
+func WithVerifyCacheSize(n int) Option {
+	return func(s *settings) error {
+		if n < 1 {
+			return errors.New("WithVerifyCacheSize: at least 1")
+		}
+		s.verifyCacheSize = n
 		return nil
 	}
 }

@@ -21,7 +21,10 @@ type FailureLimiter interface {
 
 // PasswordGrant is RFC 6749 §4.3, the resource owner password credentials
 // grant, for first-party clients that are explicitly allowed it. §4.3.2 makes
-// brute-force protection a MUST, hence the limiter, per account and per IP.
+// brute-force protection a MUST, hence the limiter, per account. Not per IP:
+// requests arrive from the client's server, so every user of a first-party
+// app shares one address, and a per-IP limit would let one person lock them
+// all out. Per-IP limits belong to the login page, where the IP is the user's.
 type PasswordGrant struct {
 	users     UserFinder
 	passwords SecretVerifier
@@ -51,18 +54,13 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	keys := []string{"user:" + req.Username}
-	if req.ClientIP != "" {
-		keys = append(keys, "ip:"+req.ClientIP)
+	key := "user:" + req.Username
+	blocked, err := g.limiter.Blocked(ctx, key)
+	if err != nil {
+		return TokenResponse{}, err
 	}
-	for _, k := range keys {
-		blocked, err := g.limiter.Blocked(ctx, k)
-		if err != nil {
-			return TokenResponse{}, err
-		}
-		if blocked {
-			return TokenResponse{}, domain.Errorf(domain.InvalidGrant, "too many failed attempts; try again later")
-		}
+	if blocked {
+		return TokenResponse{}, domain.Errorf(domain.InvalidGrant, "too many failed attempts; try again later")
 	}
 
 	user, err := g.users.FindUserByUsername(ctx, req.Username)
@@ -78,10 +76,8 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 		return TokenResponse{}, err
 	}
 	if !ok || user.ID == "" {
-		for _, k := range keys {
-			if err := g.limiter.Failed(ctx, k); err != nil {
-				return TokenResponse{}, err
-			}
+		if err := g.limiter.Failed(ctx, key); err != nil {
+			return TokenResponse{}, err
 		}
 		return TokenResponse{}, errBadCredentials
 	}

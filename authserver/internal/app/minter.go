@@ -68,8 +68,15 @@ func (m *Minter) Mint(ctx context.Context, is Issuance) (TokenResponse, error) {
 // access signs an access token. RFC 9068 §2.2: with no resource owner, the
 // subject is the client itself.
 func (m *Minter) access(ctx context.Context, c domain.Client, userID string, scope domain.Scope, grantID string) (TokenResponse, error) {
-	now := m.now().Truncate(time.Second) // JWT times are whole seconds
+	// JWT times are whole seconds: iat rounds down and exp rounds up, so a
+	// token never expires before the expires_in it was sent with.
+	now := m.now()
 	ttl := m.accessTTL(c)
+	iat := now.Truncate(time.Second)
+	exp := now.Add(ttl)
+	if t := exp.Truncate(time.Second); !t.Equal(exp) {
+		exp = t.Add(time.Second)
+	}
 	sub := userID
 	if sub == "" {
 		sub = c.ID
@@ -85,8 +92,8 @@ func (m *Minter) access(ctx context.Context, c domain.Client, userID string, sco
 		Audience:  aud,
 		ClientID:  c.ID,
 		Scope:     scope,
-		IssuedAt:  now,
-		ExpiresAt: now.Add(ttl),
+		IssuedAt:  iat,
+		ExpiresAt: exp,
 		GrantID:   grantID,
 	}
 	jwt, err := m.signer.SignAccessToken(ctx, tok)

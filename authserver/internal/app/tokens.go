@@ -20,8 +20,6 @@ type TokenRequest struct {
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
-	// ClientIP is the caller's address, for brute-force limits.
-	ClientIP string
 }
 
 // TokenResponse is a successful token response (RFC 6749 §5.1).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -116,14 +115,4 @@ func parseBasic(h string) (id, secret string, err error) {
 		return "", "", bad
 	}
 	return id, secret, nil
-}
-
-// clientIP is the peer address, for per-IP limits. Forwarded headers are
-// not trusted: anyone can send them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

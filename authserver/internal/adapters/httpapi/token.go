@@ -70,7 +70,6 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 			Code:         f["code"],
 			RedirectURI:  f["redirect_uri"],
 			CodeVerifier: f["code_verifier"],
-			ClientIP:     clientIP(r),
 		})
 		if err != nil {
 			writeError(w, r, log, err)

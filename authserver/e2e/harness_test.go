@@ -172,8 +172,18 @@ func authEnv(t *testing.T, addr, dataDir string) map[string]string {
 
 func startSystem(t *testing.T) *system {
 	t.Helper()
+	return startSystemWith(t, nil)
+}
+
+// startSystemWith starts the system with extra authserver settings.
+func startSystemWith(t *testing.T, authOverrides map[string]string) *system {
+	t.Helper()
 	addr := freeAddr(t)
-	auth := start(t, "authserver", authEnv(t, addr, t.TempDir()))
+	env := authEnv(t, addr, t.TempDir())
+	for k, v := range authOverrides {
+		env[k] = v
+	}
+	auth := start(t, "authserver", env)
 	rs := start(t, "resourceserver", map[string]string{
 		"RESOURCESERVER_HTTP_ADDR":              "127.0.0.1:0",
 		"RESOURCESERVER_INTROSPECTION_ENDPOINT": auth.url("/oauth/introspect"),

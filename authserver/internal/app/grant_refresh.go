@@ -22,23 +22,32 @@ type RefreshTokenStore interface {
 	RevokeFamily(ctx context.Context, familyID string) error
 }
 
-// RevocationStore remembers revoked access tokens (by jti) and revoked grants
-// (by family id) until the last token they cover has expired.
+// RevocationStore remembers revocations of access tokens until the last
+// token they cover has expired. An id names what was revoked: one token (its
+// jti), a grant (a refresh token family), or a user's consent to a client.
 type RevocationStore interface {
-	Revoke(ctx context.Context, id string, until time.Time) error
-	// AnyRevoked reports whether any of the ids is revoked; empty ids are
-	// ignored. One call, so a remote store answers in one round trip.
-	AnyRevoked(ctx context.Context, ids ...string) (bool, error)
+	// Revoke revokes every token carrying id that was issued at or before
+	// at; the mark is kept until until.
+	Revoke(ctx context.Context, id string, at, until time.Time) error
+	// Revoked reports whether a token issued at iat and carrying any of ids
+	// is revoked; empty ids are ignored. One call, so that a remote store
+	// answers in one round trip.
+	Revoked(ctx context.Context, iat time.Time, ids ...string) (bool, error)
 }
 
-// Revocation ids live in one namespace; the prefixes keep a jti and a family
-// id from ever colliding.
+// The revocation ids of a token. The prefixes keep the namespaces apart.
 func jtiKey(jti string) string { return "jti:" + jti }
 func grantKey(id string) string {
 	if id == "" {
 		return ""
 	}
 	return "grant:" + id
+}
+func consentKey(userID, clientID string) string { return "consent:" + userID + " " + clientID }
+
+// revocationIDs lists every id under which t may have been revoked.
+func revocationIDs(t domain.AccessToken) []string {
+	return []string{jtiKey(t.ID), grantKey(t.GrantID), consentKey(t.Subject, t.ClientID)}
 }
 
 // RefreshGrant is RFC 6749 §6 with rotation: each use returns a new refresh
@@ -126,5 +135,5 @@ func revokeFamily(ctx context.Context, store RefreshTokenStore, revocations Revo
 	if err := store.RevokeFamily(ctx, t.FamilyID); err != nil {
 		return err
 	}
-	return revocations.Revoke(ctx, grantKey(t.FamilyID), now.Add(t.AccessTTL+time.Second))
+	return revocations.Revoke(ctx, grantKey(t.FamilyID), now, revokeFor(now, t.AccessTTL))
 }

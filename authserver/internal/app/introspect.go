@@ -77,7 +77,7 @@ func (in *Introspector) accessToken(ctx context.Context, caller domain.Client, t
 	if t.Expired(in.now()) || (!caller.Introspection && t.ClientID != caller.ID) {
 		return inactive, true, nil
 	}
-	revoked, err := in.revocations.AnyRevoked(ctx, jtiKey(t.ID), grantKey(t.GrantID))
+	revoked, err := in.revocations.Revoked(ctx, t.IssuedAt, revocationIDs(t)...)
 	if err != nil {
 		return inactive, true, err
 	}

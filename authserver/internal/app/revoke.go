@@ -59,7 +59,8 @@ func (r *Revoker) revokeAccess(ctx context.Context, caller domain.Client, token 
 	}
 	// Kept one second past exp so that clock granularity never lets the
 	// token outlive its revocation.
-	return true, r.revocations.Revoke(ctx, jtiKey(t.ID), t.ExpiresAt.Add(time.Second))
+	now := r.now()
+	return true, r.revocations.Revoke(ctx, jtiKey(t.ID), now, t.ExpiresAt.Add(time.Second))
 }
 
 func (r *Revoker) revokeRefresh(ctx context.Context, caller domain.Client, token string) (bool, error) {

@@ -30,10 +30,18 @@ type Store struct {
 	families  map[string][]string            // family -> hashes
 
 	revokedMu sync.RWMutex
-	revoked   map[string]time.Time // id -> until
+	revoked   map[string]revocation
 
 	keysMu sync.Mutex
 	keys   []domain.SigningKey
+
+	browserMu sync.RWMutex // sessions, codes and consents
+	sessions  map[string]domain.Session
+	codes     map[string]domain.AuthorizationCode
+	consents  map[consentKey]domain.Consent
+
+	auditMu sync.Mutex
+	audit   []domain.AuditEvent
 
 	limits *Limiter
 }
@@ -47,7 +55,10 @@ func New(now func() time.Time, limits LimiterConfig) *Store {
 		usernames: map[string]string{},
 		refresh:   map[string]domain.RefreshToken{},
 		families:  map[string][]string{},
-		revoked:   map[string]time.Time{},
+		revoked:   map[string]revocation{},
+		sessions:  map[string]domain.Session{},
+		codes:     map[string]domain.AuthorizationCode{},
+		consents:  map[consentKey]domain.Consent{},
 		limits:    NewLimiter(limits, now),
 	}
 }
@@ -209,16 +220,24 @@ func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 
 // Revocations.
 
-func (s *Store) Revoke(_ context.Context, id string, until time.Time) error {
+type revocation struct{ at, until time.Time }
+
+func (s *Store) Revoke(_ context.Context, id string, at, until time.Time) error {
 	s.revokedMu.Lock()
 	defer s.revokedMu.Unlock()
-	if cur, ok := s.revoked[id]; !ok || until.After(cur) {
-		s.revoked[id] = until
+	cur := s.revoked[id]
+	// Revoking again can only widen what is revoked, never narrow it.
+	if at.After(cur.at) {
+		cur.at = at
 	}
+	if until.After(cur.until) {
+		cur.until = until
+	}
+	s.revoked[id] = cur
 	return nil
 }
 
-func (s *Store) AnyRevoked(_ context.Context, ids ...string) (bool, error) {
+func (s *Store) Revoked(_ context.Context, iat time.Time, ids ...string) (bool, error) {
 	now := s.now()
 	s.revokedMu.RLock()
 	defer s.revokedMu.RUnlock()
@@ -226,7 +245,7 @@ func (s *Store) AnyRevoked(_ context.Context, ids ...string) (bool, error) {
 		if id == "" {
 			continue
 		}
-		if until, ok := s.revoked[id]; ok && now.Before(until) {
+		if r, ok := s.revoked[id]; ok && now.Before(r.until) && !iat.After(r.at) {
 			return true, nil
 		}
 	}
@@ -288,12 +307,27 @@ func (s *Store) Sweep() {
 	s.refreshMu.Unlock()
 
 	s.revokedMu.Lock()
-	for id, until := range s.revoked {
-		if !now.Before(until) {
+	for id, r := range s.revoked {
+		if !now.Before(r.until) {
 			delete(s.revoked, id)
 		}
 	}
 	s.revokedMu.Unlock()
+
+	s.browserMu.Lock()
+	for h, sess := range s.sessions {
+		if !sess.Active(now) {
+			delete(s.sessions, h)
+		}
+	}
+	for h, c := range s.codes {
+		// A redeemed code is kept until it expires, so a replay within its
+		// life is recognised and revokes what the code produced.
+		if !now.Before(c.ExpiresAt) {
+			delete(s.codes, h)
+		}
+	}
+	s.browserMu.Unlock()
 
 	s.limits.sweep()
 }

@@ -33,6 +33,21 @@ func TestConformance(t *testing.T) {
 	t.Run("signing keys", func(t *testing.T) {
 		storagetest.RunSigningKeys(t, func(t *testing.T) jwtkeys.Store { return newStore(storagetest.NewClock()) })
 	})
+	t.Run("sessions", func(t *testing.T) {
+		storagetest.RunSessions(t, func(t *testing.T, c *storagetest.Clock) app.SessionStore { return newStore(c) })
+	})
+	t.Run("codes", func(t *testing.T) {
+		storagetest.RunCodes(t, func(t *testing.T, c *storagetest.Clock) app.CodeStore { return newStore(c) })
+	})
+	t.Run("consents", func(t *testing.T) {
+		storagetest.RunConsents(t, func(t *testing.T) app.ConsentStore { return newStore(storagetest.NewClock()) })
+	})
+	t.Run("user-client revocation", func(t *testing.T) {
+		storagetest.RunUserClientRevocation(t, func(t *testing.T, c *storagetest.Clock) storagetest.UserClientRefreshStore { return newStore(c) })
+	})
+	t.Run("audit", func(t *testing.T) {
+		storagetest.RunAudit(t, func(t *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
+	})
 	t.Run("limiter", func(t *testing.T) {
 		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter { return newStore(c).Limiter() })
 	})
@@ -45,7 +60,9 @@ func TestSweepReclaimsExpiredEntries(t *testing.T) {
 	now := clock.Now()
 	require.NoError(t, s.CreateRefreshToken(ctx, domain.RefreshToken{Hash: "short", FamilyID: "f1", Status: domain.RefreshActive, ExpiresAt: now.Add(time.Minute)}))
 	require.NoError(t, s.CreateRefreshToken(ctx, domain.RefreshToken{Hash: "long", FamilyID: "f2", Status: domain.RefreshActive, ExpiresAt: now.Add(time.Hour)}))
-	require.NoError(t, s.Revoke(ctx, "jti:x", now.Add(time.Minute)))
+	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(time.Minute)))
+	require.NoError(t, s.CreateSession(ctx, domain.Session{Hash: "s", ExpiresAt: now.Add(time.Minute)}))
+	require.NoError(t, s.CreateCode(ctx, domain.AuthorizationCode{Hash: "c", ExpiresAt: now.Add(time.Minute)}))
 	require.NoError(t, s.Limiter().Failed(ctx, "user:a"))
 
 	clock.Advance(2 * time.Minute)
@@ -58,4 +75,6 @@ func TestSweepReclaimsExpiredEntries(t *testing.T) {
 	assert.NotContains(t, s.families, "f1")
 	assert.Empty(t, s.revoked)
 	assert.Empty(t, s.limits.windows)
+	assert.Empty(t, s.sessions)
+	assert.Empty(t, s.codes)
 }

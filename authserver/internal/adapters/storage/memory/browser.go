@@ -1,0 +1,140 @@
+package memory
+
+import (
+	"context"
+	"slices"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// Sessions.
+
+func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	s.sessions[sess.Hash] = sess
+	return nil
+}
+
+func (s *Store) FindSession(_ context.Context, hash string) (domain.Session, error) {
+	s.browserMu.RLock()
+	defer s.browserMu.RUnlock()
+	sess, ok := s.sessions[hash]
+	if !ok {
+		return domain.Session{}, domain.ErrNotFound
+	}
+	return sess, nil
+}
+
+func (s *Store) DeleteSession(_ context.Context, hash string) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	delete(s.sessions, hash)
+	return nil
+}
+
+// Authorization codes.
+
+func (s *Store) CreateCode(_ context.Context, c domain.AuthorizationCode) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	if _, ok := s.codes[c.Hash]; ok {
+		return domain.ErrConflict
+	}
+	s.codes[c.Hash] = c
+	return nil
+}
+
+func (s *Store) RedeemCode(_ context.Context, hash string) (domain.AuthorizationCode, error) {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	c, ok := s.codes[hash]
+	if !ok {
+		return domain.AuthorizationCode{}, domain.ErrNotFound
+	}
+	redeemed := c
+	redeemed.Redeemed = true
+	s.codes[hash] = redeemed
+	return c, nil
+}
+
+// Consents.
+
+type consentKey struct{ user, client string }
+
+func (s *Store) FindConsent(_ context.Context, userID, clientID string) (domain.Consent, error) {
+	s.browserMu.RLock()
+	defer s.browserMu.RUnlock()
+	c, ok := s.consents[consentKey{userID, clientID}]
+	if !ok {
+		return domain.Consent{}, domain.ErrNotFound
+	}
+	return c, nil
+}
+
+func (s *Store) SaveConsent(_ context.Context, c domain.Consent) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	c.Scope = slices.Clone(c.Scope)
+	s.consents[consentKey{c.UserID, c.ClientID}] = c
+	return nil
+}
+
+func (s *Store) ListConsents(_ context.Context, userID string) ([]domain.Consent, error) {
+	s.browserMu.RLock()
+	defer s.browserMu.RUnlock()
+	var out []domain.Consent
+	for k, c := range s.consents {
+		if k.user == userID {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Consent) int { return compare(a.ClientID, b.ClientID) })
+	return out, nil
+}
+
+func (s *Store) DeleteConsent(_ context.Context, userID, clientID string) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	delete(s.consents, consentKey{userID, clientID})
+	return nil
+}
+
+// RevokeUserClientTokens revokes every refresh token clientID holds for
+// userID. A scan: it runs when a user revokes a grant, not per request.
+func (s *Store) RevokeUserClientTokens(_ context.Context, userID, clientID string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	for h, t := range s.refresh {
+		if t.UserID == userID && t.ClientID == clientID {
+			t.Status = domain.RefreshRevoked
+			s.refresh[h] = t
+		}
+	}
+	return nil
+}
+
+// Audit: memory keeps a bounded ring of recent events; the durable audit
+// trail is PostgreSQL's, or the JSON log's.
+
+const auditKeep = 1000
+
+func (s *Store) Record(_ context.Context, e domain.AuditEvent) error {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	s.audit = append(s.audit, e)
+	if len(s.audit) > auditKeep {
+		s.audit = slices.Delete(s.audit, 0, len(s.audit)-auditKeep)
+	}
+	return nil
+}
+
+func (s *Store) RecentAudit(_ context.Context, limit int) ([]domain.AuditEvent, error) {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	out := make([]domain.AuditEvent, 0, min(limit, len(s.audit)))
+	for i := len(s.audit) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, s.audit[i])
+	}
+	return out, nil
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/oauth2ref/authserver/internal/adapters/fixtures"
@@ -83,14 +84,20 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		RefreshTTL:   s.refreshTTL,
 	}, now)
 	var grants []app.Grant
+	browser, implicit := false, false
 	for _, g := range s.grants {
 		switch g {
+		case GrantAuthorizationCode:
+			grants = append(grants, app.NewAuthorizationCodeGrant(store, store, store, minter, now))
+			browser = true
 		case GrantPassword:
 			grants = append(grants, app.NewPasswordGrant(store, hasher, store.Limiter(), minter, decoy))
 		case GrantClientCredentials:
 			grants = append(grants, app.NewClientCredentialsGrant(minter))
 		case GrantRefreshToken:
 			grants = append(grants, app.NewRefreshGrant(store, store, minter, now))
+		case GrantImplicit:
+			browser, implicit = true, true
 		}
 	}
 	tokens := app.NewTokenEndpoint(grants...)
@@ -111,10 +118,30 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 			ResponseTypes: []string{},
 		},
 	}
+	if browser {
+		authz := app.NewAuthorizer(store, store, store, minter, app.AuthorizationPolicy{
+			Issuer: s.issuer, CodeTTL: s.codeTTL, Implicit: implicit,
+		}, now)
+		deps.Authorizer = authz
+		deps.Accounts = app.NewAccounts(app.AccountsDeps{
+			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Sessions: store,
+			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: s.minPassword, MaxLength: s.maxPassword},
+			SessionTTL: s.sessionTTL, Now: now,
+		})
+		deps.Grants = app.NewGrants(store, store, store, store, s.maxAccessTTL, now)
+		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.issuer, "https://"), MinPassword: s.minPassword}
+		deps.Metadata.ResponseTypes = authz.ResponseTypes()
+		deps.Metadata.AuthorizationEndpoint = true
+		deps.Metadata.CodeChallengeMethods = []string{"S256"}
+	}
+	handler, err := httpapi.NewHandler(deps)
+	if err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
 
 	bg, stop := context.WithCancel(context.Background())
 	srv := &Server{
-		handler:  httpapi.NewHandler(deps),
+		handler:  handler,
 		metadata: httpapi.NewMetadataHandler(deps),
 		keys:     keys,
 		store:    store,
@@ -132,8 +159,9 @@ func (srv *Server) goBackground(f func()) {
 	go func() { defer srv.wg.Done(); f() }()
 }
 
-// Handler serves the OAuth endpoints: /token, /introspect, /revoke,
-// /jwks.json, relative to where it is mounted.
+// Handler serves the OAuth endpoints (/token, /introspect, /revoke,
+// /jwks.json, /authorize) and the pages (/login, /signup, /logout, /account),
+// relative to where it is mounted.
 func (srv *Server) Handler() http.Handler { return srv.handler }
 
 // MetadataHandler serves the RFC 8414 metadata document.

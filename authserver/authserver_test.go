@@ -294,10 +294,26 @@ func TestMetadataAndJWKS(t *testing.T) {
 	assert.Equal(t, ts.URL+"/oauth/token", md.body["token_endpoint"])
 	assert.Equal(t, ts.URL+"/oauth/introspect", md.body["introspection_endpoint"])
 	assert.Equal(t, ts.URL+"/oauth/revoke", md.body["revocation_endpoint"])
-	assert.ElementsMatch(t, []any{"password", "client_credentials", "refresh_token"}, md.body["grant_types_supported"])
+	assert.ElementsMatch(t, []any{"authorization_code", "password", "client_credentials", "refresh_token"}, md.body["grant_types_supported"])
 	assert.ElementsMatch(t, []any{"current_time", "epoch_time"}, md.body["scopes_supported"])
 	assert.ElementsMatch(t, []any{"client_secret_basic", "client_secret_post"}, md.body["introspection_endpoint_auth_methods_supported"])
-	assert.NotContains(t, md.body, "authorization_endpoint", "not advertised until it exists")
+	assert.Equal(t, ts.URL+"/oauth/authorize", md.body["authorization_endpoint"])
+	assert.Equal(t, []any{"code"}, md.body["response_types_supported"], "implicit is off unless enabled")
+	assert.Equal(t, []any{"S256"}, md.body["code_challenge_methods_supported"])
+	assert.Equal(t, true, md.body["authorization_response_iss_parameter_supported"], "RFC 9207")
+
+	// What is not offered is not advertised.
+	tokensOnly := start(t, authserver.WithGrants(authserver.GrantClientCredentials))
+	req, _ = http.NewRequest(http.MethodGet, tokensOnly.URL+"/.well-known/oauth-authorization-server", nil)
+	small := do(t, req)
+	assert.Equal(t, []any{"client_credentials"}, small.body["grant_types_supported"])
+	assert.NotContains(t, small.body, "authorization_endpoint")
+	assert.NotContains(t, small.body, "code_challenge_methods_supported")
+	req, _ = http.NewRequest(http.MethodGet, tokensOnly.URL+"/oauth/authorize?client_id=webapp-browser", nil)
+	assert.Equal(t, 404, do(t, req).status, "and not served")
+	withImplicit := start(t, authserver.WithGrants(authserver.GrantAuthorizationCode, authserver.GrantImplicit))
+	req, _ = http.NewRequest(http.MethodGet, withImplicit.URL+"/.well-known/oauth-authorization-server", nil)
+	assert.Equal(t, []any{"code", "token"}, do(t, req).body["response_types_supported"])
 
 	// Verify an issued token with nothing but the published JWKS.
 	tok := ts.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "service", serviceSecret)

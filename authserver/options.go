@@ -16,9 +16,13 @@ type Grant string
 
 // The grants the server implements.
 const (
+	GrantAuthorizationCode Grant = "authorization_code"
 	GrantPassword          Grant = "password"
 	GrantClientCredentials Grant = "client_credentials"
 	GrantRefreshToken      Grant = "refresh_token"
+	// GrantImplicit (response_type=token) is legacy (RFC 9700 §2.1.2) and
+	// off unless listed; each client must also be allowed it.
+	GrantImplicit Grant = "implicit"
 )
 
 // Argon2Params set the cost of password hashing (see README, "Secrets").
@@ -53,6 +57,10 @@ type settings struct {
 	grants          []Grant
 	maxBodyBytes    int64
 	sweepInterval   time.Duration
+	codeTTL         time.Duration
+	sessionTTL      time.Duration
+	minPassword     int
+	maxPassword     int
 }
 
 func defaults() settings {
@@ -74,9 +82,13 @@ func defaults() settings {
 		verifyCacheSize: 10000,
 		loginFailures:   10,
 		loginWindow:     15 * time.Minute,
-		grants:          []Grant{GrantPassword, GrantClientCredentials, GrantRefreshToken},
+		grants:          []Grant{GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken},
 		maxBodyBytes:    64 << 10,
 		sweepInterval:   time.Minute,
+		codeTTL:         time.Minute,
+		sessionTTL:      12 * time.Hour,
+		minPassword:     12,
+		maxPassword:     256,
 	}
 }
 
@@ -210,7 +222,7 @@ func WithGrants(g ...Grant) Option {
 	return func(s *settings) error {
 		for _, x := range g {
 			switch x {
-			case GrantPassword, GrantClientCredentials, GrantRefreshToken:
+			case GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken, GrantImplicit:
 			default:
 				return fmt.Errorf("WithGrants: unknown grant %q", x)
 			}
@@ -240,6 +252,42 @@ func WithVerifyCacheSize(n int) Option {
 			return errors.New("WithVerifyCacheSize: at least 1")
 		}
 		s.verifyCacheSize = n
+		return nil
+	}
+}
+
+// WithCodeLifetime sets how long an authorization code may wait to be
+// redeemed: at most a minute (RFC 6749 §4.1.2 recommends ten at most; a
+// client redeems it at once, so shorter is safer).
+func WithCodeLifetime(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 || d > time.Minute {
+			return errors.New("WithCodeLifetime: between 1ns and 60s")
+		}
+		s.codeTTL = d
+		return nil
+	}
+}
+
+// WithSessionLifetime sets how long a browser stays signed in.
+func WithSessionLifetime(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return errors.New("WithSessionLifetime: must be positive")
+		}
+		s.sessionTTL = d
+		return nil
+	}
+}
+
+// WithPasswordPolicy sets the length a new password must have (NIST SP
+// 800-63B: length, not composition rules).
+func WithPasswordPolicy(minLen, maxLen int) Option {
+	return func(s *settings) error {
+		if minLen < 1 || maxLen < minLen || maxLen > 4096 {
+			return errors.New("WithPasswordPolicy: need 1 <= min <= max <= 4096")
+		}
+		s.minPassword, s.maxPassword = minLen, maxLen
 		return nil
 	}
 }

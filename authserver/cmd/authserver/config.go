@@ -46,6 +46,13 @@ type Config struct {
 		MaxFailures int             `json:"max_failures"`
 		Window      config.Duration `json:"window"`
 	} `json:"login_limits"`
+	// Browser is the authorization endpoint and the pages.
+	Browser struct {
+		CodeTTL           config.Duration `json:"code_ttl"`
+		SessionTTL        config.Duration `json:"session_ttl"`
+		MinPasswordLength int             `json:"min_password_length"`
+		MaxPasswordLength int             `json:"max_password_length"`
+	} `json:"browser"`
 }
 
 func defaultConfig() Config {
@@ -56,7 +63,7 @@ func defaultConfig() Config {
 	c.Issuer = "http://localhost:5001"
 	c.DataDir = "data"
 	c.Fixtures = []string{}
-	c.Grants = []string{"password", "client_credentials", "refresh_token"}
+	c.Grants = []string{"authorization_code", "password", "client_credentials", "refresh_token"}
 	c.Signing.Algorithm = "ES256"
 	c.Signing.RefreshInterval = config.Duration(10 * time.Second)
 	c.Tokens.AccessTTL = config.Duration(5 * time.Minute)
@@ -70,6 +77,10 @@ func defaultConfig() Config {
 	c.Passwords.Concurrency = 4
 	c.LoginLimits.MaxFailures = 10
 	c.LoginLimits.Window = config.Duration(15 * time.Minute)
+	c.Browser.CodeTTL = config.Duration(time.Minute)
+	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
+	c.Browser.MinPasswordLength = 12
+	c.Browser.MaxPasswordLength = 256
 	return c
 }
 
@@ -90,7 +101,7 @@ const configSchema = `{
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},
     "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "grants": {"type": "array", "uniqueItems": true, "items": {"enum": ["password", "client_credentials", "refresh_token"]}},
+    "grants": {"type": "array", "uniqueItems": true, "items": {"enum": ["authorization_code", "implicit", "password", "client_credentials", "refresh_token"]}},
     "signing": {
       "type": "object",
       "additionalProperties": false,
@@ -125,6 +136,16 @@ const configSchema = `{
       "properties": {
         "max_failures": {"type": "integer", "minimum": 0},
         "window": ` + config.DurationSchema + `
+      }
+    },
+    "browser": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "code_ttl": ` + config.DurationSchema + `,
+        "session_ttl": ` + config.DurationSchema + `,
+        "min_password_length": {"type": "integer", "minimum": 8, "maximum": 1024},
+        "max_password_length": {"type": "integer", "minimum": 8, "maximum": 4096}
       }
     }
   }

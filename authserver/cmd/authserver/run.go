@@ -127,6 +127,9 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithLoginLimits(cfg.LoginLimits.MaxFailures, cfg.LoginLimits.Window.D()),
 		authserver.WithMaxBodyBytes(cfg.HTTP.MaxBodyBytes),
 		authserver.WithGrants(grants(cfg.Grants)...),
+		authserver.WithCodeLifetime(cfg.Browser.CodeTTL.D()),
+		authserver.WithSessionLifetime(cfg.Browser.SessionTTL.D()),
+		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
 	)
 	srv, err := authserver.New(ctx, opts...)
 	if err != nil {

@@ -58,7 +58,8 @@ func TestTokenErrors(t *testing.T) {
 	}{
 		{"missing grant_type", "pw", app.TokenRequest{}, domain.InvalidRequest},
 		{"unknown grant_type", "pw", app.TokenRequest{GrantType: "urn:example:magic"}, domain.UnsupportedGrantType},
-		{"authorization_code not offered", "pw", app.TokenRequest{GrantType: "authorization_code"}, domain.UnsupportedGrantType},
+		{"authorization_code: client not allowed", "pw", app.TokenRequest{GrantType: "authorization_code"}, domain.UnauthorizedClient},
+		{"implicit is no grant_type", "pw", app.TokenRequest{GrantType: "implicit"}, domain.UnsupportedGrantType},
 
 		{"password: client not allowed", "svc", passwordReq(), domain.UnauthorizedClient},
 		{"password: no username", "pw", app.TokenRequest{GrantType: "password", Password: "x"}, domain.InvalidRequest},

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -26,25 +25,17 @@ type FailureLimiter interface {
 // app shares one address, and a per-IP limit would let one person lock them
 // all out. Per-IP limits belong to the login page, where the IP is the user's.
 type PasswordGrant struct {
-	users     UserFinder
-	passwords SecretVerifier
-	limiter   FailureLimiter
-	minter    *Minter
-	// decoyHash is verified when the user does not exist, so an unknown
-	// username takes as long as a wrong password and usernames cannot be
-	// discovered by timing.
-	decoyHash string
+	creds  credentialChecker
+	minter *Minter
 }
 
 // NewPasswordGrant returns the grant. decoyHash must be a hash in the same
 // scheme and cost as real password hashes.
 func NewPasswordGrant(users UserFinder, passwords SecretVerifier, limiter FailureLimiter, m *Minter, decoyHash string) *PasswordGrant {
-	return &PasswordGrant{users: users, passwords: passwords, limiter: limiter, minter: m, decoyHash: decoyHash}
+	return &PasswordGrant{creds: credentialChecker{users: users, passwords: passwords, limiter: limiter, decoyHash: decoyHash}, minter: m}
 }
 
 func (g *PasswordGrant) Type() domain.GrantType { return domain.GrantPassword }
-
-var errBadCredentials = domain.Errorf(domain.InvalidGrant, "wrong username or password")
 
 func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.Username == "" || req.Password == "" {
@@ -54,32 +45,9 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	key := "user:" + req.Username
-	blocked, err := g.limiter.Blocked(ctx, key)
+	user, err := g.creds.check(ctx, req.Username, req.Password, "user:"+req.Username)
 	if err != nil {
 		return TokenResponse{}, err
-	}
-	if blocked {
-		return TokenResponse{}, domain.Errorf(domain.InvalidGrant, "too many failed attempts; try again later")
-	}
-
-	user, err := g.users.FindUserByUsername(ctx, req.Username)
-	hash := user.PasswordHash
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		hash = g.decoyHash
-	case err != nil:
-		return TokenResponse{}, err
-	}
-	ok, err := g.passwords.VerifySecret(ctx, hash, req.Password)
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	if !ok || user.ID == "" {
-		if err := g.limiter.Failed(ctx, key); err != nil {
-			return TokenResponse{}, err
-		}
-		return TokenResponse{}, errBadCredentials
 	}
 	return g.minter.Mint(ctx, Issuance{
 		Client:  c,

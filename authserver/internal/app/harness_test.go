@@ -19,15 +19,18 @@ const issuer = "http://as.test"
 // world is the use-case graph wired on the memory store and real keys, with
 // a settable clock: the same wiring as the server, minus HTTP.
 type world struct {
-	t       *testing.T
-	clock   *storagetest.Clock
-	store   *memory.Store
-	keys    *jwtkeys.KeySet
-	auth    *app.ClientAuthenticator
-	tokens  *app.TokenEndpoint
-	intro   *app.Introspector
-	revoker *app.Revoker
-	clients map[string]domain.Client
+	t        *testing.T
+	clock    *storagetest.Clock
+	store    *memory.Store
+	keys     *jwtkeys.KeySet
+	auth     *app.ClientAuthenticator
+	tokens   *app.TokenEndpoint
+	intro    *app.Introspector
+	revoker  *app.Revoker
+	authz    *app.Authorizer
+	accounts *app.Accounts
+	grants   *app.Grants
+	clients  map[string]domain.Client
 }
 
 var cheap = hashing.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
@@ -60,6 +63,17 @@ func newWorld(t *testing.T) *world {
 		"rs": {ID: "rs", Type: domain.Confidential, SecretHash: hashing.HashGenerated("rs-secret"), AuthMethods: both, Introspection: true},
 		"public": {ID: "public", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone},
 			GrantTypes: []domain.GrantType{domain.GrantPassword, domain.GrantRefreshToken}, Scopes: scopes, DefaultScopes: scopes},
+		"web": {ID: "web", Type: domain.Confidential, SecretHash: hashing.HashGenerated("web-secret"), AuthMethods: both,
+			GrantTypes:   []domain.GrantType{domain.GrantAuthorizationCode, domain.GrantRefreshToken},
+			RedirectURIs: []string{"https://app.example/cb", "https://app.example/other?keep=1"}, Scopes: scopes, DefaultScopes: scopes},
+		"spa": {ID: "spa", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone},
+			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://spa.example/cb"}, Scopes: scopes, DefaultScopes: scopes},
+		"plain-ok": {ID: "plain-ok", Type: domain.Confidential, SecretHash: hashing.HashGenerated("p"), AuthMethods: both, AllowPlainPKCE: true,
+			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://p.example/cb"}, Scopes: scopes, DefaultScopes: scopes},
+		"no-pkce": {ID: "no-pkce", Type: domain.Confidential, SecretHash: hashing.HashGenerated("n"), AuthMethods: both, PKCEOptional: true,
+			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://n.example/cb"}, Scopes: scopes, DefaultScopes: scopes},
+		"legacy": {ID: "legacy", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone},
+			GrantTypes: []domain.GrantType{domain.GrantImplicit}, RedirectURIs: []string{"https://legacy.example/cb"}, Scopes: scopes, DefaultScopes: scopes},
 	}
 	for _, c := range clients {
 		require.NoError(t, c.Validate())
@@ -75,6 +89,7 @@ func newWorld(t *testing.T) *world {
 		app.NewPasswordGrant(store, hasher, store.Limiter(), minter, decoy),
 		app.NewClientCredentialsGrant(minter),
 		app.NewRefreshGrant(store, store, minter, clock.Now),
+		app.NewAuthorizationCodeGrant(store, store, store, minter, clock.Now),
 	)
 	return &world{
 		t: t, clock: clock, store: store, keys: keys,
@@ -82,6 +97,13 @@ func newWorld(t *testing.T) *world {
 		tokens:  tokens,
 		intro:   app.NewIntrospector(keys, store, store, clock.Now),
 		revoker: app.NewRevoker(keys, store, store, clock.Now),
+		authz: app.NewAuthorizer(store, store, store, minter,
+			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, clock.Now),
+		accounts: app.NewAccounts(app.AccountsDeps{
+			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Sessions: store,
+			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now,
+		}),
+		grants:  app.NewGrants(store, store, store, store, time.Hour, clock.Now),
 		clients: clients,
 	}
 }

@@ -44,16 +44,22 @@ type Issuance struct {
 	Client domain.Client
 	UserID string // empty when no resource owner is involved
 	Scope  domain.Scope
-	// Refresh asks for a refresh token, in a new family.
+	// Refresh asks for a refresh token.
 	Refresh bool
+	// FamilyID names the grant the tokens belong to, so that revoking it
+	// revokes them. Empty: a new family if a refresh token is asked for,
+	// else none.
+	FamilyID string
 }
 
 // Mint issues an access token, and a refresh token if asked.
 func (m *Minter) Mint(ctx context.Context, is Issuance) (TokenResponse, error) {
 	var refresh string
-	var familyID string
+	familyID := is.FamilyID
 	if is.Refresh {
-		familyID = newID()
+		if familyID == "" {
+			familyID = newID()
+		}
 		var rec domain.RefreshToken
 		refresh, rec = m.newRefreshToken(is.Client, is.UserID, is.Scope, familyID)
 		if err := m.refresh.CreateRefreshToken(ctx, rec); err != nil {

@@ -69,12 +69,24 @@ type Client struct {
 	// AllowPlainPKCE lets the client use code_challenge_method=plain; off by
 	// default because plain protects nothing if the request leaks.
 	AllowPlainPKCE bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PKCEOptional lets a confidential client leave PKCE out. PKCE is on by
+	// default for every client (RFC 9700 §2.1.1) and can never be off for a
+	// public one.
+	PKCEOptional bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // AllowsGrant reports whether the client may use grant g.
 func (c *Client) AllowsGrant(g GrantType) bool { return slices.Contains(c.GrantTypes, g) }
+
+// RequiresPKCE reports whether authorization requests must carry a PKCE
+// challenge.
+func (c *Client) RequiresPKCE() bool { return c.Type == Public || !c.PKCEOptional }
+
+// HasRedirectURI reports whether uri is registered, compared exactly as
+// RFC 9700 §4.1.1 requires: no prefixes, no patterns.
+func (c *Client) HasRedirectURI(uri string) bool { return slices.Contains(c.RedirectURIs, uri) }
 
 // AllowsAuthMethod reports whether the client may authenticate with m.
 func (c *Client) AllowsAuthMethod(m AuthMethod) bool { return slices.Contains(c.AuthMethods, m) }
@@ -119,6 +131,9 @@ func (c *Client) Validate() error {
 		}
 		if c.AllowsGrant(GrantClientCredentials) {
 			errs = append(errs, errors.New("client_credentials is for confidential clients only"))
+		}
+		if c.PKCEOptional {
+			errs = append(errs, errors.New("a public client must use PKCE"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown client type %q", c.Type))

@@ -5,6 +5,8 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -23,23 +25,62 @@ type Deps struct {
 	Scopes       ScopeLister
 	Metadata     Metadata
 	MaxBodyBytes int64
+	// The browser flows; nil Authorizer leaves them out.
+	Authorizer Authorizer
+	Accounts   Accounts
+	Grants     Grants
+	Pages      PageConfig
 }
 
-// NewHandler returns the OAuth endpoints, to be mounted at Metadata.BaseURL.
-func NewHandler(d Deps) http.Handler {
+// NewHandler returns the OAuth endpoints and pages, to be mounted at
+// Metadata.BaseURL. It fails only if the embedded templates do not parse.
+func NewHandler(d Deps) (http.Handler, error) {
+	base := basePath(d.Metadata.BaseURL)
 	r := chi.NewRouter()
 	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
+
+	// OAuth endpoints for clients.
 	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))
 	r.Method(http.MethodPost, "/introspect", handleIntrospect(secretOnly{d.Clients}, d.Introspector, d.Log))
 	r.Method(http.MethodPost, "/revoke", handleRevoke(d.Clients, d.Revoker, d.Log))
 	r.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
+
+	// Pages for people.
+	if d.Authorizer != nil {
+		p, err := newPages(base, d.Pages, d.Log)
+		if err != nil {
+			return nil, err
+		}
+		authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
+		r.Method(http.MethodGet, "/authorize", authorize)
+		r.Method(http.MethodPost, "/authorize", authorize)
+		r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
+		r.Method(http.MethodPost, "/login", handleLogin(p, d.Accounts))
+		r.Method(http.MethodGet, "/signup", handleLoginForm(p, d.Accounts, true))
+		r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
+		r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
+		r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
+		r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
+		r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+		r.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
+	}
+
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpserver.JSON(w, http.StatusNotFound, errorBody{Error: "not_found", Description: "no such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		httpserver.JSON(w, http.StatusMethodNotAllowed, errorBody{Error: domain.InvalidRequest, Description: r.Method + " is not allowed here"})
 	})
-	return r
+	return r, nil
+}
+
+// basePath is the path part of the URL the handler is mounted at.
+func basePath(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(u.Path, "/")
 }
 
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at

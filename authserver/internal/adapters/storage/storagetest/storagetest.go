@@ -62,7 +62,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 			Scopes:       domain.NewScope("a", "b"), DefaultScopes: domain.NewScope("a"),
 			Audience:       []string{"rs"},
 			AccessTokenTTL: 5 * time.Second, RefreshTokenTTL: time.Hour,
-			Introspection: true, AllowPlainPKCE: true,
+			Introspection: true, AllowPlainPKCE: true, PKCEOptional: true,
 			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		}
 		require.NoError(t, s.SaveClient(ctx, c))

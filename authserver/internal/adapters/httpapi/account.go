@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/zaplog"
+)
+
+type loginPage struct {
+	pageData
+	ReturnTo    string
+	Username    string
+	MinPassword int
+}
+
+// handleLoginForm shows the login page, or skips it for a signed-in user.
+func handleLoginForm(p *pages, accounts Accounts, signup bool) http.Handler {
+	name := "login"
+	if signup {
+		name = "signup"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		returnTo := p.safeReturn(r.URL.Query().Get("return_to"))
+		if _, ok, err := p.session(r, accounts); err == nil && ok {
+			redirect(w, r, returnTo)
+			return
+		}
+		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword})
+	})
+}
+
+// handleLogin checks the credentials and starts a session. The session
+// token is new on every login, so a token planted before login (session
+// fixation) is worth nothing after it.
+func handleLogin(p *pages, accounts Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !p.checkCSRF(w, r) {
+			return
+		}
+		returnTo := p.safeReturn(r.PostFormValue("return_to"))
+		username := r.PostFormValue("username")
+		user, err := accounts.Login(r.Context(), username, r.PostFormValue("password"), remoteIP(r))
+		if err != nil {
+			var pe *domain.Error
+			if !errors.As(err, &pe) {
+				p.fail(w, r, err)
+				return
+			}
+			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username}
+			data.Error = pe.Description
+			p.render(w, r, http.StatusUnauthorized, "login", data)
+			return
+		}
+		startSession(w, r, p, accounts, user, returnTo)
+	})
+}
+
+func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Accounts, user domain.User, returnTo string) {
+	token, err := accounts.StartSession(r.Context(), user.ID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	zaplog.SetUserID(r.Context(), user.ID)
+	http.SetCookie(w, p.cookie(sessionCookie, token, 0))
+	redirect(w, r, returnTo)
+}
+
+// handleSignup creates an account and signs it in.
+func handleSignup(p *pages, accounts Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !p.checkCSRF(w, r) {
+			return
+		}
+		returnTo := p.safeReturn(r.PostFormValue("return_to"))
+		username, password := r.PostFormValue("username"), r.PostFormValue("password")
+		var user domain.User
+		var err error = domain.Errorf(domain.InvalidRequest, "the two passwords differ")
+		if password == r.PostFormValue("confirm") {
+			user, err = accounts.Signup(r.Context(), username, password)
+		}
+		if err != nil {
+			var pe *domain.Error
+			if !errors.As(err, &pe) {
+				p.fail(w, r, err)
+				return
+			}
+			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword}
+			data.Error = pe.Description
+			p.render(w, r, http.StatusBadRequest, "signup", data)
+			return
+		}
+		startSession(w, r, p, accounts, user, returnTo)
+	})
+}
+
+// handleLogoutForm asks before signing out: a GET must not change state,
+// or any page could sign the user out with an image tag.
+func handleLogoutForm(p *pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, r, http.StatusOK, "logout", p.data(w, r))
+	})
+}
+
+func handleLogout(p *pages, accounts Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !p.checkCSRF(w, r) {
+			return
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if err := accounts.EndSession(r.Context(), c.Value); err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+		redirect(w, r, p.base+"/login")
+	})
+}
+
+type grantRow struct {
+	ClientID, ClientName string
+	Scopes               []string
+	Created, CreatedISO  string
+	Updated              string
+}
+
+type accountPage struct {
+	pageData
+	Username string
+	Grants   []grantRow
+}
+
+// handleAccount lists the apps the user let in, each with a revoke button.
+func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok, err := p.session(r, accounts)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if !ok {
+			redirect(w, r, p.loginURL(p.base+"/account"))
+			return
+		}
+		user, err := accounts.User(r.Context(), sess.UserID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		list, err := grants.List(r.Context(), sess.UserID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		data := accountPage{pageData: p.data(w, r), Username: user.Username}
+		if r.URL.Query().Get("revoked") != "" {
+			data.Notice = "Access revoked. That app's tokens no longer work."
+		}
+		for _, g := range list {
+			row := grantRow{
+				ClientID: g.Client.ID, ClientName: g.Client.Name, Scopes: g.Consent.Scope,
+				Created: g.Consent.CreatedAt.UTC().Format("2 Jan 2006 15:04 MST"), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
+			}
+			if g.Consent.UpdatedAt.Sub(g.Consent.CreatedAt) > time.Second {
+				row.Updated = g.Consent.UpdatedAt.UTC().Format("2 Jan 2006 15:04 MST")
+			}
+			data.Grants = append(data.Grants, row)
+		}
+		p.render(w, r, http.StatusOK, "account", data)
+	})
+}
+
+// handleRevokeGrant withdraws the user's grant to one client.
+func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !p.checkCSRF(w, r) {
+			return
+		}
+		sess, ok, err := p.session(r, accounts)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		if !ok {
+			redirect(w, r, p.loginURL(p.base+"/account"))
+			return
+		}
+		if err := grants.Revoke(r.Context(), sess.UserID, r.PostFormValue("client_id")); err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		redirect(w, r, p.base+"/account?revoked=1")
+	})
+}
+
+// remoteIP is the peer address, for per-IP login limits. Forwarded headers
+// are not trusted: anyone can send them.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/zaplog"
+	"go.uber.org/zap"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Accounts signs people in and up and keeps their sessions.
+type Accounts interface {
+	Login(ctx context.Context, username, password, ip string) (domain.User, error)
+	StartSession(ctx context.Context, userID string) (string, error)
+	Session(ctx context.Context, token string) (domain.Session, error)
+	EndSession(ctx context.Context, token string) error
+	Signup(ctx context.Context, username, password string) (domain.User, error)
+	User(ctx context.Context, id string) (domain.User, error)
+}
+
+// Grants lists and revokes users' grants to clients.
+type Grants interface {
+	List(ctx context.Context, userID string) ([]app.GrantView, error)
+	Revoke(ctx context.Context, userID, clientID string) error
+}
+
+// Authorizer decides authorization requests.
+type Authorizer interface {
+	Validate(ctx context.Context, req app.AuthorizeRequest) (app.Authorization, error)
+	NeedsConsent(ctx context.Context, userID string, auth app.Authorization) (bool, error)
+	Approve(ctx context.Context, userID string, auth app.Authorization) ([][2]string, error)
+	Issuer() string
+}
+
+// PageConfig shapes the browser pages.
+type PageConfig struct {
+	// SecureCookies marks cookies Secure; on when the issuer is https.
+	SecureCookies bool
+	// MinPassword is shown on the signup page.
+	MinPassword int
+}
+
+// pages renders the server-side HTML pages.
+type pages struct {
+	base      string // the path Handler is mounted at, e.g. "/oauth"
+	cfg       PageConfig
+	log       *zap.Logger
+	templates map[string]*template.Template
+}
+
+func newPages(base string, cfg PageConfig, log *zap.Logger) (*pages, error) {
+	p := &pages{base: base, cfg: cfg, log: log, templates: map[string]*template.Template{}}
+	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error"} {
+		t, err := template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		p.templates[name] = t
+	}
+	return p, nil
+}
+
+// pageData is what every template gets; each page adds its own fields.
+type pageData struct {
+	Base   string
+	CSRF   string
+	Error  string
+	Notice string
+}
+
+// securityHeaders go on every page: no framing (clickjacking of the
+// consent page), no scripts or foreign content, no referrer (URLs carry
+// codes), no caching.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := p.templates[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		zaplog.For(r.Context(), p.log).Error("rendering page", zap.String("page", name), zap.Error(err))
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!doctype html><title>Error</title><p>Internal error.</p>")
+	}
+	securityHeaders(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorPage struct {
+	pageData
+	Title, Message string
+	Code           domain.ErrorCode
+}
+
+// fail shows an error page, mapping err as the OAuth edge does: protocol
+// errors are the caller's, a down backend is a 503, anything else a logged 500.
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *domain.Error
+	switch {
+	case errors.As(err, &pe):
+		p.render(w, r, status(pe.Code), "error", errorPage{pageData: p.data(w, r), Title: "This request cannot be completed", Message: pe.Description, Code: pe.Code})
+	case errors.Is(err, domain.ErrUnavailable):
+		zaplog.For(r.Context(), p.log).Warn("backend unavailable", zap.Error(err))
+		w.Header().Set("Retry-After", "1")
+		p.render(w, r, http.StatusServiceUnavailable, "error", errorPage{pageData: p.data(w, r), Title: "Temporarily unavailable", Message: "Please try again in a moment.", Code: domain.TemporarilyUnavailable})
+	default:
+		zaplog.For(r.Context(), p.log).Error("internal error", zap.Error(err))
+		p.render(w, r, http.StatusInternalServerError, "error", errorPage{pageData: p.data(w, r), Title: "Something went wrong", Message: "An internal error occurred.", Code: domain.ServerError})
+	}
+}
+
+// CSRF: a double-submit token. A random value lives in a SameSite=Lax
+// cookie and in a hidden field of every form; a POST must carry both, equal.
+// Another site can make the browser send the cookie (not with Lax, mostly)
+// but cannot read it to fill in the field.
+
+const (
+	csrfCookie    = "authserver_csrf"
+	sessionCookie = "authserver_session"
+	csrfField     = "csrf_token"
+)
+
+func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: p.base + "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: p.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
+}
+
+// data returns the common page data, setting a CSRF cookie if there is none.
+func (p *pages) data(w http.ResponseWriter, r *http.Request) pageData {
+	token := ""
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		token = c.Value
+	} else {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		token = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(w, p.cookie(csrfCookie, token, 0))
+	}
+	return pageData{Base: p.base, CSRF: token}
+}
+
+// checkCSRF parses the form and reports whether it carries the token.
+func (p *pages) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err == nil && r.ParseForm() == nil {
+		got := r.PostFormValue(csrfField)
+		if got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Value)) == 1 {
+			return true
+		}
+	}
+	p.render(w, r, http.StatusForbidden, "error", errorPage{pageData: p.data(w, r), Title: "Please try again",
+		Message: "This form expired or did not come from this site. Go back, reload the page and submit it again."})
+	return false
+}
+
+// session returns the signed-in user's session, if any.
+func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, bool, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return domain.Session{}, false, nil
+	}
+	s, err := accounts.Session(r.Context(), c.Value)
+	if errors.Is(err, app.ErrNoSession) {
+		return domain.Session{}, false, nil
+	}
+	if err != nil {
+		return domain.Session{}, false, err
+	}
+	zaplog.SetUserID(r.Context(), s.UserID)
+	return s, true, nil
+}
+
+// loginURL sends the browser to the login page and back to returnTo after.
+func (p *pages) loginURL(returnTo string) string {
+	return p.base + "/login?return_to=" + url.QueryEscape(returnTo)
+}
+
+// safeReturn accepts only this server's own pages as a place to go after
+// signing in, so return_to cannot be turned into an open redirect: a
+// relative path under the base, no scheme, no host, no "//" or "\" tricks.
+func (p *pages) safeReturn(s string) string {
+	fallback := p.base + "/account"
+	if s == "" || strings.ContainsAny(s, "\\\r\n") || strings.HasPrefix(s, "//") {
+		return fallback
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
+	}
+	switch u.Path {
+	case p.base + "/authorize", p.base + "/account":
+		return u.RequestURI()
+	}
+	return fallback
+}
+
+// redirect sends a 303 after a POST (RFC 9700 §4.12: a 307 would make the
+// browser repost the password to wherever it goes next) and a 302 otherwise.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	code := http.StatusFound
+	if r.Method == http.MethodPost {
+		code = http.StatusSeeOther
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, code)
+}
+
+func handleStatic() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	files := http.FileServer(http.FS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,270 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// AuthorizeRequest is an authorization request as sent (RFC 6749 §4.1.1 and
+// §4.2.1, RFC 7636 §4.3), parameters each at most once.
+type AuthorizeRequest struct {
+	ResponseType        string
+	ClientID            string
+	RedirectURI         string // "" when left out
+	Scope               string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+}
+
+// Authorization is a request that passed validation: who asks, for what, and
+// where the answer goes.
+type Authorization struct {
+	Request  AuthorizeRequest
+	Client   domain.Client
+	Redirect string // the registered redirect URI the answer goes to
+	Scope    domain.Scope
+	// Fragment is true for the implicit grant, whose answer travels in the
+	// URL fragment (RFC 6749 §4.2.2).
+	Fragment bool
+}
+
+// AuthorizationPolicy is the server-wide part of the browser flows.
+type AuthorizationPolicy struct {
+	Issuer   string
+	CodeTTL  time.Duration
+	Implicit bool // whether the server offers response_type=token at all
+}
+
+// Authorizer runs the authorization endpoint's decisions.
+type Authorizer struct {
+	clients  ClientFinder
+	consents ConsentStore
+	codes    CodeStore
+	minter   *Minter
+	policy   AuthorizationPolicy
+	now      Clock
+}
+
+// NewAuthorizer returns an Authorizer.
+func NewAuthorizer(clients ClientFinder, consents ConsentStore, codes CodeStore, minter *Minter, policy AuthorizationPolicy, now Clock) *Authorizer {
+	return &Authorizer{clients: clients, consents: consents, codes: codes, minter: minter, policy: policy, now: now}
+}
+
+// ResponseTypes lists the response types offered, for the metadata document.
+func (a *Authorizer) ResponseTypes() []string {
+	if a.policy.Implicit {
+		return []string{"code", "token"}
+	}
+	return []string{"code"}
+}
+
+// Validate checks an authorization request. If the returned Authorization
+// has no Redirect, the client or its redirect URI could not be trusted and
+// the error must be shown to the user, never redirected (RFC 6749 §4.1.2.1):
+// redirecting there would make this server an open redirector. With a
+// Redirect, any error goes back to the client.
+func (a *Authorizer) Validate(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
+	auth := Authorization{Request: req}
+	if req.ClientID == "" {
+		return auth, domain.Errorf(domain.InvalidRequest, "client_id is required")
+	}
+	c, err := a.clients.FindClient(ctx, req.ClientID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return auth, domain.Errorf(domain.InvalidRequest, "unknown client")
+	}
+	if err != nil {
+		return auth, err
+	}
+	switch {
+	case req.RedirectURI != "" && !c.HasRedirectURI(req.RedirectURI):
+		return auth, domain.Errorf(domain.InvalidRequest, "redirect_uri is not registered for this client")
+	case req.RedirectURI == "" && len(c.RedirectURIs) != 1:
+		// RFC 6749 §3.1.2.3: it may be left out only if exactly one is
+		// registered, so there is no doubt where the answer goes.
+		return auth, domain.Errorf(domain.InvalidRequest, "redirect_uri is required")
+	case req.RedirectURI == "":
+		auth.Redirect = c.RedirectURIs[0]
+	default:
+		auth.Redirect = req.RedirectURI
+	}
+	auth.Client = c
+	auth.Fragment = req.ResponseType == "token"
+
+	switch req.ResponseType {
+	case "":
+		return auth, domain.Errorf(domain.InvalidRequest, "response_type is required")
+	case "code":
+		if !c.AllowsGrant(domain.GrantAuthorizationCode) {
+			return auth, domain.Errorf(domain.UnauthorizedClient, "this client may not use the authorization code grant")
+		}
+		if err := checkChallenge(c, req); err != nil {
+			return auth, err
+		}
+	case "token":
+		if !a.policy.Implicit {
+			return auth, domain.Errorf(domain.UnsupportedResponseType, "the implicit grant is not offered")
+		}
+		if !c.AllowsGrant(domain.GrantImplicit) {
+			return auth, domain.Errorf(domain.UnauthorizedClient, "this client may not use the implicit grant")
+		}
+	default:
+		return auth, domain.Errorf(domain.UnsupportedResponseType, "response_type %q is not supported", req.ResponseType)
+	}
+
+	requested, err := domain.ParseScope(req.Scope)
+	if err != nil {
+		return auth, err
+	}
+	if auth.Scope, err = c.GrantScope(requested); err != nil {
+		return auth, err
+	}
+	return auth, nil
+}
+
+// checkChallenge applies RFC 7636 and RFC 9700 §2.1.1: S256 always works,
+// plain only for clients allowed it, and no challenge only for confidential
+// clients that opted out.
+func checkChallenge(c domain.Client, req AuthorizeRequest) error {
+	if req.CodeChallenge == "" {
+		if req.CodeChallengeMethod != "" {
+			return domain.Errorf(domain.InvalidRequest, "code_challenge_method without code_challenge")
+		}
+		if c.RequiresPKCE() {
+			return domain.Errorf(domain.InvalidRequest, "code_challenge is required (PKCE, method S256)")
+		}
+		return nil
+	}
+	if !validVerifierSyntax(req.CodeChallenge) {
+		return domain.Errorf(domain.InvalidRequest, "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]")
+	}
+	switch req.CodeChallengeMethod {
+	case domain.PKCES256:
+		return nil
+	case "", domain.PKCEPlain: // RFC 7636 §4.3: absent means plain
+		if !c.AllowPlainPKCE {
+			return domain.Errorf(domain.InvalidRequest, "code_challenge_method must be S256")
+		}
+		return nil
+	}
+	return domain.Errorf(domain.InvalidRequest, "code_challenge_method %q is not supported", req.CodeChallengeMethod)
+}
+
+// validVerifierSyntax is RFC 7636 §4.1's 43*128unreserved, which the
+// challenge shares.
+func validVerifierSyntax(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// NeedsConsent reports whether the user must be asked: consent is
+// remembered per user and client, for the scopes given.
+func (a *Authorizer) NeedsConsent(ctx context.Context, userID string, auth Authorization) (bool, error) {
+	c, err := a.consents.FindConsent(ctx, userID, auth.Client.ID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !c.Scope.Covers(auth.Scope), nil
+}
+
+// Approve records the user's consent and answers the request: a code, or
+// for the implicit grant a token. The parameters go to auth.Redirect.
+func (a *Authorizer) Approve(ctx context.Context, userID string, auth Authorization) ([][2]string, error) {
+	if err := a.remember(ctx, userID, auth); err != nil {
+		return nil, err
+	}
+	if auth.Fragment {
+		resp, err := a.minter.Mint(ctx, Issuance{Client: auth.Client, UserID: userID, Scope: auth.Scope})
+		if err != nil {
+			return nil, err
+		}
+		return [][2]string{
+			{"access_token", resp.AccessToken},
+			{"token_type", resp.TokenType},
+			{"expires_in", strconv.FormatInt(resp.ExpiresIn, 10)},
+			{"scope", resp.Scope.String()},
+		}, nil
+	}
+	now := a.now()
+	code := newOpaqueToken()
+	err := a.codes.CreateCode(ctx, domain.AuthorizationCode{
+		Hash:            HashToken(code),
+		ClientID:        auth.Client.ID,
+		UserID:          userID,
+		RedirectURI:     auth.Request.RedirectURI,
+		Scope:           auth.Scope,
+		Challenge:       auth.Request.CodeChallenge,
+		ChallengeMethod: challengeMethod(auth.Request),
+		FamilyID:        newID(),
+		IssuedAt:        now,
+		ExpiresAt:       now.Add(a.policy.CodeTTL),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return [][2]string{{"code", code}}, nil
+}
+
+func challengeMethod(req AuthorizeRequest) string {
+	switch {
+	case req.CodeChallenge == "":
+		return ""
+	case req.CodeChallengeMethod == "":
+		return domain.PKCEPlain
+	}
+	return req.CodeChallengeMethod
+}
+
+// remember saves the consent, widened by what was granted before.
+func (a *Authorizer) remember(ctx context.Context, userID string, auth Authorization) error {
+	now := a.now()
+	c, err := a.consents.FindConsent(ctx, userID, auth.Client.ID)
+	switch {
+	case err == nil:
+		if c.Scope.Covers(auth.Scope) {
+			return nil
+		}
+	case errors.Is(err, domain.ErrNotFound):
+		c = domain.Consent{UserID: userID, ClientID: auth.Client.ID, CreatedAt: now}
+	default:
+		return err
+	}
+	c.Scope = domain.NewScope(append(append([]string{}, c.Scope...), auth.Scope...)...)
+	c.UpdatedAt = now
+	return a.consents.SaveConsent(ctx, c)
+}
+
+// Issuer is the "iss" every authorization response carries (RFC 9207).
+func (a *Authorizer) Issuer() string { return a.policy.Issuer }
+
+// verifyPKCE checks a code_verifier against the code's challenge (RFC 7636
+// §4.6), in constant time.
+func verifyPKCE(c domain.AuthorizationCode, verifier string) bool {
+	if !validVerifierSyntax(verifier) {
+		return false
+	}
+	want := verifier
+	if c.ChallengeMethod == domain.PKCES256 {
+		sum := sha256.Sum256([]byte(verifier))
+		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(c.Challenge)) == 1
+}

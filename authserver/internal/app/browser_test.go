@@ -1,0 +1,312 @@
+package app_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B
+
+func challenge(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func codeReq(client string) app.AuthorizeRequest {
+	return app.AuthorizeRequest{ResponseType: "code", ClientID: client, RedirectURI: "https://app.example/cb",
+		State: "xyz", CodeChallenge: challenge(verifier), CodeChallengeMethod: "S256"}
+}
+
+func TestPKCEChallengeOfRFC7636AppendixB(t *testing.T) {
+	assert.Equal(t, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", challenge(verifier))
+}
+
+func TestAuthorizeValidation(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	mutate := func(client string, f func(r *app.AuthorizeRequest)) app.AuthorizeRequest {
+		r := codeReq(client)
+		f(&r)
+		return r
+	}
+	cases := []struct {
+		name         string
+		req          app.AuthorizeRequest
+		wantCode     domain.ErrorCode // "" means valid
+		wantRedirect string           // "" means: an error page, never a redirect
+	}{
+		{"valid", codeReq("web"), "", "https://app.example/cb"},
+		{"registered URI with a query", mutate("web", func(r *app.AuthorizeRequest) { r.RedirectURI = "https://app.example/other?keep=1" }), "", "https://app.example/other?keep=1"},
+		{"single registered URI may be left out", mutate("spa", func(r *app.AuthorizeRequest) { r.RedirectURI = "" }), "", "https://spa.example/cb"},
+
+		{"unknown client", mutate("nobody", func(*app.AuthorizeRequest) {}), domain.InvalidRequest, ""},
+		{"missing client", mutate("", func(*app.AuthorizeRequest) {}), domain.InvalidRequest, ""},
+		{"unregistered redirect", mutate("web", func(r *app.AuthorizeRequest) { r.RedirectURI = "https://evil.example/cb" }), domain.InvalidRequest, ""},
+		{"prefix of a registered redirect", mutate("web", func(r *app.AuthorizeRequest) { r.RedirectURI = "https://app.example/cb/../../evil" }), domain.InvalidRequest, ""},
+		{"registered redirect plus a query", mutate("web", func(r *app.AuthorizeRequest) { r.RedirectURI = "https://app.example/cb?next=https://evil" }), domain.InvalidRequest, ""},
+		{"left out with two registered", mutate("web", func(r *app.AuthorizeRequest) { r.RedirectURI = "" }), domain.InvalidRequest, ""},
+
+		{"missing response_type", mutate("web", func(r *app.AuthorizeRequest) { r.ResponseType = "" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"unknown response_type", mutate("web", func(r *app.AuthorizeRequest) { r.ResponseType = "id_token" }), domain.UnsupportedResponseType, "https://app.example/cb"},
+		{"implicit not allowed for client", mutate("web", func(r *app.AuthorizeRequest) { r.ResponseType = "token" }), domain.UnauthorizedClient, "https://app.example/cb"},
+		{"code not allowed for client", mutate("legacy", func(r *app.AuthorizeRequest) { r.RedirectURI = "" }), domain.UnauthorizedClient, "https://legacy.example/cb"},
+		{"scope not allowed", mutate("web", func(r *app.AuthorizeRequest) { r.Scope = "admin" }), domain.InvalidScope, "https://app.example/cb"},
+		{"malformed scope", mutate("web", func(r *app.AuthorizeRequest) { r.Scope = "a  b" }), domain.InvalidScope, "https://app.example/cb"},
+		{"PKCE missing", mutate("web", func(r *app.AuthorizeRequest) { r.CodeChallenge, r.CodeChallengeMethod = "", "" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"PKCE missing, public client", mutate("spa", func(r *app.AuthorizeRequest) { r.RedirectURI, r.CodeChallenge, r.CodeChallengeMethod = "", "", "" }), domain.InvalidRequest, "https://spa.example/cb"},
+		{"PKCE plain refused", mutate("web", func(r *app.AuthorizeRequest) { r.CodeChallenge, r.CodeChallengeMethod = verifier, "plain" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"PKCE method absent means plain", mutate("web", func(r *app.AuthorizeRequest) { r.CodeChallengeMethod = "" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"PKCE unknown method", mutate("web", func(r *app.AuthorizeRequest) { r.CodeChallengeMethod = "S512" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"PKCE challenge too short", mutate("web", func(r *app.AuthorizeRequest) { r.CodeChallenge = "abc" }), domain.InvalidRequest, "https://app.example/cb"},
+		{"PKCE plain for a client allowed it", mutate("plain-ok", func(r *app.AuthorizeRequest) {
+			r.RedirectURI, r.CodeChallenge, r.CodeChallengeMethod = "", verifier, "plain"
+		}), "", "https://p.example/cb"},
+		{"no PKCE for a client that opted out", mutate("no-pkce", func(r *app.AuthorizeRequest) { r.RedirectURI, r.CodeChallenge, r.CodeChallengeMethod = "", "", "" }), "", "https://n.example/cb"},
+		{"implicit for a client allowed it", app.AuthorizeRequest{ResponseType: "token", ClientID: "legacy"}, "", "https://legacy.example/cb"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			auth, err := w.authz.Validate(ctx, tc.req)
+			assert.Equal(t, tc.wantRedirect, auth.Redirect)
+			if tc.wantCode == "" {
+				require.NoError(t, err)
+				return
+			}
+			assert.Equal(t, tc.wantCode, domain.CodeOf(err), "%v", err)
+		})
+	}
+}
+
+// approve runs the consent step for alice and returns the code.
+func (w *world) approve(t *testing.T, req app.AuthorizeRequest) string {
+	t.Helper()
+	auth, err := w.authz.Validate(context.Background(), req)
+	require.NoError(t, err)
+	params, err := w.authz.Approve(context.Background(), "u-alice", auth)
+	require.NoError(t, err)
+	require.Equal(t, "code", params[0][0])
+	return params[0][1]
+}
+
+func TestConsentIsRemembered(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	narrow := codeReq("web")
+	narrow.Scope = "epoch_time"
+	auth, err := w.authz.Validate(ctx, narrow)
+	require.NoError(t, err)
+	need, err := w.authz.NeedsConsent(ctx, "u-alice", auth)
+	require.NoError(t, err)
+	assert.True(t, need, "first time")
+	w.approve(t, narrow)
+
+	need, err = w.authz.NeedsConsent(ctx, "u-alice", auth)
+	require.NoError(t, err)
+	assert.False(t, need, "same client and scope: remembered")
+
+	wide, err := w.authz.Validate(ctx, codeReq("web"))
+	require.NoError(t, err)
+	need, err = w.authz.NeedsConsent(ctx, "u-alice", wide)
+	require.NoError(t, err)
+	assert.True(t, need, "more scope: ask again")
+
+	need, err = w.authz.NeedsConsent(ctx, "someone-else", auth)
+	require.NoError(t, err)
+	assert.True(t, need, "per user")
+}
+
+func TestCodeGrant(t *testing.T) {
+	w := newWorld(t)
+	tokenReq := func(code string) app.TokenRequest {
+		return app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier}
+	}
+
+	code := w.approve(t, codeReq("web"))
+	resp := w.mustExchange("web", tokenReq(code))
+	assert.NotEmpty(t, resp.RefreshToken, "the client may refresh")
+	assert.Equal(t, domain.NewScope("current_time", "epoch_time"), resp.Scope)
+	assert.Equal(t, "u-alice", resp.UserID)
+	require.True(t, w.introspect("rs", resp.AccessToken).Active)
+
+	cases := []struct {
+		name   string
+		client string
+		req    func(code string) app.TokenRequest
+		want   domain.ErrorCode
+	}{
+		{"missing code", "web", func(string) app.TokenRequest { return app.TokenRequest{GrantType: "authorization_code"} }, domain.InvalidRequest},
+		{"unknown code", "web", func(string) app.TokenRequest { return tokenReq("forged") }, domain.InvalidGrant},
+		{"another client", "spa", tokenReq, domain.InvalidGrant},
+		{"wrong verifier", "web", func(c string) app.TokenRequest {
+			r := tokenReq(c)
+			r.CodeVerifier = strings.Repeat("a", 43)
+			return r
+		}, domain.InvalidGrant},
+		{"missing verifier", "web", func(c string) app.TokenRequest { r := tokenReq(c); r.CodeVerifier = ""; return r }, domain.InvalidGrant},
+		{"redirect_uri differs", "web", func(c string) app.TokenRequest {
+			r := tokenReq(c)
+			r.RedirectURI = "https://app.example/other?keep=1"
+			return r
+		}, domain.InvalidGrant},
+		{"redirect_uri left out", "web", func(c string) app.TokenRequest { r := tokenReq(c); r.RedirectURI = ""; return r }, domain.InvalidGrant},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := w.approve(t, codeReq("web"))
+			_, err := w.exchange(tc.client, tc.req(c))
+			assert.Equal(t, tc.want, domain.CodeOf(err), "%v", err)
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		c := w.approve(t, codeReq("web"))
+		w.clock.Advance(time.Minute)
+		_, err := w.exchange("web", tokenReq(c))
+		assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+	})
+	t.Run("verifier for a code issued without a challenge (PKCE downgrade)", func(t *testing.T) {
+		req := app.AuthorizeRequest{ResponseType: "code", ClientID: "no-pkce"}
+		c := w.approve(t, req)
+		_, err := w.exchange("no-pkce", app.TokenRequest{GrantType: "authorization_code", Code: c, CodeVerifier: verifier})
+		assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+	})
+	t.Run("plain PKCE for the client allowed it", func(t *testing.T) {
+		req := app.AuthorizeRequest{ResponseType: "code", ClientID: "plain-ok", CodeChallenge: verifier, CodeChallengeMethod: "plain"}
+		c := w.approve(t, req)
+		_, err := w.exchange("plain-ok", app.TokenRequest{GrantType: "authorization_code", Code: c, CodeVerifier: verifier})
+		assert.NoError(t, err)
+	})
+}
+
+func TestCodeReplayRevokesEverythingIssuedFromIt(t *testing.T) {
+	w := newWorld(t)
+	code := w.approve(t, codeReq("web"))
+	req := app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier}
+	first := w.mustExchange("web", req)
+	refreshed := w.mustExchange("web", app.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+
+	_, err := w.exchange("web", req)
+	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err), "a code is single-use")
+
+	assert.False(t, w.introspect("rs", first.AccessToken).Active)
+	assert.False(t, w.introspect("rs", refreshed.AccessToken).Active, "even tokens refreshed from it")
+	_, err = w.exchange("web", app.TokenRequest{GrantType: "refresh_token", RefreshToken: refreshed.RefreshToken})
+	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+}
+
+func TestImplicit(t *testing.T) {
+	w := newWorld(t)
+	auth, err := w.authz.Validate(context.Background(), app.AuthorizeRequest{ResponseType: "token", ClientID: "legacy", Scope: "epoch_time"})
+	require.NoError(t, err)
+	assert.True(t, auth.Fragment)
+	params, err := w.authz.Approve(context.Background(), "u-alice", auth)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, p := range params {
+		got[p[0]] = p[1]
+	}
+	assert.Equal(t, "Bearer", got["token_type"])
+	assert.Equal(t, "epoch_time", got["scope"])
+	assert.NotContains(t, got, "refresh_token", "RFC 6749 §4.2.2")
+	assert.True(t, w.introspect("rs", got["access_token"]).Active)
+}
+
+func TestLoginSessionsAndSignup(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+
+	u, err := w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.1")
+	require.NoError(t, err)
+	token, err := w.accounts.StartSession(ctx, u.ID)
+	require.NoError(t, err)
+	s, err := w.accounts.Session(ctx, token)
+	require.NoError(t, err)
+	assert.Equal(t, "u-alice", s.UserID)
+	_, err = w.accounts.Session(ctx, token+"x")
+	assert.ErrorIs(t, err, app.ErrNoSession)
+	require.NoError(t, w.accounts.EndSession(ctx, token))
+	_, err = w.accounts.Session(ctx, token)
+	assert.ErrorIs(t, err, app.ErrNoSession)
+
+	token, err = w.accounts.StartSession(ctx, u.ID)
+	require.NoError(t, err)
+	w.clock.Advance(time.Hour)
+	_, err = w.accounts.Session(ctx, token)
+	assert.ErrorIs(t, err, app.ErrNoSession, "sessions expire")
+
+	_, err = w.accounts.Login(ctx, "alice", "nope", "10.0.0.1")
+	assert.ErrorContains(t, err, "wrong username or password")
+
+	// Per IP: one address guessing across accounts is stopped (limit 3).
+	for _, user := range []string{"x1", "x2"} {
+		_, err := w.accounts.Login(ctx, user, "guess", "10.0.0.1")
+		require.Error(t, err)
+	}
+	_, err = w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.1")
+	assert.ErrorContains(t, err, "too many failed attempts")
+	_, err = w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.2")
+	assert.NoError(t, err, "another address is not blocked")
+
+	cases := map[string]struct{ user, pass, want string }{
+		"short password":   {"bob", "short", "at least 8"},
+		"long password":    {"bob", strings.Repeat("p", 65), "at most 64"},
+		"password = name":  {"bobbobbob", "bobbobbob", "not be the username"},
+		"bad username":     {"b b", "long enough pw", "username"},
+		"username taken":   {"alice", "long enough pw", "taken"},
+		"too short a name": {"bo", "long enough pw", "username"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := w.accounts.Signup(ctx, tc.user, tc.pass)
+			assert.Equal(t, domain.InvalidRequest, domain.CodeOf(err))
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery")
+	require.NoError(t, err)
+	got, err := w.accounts.Login(ctx, "bob", "correct horse battery", "10.0.0.9")
+	require.NoError(t, err)
+	assert.Equal(t, bob.ID, got.ID)
+}
+
+func TestRevokingAGrant(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	code := w.approve(t, codeReq("web"))
+	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
+	other := w.mustExchange("pw", passwordReq())
+
+	list, err := w.grants.List(ctx, "u-alice")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "web", list[0].Client.ID)
+
+	require.NoError(t, w.grants.Revoke(ctx, "u-alice", "web"))
+	assert.False(t, w.introspect("rs", resp.AccessToken).Active, "the grant's access tokens die at once")
+	_, err = w.exchange("web", app.TokenRequest{GrantType: "refresh_token", RefreshToken: resp.RefreshToken})
+	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err), "and its refresh tokens")
+	assert.True(t, w.introspect("rs", other.AccessToken).Active, "another client's tokens stay")
+	list, err = w.grants.List(ctx, "u-alice")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+
+	auth, err := w.authz.Validate(ctx, codeReq("web"))
+	require.NoError(t, err)
+	need, err := w.authz.NeedsConsent(ctx, "u-alice", auth)
+	require.NoError(t, err)
+	assert.True(t, need, "consent must be given again")
+
+	w.clock.Advance(2 * time.Second) // a new grant, later than the revocation
+	again := w.approve(t, codeReq("web"))
+	fresh := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: again, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
+	assert.True(t, w.introspect("rs", fresh.AccessToken).Active, "tokens of the new consent are not covered by the old revocation")
+}

@@ -1,7 +1,7 @@
 // Package authserver is an OAuth 2.0 authorization server as a library. New
 // builds one from options with safe defaults (memory storage, a generated
-// signing key); Handler serves its endpoints and MetadataHandler its RFC 8414
-// document, to be mounted in any router:
+// signing key); Handler serves its endpoints and pages, MetadataHandler its
+// RFC 8414 document, to be mounted in any router:
 //
 //	srv, err := authserver.New(ctx, authserver.WithIssuer("https://id.example.com"))
 //	r.Mount("/oauth", srv.Handler())
@@ -12,17 +12,16 @@ package authserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oauth2ref/authserver/internal/adapters/fixtures"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/authserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
-	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
 	"github.com/oauth2ref/authserver/internal/app"
 	"go.uber.org/zap"
 )
@@ -32,19 +31,17 @@ type Server struct {
 	handler  http.Handler
 	metadata http.Handler
 	keys     *jwtkeys.KeySet
-	store    *memory.Store
+	stores   *stores
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
 
-// New builds a server. Background work (key reloads, expiry sweeps) runs
-// until Close.
-func New(ctx context.Context, opts ...Option) (*Server, error) {
+func configure(opts []Option) (settings, error) {
 	s := defaults()
 	for _, o := range opts {
 		if err := o(&s); err != nil {
-			return nil, fmt.Errorf("authserver: %w", err)
+			return s, fmt.Errorf("authserver: %w", err)
 		}
 	}
 	if s.baseURL == "" {
@@ -52,18 +49,35 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	}
 	// The maximum caps every lifetime, the default's included.
 	s.accessTTL = min(s.accessTTL, s.maxAccessTTL)
-	now := s.clock
+	return s, nil
+}
 
-	store := memory.New(now, memory.LimiterConfig{MaxFailures: s.loginFailures, Window: s.loginWindow})
+// New builds a server. Background work (key reloads, expiry sweeps) runs
+// until Close.
+func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
+	s, err := configure(opts)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock
+	st, err := openStores(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
 	hasher := hashing.NewHasher(hashing.Argon2Params(s.argon2), s.hashConcurrency)
 
 	if len(s.fixtures) > 0 {
-		if err := loadFixtures(ctx, s.fixtures, store, hasher, s); err != nil {
+		if _, err := loadFixtures(ctx, s.fixtures, st, hasher, s); err != nil {
 			return nil, err
 		}
 	}
 
-	keys, err := openKeys(ctx, s, store)
+	keys, err := openKeys(ctx, s, st.keys)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +90,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("authserver: %w", err)
 	}
 
-	minter := app.NewMinter(keys, store, app.TokenPolicy{
+	minter := app.NewMinter(keys, st.refresh, app.TokenPolicy{
 		Issuer:       s.issuer,
 		Audience:     s.audience,
 		AccessTTL:    s.accessTTL,
@@ -88,28 +102,28 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	for _, g := range s.grants {
 		switch g {
 		case GrantAuthorizationCode:
-			grants = append(grants, app.NewAuthorizationCodeGrant(store, store, store, minter, now))
+			grants = append(grants, app.NewAuthorizationCodeGrant(st.codes, st.refresh, st.revocations, minter, now))
 			browser = true
 		case GrantPassword:
-			grants = append(grants, app.NewPasswordGrant(store, hasher, store.Limiter(), minter, decoy))
+			grants = append(grants, app.NewPasswordGrant(st.users, hasher, st.limiter, minter, decoy))
 		case GrantClientCredentials:
 			grants = append(grants, app.NewClientCredentialsGrant(minter))
 		case GrantRefreshToken:
-			grants = append(grants, app.NewRefreshGrant(store, store, minter, now))
+			grants = append(grants, app.NewRefreshGrant(st.refresh, st.revocations, minter, now))
 		case GrantImplicit:
 			browser, implicit = true, true
 		}
 	}
-	tokens := app.NewTokenEndpoint(grants...)
+	tokens := app.NewTokenEndpoint(st.audit, now, grants...)
 
 	deps := httpapi.Deps{
 		Log:          s.log,
-		Clients:      app.NewClientAuthenticator(store, clientSecrets),
+		Clients:      app.NewClientAuthenticator(st.clients, clientSecrets),
 		Tokens:       tokens,
-		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.verifyCacheSize, now), store, store, now),
-		Revoker:      app.NewRevoker(keys, store, store, now),
+		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.verifyCacheSize, now), st.revocations, st.refresh, now),
+		Revoker:      app.NewRevoker(keys, st.revocations, st.refresh, st.audit, now),
 		JWKS:         keys.JWKS,
-		Scopes:       store,
+		Scopes:       st.clients,
 		MaxBodyBytes: s.maxBodyBytes,
 		Metadata: httpapi.Metadata{
 			Issuer:        s.issuer,
@@ -119,16 +133,16 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		},
 	}
 	if browser {
-		authz := app.NewAuthorizer(store, store, store, minter, app.AuthorizationPolicy{
+		authz := app.NewAuthorizer(st.clients, st.consents, st.codes, minter, app.AuthorizationPolicy{
 			Issuer: s.issuer, CodeTTL: s.codeTTL, Implicit: implicit,
-		}, now)
+		}, st.audit, now)
 		deps.Authorizer = authz
 		deps.Accounts = app.NewAccounts(app.AccountsDeps{
-			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Sessions: store,
+			Users: st.users, Passwords: hasher, Hasher: hasher, Limiter: st.limiter, Sessions: st.sessions,
 			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: s.minPassword, MaxLength: s.maxPassword},
-			SessionTTL: s.sessionTTL, Now: now,
+			SessionTTL: s.sessionTTL, Now: now, Audit: st.audit,
 		})
-		deps.Grants = app.NewGrants(store, store, store, store, s.maxAccessTTL, now)
+		deps.Grants = app.NewGrants(st.consents, st.clients, st.refresh, st.revocations, st.audit, s.maxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.issuer, "https://"), MinPassword: s.minPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
 		deps.Metadata.AuthorizationEndpoint = true
@@ -140,23 +154,43 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	}
 
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{
+	srv = &Server{
 		handler:  handler,
 		metadata: httpapi.NewMetadataHandler(deps),
 		keys:     keys,
-		store:    store,
+		stores:   st,
 		stop:     stop,
 	}
 	srv.goBackground(func() {
 		keys.Run(bg, s.keyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})
-	srv.goBackground(func() { store.RunSweeper(bg, s.sweepInterval) })
+	srv.goBackground(func() {
+		every(bg, s.sweepInterval, func() {
+			if err := st.Sweep(bg); err != nil {
+				s.log.Warn("sweeping expired entries", zap.Error(err))
+			}
+		})
+	})
 	return srv, nil
 }
 
 func (srv *Server) goBackground(f func()) {
 	srv.wg.Add(1)
 	go func() { defer srv.wg.Done(); f() }()
+}
+
+// every calls f each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 // Handler serves the OAuth endpoints (/token, /introspect, /revoke,
@@ -167,21 +201,20 @@ func (srv *Server) Handler() http.Handler { return srv.handler }
 // MetadataHandler serves the RFC 8414 metadata document.
 func (srv *Server) MetadataHandler() http.Handler { return srv.metadata }
 
-// Ready reports whether the server's backends answer.
-func (srv *Server) Ready(ctx context.Context) error { return srv.store.Ping(ctx) }
+// Ready reports whether every storage backend answers.
+func (srv *Server) Ready(ctx context.Context) error { return srv.stores.Ping(ctx) }
 
-// Close stops background work.
+// Close stops background work, flushes the audit queue and closes the
+// storage connections.
 func (srv *Server) Close() error {
 	srv.stop()
 	srv.wg.Wait()
+	srv.stores.Close()
 	return nil
 }
 
-// openKeys opens the key set on the key file if one is set, else on store.
+// openKeys opens the key set on the key store.
 func openKeys(ctx context.Context, s settings, store jwtkeys.Store) (*jwtkeys.KeySet, error) {
-	if s.keyFile != "" {
-		store = jwtkeys.NewFileStore(s.keyFile)
-	}
 	keys, err := jwtkeys.Open(ctx, store, jwtkeys.Options{
 		Algorithm:   s.algorithm,
 		Issuer:      s.issuer,
@@ -195,39 +228,82 @@ func openKeys(ctx context.Context, s settings, store jwtkeys.Store) (*jwtkeys.Ke
 }
 
 // RotateKeys makes a new signing key the signer in the configured key store
-// and returns its id. Running servers pick it up on their next key reload;
-// tokens signed by the old key keep verifying until they expire.
+// (the key file, or PostgreSQL) and returns its id. Running servers pick it
+// up on their next key reload; tokens signed by the old key keep verifying
+// until they expire.
 func RotateKeys(ctx context.Context, opts ...Option) (string, error) {
-	s := defaults()
-	for _, o := range opts {
-		if err := o(&s); err != nil {
-			return "", fmt.Errorf("authserver: %w", err)
-		}
+	s, err := configure(opts)
+	if err != nil {
+		return "", err
 	}
-	if s.keyFile == "" {
-		return "", errors.New("authserver: keys live in memory only; set a key file to rotate them")
+	if s.keyFile == "" && s.storage.backend("signing_keys") != Postgres {
+		return "", fmt.Errorf("authserver: keys live in memory only; set a data directory or PostgreSQL storage to rotate them")
 	}
-	keys, err := openKeys(ctx, s, nil)
+	st, err := openStores(ctx, s)
+	if err != nil {
+		return "", fmt.Errorf("authserver: %w", err)
+	}
+	defer st.Close()
+	keys, err := openKeys(ctx, s, st.keys)
 	if err != nil {
 		return "", err
 	}
 	return keys.Rotate(ctx)
 }
 
-func loadFixtures(ctx context.Context, paths []string, store *memory.Store, hasher *hashing.Hasher, s settings) error {
+// Migrate applies pending PostgreSQL migrations and returns their names.
+func Migrate(ctx context.Context, opts ...Option) ([]string, error) {
+	s, err := configure(opts)
+	if err != nil {
+		return nil, err
+	}
+	if !s.storage.uses(Postgres) {
+		return nil, fmt.Errorf("authserver: no data group is stored in PostgreSQL; nothing to migrate")
+	}
+	s.storage.Postgres.Migrate = false // applied below, reported to the caller
+	st, err := openStores(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	defer st.Close()
+	return st.pg.Migrate(ctx)
+}
+
+// LoadSummary says what LoadData wrote.
+type LoadSummary struct {
+	Scopes, ClientsWritten, ClientsUnchanged, UsersWritten, UsersUnchanged int
+}
+
+// LoadData loads scopes, clients and users from fixture files into the
+// configured storage. Running it twice changes nothing.
+func LoadData(ctx context.Context, files []string, opts ...Option) (LoadSummary, error) {
+	s, err := configure(opts)
+	if err != nil {
+		return LoadSummary{}, err
+	}
+	st, err := openStores(ctx, s)
+	if err != nil {
+		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
+	}
+	defer st.Close()
+	return loadFixtures(ctx, files, st, hashing.NewHasher(hashing.Argon2Params(s.argon2), s.hashConcurrency), s)
+}
+
+func loadFixtures(ctx context.Context, paths []string, st *stores, hasher *hashing.Hasher, s settings) (LoadSummary, error) {
 	sch, err := fixtures.Schema()
 	if err != nil {
-		return fmt.Errorf("authserver: %w", err)
+		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
 	set, err := fixtures.ReadFiles(sch, paths...)
 	if err != nil {
-		return fmt.Errorf("authserver: %w", err)
+		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
-	sum, err := fixtures.Load(ctx, set, fixtures.Stores{Clients: store, Users: store, Scopes: store}, hasher, s.clock())
+	sum, err := fixtures.Load(ctx, set, fixtures.Stores{Clients: st.clients, Users: st.users, Scopes: st.clients}, hasher, s.clock())
 	if err != nil {
-		return fmt.Errorf("authserver: %w", err)
+		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
 	s.log.Info("fixtures loaded", zap.Strings("files", paths), zap.Int("scopes", sum.Scopes),
-		zap.Int("clients", sum.ClientsWritten+sum.ClientsUnchanged), zap.Int("users", sum.UsersWritten+sum.UsersUnchanged))
-	return nil
+		zap.Int("clients_written", sum.ClientsWritten), zap.Int("clients_unchanged", sum.ClientsUnchanged),
+		zap.Int("users_written", sum.UsersWritten), zap.Int("users_unchanged", sum.UsersUnchanged))
+	return LoadSummary(sum), nil
 }

@@ -1,14 +1,9 @@
 package authserver_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"html"
-	"io"
+	"github.com/oauth2ref/authserver/internal/browsertest"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -18,99 +13,33 @@ import (
 )
 
 const (
-	browserClient = "webapp-browser"
-	browserSecret = "webapp-browser-secret"
-	callback      = "http://localhost:5003/callback"
-	pkceVerifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	browserClient = browsertest.Client
+	browserSecret = browsertest.Secret
+	callback      = browsertest.Callback
+	pkceVerifier  = browsertest.PKCEVerifier
 )
 
-func s256(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+// browser and page are browsertest's, under short names.
+type (
+	browser = browsertest.Browser
+	page    = browsertest.Page
+)
 
-// browser is a cookie-keeping client that does not follow redirects, so
-// each hop can be checked.
-type browser struct {
-	t  *testing.T
-	ts *testServer
-	c  *http.Client
-}
+func newBrowser(t *testing.T, ts *testServer) *browser { return browsertest.New(t, ts.URL) }
 
-func newBrowser(t *testing.T, ts *testServer) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, ts: ts, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func csrfOf(t *testing.T, p page) string { return browsertest.CSRF(t, p) }
 
-type page struct {
-	status   int
-	header   http.Header
-	body     string
-	location string
-}
+func authorizeQuery(overrides map[string]string) string { return browsertest.AuthorizePath(overrides) }
 
-func (b *browser) do(req *http.Request) page {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(raw), location: resp.Header.Get("Location")}
-}
-
-func (b *browser) get(path string) page {
-	b.t.Helper()
-	u := path
-	if !strings.HasPrefix(u, "http") {
-		u = b.ts.URL + path
-	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return b.do(req)
-}
-
-func (b *browser) post(path string, form url.Values) page {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.ts.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-func csrfOf(t *testing.T, p page) string {
-	t.Helper()
-	m := csrfRE.FindStringSubmatch(p.body)
-	require.NotNil(t, m, "no CSRF field on the page: %s", p.body)
-	return m[1]
-}
-
-func authorizeQuery(overrides map[string]string) string {
-	v := url.Values{"response_type": {"code"}, "client_id": {browserClient}, "redirect_uri": {callback},
-		"state": {"st-123"}, "code_challenge": {s256(pkceVerifier)}, "code_challenge_method": {"S256"}, "scope": {"current_time epoch_time"}}
-	for k, val := range overrides {
-		if val == "" {
-			v.Del(k)
-		} else {
-			v.Set(k, val)
-		}
-	}
-	return "/oauth/authorize?" + v.Encode()
-}
-
-// login signs in as alice through the login page, returning where it sent
-// the browser.
-func (b *browser) login(returnTo string) page {
-	b.t.Helper()
-	form := b.get("/oauth/login?return_to=" + url.QueryEscape(returnTo))
-	require.Equal(b.t, 200, form.status)
-	return b.post("/oauth/login", url.Values{"csrf_token": {csrfOf(b.t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"alice-password"}})
+func consentForm(t *testing.T, consent page, decision string) url.Values {
+	return browsertest.ConsentForm(t, consent, decision)
 }
 
 func pageHeaders(t *testing.T, p page) {
 	t.Helper()
-	assert.Equal(t, "DENY", p.header.Get("X-Frame-Options"))
-	assert.Contains(t, p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
-	assert.Equal(t, "no-store", p.header.Get("Cache-Control"))
+	assert.Equal(t, "DENY", p.Header.Get("X-Frame-Options"))
+	assert.Contains(t, p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	assert.Equal(t, "no-store", p.Header.Get("Cache-Control"))
 }
 
 // TestBrowserFlowOverHTTP walks the code flow the way a browser does:
@@ -119,47 +48,47 @@ func TestBrowserFlowOverHTTP(t *testing.T) {
 	ts := start(t)
 	b := newBrowser(t, ts)
 
-	first := b.get(authorizeQuery(nil))
-	require.Equal(t, 302, first.status)
-	loginURL, _ := url.Parse(first.location)
+	first := b.Get(authorizeQuery(nil))
+	require.Equal(t, 302, first.Status)
+	loginURL, _ := url.Parse(first.Location)
 	assert.Equal(t, "/oauth/login", loginURL.Path, "not signed in: to the login page")
 	returnTo := loginURL.Query().Get("return_to")
 
-	form := b.get(first.location)
-	require.Equal(t, 200, form.status)
+	form := b.Get(first.Location)
+	require.Equal(t, 200, form.Status)
 	pageHeaders(t, form)
-	assert.Contains(t, form.body, `autocomplete="current-password"`)
+	assert.Contains(t, form.Body, `autocomplete="current-password"`)
 
-	bad := b.post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"nope"}})
-	assert.Equal(t, 401, bad.status)
-	assert.Contains(t, bad.body, "wrong username or password")
+	bad := b.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"nope"}})
+	assert.Equal(t, 401, bad.Status)
+	assert.Contains(t, bad.Body, "wrong username or password")
 
-	afterLogin := b.post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"alice-password"}})
-	require.Equal(t, 303, afterLogin.status, "303 after a POST (RFC 9700 §4.12)")
-	assert.Equal(t, returnTo, afterLogin.location)
+	afterLogin := b.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"alice-password"}})
+	require.Equal(t, 303, afterLogin.Status, "303 after a POST (RFC 9700 §4.12)")
+	assert.Equal(t, returnTo, afterLogin.Location)
 	var session *http.Cookie
-	for _, c := range b.c.Jar.Cookies(mustURL(ts.URL + "/oauth/")) {
+	for _, c := range b.C.Jar.Cookies(mustURL(ts.URL + "/oauth/")) {
 		if c.Name == "authserver_session" {
 			session = c
 		}
 	}
 	require.NotNil(t, session, "signed in")
 
-	consent := b.get(afterLogin.location)
-	require.Equal(t, 200, consent.status)
+	consent := b.Get(afterLogin.Location)
+	require.Equal(t, 200, consent.Status)
 	pageHeaders(t, consent)
-	assert.Contains(t, consent.body, "Demo webapp")
-	assert.Contains(t, consent.body, "Read the current time")
-	assert.Contains(t, consent.body, "Read the time as seconds since the Unix epoch")
+	assert.Contains(t, consent.Body, "Demo webapp")
+	assert.Contains(t, consent.Body, "Read the current time")
+	assert.Contains(t, consent.Body, "Read the time as seconds since the Unix epoch")
 
-	noCSRF := b.post("/oauth/authorize", url.Values{"decision": {"allow"}, "client_id": {browserClient}})
-	assert.Equal(t, 403, noCSRF.status, "no CSRF token, no consent")
-	wrongCSRF := b.post("/oauth/authorize", url.Values{"decision": {"allow"}, "client_id": {browserClient}, "csrf_token": {strings.Repeat("x", 43)}})
-	assert.Equal(t, 403, wrongCSRF.status)
+	noCSRF := b.Post("/oauth/authorize", url.Values{"decision": {"allow"}, "client_id": {browserClient}})
+	assert.Equal(t, 403, noCSRF.Status, "no CSRF token, no consent")
+	wrongCSRF := b.Post("/oauth/authorize", url.Values{"decision": {"allow"}, "client_id": {browserClient}, "csrf_token": {strings.Repeat("x", 43)}})
+	assert.Equal(t, 403, wrongCSRF.Status)
 
-	allow := b.post("/oauth/authorize", consentForm(t, consent, "allow"))
-	require.Equal(t, 303, allow.status)
-	cb, _ := url.Parse(allow.location)
+	allow := b.Post("/oauth/authorize", consentForm(t, consent, "allow"))
+	require.Equal(t, 303, allow.Status)
+	cb, _ := url.Parse(allow.Location)
 	assert.Equal(t, "http://localhost:5003/callback", cb.Scheme+"://"+cb.Host+cb.Path)
 	assert.Equal(t, "st-123", cb.Query().Get("state"))
 	assert.Equal(t, ts.URL, cb.Query().Get("iss"), "RFC 9207")
@@ -171,7 +100,7 @@ func TestBrowserFlowOverHTTP(t *testing.T) {
 	assert.Equal(t, 400, wrong.status)
 	assert.Equal(t, "invalid_grant", wrong.body["error"], "wrong PKCE verifier")
 
-	code = b.approveAgain(t)
+	code = approveAgain(t, b)
 	exchange.Set("code", code)
 	exchange.Set("code_verifier", pkceVerifier)
 	tok := ts.post(t, "/oauth/token", exchange, browserClient, browserSecret)
@@ -185,52 +114,41 @@ func TestBrowserFlowOverHTTP(t *testing.T) {
 	assert.JSONEq(t, `{"active":false}`, intro.raw, "and its replay revoked what it had issued")
 
 	// Account page: the grant is listed; revoking it kills its tokens.
-	code = b.approveAgain(t)
+	code = approveAgain(t, b)
 	exchange.Set("code", code)
 	tok = ts.post(t, "/oauth/token", exchange, browserClient, browserSecret)
 	require.Equal(t, 200, tok.status)
-	account := b.get("/oauth/account")
-	require.Equal(t, 200, account.status)
+	account := b.Get("/oauth/account")
+	require.Equal(t, 200, account.Status)
 	pageHeaders(t, account)
-	assert.Contains(t, account.body, "Demo webapp")
-	revoke := b.post("/oauth/account/revoke", url.Values{"csrf_token": {csrfOf(t, account)}, "client_id": {browserClient}})
-	require.Equal(t, 303, revoke.status)
+	assert.Contains(t, account.Body, "Demo webapp")
+	revoke := b.Post("/oauth/account/revoke", url.Values{"csrf_token": {csrfOf(t, account)}, "client_id": {browserClient}})
+	require.Equal(t, 303, revoke.Status)
 	intro = ts.post(t, "/oauth/introspect", url.Values{"token": {tok.body["access_token"].(string)}}, "resourceserver", "resourceserver-secret")
 	assert.JSONEq(t, `{"active":false}`, intro.raw, "revoking the grant revokes its access tokens")
 	refresh := ts.post(t, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.body["refresh_token"].(string)}}, browserClient, browserSecret)
 	assert.Equal(t, "invalid_grant", refresh.body["error"], "and its refresh tokens")
-	assert.Equal(t, 200, b.get(authorizeQuery(nil)).status, "consent is asked again")
+	assert.Equal(t, 200, b.Get(authorizeQuery(nil)).Status, "consent is asked again")
 
 	// Logout needs CSRF and ends the session.
-	logoutForm := b.get("/oauth/logout")
-	assert.Equal(t, 403, b.post("/oauth/logout", url.Values{}).status)
-	out := b.post("/oauth/logout", url.Values{"csrf_token": {csrfOf(t, logoutForm)}})
-	require.Equal(t, 303, out.status)
-	assert.Equal(t, 302, b.get("/oauth/account").status, "signed out: the account page sends to login")
-}
-
-func consentForm(t *testing.T, consent page, decision string) url.Values {
-	t.Helper()
-	form := url.Values{"decision": {decision}, "csrf_token": {csrfOf(t, consent)}}
-	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(consent.body, -1) {
-		if m[1] != "csrf_token" {
-			form.Set(m[1], html.UnescapeString(m[2]))
-		}
-	}
-	return form
+	logoutForm := b.Get("/oauth/logout")
+	assert.Equal(t, 403, b.Post("/oauth/logout", url.Values{}).Status)
+	out := b.Post("/oauth/logout", url.Values{"csrf_token": {csrfOf(t, logoutForm)}})
+	require.Equal(t, 303, out.Status)
+	assert.Equal(t, 302, b.Get("/oauth/account").Status, "signed out: the account page sends to login")
 }
 
 // approveAgain runs an authorization request for a signed-in user whose
 // consent is remembered, returning the code.
-func (b *browser) approveAgain(t *testing.T) string {
+func approveAgain(t *testing.T, b *browser) string {
 	t.Helper()
-	p := b.get(authorizeQuery(nil))
-	if p.status == 200 { // consent asked (again)
-		p = b.post("/oauth/authorize", consentForm(t, p, "allow"))
+	p := b.Get(authorizeQuery(nil))
+	if p.Status == 200 { // consent asked (again)
+		p = b.Post("/oauth/authorize", consentForm(t, p, "allow"))
 	}
-	require.Contains(t, []int{302, 303}, p.status, p.body)
-	u, _ := url.Parse(p.location)
-	require.NotEmpty(t, u.Query().Get("code"), p.location)
+	require.Contains(t, []int{302, 303}, p.Status, p.Body)
+	u, _ := url.Parse(p.Location)
+	require.NotEmpty(t, u.Query().Get("code"), p.Location)
 	return u.Query().Get("code")
 }
 
@@ -239,7 +157,7 @@ func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
 func TestAuthorizeErrors(t *testing.T) {
 	ts := start(t)
 	b := newBrowser(t, ts)
-	require.Equal(t, 303, b.login("/oauth/account").status)
+	require.Equal(t, 303, b.Login("/oauth/account").Status)
 
 	t.Run("never redirects to an untrusted place", func(t *testing.T) {
 		for name, q := range map[string]map[string]string{
@@ -251,16 +169,16 @@ func TestAuthorizeErrors(t *testing.T) {
 			"missing client":               {"client_id": ""},
 		} {
 			t.Run(name, func(t *testing.T) {
-				p := b.get(authorizeQuery(q))
-				assert.Equal(t, 400, p.status)
-				assert.Empty(t, p.location, "no redirect")
+				p := b.Get(authorizeQuery(q))
+				assert.Equal(t, 400, p.Status)
+				assert.Empty(t, p.Location, "no redirect")
 				pageHeaders(t, p)
 			})
 		}
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+authorizeQuery(nil)+"&redirect_uri=https://evil.example/cb", nil)
-		p := b.do(req)
-		assert.Equal(t, 400, p.status, "a repeated redirect_uri is not trusted either")
-		assert.Empty(t, p.location)
+		p := b.Do(req)
+		assert.Equal(t, 400, p.Status, "a repeated redirect_uri is not trusted either")
+		assert.Empty(t, p.Location)
 	})
 
 	t.Run("every other error goes back with state and iss", func(t *testing.T) {
@@ -277,20 +195,20 @@ func TestAuthorizeErrors(t *testing.T) {
 			"client may not use code": {map[string]string{"client_id": "refresher", "redirect_uri": ""}, ""},
 		} {
 			t.Run(name, func(t *testing.T) {
-				p := b.get(authorizeQuery(c.q))
+				p := b.Get(authorizeQuery(c.q))
 				if c.code == "" { // refresher has no redirect URI: an error page
-					assert.Equal(t, 400, p.status)
+					assert.Equal(t, 400, p.Status)
 					return
 				}
-				require.Equal(t, 302, p.status, p.body)
-				u, _ := url.Parse(p.location)
+				require.Equal(t, 302, p.Status, p.Body)
+				u, _ := url.Parse(p.Location)
 				params := u.Query()
 				if c.q["response_type"] == "token" {
 					// RFC 6749 §4.2.2.1: implicit errors travel in the fragment.
 					params, _ = url.ParseQuery(u.Fragment)
-					assert.True(t, strings.HasPrefix(p.location, callback+"#"))
+					assert.True(t, strings.HasPrefix(p.Location, callback+"#"))
 				} else {
-					assert.True(t, strings.HasPrefix(p.location, callback+"?"))
+					assert.True(t, strings.HasPrefix(p.Location, callback+"?"))
 				}
 				assert.Equal(t, c.code, params.Get("error"))
 				assert.Equal(t, "st-123", params.Get("state"))
@@ -298,17 +216,17 @@ func TestAuthorizeErrors(t *testing.T) {
 			})
 		}
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+authorizeQuery(nil)+"&scope=current_time", nil)
-		p := b.do(req)
-		u, _ := url.Parse(p.location)
+		p := b.Do(req)
+		u, _ := url.Parse(p.Location)
 		assert.Equal(t, "invalid_request", u.Query().Get("error"), "a repeated parameter")
 	})
 
 	t.Run("deny sends access_denied", func(t *testing.T) {
-		consent := b.get(authorizeQuery(nil))
-		require.Equal(t, 200, consent.status)
-		p := b.post("/oauth/authorize", consentForm(t, consent, "deny"))
-		require.Equal(t, 303, p.status)
-		u, _ := url.Parse(p.location)
+		consent := b.Get(authorizeQuery(nil))
+		require.Equal(t, 200, consent.Status)
+		p := b.Post("/oauth/authorize", consentForm(t, consent, "deny"))
+		require.Equal(t, 303, p.Status)
+		u, _ := url.Parse(p.Location)
 		assert.Equal(t, "access_denied", u.Query().Get("error"))
 		assert.Equal(t, "st-123", u.Query().Get("state"))
 		assert.Equal(t, ts.URL, u.Query().Get("iss"))
@@ -323,40 +241,40 @@ func TestNoOpenRedirectThroughReturnTo(t *testing.T) {
 	} {
 		t.Run(evil, func(t *testing.T) {
 			b := newBrowser(t, ts)
-			p := b.login(evil)
-			require.Equal(t, 303, p.status)
-			assert.Equal(t, "/oauth/account", p.location, "anything but our own pages falls back to the account page")
+			p := b.Login(evil)
+			require.Equal(t, 303, p.Status)
+			assert.Equal(t, "/oauth/account", p.Location, "anything but our own pages falls back to the account page")
 		})
 	}
 	b := newBrowser(t, ts)
-	p := b.login(authorizeQuery(nil))
-	assert.Equal(t, authorizeQuery(nil), p.location, "our own authorize URL is kept")
+	p := b.Login(authorizeQuery(nil))
+	assert.Equal(t, authorizeQuery(nil), p.Location, "our own authorize URL is kept")
 }
 
 func TestSignupAndLoginLimits(t *testing.T) {
 	ts := start(t, authserver.WithLoginLimits(3, 60_000_000_000))
 	b := newBrowser(t, ts)
-	form := b.get("/oauth/signup")
-	require.Equal(t, 200, form.status)
-	short := b.post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"short"}, "confirm": {"short"}})
-	assert.Equal(t, 400, short.status)
-	assert.Contains(t, short.body, "at least 12")
-	differ := b.post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"another password!!"}})
-	assert.Contains(t, differ.body, "differ")
-	ok := b.post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"long enough password"}})
-	require.Equal(t, 303, ok.status, ok.body)
-	assert.Equal(t, 200, b.get("/oauth/account").status, "signed in after signup")
-	xss := b.post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
-	assert.NotContains(t, xss.body, "<script>alert(1)</script>", "reflected input is escaped")
+	form := b.Get("/oauth/signup")
+	require.Equal(t, 200, form.Status)
+	short := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"short"}, "confirm": {"short"}})
+	assert.Equal(t, 400, short.Status)
+	assert.Contains(t, short.Body, "at least 12")
+	differ := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"another password!!"}})
+	assert.Contains(t, differ.Body, "differ")
+	ok := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	require.Equal(t, 303, ok.Status, ok.Body)
+	assert.Equal(t, 200, b.Get("/oauth/account").Status, "signed in after signup")
+	xss := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	assert.NotContains(t, xss.Body, "<script>alert(1)</script>", "reflected input is escaped")
 
 	// Brute force on the login page: per account.
 	m := newBrowser(t, ts)
-	lf := m.get("/oauth/login")
+	lf := m.Get("/oauth/login")
 	for i := 0; i < 3; i++ {
-		p := m.post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"guess"}})
-		require.Equal(t, 401, p.status)
+		p := m.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"guess"}})
+		require.Equal(t, 401, p.Status)
 	}
-	p := m.post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"long enough password"}})
-	assert.Equal(t, 401, p.status)
-	assert.Contains(t, p.body, "too many failed attempts")
+	p := m.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"long enough password"}})
+	assert.Equal(t, 401, p.Status)
+	assert.Contains(t, p.Body, "too many failed attempts")
 }

@@ -61,6 +61,7 @@ type settings struct {
 	sessionTTL      time.Duration
 	minPassword     int
 	maxPassword     int
+	storage         StorageConfig
 }
 
 func defaults() settings {
@@ -89,6 +90,7 @@ func defaults() settings {
 		sessionTTL:      12 * time.Hour,
 		minPassword:     12,
 		maxPassword:     256,
+		storage:         StorageConfig{Default: Memory, ConnectTimeout: 30 * time.Second},
 	}
 }
 

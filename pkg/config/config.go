@@ -144,8 +144,10 @@ func applyEnv(doc map[string]any, prefix, envPrefix string, getenv func(string) 
 		path := prefix + "/" + k
 		name := envName(envPrefix, path)
 		if sub, ok := v.(map[string]any); ok {
-			if text := getenv(name); strings.HasPrefix(strings.TrimSpace(text), "{") {
-				doc[k] = parseJSON(text)
+			if text := strings.TrimSpace(getenv(name)); text != "" && (strings.HasPrefix(text, "{") || len(sub) == 0) {
+				// A whole object: JSON, or for a map-like field with no
+				// fixed keys the shorthand "k1=v1,k2=v2".
+				doc[k] = parseObject(text)
 				origin[path] = name
 				continue
 			}
@@ -195,6 +197,21 @@ func parseAs(like any, text string) any {
 		}
 	}
 	return text
+}
+
+func parseObject(text string) any {
+	if strings.HasPrefix(text, "{") {
+		return parseJSON(text)
+	}
+	obj := map[string]any{}
+	for _, pair := range strings.Split(text, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			return text // not the shorthand: let the schema report it
+		}
+		obj[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return obj
 }
 
 func parseJSON(text string) any {

@@ -21,6 +21,7 @@ type testConfig struct {
 		DSN      string `json:"dsn"`
 		MaxConns int    `json:"max_conns"`
 	} `json:"database"`
+	Routes map[string]string `json:"routes"`
 }
 
 const testSchema = `{
@@ -39,7 +40,8 @@ const testSchema = `{
         "dsn": {"type": "string"},
         "max_conns": {"type": "integer", "minimum": 1}
       }
-    }
+    },
+    "routes": {"type": "object", "additionalProperties": {"enum": ["a", "b"]}}
   }
 }`
 
@@ -50,6 +52,7 @@ func defaults() testConfig {
 	c.Timeout = Duration(5 * time.Second)
 	c.Scopes = []string{"a"}
 	c.Database.MaxConns = 10
+	c.Routes = map[string]string{}
 	return c
 }
 
@@ -144,4 +147,18 @@ func TestLoadMissingFileInExistingDir(t *testing.T) {
 	cfg := defaults()
 	_, err := Load(source(t, t.TempDir(), nil), &cfg)
 	assert.ErrorContains(t, err, "svc.test.json")
+}
+
+func TestLoadMapFromEnv(t *testing.T) {
+	for name, text := range map[string]string{"shorthand": "x=a, y=b", "json": `{"x":"a","y":"b"}`} {
+		t.Run(name, func(t *testing.T) {
+			cfg := defaults()
+			_, err := Load(source(t, filepath.Join(t.TempDir(), "absent"), map[string]string{"SVC_ROUTES": text}), &cfg)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]string{"x": "a", "y": "b"}, cfg.Routes)
+		})
+	}
+	cfg := defaults()
+	_, err := Load(source(t, filepath.Join(t.TempDir(), "absent"), map[string]string{"SVC_ROUTES": "x=c"}), &cfg)
+	assert.ErrorContains(t, err, "routes.x (from SVC_ROUTES)")
 }

@@ -46,6 +46,24 @@ type Config struct {
 		MaxFailures int             `json:"max_failures"`
 		Window      config.Duration `json:"window"`
 	} `json:"login_limits"`
+	// Storage places each data group on a backend (see the README).
+	Storage struct {
+		Default        string            `json:"default"`
+		Groups         map[string]string `json:"groups"`
+		ConnectTimeout config.Duration   `json:"connect_timeout"`
+	} `json:"storage"`
+	Postgres struct {
+		DSN          string          `json:"dsn"`
+		MaxConns     int32           `json:"max_conns"`
+		MinConns     int32           `json:"min_conns"`
+		QueryTimeout config.Duration `json:"query_timeout"`
+		Migrate      bool            `json:"migrate"`
+	} `json:"postgres"`
+	Redis struct {
+		URL       string          `json:"url"`
+		KeyPrefix string          `json:"key_prefix"`
+		Timeout   config.Duration `json:"timeout"`
+	} `json:"redis"`
 	// Browser is the authorization endpoint and the pages.
 	Browser struct {
 		CodeTTL           config.Duration `json:"code_ttl"`
@@ -81,6 +99,15 @@ func defaultConfig() Config {
 	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
 	c.Browser.MinPasswordLength = 12
 	c.Browser.MaxPasswordLength = 256
+	c.Storage.Default = "memory"
+	c.Storage.Groups = map[string]string{}
+	c.Storage.ConnectTimeout = config.Duration(30 * time.Second)
+	c.Postgres.MaxConns = 20
+	c.Postgres.MinConns = 2
+	c.Postgres.QueryTimeout = config.Duration(2 * time.Second)
+	c.Postgres.Migrate = true
+	c.Redis.KeyPrefix = "authserver:"
+	c.Redis.Timeout = config.Duration(time.Second)
 	return c
 }
 
@@ -136,6 +163,39 @@ const configSchema = `{
       "properties": {
         "max_failures": {"type": "integer", "minimum": 0},
         "window": ` + config.DurationSchema + `
+      }
+    },
+    "storage": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "default": {"enum": ["memory", "postgres"]},
+        "groups": {
+          "type": "object",
+          "propertyNames": {"enum": ["clients", "users", "refresh_tokens", "revocations", "signing_keys", "sessions", "codes", "consents", "rate_limits", "audit"]},
+          "additionalProperties": {"enum": ["memory", "postgres", "redis"]}
+        },
+        "connect_timeout": ` + config.DurationSchema + `
+      }
+    },
+    "postgres": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "dsn": {"type": "string"},
+        "max_conns": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "min_conns": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "query_timeout": ` + config.DurationSchema + `,
+        "migrate": {"type": "boolean"}
+      }
+    },
+    "redis": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "url": {"type": "string"},
+        "key_prefix": {"type": "string"},
+        "timeout": ` + config.DurationSchema + `
       }
     },
     "browser": {

@@ -18,6 +18,7 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/schema"
 	"github.com/oauth2ref/pkg/zaplog"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -26,6 +27,8 @@ const usage = `usage: authserver [flags] [command]
 
 commands:
   serve                    run the server (the default)
+  migrate                  apply pending PostgreSQL schema migrations
+  loaddata FILE...         load scopes, clients and users from JSON/YAML fixture files
   keys rotate              make a new signing key the signer
   hash-secret              read a secret on stdin, print its argon2id hash
   hash-secret -fast        read a machine-generated secret (32+ characters)
@@ -72,11 +75,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 	}
 
+	if len(cmd) > 0 && cmd[0] == "loaddata" {
+		if len(cmd) == 1 {
+			return errors.New("loaddata: name at least one fixture file")
+		}
+		sum, err := authserver.LoadData(ctx, cmd[1:], append(keyOptions(cfg), storageOption(cfg))...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "loaded %d scopes; clients: %d written, %d unchanged; users: %d written, %d unchanged\n",
+			sum.Scopes, sum.ClientsWritten, sum.ClientsUnchanged, sum.UsersWritten, sum.UsersUnchanged)
+		return nil
+	}
 	switch strings.Join(cmd, " ") {
 	case "", "serve":
 		return serve(ctx, cfg, file, *env, stdout, nil)
+	case "migrate":
+		applied, err := authserver.Migrate(ctx, storageOption(cfg))
+		if err != nil {
+			return err
+		}
+		if len(applied) == 0 {
+			fmt.Fprintln(stdout, "schema is up to date")
+		}
+		for _, m := range applied {
+			fmt.Fprintln(stdout, "applied", m)
+		}
+		return nil
 	case "keys rotate":
-		kid, err := authserver.RotateKeys(ctx, keyOptions(cfg)...)
+		kid, err := authserver.RotateKeys(ctx, append(keyOptions(cfg), storageOption(cfg))...)
 		if err != nil {
 			return err
 		}
@@ -114,7 +141,9 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer))
+	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
+		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
+	goredis.SetLogger(redisLog{log.Named("redis")})
 
 	opts := append(keyOptions(cfg),
 		authserver.WithLogger(log),
@@ -130,6 +159,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithCodeLifetime(cfg.Browser.CodeTTL.D()),
 		authserver.WithSessionLifetime(cfg.Browser.SessionTTL.D()),
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
+		storageOption(cfg),
 	)
 	srv, err := authserver.New(ctx, opts...)
 	if err != nil {
@@ -158,6 +188,19 @@ func keyOptions(cfg Config) []authserver.Option {
 		opts = append(opts, authserver.WithKeyFile(filepath.Join(cfg.DataDir, "signing-keys.json")))
 	}
 	return opts
+}
+
+func storageOption(cfg Config) authserver.Option {
+	return authserver.WithStorage(authserver.StorageConfig{
+		Default:        cfg.Storage.Default,
+		Groups:         cfg.Storage.Groups,
+		ConnectTimeout: cfg.Storage.ConnectTimeout.D(),
+		Postgres: authserver.PostgresConfig{
+			DSN: cfg.Postgres.DSN, MaxConns: cfg.Postgres.MaxConns, MinConns: cfg.Postgres.MinConns,
+			QueryTimeout: cfg.Postgres.QueryTimeout.D(), Migrate: cfg.Postgres.Migrate,
+		},
+		Redis: authserver.RedisConfig{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout.D()},
+	})
 }
 
 func grants(names []string) []authserver.Grant {
@@ -196,4 +239,12 @@ func hashSecret(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writ
 	}
 	fmt.Fprintln(stdout, hash)
 	return nil
+}
+
+// redisLog routes go-redis's own messages (dial failures, mostly) into the
+// JSON log; go-redis offers only a package-level hook for them.
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...))
 }

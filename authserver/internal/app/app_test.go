@@ -313,3 +313,40 @@ func TestAccessTokenNeverExpiresEarly(t *testing.T) {
 	assert.False(t, at.ExpiresAt.Before(w.clock.Now().Add(5*time.Second)), "exp rounds up")
 	assert.True(t, at.IssuedAt.Before(w.clock.Now()), "iat rounds down")
 }
+
+func TestAuditTrail(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.mustExchange("pw", passwordReq())
+	_, _ = w.exchange("pw", app.TokenRequest{GrantType: "password", Username: "alice", Password: "wrong-secret-value"})
+	at := w.mustExchange("svc", app.TokenRequest{GrantType: "client_credentials"})
+	require.NoError(t, w.revoker.Revoke(ctx, w.client("svc"), at.AccessToken, ""))
+	_, _ = w.accounts.Login(ctx, "alice", "wrong-secret-value", "10.1.1.1")
+
+	events, err := w.store.RecentAudit(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, events, 5)
+	want := []struct {
+		typ     domain.AuditType
+		client  string
+		user    string
+		outcome domain.AuditOutcome
+		detail  string
+	}{
+		{domain.AuditLoginFailed, "", "", domain.OutcomeFailure, "invalid_grant"},
+		{domain.AuditTokenRevoked, "svc", "svc", domain.OutcomeSuccess, "access_token"},
+		{domain.AuditTokenIssued, "svc", "", domain.OutcomeSuccess, "client_credentials"},
+		{domain.AuditTokenRefused, "pw", "", domain.OutcomeFailure, "invalid_grant"},
+		{domain.AuditTokenIssued, "pw", "u-alice", domain.OutcomeSuccess, "password"},
+	}
+	for i, wnt := range want {
+		e := events[i]
+		assert.Equal(t, wnt.typ, e.Type, "event %d", i)
+		assert.Equal(t, wnt.client, e.ClientID, "event %d", i)
+		assert.Equal(t, wnt.user, e.UserID, "event %d", i)
+		assert.Equal(t, wnt.outcome, e.Outcome, "event %d", i)
+		assert.Equal(t, wnt.detail, e.Detail, "event %d", i)
+		assert.Equal(t, w.clock.Now(), e.Time)
+		assert.NotContains(t, e.Detail, "wrong-secret-value", "never a secret")
+	}
+}

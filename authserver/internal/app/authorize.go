@@ -51,11 +51,12 @@ type Authorizer struct {
 	minter   *Minter
 	policy   AuthorizationPolicy
 	now      Clock
+	audit    auditor
 }
 
-// NewAuthorizer returns an Authorizer.
-func NewAuthorizer(clients ClientFinder, consents ConsentStore, codes CodeStore, minter *Minter, policy AuthorizationPolicy, now Clock) *Authorizer {
-	return &Authorizer{clients: clients, consents: consents, codes: codes, minter: minter, policy: policy, now: now}
+// NewAuthorizer returns an Authorizer. audit may be nil.
+func NewAuthorizer(clients ClientFinder, consents ConsentStore, codes CodeStore, minter *Minter, policy AuthorizationPolicy, audit AuditLog, now Clock) *Authorizer {
+	return &Authorizer{clients: clients, consents: consents, codes: codes, minter: minter, policy: policy, now: now, audit: auditor{log: audit, now: now}}
 }
 
 // ResponseTypes lists the response types offered, for the metadata document.
@@ -249,7 +250,9 @@ func (a *Authorizer) remember(ctx context.Context, userID string, auth Authoriza
 	}
 	c.Scope = domain.NewScope(append(append([]string{}, c.Scope...), auth.Scope...)...)
 	c.UpdatedAt = now
-	return a.consents.SaveConsent(ctx, c)
+	err = a.consents.SaveConsent(ctx, c)
+	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditConsentGiven, ClientID: c.ClientID, UserID: userID}, err, c.Scope.String()))
+	return err
 }
 
 // Issuer is the "iss" every authorization response carries (RFC 9207).

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -58,4 +59,12 @@ func (cc *credentialChecker) check(ctx context.Context, username, password strin
 		return domain.User{}, errBadCredentials
 	}
 	return user, nil
+}
+
+// LimitPolicy is how many failures a key may have within Window before it
+// is blocked until the window ends. Every limiter backend enforces it the
+// same way: a fixed window that starts at the first failure.
+type LimitPolicy struct {
+	MaxFailures int
+	Window      time.Duration
 }

@@ -22,12 +22,13 @@ type Grants struct {
 	revocations RevocationStore
 	maxTTL      time.Duration
 	now         Clock
+	audit       auditor
 }
 
 // NewGrants returns Grants. maxAccessTTL is the longest any access token
-// lives: how long a revocation must be remembered.
-func NewGrants(consents ConsentStore, clients ClientFinder, refresh UserClientRevoker, revocations RevocationStore, maxAccessTTL time.Duration, now Clock) *Grants {
-	return &Grants{consents: consents, clients: clients, refresh: refresh, revocations: revocations, maxTTL: maxAccessTTL, now: now}
+// lives: how long a revocation must be remembered. audit may be nil.
+func NewGrants(consents ConsentStore, clients ClientFinder, refresh UserClientRevoker, revocations RevocationStore, audit AuditLog, maxAccessTTL time.Duration, now Clock) *Grants {
+	return &Grants{consents: consents, clients: clients, refresh: refresh, revocations: revocations, maxTTL: maxAccessTTL, now: now, audit: auditor{log: audit, now: now}}
 }
 
 // List returns the user's grants, by client id.
@@ -60,5 +61,7 @@ func (g *Grants) Revoke(ctx context.Context, userID, clientID string) error {
 		return err
 	}
 	now := g.now()
-	return g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, g.maxTTL))
+	err := g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, g.maxTTL))
+	g.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditGrantRevoked, ClientID: clientID, UserID: userID}, err, "account page"))
+	return err
 }

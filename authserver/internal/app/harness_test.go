@@ -39,7 +39,7 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
 	clock := storagetest.NewClock()
-	store := memory.New(clock.Now, memory.LimiterConfig{MaxFailures: 3, Window: time.Minute})
+	store := memory.New(clock.Now, app.LimitPolicy{MaxFailures: 3, Window: time.Minute})
 	hasher := hashing.NewHasher(cheap, 2)
 	keys, err := jwtkeys.Open(ctx, store, jwtkeys.Options{Algorithm: jwtkeys.ES256, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func newWorld(t *testing.T) *world {
 	minter := app.NewMinter(keys, store, app.TokenPolicy{
 		Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: 24 * time.Hour,
 	}, clock.Now)
-	tokens := app.NewTokenEndpoint(
+	tokens := app.NewTokenEndpoint(store, clock.Now,
 		app.NewPasswordGrant(store, hasher, store.Limiter(), minter, decoy),
 		app.NewClientCredentialsGrant(minter),
 		app.NewRefreshGrant(store, store, minter, clock.Now),
@@ -96,14 +96,14 @@ func newWorld(t *testing.T) *world {
 		auth:    app.NewClientAuthenticator(store, hashing.NewCachedVerifier(hasher, 10)),
 		tokens:  tokens,
 		intro:   app.NewIntrospector(keys, store, store, clock.Now),
-		revoker: app.NewRevoker(keys, store, store, clock.Now),
+		revoker: app.NewRevoker(keys, store, store, store, clock.Now),
 		authz: app.NewAuthorizer(store, store, store, minter,
-			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, clock.Now),
+			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, store, clock.Now),
 		accounts: app.NewAccounts(app.AccountsDeps{
 			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Sessions: store,
-			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now,
+			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now, Audit: store,
 		}),
-		grants:  app.NewGrants(store, store, store, store, time.Hour, clock.Now),
+		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
 		clients: clients,
 	}
 }

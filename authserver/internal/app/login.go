@@ -38,6 +38,7 @@ type Accounts struct {
 	policy     PasswordPolicy
 	sessionTTL time.Duration
 	now        Clock
+	audit      auditor
 }
 
 // AccountsDeps are what Accounts needs.
@@ -51,6 +52,7 @@ type AccountsDeps struct {
 	Policy     PasswordPolicy
 	SessionTTL time.Duration
 	Now        Clock
+	Audit      AuditLog // may be nil
 }
 
 // NewAccounts returns Accounts.
@@ -63,6 +65,7 @@ func NewAccounts(d AccountsDeps) *Accounts {
 		policy:     d.Policy,
 		sessionTTL: d.SessionTTL,
 		now:        d.Now,
+		audit:      auditor{log: d.Audit, now: d.Now},
 	}
 }
 
@@ -74,7 +77,13 @@ func (a *Accounts) Login(ctx context.Context, username, password, ip string) (do
 	if username == "" || password == "" {
 		return domain.User{}, errBadCredentials
 	}
-	return a.creds.check(ctx, username, password, "user:"+username, "ip:"+ip)
+	u, err := a.creds.check(ctx, username, password, "user:"+username, "ip:"+ip)
+	ev := domain.AuditEvent{Type: domain.AuditLoginSucceeded, UserID: u.ID}
+	if err != nil {
+		ev.Type = domain.AuditLoginFailed
+	}
+	a.audit.record(ctx, outcome(ev, err, "password"))
+	return u, err
 }
 
 // StartSession opens a session for the user and returns the cookie token.
@@ -146,6 +155,7 @@ func (a *Accounts) Signup(ctx context.Context, username, password string) (domai
 	} else if err != nil {
 		return domain.User{}, err
 	}
+	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditUserCreated, UserID: u.ID}, nil, "signup"))
 	return u, nil
 }
 

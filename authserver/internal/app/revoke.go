@@ -14,12 +14,12 @@ type Revoker struct {
 	revocations RevocationStore
 	refresh     RefreshTokenStore
 	now         Clock
+	audit       auditor
 }
 
-// NewRevoker returns a Revoker. refresh may be nil when no grant issues
-// refresh tokens.
-func NewRevoker(v AccessTokenVerifier, r RevocationStore, refresh RefreshTokenStore, now Clock) *Revoker {
-	return &Revoker{verifier: v, revocations: r, refresh: refresh, now: now}
+// NewRevoker returns a Revoker. refresh and audit may be nil.
+func NewRevoker(v AccessTokenVerifier, r RevocationStore, refresh RefreshTokenStore, audit AuditLog, now Clock) *Revoker {
+	return &Revoker{verifier: v, revocations: r, refresh: refresh, now: now, audit: auditor{log: audit, now: now}}
 }
 
 var errNotYourToken = domain.Errorf(domain.UnauthorizedClient, "the token was not issued to this client")
@@ -46,13 +46,18 @@ func (r *Revoker) Revoke(ctx context.Context, caller domain.Client, token, hint 
 	return err
 }
 
+func (r *Revoker) audited(ctx context.Context, caller domain.Client, userID, kind string, err error) error {
+	r.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditTokenRevoked, ClientID: caller.ID, UserID: userID}, err, kind))
+	return err
+}
+
 func (r *Revoker) revokeAccess(ctx context.Context, caller domain.Client, token string) (bool, error) {
 	t, err := r.verifier.VerifyAccessToken(ctx, token)
 	if err != nil {
 		return false, nil
 	}
 	if t.ClientID != caller.ID {
-		return true, errNotYourToken
+		return true, r.audited(ctx, caller, "", HintAccessToken, errNotYourToken)
 	}
 	if t.Expired(r.now()) {
 		return true, nil
@@ -60,7 +65,8 @@ func (r *Revoker) revokeAccess(ctx context.Context, caller domain.Client, token 
 	// Kept one second past exp so that clock granularity never lets the
 	// token outlive its revocation.
 	now := r.now()
-	return true, r.revocations.Revoke(ctx, jtiKey(t.ID), now, t.ExpiresAt.Add(time.Second))
+	err = r.revocations.Revoke(ctx, jtiKey(t.ID), now, t.ExpiresAt.Add(time.Second))
+	return true, r.audited(ctx, caller, t.Subject, HintAccessToken, err)
 }
 
 func (r *Revoker) revokeRefresh(ctx context.Context, caller domain.Client, token string) (bool, error) {
@@ -75,10 +81,11 @@ func (r *Revoker) revokeRefresh(ctx context.Context, caller domain.Client, token
 		return false, err
 	}
 	if t.ClientID != caller.ID {
-		return true, errNotYourToken
+		return true, r.audited(ctx, caller, "", HintRefreshToken, errNotYourToken)
 	}
 	if t.Status == domain.RefreshRevoked {
 		return true, nil
 	}
-	return true, revokeFamily(ctx, r.refresh, r.revocations, t, r.now())
+	err = revokeFamily(ctx, r.refresh, r.revocations, t, r.now())
+	return true, r.audited(ctx, caller, t.UserID, HintRefreshToken, err)
 }

@@ -43,14 +43,17 @@ type Grant interface {
 	Exchange(ctx context.Context, client domain.Client, req TokenRequest) (TokenResponse, error)
 }
 
-// TokenEndpoint dispatches token requests to the configured grants.
+// TokenEndpoint dispatches token requests to the configured grants, and
+// audits every issue and refusal.
 type TokenEndpoint struct {
 	grants []Grant
+	audit  auditor
 }
 
-// NewTokenEndpoint returns an endpoint serving the given grants.
-func NewTokenEndpoint(grants ...Grant) *TokenEndpoint {
-	return &TokenEndpoint{grants: grants}
+// NewTokenEndpoint returns an endpoint serving the given grants. audit may
+// be nil.
+func NewTokenEndpoint(audit AuditLog, now Clock, grants ...Grant) *TokenEndpoint {
+	return &TokenEndpoint{grants: grants, audit: auditor{log: audit, now: now}}
 }
 
 // GrantTypes lists the grant types served, for the metadata document.
@@ -64,6 +67,16 @@ func (e *TokenEndpoint) GrantTypes() []domain.GrantType {
 
 // Exchange issues tokens for req on behalf of an authenticated client.
 func (e *TokenEndpoint) Exchange(ctx context.Context, client domain.Client, req TokenRequest) (TokenResponse, error) {
+	resp, err := e.exchange(ctx, client, req)
+	ev := domain.AuditEvent{Type: domain.AuditTokenIssued, ClientID: client.ID, UserID: resp.UserID}
+	if err != nil {
+		ev.Type = domain.AuditTokenRefused
+	}
+	e.audit.record(ctx, outcome(ev, err, req.GrantType))
+	return resp, err
+}
+
+func (e *TokenEndpoint) exchange(ctx context.Context, client domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.GrantType == "" {
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "grant_type is required")
 	}

@@ -2,6 +2,7 @@ package jwtkeys_test
 
 import (
 	"context"
+	"github.com/oauth2ref/authserver/internal/app"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,7 @@ func (c *countingVerifier) VerifyAccessToken(ctx context.Context, tok string) (d
 func TestVerifyCache(t *testing.T) {
 	ctx := context.Background()
 	clock := storagetest.NewClock()
-	ks := open(t, memory.New(clock.Now, memory.LimiterConfig{}), jwtkeys.ES256, clock)
+	ks := open(t, memory.New(clock.Now, app.LimitPolicy{}), jwtkeys.ES256, clock)
 	counter := &countingVerifier{next: ks}
 	cache := jwtkeys.NewVerifyCache(counter, 8, clock.Now)
 
@@ -65,7 +66,7 @@ func TestVerifyCache(t *testing.T) {
 
 func BenchmarkVerifyCachedES256(b *testing.B) {
 	clock := storagetest.NewClock()
-	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, memory.LimiterConfig{}), jwtkeys.Options{Algorithm: jwtkeys.ES256, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
+	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, app.LimitPolicy{}), jwtkeys.Options{Algorithm: jwtkeys.ES256, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}

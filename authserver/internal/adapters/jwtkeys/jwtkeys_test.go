@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/oauth2ref/authserver/internal/app"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ func TestSignAndVerifyEveryAlgorithm(t *testing.T) {
 	for _, alg := range jwtkeys.Algorithms {
 		t.Run(alg, func(t *testing.T) {
 			clock := storagetest.NewClock()
-			ks := open(t, memory.New(clock.Now, memory.LimiterConfig{}), alg, clock)
+			ks := open(t, memory.New(clock.Now, app.LimitPolicy{}), alg, clock)
 			want := sampleToken(clock.Now())
 			tok, err := ks.SignAccessToken(context.Background(), want)
 			require.NoError(t, err)
@@ -81,7 +82,7 @@ func TestSignAndVerifyEveryAlgorithm(t *testing.T) {
 
 func TestVerifyRejects(t *testing.T) {
 	clock := storagetest.NewClock()
-	store := memory.New(clock.Now, memory.LimiterConfig{})
+	store := memory.New(clock.Now, app.LimitPolicy{})
 	ks := open(t, store, jwtkeys.ES256, clock)
 	good, err := ks.SignAccessToken(context.Background(), sampleToken(clock.Now()))
 	require.NoError(t, err)
@@ -129,7 +130,7 @@ func TestVerifyRejects(t *testing.T) {
 func TestRotationKeepsOldTokensVerifying(t *testing.T) {
 	ctx := context.Background()
 	clock := storagetest.NewClock()
-	store := memory.New(clock.Now, memory.LimiterConfig{})
+	store := memory.New(clock.Now, app.LimitPolicy{})
 	ks := open(t, store, jwtkeys.ES256, clock)
 	oldKid := ks.SignerID()
 	oldTok, err := ks.SignAccessToken(ctx, sampleToken(clock.Now()))
@@ -222,7 +223,7 @@ func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, jwtkeys.ES256) }
 
 func benchSign(b *testing.B, alg string) {
 	clock := storagetest.NewClock()
-	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, memory.LimiterConfig{}), jwtkeys.Options{Algorithm: alg, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
+	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, app.LimitPolicy{}), jwtkeys.Options{Algorithm: alg, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func benchSign(b *testing.B, alg string) {
 
 func benchVerify(b *testing.B, alg string) {
 	clock := storagetest.NewClock()
-	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, memory.LimiterConfig{}), jwtkeys.Options{Algorithm: alg, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
+	ks, err := jwtkeys.Open(context.Background(), memory.New(clock.Now, app.LimitPolicy{}), jwtkeys.Options{Algorithm: alg, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,22 +2,16 @@ package memory
 
 import (
 	"context"
+	"github.com/oauth2ref/authserver/internal/app"
 	"sync"
 	"time"
 )
-
-// LimiterConfig sets how many failures a key may have within Window before
-// it is blocked until the window ends.
-type LimiterConfig struct {
-	MaxFailures int
-	Window      time.Duration
-}
 
 // Limiter counts failures per key in fixed windows. A fixed window is crude
 // next to a sliding one, but it needs one counter per key and is what a Redis
 // INCR with EXPIRE gives, so both backends behave the same.
 type Limiter struct {
-	cfg LimiterConfig
+	cfg app.LimitPolicy
 	now func() time.Time
 
 	mu      sync.Mutex
@@ -30,7 +24,7 @@ type window struct {
 }
 
 // NewLimiter returns a Limiter.
-func NewLimiter(cfg LimiterConfig, now func() time.Time) *Limiter {
+func NewLimiter(cfg app.LimitPolicy, now func() time.Time) *Limiter {
 	return &Limiter{cfg: cfg, now: now, windows: map[string]window{}}
 }
 

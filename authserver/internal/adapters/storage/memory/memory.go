@@ -6,6 +6,7 @@ package memory
 
 import (
 	"context"
+	"github.com/oauth2ref/authserver/internal/app"
 	"slices"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ type Store struct {
 }
 
 // New returns an empty store. now is the clock used to judge expiry.
-func New(now func() time.Time, limits LimiterConfig) *Store {
+func New(now func() time.Time, limits app.LimitPolicy) *Store {
 	return &Store{
 		now:       now,
 		clients:   map[string]domain.Client{},
@@ -285,7 +286,7 @@ func (s *Store) DeleteSigningKeys(_ context.Context, retiredBefore time.Time) er
 // expired token is refused whatever its status, so its record has no more
 // use), revocations past the last token they cover, and stale limiter
 // counters. It takes each lock in turn, briefly, never two at once.
-func (s *Store) Sweep() {
+func (s *Store) Sweep(context.Context) error {
 	now := s.now()
 
 	s.refreshMu.Lock()
@@ -330,20 +331,7 @@ func (s *Store) Sweep() {
 	s.browserMu.Unlock()
 
 	s.limits.sweep()
-}
-
-// RunSweeper calls Sweep every interval until ctx ends.
-func (s *Store) RunSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Sweep()
-		}
-	}
+	return nil
 }
 
 func compare(a, b string) int {

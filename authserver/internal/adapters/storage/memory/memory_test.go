@@ -14,7 +14,7 @@ import (
 )
 
 func newStore(clock *storagetest.Clock) *Store {
-	return New(clock.Now, LimiterConfig{MaxFailures: 3, Window: 10 * time.Second})
+	return New(clock.Now, app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
 }
 
 func TestConformance(t *testing.T) {
@@ -66,7 +66,7 @@ func TestSweepReclaimsExpiredEntries(t *testing.T) {
 	require.NoError(t, s.Limiter().Failed(ctx, "user:a"))
 
 	clock.Advance(2 * time.Minute)
-	s.Sweep()
+	require.NoError(t, s.Sweep(ctx))
 
 	_, err := s.FindRefreshToken(ctx, "short")
 	assert.ErrorIs(t, err, domain.ErrNotFound)

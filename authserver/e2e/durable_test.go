@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oauth2ref/authserver/internal/browsertest"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+)
+
+// durable gives a test its own PostgreSQL database and Redis key prefix,
+// on the servers named by AUTHSERVER_POSTGRES_DSN and AUTHSERVER_REDIS_URL
+// (or the standard loopback ports). Without them the test is skipped,
+// except under CI, where a missing server is a failure.
+type durable struct {
+	pgDSN    string // the test's own database
+	redisURL string
+	prefix   string
+	pgAddr   string // host:port of PostgreSQL
+	redisAdr string
+}
+
+func needDurable(t *testing.T) *durable {
+	t.Helper()
+	adminDSN := envOr("AUTHSERVER_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	redisURL := envOr("AUTHSERVER_REDIS_URL", "redis://127.0.0.1:6379/0")
+	unavailable := func(format string, args ...any) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		unavailable("PostgreSQL not reachable at %s; set AUTHSERVER_POSTGRES_DSN: %v", redact(adminDSN), err)
+	}
+	defer conn.Close(context.Background())
+	rc := goredis.NewClient(mustRedisOpts(t, redisURL))
+	defer rc.Close()
+	if err := rc.Ping(ctx).Err(); err != nil {
+		unavailable("Redis not reachable at %s; set AUTHSERVER_REDIS_URL: %v", redisURL, err)
+	}
+
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "e2e_" + hex.EncodeToString(b)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, adminDSN)
+		if err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	})
+	u, _ := url.Parse(adminDSN)
+	pgAddr := u.Host
+	u.Path = "/" + name
+	prefix := "e2e:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		c := goredis.NewClient(mustRedisOpts(t, redisURL))
+		defer c.Close()
+		keys, _ := c.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(context.Background(), keys...)
+		}
+	})
+	return &durable{pgDSN: u.String(), redisURL: redisURL, prefix: prefix, pgAddr: pgAddr, redisAdr: mustRedisOpts(t, redisURL).Addr}
+}
+
+func mustRedisOpts(t *testing.T, u string) *goredis.Options {
+	o, err := goredis.ParseURL(u)
+	require.NoError(t, err)
+	return o
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
+
+// env is the authserver environment for PostgreSQL with the expiring
+// groups in Redis, the setup of several replicas behind a load balancer.
+func (d *durable) env(t *testing.T, addr string) map[string]string {
+	e := authEnv(t, addr, "")
+	e["AUTHSERVER_TOKENS_MAX_ACCESS_TTL"] = "1h"
+	e["AUTHSERVER_STORAGE_DEFAULT"] = "postgres"
+	e["AUTHSERVER_STORAGE_GROUPS"] = "codes=redis,sessions=redis,revocations=redis,rate_limits=redis"
+	e["AUTHSERVER_POSTGRES_DSN"] = d.pgDSN
+	e["AUTHSERVER_REDIS_URL"] = d.redisURL
+	e["AUTHSERVER_REDIS_KEY_PREFIX"] = d.prefix
+	e["AUTHSERVER_SIGNING_REFRESH_INTERVAL"] = "1s"
+	return e
+}
+
+func TestTwoReplicasActAsOne(t *testing.T) {
+	d := needDurable(t)
+	// Two replicas behind one load balancer: one issuer, two addresses.
+	replica := func() *proc {
+		env := d.env(t, freeAddr(t))
+		env["AUTHSERVER_ISSUER"] = "https://auth.example.test"
+		return start(t, "authserver", env)
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+
+	// A token issued by one introspects active on the other.
+	tok := postForm(t, a.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
+	require.Equal(t, 200, tok.status, tok.raw)
+	access := tok.body["access_token"].(string)
+	intro := postForm(t, b.url("/oauth/introspect"), url.Values{"token": {access}}, rsClient, rsSecret)
+	assert.Equal(t, true, intro.body["active"], "replica b trusts replica a's signature")
+
+	// A revocation on one is seen by the other at once.
+	require.Equal(t, 200, postForm(t, b.url("/oauth/revoke"), url.Values{"token": {access}}, serviceClient, serviceSecret).status)
+	intro = postForm(t, a.url("/oauth/introspect"), url.Values{"token": {access}}, rsClient, rsSecret)
+	assert.JSONEq(t, `{"active":false}`, intro.raw)
+
+	// The same refresh token presented to both at once succeeds once.
+	conf := oauth2.Config{ClientID: refresherClient, ClientSecret: refresherSecret, Endpoint: oauth2.Endpoint{TokenURL: a.url("/oauth/token")}}
+	for round := 0; round < 5; round++ {
+		first, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-password")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for i, p := range []*proc{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = postForm(t, p.url("/oauth/token"), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}}, refresherClient, refresherSecret).status
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, s := range statuses {
+			if s == 200 {
+				ok++
+			} else {
+				assert.Equal(t, 400, s)
+			}
+		}
+		assert.Equal(t, 1, ok, "round %d: exactly one replica rotates the token (%v)", round, statuses)
+	}
+
+	// A key rotated through one replica's store is used and published by both.
+	cmd := startCLI(t, a, "keys", "rotate")
+	require.Contains(t, cmd, "new signing key")
+	kidNew := strings.Fields(strings.TrimPrefix(cmd, "new signing key "))[0]
+	kidNew = strings.TrimSuffix(kidNew, ";")
+	require.Eventually(t, func() bool {
+		r := postForm(t, b.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
+		return r.status == 200 && kid(t, r.body["access_token"].(string)) == kidNew
+	}, 5*time.Second, 100*time.Millisecond, "replica b signs with the key rotated through a")
+}
+
+// startCLI runs the authserver binary with the process's environment and
+// arguments, returning its output.
+func startCLI(t *testing.T, like *proc, args ...string) string {
+	t.Helper()
+	c := exec.Command(binary(t, "authserver"), args...)
+	c.Env = like.cmd.Env
+	out, err := c.CombinedOutput()
+	require.NoError(t, err, string(out))
+	return string(out)
+}
+
+func TestDurableRestartKeepsEverything(t *testing.T) {
+	d := needDurable(t)
+	addr := freeAddr(t)
+	auth := start(t, "authserver", d.env(t, addr))
+	ctx := context.Background()
+
+	cc := postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
+	require.Equal(t, 200, cc.status)
+	access := cc.body["access_token"].(string)
+	conf := oauth2.Config{ClientID: refresherClient, ClientSecret: refresherSecret, Endpoint: oauth2.Endpoint{TokenURL: auth.url("/oauth/token")}}
+	withRefresh, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-password")
+	require.NoError(t, err)
+
+	// A browser signs in and consents.
+	br := browsertest.New(t, "http://"+addr)
+	p := br.Login(browsertest.AuthorizePath(nil))
+	require.Equal(t, 303, p.Status)
+	consent := br.Get(p.Location)
+	require.Equal(t, 200, consent.Status, "consent asked the first time")
+	require.Equal(t, 303, br.Post("/oauth/authorize", browsertest.ConsentForm(t, consent, "allow")).Status)
+
+	check := func(when string) {
+		t.Helper()
+		intro := postForm(t, auth.url("/oauth/introspect"), url.Values{"token": {access}}, rsClient, rsSecret)
+		assert.Equal(t, true, intro.body["active"], "%s: access token", when)
+		r := postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {withRefresh.RefreshToken}}, refresherClient, refresherSecret)
+		require.Equal(t, 200, r.status, "%s: refresh token: %s", when, r.raw)
+		withRefresh.RefreshToken = r.body["refresh_token"].(string)
+		again := br.Get(browsertest.AuthorizePath(nil))
+		assert.Equal(t, 302, again.Status, "%s: session and consent kept, straight back to the client", when)
+		assert.Contains(t, again.Location, "code=")
+	}
+	check("before any restart")
+
+	require.NoError(t, auth.stop(t))
+	auth = start(t, "authserver", d.env(t, addr))
+	check("after a graceful restart")
+
+	auth.kill()
+	auth = start(t, "authserver", d.env(t, addr))
+	check("after kill -9")
+}
+
+// TestBackendDownAndBack cuts PostgreSQL and then Redis away from a running
+// server (through a proxy) and restores them: fast 503s meanwhile, not
+// ready, then recovery with no restart.
+func TestBackendDownAndBack(t *testing.T) {
+	d := needDurable(t)
+	pgProxy := newProxy(t, d.pgAddr)
+	redisProxy := newProxy(t, d.redisAdr)
+	env := d.env(t, freeAddr(t))
+	u, _ := url.Parse(d.pgDSN)
+	u.Host = pgProxy.addr
+	env["AUTHSERVER_POSTGRES_DSN"] = u.String()
+	ru, _ := url.Parse(d.redisURL)
+	ru.Host = redisProxy.addr
+	env["AUTHSERVER_REDIS_URL"] = ru.String()
+	auth := start(t, "authserver", env)
+
+	issue := func() response {
+		return postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
+	}
+	require.Equal(t, 200, issue().status)
+	tok := issue().body["access_token"].(string)
+
+	for _, c := range []struct {
+		name  string
+		proxy *proxy
+		call  func() response
+	}{
+		{"postgres", pgProxy, issue},
+		{"redis", redisProxy, func() response {
+			return postForm(t, auth.url("/oauth/introspect"), url.Values{"token": {tok}}, rsClient, rsSecret)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.proxy.down()
+			start := time.Now()
+			r := c.call()
+			assert.Less(t, time.Since(start), 3*time.Second, "fast")
+			assert.Equal(t, 503, r.status, r.raw)
+			assert.Equal(t, "temporarily_unavailable", r.body["error"])
+			assert.Equal(t, 503, get(t, auth.url("/readyz")).status, "not ready")
+
+			c.proxy.up()
+			require.Eventually(t, func() bool { return c.call().status == 200 }, 10*time.Second, 200*time.Millisecond, "recovers by itself")
+			assert.Equal(t, 200, get(t, auth.url("/readyz")).status)
+		})
+	}
+}
+
+// proxy is a TCP proxy a test can cut and restore.
+type proxy struct {
+	addr   string
+	target string
+	ln     net.Listener
+	mu     sync.Mutex
+	isDown bool
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{addr: ln.Addr().String(), target: target, ln: ln}
+	t.Cleanup(func() { ln.Close(); p.down() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.isDown {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.mu.Unlock()
+			go p.pipe(c)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) pipe(c net.Conn) {
+	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c, up)
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+}
+
+// down drops every connection and refuses new ones.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isDown = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) up() {
+	p.mu.Lock()
+	p.isDown = false
+	p.mu.Unlock()
+}

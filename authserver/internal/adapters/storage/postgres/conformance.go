@@ -1,0 +1,22 @@
+package postgres
+
+import (
+	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/app"
+)
+
+// The capabilities the use cases declare, all of which a Store offers.
+var (
+	_ app.ClientFinder      = (*Store)(nil)
+	_ app.UserFinder        = (*Store)(nil)
+	_ app.UserStore         = (*Store)(nil)
+	_ app.RefreshTokenStore = (*Store)(nil)
+	_ app.RevocationStore   = (*Store)(nil)
+	_ app.SessionStore      = (*Store)(nil)
+	_ app.CodeStore         = (*Store)(nil)
+	_ app.ConsentStore      = (*Store)(nil)
+	_ app.UserClientRevoker = (*Store)(nil)
+	_ app.AuditLog          = (*Store)(nil)
+	_ jwtkeys.Store         = (*Store)(nil)
+	_ app.FailureLimiter    = (*Limiter)(nil)
+)

@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+// Signing keys.
+
+// SigningKeys returns every stored key, oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
+	return queryAll(ctx, s, func(r row) (domain.SigningKey, error) {
+		var (
+			k       domain.SigningKey
+			retired *time.Time
+		)
+		if err := r.Scan(&k.ID, &k.Algorithm, &k.PrivatePEM, &k.CreatedAt, &retired); err != nil {
+			return domain.SigningKey{}, err
+		}
+		k.CreatedAt = utc(k.CreatedAt)
+		if retired != nil {
+			k.RetiredAt = utc(*retired)
+		}
+		return k, nil
+	}, `SELECT id, algorithm, private_pem, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
+}
+
+// AddSigningKey stores k and retires every key still signing, in one
+// transaction. The table lock makes two replicas rotating at once take
+// turns, so that the second retires the first's new key too and one signer
+// is left.
+func (s *Store) AddSigningKey(ctx context.Context, k domain.SigningKey) error {
+	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL`, k.CreatedAt); err != nil {
+			return err
+		}
+		var retired *time.Time
+		if !k.RetiredAt.IsZero() {
+			retired = &k.RetiredAt
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_pem, created_at, retired_at)
+			VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivatePEM, k.CreatedAt, retired)
+		return err
+	})
+}
+
+// DeleteSigningKeys removes keys retired before retiredBefore; the signer
+// is never removed.
+func (s *Store) DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) error {
+	_, err := s.exec(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1`, retiredBefore)
+	return err
+}

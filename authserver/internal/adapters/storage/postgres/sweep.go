@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+)
+
+// sweepBatch is how many rows one DELETE of Sweep removes, so that each
+// statement stays well inside the query timeout however much has piled up.
+const sweepBatch = 5000
+
+// Sweep deletes what has expired, by the store's clock: refresh tokens past
+// their expiry (an expired token is refused whatever its status), marks past
+// the last token they cover, sessions and codes past their expiry (a
+// redeemed code is kept until then, so a replay is still recognised), and
+// ended limiter windows. Each table is swept in batches, each batch one
+// statement under its own timeout; a failure on one table does not stop the
+// others, and every failure is returned.
+func (s *Store) Sweep(ctx context.Context) error {
+	now := s.now()
+	var errs []error
+	for _, t := range []struct{ table, expired string }{
+		{"refresh_tokens", "expires_at <= $1"},
+		{"revocations", "keep_until <= $1"},
+		{"sessions", "expires_at <= $1"},
+		{"auth_codes", "expires_at <= $1"},
+		{"login_failures", "window_ends <= $1"},
+	} {
+		sql := `DELETE FROM ` + t.table + ` WHERE ctid IN (SELECT ctid FROM ` + t.table +
+			` WHERE ` + t.expired + ` LIMIT $2)`
+		for {
+			n, err := s.exec(ctx, sql, now, sweepBatch)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			if n < sweepBatch || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

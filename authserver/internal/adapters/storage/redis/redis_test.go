@@ -1,0 +1,262 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+const defaultURL = "redis://127.0.0.1:6379/0"
+
+var (
+	reachOnce sync.Once
+	reachErr  error
+)
+
+// testURL returns the Redis to test against, skipping the test (or failing
+// it under CI) when there is none.
+func testURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("AUTHSERVER_REDIS_URL")
+	if u == "" {
+		u = defaultURL
+	}
+	reachOnce.Do(func() {
+		opt, err := goredis.ParseURL(u)
+		if err != nil {
+			reachErr = err
+			return
+		}
+		c := goredis.NewClient(opt)
+		defer func() { _ = c.Close() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		reachErr = c.Ping(ctx).Err()
+	})
+	if reachErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis not reachable at %s: %v", redact(u), reachErr)
+		}
+		t.Skipf("Redis not reachable at %s; set AUTHSERVER_REDIS_URL", redact(u))
+	}
+	return u
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the configured URL"
+	}
+	return u.Redacted()
+}
+
+// newStore returns a store under a key prefix of its own, whose keys are
+// deleted when the test ends.
+func newStore(t *testing.T, clock *storagetest.Clock) *Store {
+	t.Helper()
+	u := testURL(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := "authserver-test:" + hex.EncodeToString(b) + ":"
+	s, err := Open(context.Background(), Config{URL: u, KeyPrefix: prefix}, clock.Now)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var keys []string
+		iter := s.client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		err := iter.Err()
+		if err == nil && len(keys) > 0 {
+			err = s.client.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("deleting test keys %s*: %v", prefix, err)
+		}
+		s.Close()
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	testURL(t)
+	t.Run("codes", func(t *testing.T) {
+		storagetest.RunCodes(t, func(t *testing.T, c *storagetest.Clock) app.CodeStore { return newStore(t, c) })
+	})
+	t.Run("sessions", func(t *testing.T) {
+		storagetest.RunSessions(t, func(t *testing.T, c *storagetest.Clock) app.SessionStore { return newStore(t, c) })
+	})
+	t.Run("revocations", func(t *testing.T) {
+		storagetest.RunRevocations(t, func(t *testing.T, c *storagetest.Clock) app.RevocationStore { return newStore(t, c) })
+	})
+	t.Run("limiter", func(t *testing.T) {
+		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter {
+			return newStore(t, c).Limiter(app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
+		})
+	})
+}
+
+func TestDownRedisIsUnavailableFast(t *testing.T) {
+	ctx := context.Background()
+	t.Run("nothing listening", func(t *testing.T) {
+		start := time.Now()
+		_, err := Open(ctx, Config{URL: "redis://127.0.0.1:1/0"}, time.Now)
+		assert.ErrorIs(t, err, domain.ErrUnavailable)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+	t.Run("closed client", func(t *testing.T) {
+		s, err := Open(ctx, Config{URL: testURL(t)}, time.Now)
+		require.NoError(t, err)
+		s.Close()
+		start := time.Now()
+		_, err = s.FindSession(ctx, "s")
+		assert.ErrorIs(t, err, domain.ErrUnavailable)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+	t.Run("a call past the timeout", func(t *testing.T) {
+		s := newStore(t, storagetest.NewClock())
+		s.opTimeout = 200 * time.Millisecond
+		start := time.Now()
+		// BLPOP on an empty list blocks the way a hung server would.
+		err := mapErr(s.client.BLPop(boundCtx(t, s), 5*time.Second, s.prefix+"nothing").Err())
+		assert.ErrorIs(t, err, domain.ErrUnavailable)
+		assert.Less(t, time.Since(start), 2*time.Second)
+		require.NoError(t, s.Ping(ctx), "the client recovers")
+	})
+}
+
+func boundCtx(t *testing.T, s *Store) context.Context {
+	ctx, cancel := s.bound(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestErrorMapping(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want error // nil: none of the sentinels
+	}{
+		{"nil reply", goredis.Nil, domain.ErrNotFound},
+		{"closed client", goredis.ErrClosed, domain.ErrUnavailable},
+		{"pool timeout", goredis.ErrPoolTimeout, domain.ErrUnavailable},
+		{"deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), domain.ErrUnavailable},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, domain.ErrUnavailable},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), domain.ErrUnavailable},
+		{"anything else", errors.New("ERR wrong number of arguments"), nil},
+	}
+	sentinels := []error{domain.ErrNotFound, domain.ErrConflict, domain.ErrUnavailable}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mapErr(tc.err)
+			require.Error(t, got)
+			for _, s := range sentinels {
+				assert.Equal(t, s == tc.want, errors.Is(got, s), "errors.Is(%v, %v)", got, s)
+			}
+			if tc.want != domain.ErrNotFound {
+				assert.ErrorIs(t, got, tc.err, "the cause is kept")
+			}
+		})
+	}
+	assert.NoError(t, mapErr(nil))
+}
+
+// A real Redis answers LOADING, READONLY and max-clients as error replies;
+// they must read as unavailable too.
+func TestServerStateErrorsAreUnavailable(t *testing.T) {
+	s := newStore(t, storagetest.NewClock())
+	for _, reply := range []string{"LOADING Redis is loading the dataset in memory", "READONLY You can't write against a read only replica."} {
+		err := s.client.Eval(boundCtx(t, s), `return redis.error_reply(ARGV[1])`, nil, reply).Err()
+		require.Error(t, err)
+		assert.ErrorIs(t, mapErr(err), domain.ErrUnavailable, reply)
+	}
+}
+
+func TestKeysExpireWithTheirEntries(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	s := newStore(t, clock)
+	now := clock.Now()
+	pttl := func(key string) time.Duration {
+		d, err := s.client.PTTL(ctx, key).Result()
+		require.NoError(t, err)
+		return d
+	}
+
+	require.NoError(t, s.CreateCode(ctx, domain.AuthorizationCode{Hash: "c", ExpiresAt: now.Add(time.Minute)}))
+	_, err := s.RedeemCode(ctx, "c")
+	require.NoError(t, err)
+	assert.InDelta(t, time.Minute, pttl(s.codeKey("c")), float64(2*time.Second), "redeeming keeps the TTL")
+
+	require.NoError(t, s.CreateSession(ctx, domain.Session{Hash: "s", ExpiresAt: now.Add(time.Hour)}))
+	assert.InDelta(t, time.Hour, pttl(s.sessionKey("s")), float64(2*time.Second))
+
+	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(30*time.Second)))
+	assert.InDelta(t, 30*time.Second, pttl(s.revokedKey("jti:x")), float64(2*time.Second))
+	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(90*time.Second)))
+	assert.InDelta(t, 90*time.Second, pttl(s.revokedKey("jti:x")), float64(2*time.Second), "a wider mark lives longer")
+	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(10*time.Second)))
+	assert.InDelta(t, 90*time.Second, pttl(s.revokedKey("jti:x")), float64(2*time.Second), "and never shorter")
+
+	l := s.Limiter(app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
+	require.NoError(t, l.Failed(ctx, "user:a"))
+	clock.Advance(4 * time.Second)
+	require.NoError(t, l.Failed(ctx, "user:a"))
+	assert.InDelta(t, 6*time.Second, pttl(s.limitKey("user:a")), float64(2*time.Second), "the window is not extended by later failures")
+}
+
+func TestValuesAreJSON(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	s := newStore(t, clock)
+	now := clock.Now()
+	c := domain.AuthorizationCode{Hash: "c", ClientID: "app", Scope: domain.NewScope("a"), IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
+	require.NoError(t, s.CreateCode(ctx, c))
+	raw, err := s.client.Get(ctx, s.codeKey("c")).Result()
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(raw, notRedeemedPrefix), "the redeem script relies on this prefix: %s", raw)
+	_, err = s.RedeemCode(ctx, "c")
+	require.NoError(t, err)
+	raw, err = s.client.Get(ctx, s.codeKey("c")).Result()
+	require.NoError(t, err)
+	var rec codeRecord
+	require.NoError(t, json.Unmarshal([]byte(raw), &rec), "still JSON after redemption")
+	assert.True(t, rec.Redeemed)
+	assert.Equal(t, "app", rec.ClientID)
+
+	require.NoError(t, s.Revoke(ctx, "g", now, now.Add(time.Minute)))
+	raw, err = s.client.Get(ctx, s.revokedKey("g")).Result()
+	require.NoError(t, err)
+	var m markRecord
+	require.NoError(t, json.Unmarshal([]byte(raw), &m))
+	assert.Equal(t, markRecord{AtMicros: now.UnixMicro(), UntilMicros: now.Add(time.Minute).UnixMicro()}, m, "microseconds survive the script exactly")
+}
+
+func TestCreateCodeConflict(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	s := newStore(t, clock)
+	c := domain.AuthorizationCode{Hash: "c", ExpiresAt: clock.Now().Add(time.Minute)}
+	require.NoError(t, s.CreateCode(ctx, c))
+	assert.ErrorIs(t, s.CreateCode(ctx, c), domain.ErrConflict)
+}

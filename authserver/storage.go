@@ -1,0 +1,326 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/adapters/auditlog"
+	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/postgres"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/redis"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"go.uber.org/zap"
+)
+
+// Storage backends.
+const (
+	Memory   = "memory"
+	Postgres = "postgres"
+	Redis    = "redis"
+)
+
+// The data groups, each placeable on its own backend. Redis holds only the
+// groups whose entries expire.
+var (
+	storageGroups = []string{"clients", "users", "refresh_tokens", "revocations", "signing_keys",
+		"sessions", "codes", "consents", "rate_limits", "audit"}
+	redisGroups = []string{"revocations", "sessions", "codes", "rate_limits"}
+)
+
+// StorageConfig places each data group on a backend: Default for all, and
+// Groups to override single ones, e.g. everything in PostgreSQL but the
+// expiring groups in Redis.
+type StorageConfig struct {
+	Default  string
+	Groups   map[string]string
+	Postgres PostgresConfig
+	Redis    RedisConfig
+	// ConnectTimeout is how long start-up keeps trying to reach a backend
+	// that is not up yet (containers start in any order).
+	ConnectTimeout time.Duration
+}
+
+// PostgresConfig connects to PostgreSQL.
+type PostgresConfig struct {
+	DSN          string
+	MaxConns     int32
+	MinConns     int32
+	QueryTimeout time.Duration
+	// Migrate applies pending schema migrations at start (also done by
+	// `authserver migrate`). Safe with several replicas: they take turns.
+	Migrate bool
+}
+
+// RedisConfig connects to Redis.
+type RedisConfig struct {
+	URL       string
+	KeyPrefix string
+	Timeout   time.Duration
+}
+
+// WithStorage places the data groups; the default is memory for all.
+func WithStorage(c StorageConfig) Option {
+	return func(s *settings) error {
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("WithStorage: %w", err)
+		}
+		s.storage = c
+		return nil
+	}
+}
+
+func (c StorageConfig) backend(group string) string {
+	if b, ok := c.Groups[group]; ok && b != "" {
+		return b
+	}
+	if c.Default == "" {
+		return Memory
+	}
+	return c.Default
+}
+
+func (c StorageConfig) uses(backend string) bool {
+	for _, g := range storageGroups {
+		if c.backend(g) == backend {
+			return true
+		}
+	}
+	return false
+}
+
+func (c StorageConfig) validate() error {
+	switch c.Default {
+	case "", Memory, Postgres:
+	default:
+		return fmt.Errorf("default backend %q: want memory or postgres (redis holds only %s)", c.Default, strings.Join(redisGroups, ", "))
+	}
+	names := make([]string, 0, len(c.Groups))
+	for g := range c.Groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		b := c.Groups[g]
+		if !slices.Contains(storageGroups, g) {
+			return fmt.Errorf("unknown data group %q (groups: %s)", g, strings.Join(storageGroups, ", "))
+		}
+		switch b {
+		case Memory, Postgres:
+		case Redis:
+			if !slices.Contains(redisGroups, g) {
+				return fmt.Errorf("group %q cannot live in redis: only %s expire", g, strings.Join(redisGroups, ", "))
+			}
+		default:
+			return fmt.Errorf("group %q: unknown backend %q", g, b)
+		}
+	}
+	if c.uses(Postgres) && c.Postgres.DSN == "" {
+		return errors.New("postgres is used but no DSN is set (AUTHSERVER_POSTGRES_DSN)")
+	}
+	if c.uses(Redis) && c.Redis.URL == "" {
+		return errors.New("redis is used but no URL is set (AUTHSERVER_REDIS_URL)")
+	}
+	return nil
+}
+
+// The per-group store types: each is the union of what the use cases and
+// the fixture loader need of that group.
+type (
+	clientGroup interface {
+		app.ClientFinder
+		SaveClient(ctx context.Context, c domain.Client) error
+		SaveScope(ctx context.Context, s domain.ScopeInfo) error
+		ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
+	}
+	refreshGroup interface {
+		app.RefreshTokenStore
+		app.UserClientRevoker
+	}
+)
+
+// stores is every data group on its chosen backend.
+type stores struct {
+	clients     clientGroup
+	users       app.UserStore
+	refresh     refreshGroup
+	revocations app.RevocationStore
+	keys        jwtkeys.Store
+	sessions    app.SessionStore
+	codes       app.CodeStore
+	consents    app.ConsentStore
+	limiter     app.FailureLimiter
+	audit       app.AuditLog
+	pg          *postgres.Store // nil unless a group lives in PostgreSQL
+
+	pings    []func(context.Context) error
+	sweepers []func(context.Context) error
+	closers  []func()
+}
+
+// openStores opens the backends the configuration uses and places each
+// group. Close releases them.
+func openStores(ctx context.Context, s settings) (st *stores, err error) {
+	cfg := s.storage
+	st = &stores{}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	limits := app.LimitPolicy{MaxFailures: s.loginFailures, Window: s.loginWindow}
+
+	mem := memory.New(s.clock, limits)
+	st.sweepers = append(st.sweepers, mem.Sweep)
+
+	var pg *postgres.Store
+	if cfg.uses(Postgres) {
+		pg, err = retryConnect(ctx, cfg.ConnectTimeout, func(ctx context.Context) (*postgres.Store, error) {
+			return postgres.Open(ctx, postgres.Config{DSN: cfg.Postgres.DSN, MaxConns: cfg.Postgres.MaxConns,
+				MinConns: cfg.Postgres.MinConns, QueryTimeout: cfg.Postgres.QueryTimeout}, s.clock)
+		})
+		if err != nil {
+			return st, fmt.Errorf("postgres: %w", err)
+		}
+		st.pg = pg
+		st.closers = append(st.closers, pg.Close)
+		st.pings = append(st.pings, pg.Ping)
+		st.sweepers = append(st.sweepers, pg.Sweep)
+		if cfg.Postgres.Migrate {
+			applied, err := pg.Migrate(ctx)
+			if err != nil {
+				return st, fmt.Errorf("postgres: migrate: %w", err)
+			}
+			if len(applied) > 0 {
+				s.log.Info("postgres migrations applied", zap.Strings("migrations", applied))
+			}
+		}
+	}
+	var rd *redis.Store
+	if cfg.uses(Redis) {
+		rd, err = retryConnect(ctx, cfg.ConnectTimeout, func(ctx context.Context) (*redis.Store, error) {
+			return redis.Open(ctx, redis.Config{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix,
+				DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout}, s.clock)
+		})
+		if err != nil {
+			return st, fmt.Errorf("redis: %w", err)
+		}
+		st.closers = append(st.closers, rd.Close)
+		st.pings = append(st.pings, rd.Ping)
+	}
+
+	// pick returns the group's store; the compiler checks below that each
+	// backend implements every group it may hold.
+	pick := func(group string) any {
+		switch cfg.backend(group) {
+		case Postgres:
+			return pg
+		case Redis:
+			return rd
+		}
+		return mem
+	}
+	st.clients = pick("clients").(clientGroup)
+	st.users = pick("users").(app.UserStore)
+	st.refresh = pick("refresh_tokens").(refreshGroup)
+	st.revocations = pick("revocations").(app.RevocationStore)
+	st.sessions = pick("sessions").(app.SessionStore)
+	st.codes = pick("codes").(app.CodeStore)
+	st.consents = pick("consents").(app.ConsentStore)
+
+	switch b := pick("rate_limits").(type) {
+	case *postgres.Store:
+		st.limiter = b.Limiter(limits)
+	case *redis.Store:
+		st.limiter = b.Limiter(limits)
+	default:
+		st.limiter = mem.Limiter()
+	}
+
+	switch {
+	case cfg.backend("signing_keys") == Postgres:
+		st.keys = pg
+	case s.keyFile != "":
+		st.keys = jwtkeys.NewFileStore(s.keyFile)
+	default:
+		st.keys = mem
+	}
+
+	// Audit: PostgreSQL when it is chosen, batched off the request path;
+	// else the JSON log.
+	if cfg.backend("audit") == Postgres {
+		b := auditlog.NewBatcher(pg, s.log.Named("audit"), 10000, 500, 200*time.Millisecond)
+		st.audit = b
+		st.closers = append([]func(){b.Close}, st.closers...) // flush before the pool closes
+	} else {
+		st.audit = auditlog.NewLog(s.log.Named("audit"))
+	}
+	return st, nil
+}
+
+// Every backend holds the groups it may be given.
+var (
+	_ clientGroup         = (*memory.Store)(nil)
+	_ clientGroup         = (*postgres.Store)(nil)
+	_ app.UserStore       = (*postgres.Store)(nil)
+	_ refreshGroup        = (*postgres.Store)(nil)
+	_ app.RevocationStore = (*redis.Store)(nil)
+	_ app.SessionStore    = (*redis.Store)(nil)
+	_ app.CodeStore       = (*redis.Store)(nil)
+	_ app.ConsentStore    = (*postgres.Store)(nil)
+	_ jwtkeys.Store       = (*postgres.Store)(nil)
+)
+
+// retryConnect keeps trying to open a backend that is unavailable, until
+// timeout: at start-up a database may come up a little after this server.
+// Any other error (a wrong password, a bad DSN) fails at once.
+func retryConnect[T any](ctx context.Context, timeout time.Duration, open func(context.Context) (T, error)) (T, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := open(ctx)
+		if err == nil || !errors.Is(err, domain.ErrUnavailable) || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Ping reports whether every backend in use answers.
+func (st *stores) Ping(ctx context.Context) error {
+	var errs []error
+	for _, p := range st.pings {
+		if err := p(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sweep deletes expired entries in every backend that keeps them.
+func (st *stores) Sweep(ctx context.Context) error {
+	var errs []error
+	for _, sw := range st.sweepers {
+		if err := sw(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the backends.
+func (st *stores) Close() {
+	for _, c := range st.closers {
+		c()
+	}
+	st.closers = nil
+}

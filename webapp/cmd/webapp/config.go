@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -12,6 +13,14 @@ import (
 // demoClientSecret is the development fixtures' secret for client 1234.
 // Everyone who has read the README knows it, so production refuses it.
 const demoClientSecret = "qwerty"
+
+// demoBrowserSecret is the development fixtures' secret for client
+// webapp-browser, refused in production for the same reason.
+const demoBrowserSecret = "webapp-browser-secret"
+
+// callbackPath is where the webapp serves the authorization response, so
+// it is the path browser.redirect_url must have.
+const callbackPath = "/callback"
 
 // Config is the webapp's whole configuration: built-in defaults, then
 // configs/webapp.<env>.json, then WEBAPP_* environment variables
@@ -42,7 +51,29 @@ type Config struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	} `json:"demo_user"`
+	// Browser is the browser demo's client: the authorization code grant
+	// with PKCE, as a confidential client (client_secret_basic). Its token
+	// endpoint is authserver.token_url. An empty client_secret switches the
+	// browser pages off.
+	Browser struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		AuthorizeURL string `json:"authorize_url"`
+		RevokeURL    string `json:"revoke_url"`
+		// Issuer is the authserver's issuer identifier, which every
+		// authorization response must carry as iss (RFC 9207).
+		Issuer string `json:"issuer"`
+		// RedirectURL is the webapp's own callback as the browser reaches
+		// it, registered at the authserver; https there makes the cookies
+		// Secure.
+		RedirectURL string          `json:"redirect_url"`
+		Scopes      []string        `json:"scopes"`
+		SessionTTL  config.Duration `json:"session_ttl"`
+	} `json:"browser"`
 }
+
+// BrowserEnabled reports whether the browser pages are served.
+func (c Config) BrowserEnabled() bool { return c.Browser.ClientSecret != "" }
 
 func defaultConfig() Config {
 	var c Config
@@ -57,6 +88,14 @@ func defaultConfig() Config {
 	c.ResourceServer.Timeout = config.Duration(3 * time.Second)
 	c.DemoUser.Username = "alice"
 	c.DemoUser.Password = "alice-password"
+	c.Browser.ClientID = "webapp-browser"
+	c.Browser.ClientSecret = demoBrowserSecret
+	c.Browser.AuthorizeURL = "http://localhost:5001/oauth/authorize"
+	c.Browser.RevokeURL = "http://localhost:5001/oauth/revoke"
+	c.Browser.Issuer = "http://localhost:5001"
+	c.Browser.RedirectURL = "http://localhost:5003" + callbackPath
+	c.Browser.Scopes = []string{"current_time", "epoch_time"}
+	c.Browser.SessionTTL = config.Duration(time.Hour)
 	return c
 }
 
@@ -71,7 +110,16 @@ func (c Config) check(env string) error {
 	if c.ResourceServer.Timeout.D() <= 0 {
 		problems = append(problems, "resourceserver.timeout must be positive")
 	}
+	if c.Browser.SessionTTL.D() <= 0 {
+		problems = append(problems, "browser.session_ttl must be positive")
+	}
+	if u, err := url.Parse(c.Browser.RedirectURL); err == nil && u.Path != callbackPath {
+		problems = append(problems, "browser.redirect_url must have the path "+callbackPath+", where the webapp serves it")
+	}
 	if env == "production" {
+		if c.Browser.ClientSecret == demoBrowserSecret {
+			problems = append(problems, "browser.client_secret is the public demo secret, which production refuses: set WEBAPP_BROWSER_CLIENT_SECRET (or empty it to switch the browser pages off)")
+		}
 		switch c.AuthServer.ClientSecret {
 		case "":
 			problems = append(problems, "authserver.client_secret is empty: set WEBAPP_AUTHSERVER_CLIENT_SECRET")
@@ -130,6 +178,25 @@ const configSchema = `{
       },
       "if": {"properties": {"username": {"minLength": 1}}},
       "then": {"properties": {"password": {"minLength": 1}}}
+    },
+    "browser": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "client_id": {"type": "string", "minLength": 1},
+        "client_secret": {"type": "string"},
+        "authorize_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "revoke_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "redirect_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "scopes": {
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": {"type": "string", "pattern": "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$"}
+        },
+        "session_ttl": ` + config.DurationSchema + `
+      }
     }
   }
 }`

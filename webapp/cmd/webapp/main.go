@@ -1,6 +1,9 @@
-// Command webapp runs the demo first-party client: each call to
+// Command webapp runs the demo clients. The curl flow: each call to
 // /current_time or /epoch_time gets a fresh token from the authorization
 // server by the password grant and reads the time from the resource server.
+// The browser demo (/, /login, /callback, /logout): the user signs in at the
+// authorization server (authorization code grant with PKCE) and the home
+// page reads their times with the tokens kept in a server-side session.
 package main
 
 import (

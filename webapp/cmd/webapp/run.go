@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
@@ -15,6 +17,8 @@ import (
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
+	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 	"go.uber.org/zap"
@@ -78,22 +82,26 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 	// Never the client secret or the demo password.
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
 		zap.String("token_url", cfg.AuthServer.TokenURL), zap.String("client_id", cfg.AuthServer.ClientID),
-		zap.String("resourceserver", cfg.ResourceServer.BaseURL), zap.Bool("demo_user", cfg.DemoUser.Username != ""))
+		zap.String("resourceserver", cfg.ResourceServer.BaseURL), zap.Bool("demo_user", cfg.DemoUser.Username != ""),
+		zap.Bool("browser_pages", cfg.BrowserEnabled()), zap.String("browser_client_id", cfg.Browser.ClientID),
+		zap.String("authorize_url", cfg.Browser.AuthorizeURL), zap.String("redirect_url", cfg.Browser.RedirectURL),
+		zap.String("issuer", cfg.Browser.Issuer))
 
 	// One client per upstream, each bounded by that upstream's timeout and
 	// keeping its connections for reuse.
+	authHTTP := httpclient.New(cfg.AuthServer.Timeout.D())
 	tokens := authclient.New(authclient.Config{
 		TokenURL:     cfg.AuthServer.TokenURL,
 		ClientID:     cfg.AuthServer.ClientID,
 		ClientSecret: cfg.AuthServer.ClientSecret,
-	}, httpclient.New(cfg.AuthServer.Timeout.D()))
+	}, authHTTP)
 	times := resourceclient.New(cfg.ResourceServer.BaseURL, httpclient.New(cfg.ResourceServer.Timeout.D()))
 
 	// No readiness checks on the upstreams: when one is down the webapp
 	// still answers, fast, with a 503 naming it, and taking the webapp out
 	// of rotation too would only hide which service is at fault.
 	health := httpserver.NewHealth()
-	h := httpapi.NewHandler(httpapi.Deps{
+	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
 			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 			Health: health, Metrics: httpserver.NewMetrics(),
@@ -101,6 +109,53 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 		Times:    app.New(tokens, times),
 		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},
 		ClientID: cfg.AuthServer.ClientID,
+	}
+	if cfg.BrowserEnabled() {
+		pages, err := browserPages(cfg, log, authHTTP, times)
+		if err != nil {
+			return err
+		}
+		deps.Pages = pages
+	} else {
+		log.Info("browser pages off: browser.client_secret is empty")
+	}
+	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, nil)
+}
+
+// The most sessions and sign-ins in progress kept in memory. A session is
+// a few hundred bytes, so each bound is a few megabytes at most.
+const (
+	maxSessions      = 10000
+	maxLoginAttempts = 10000
+)
+
+// browserPages wires the browser demo: the authorization code client on
+// the authserver's HTTP client, the resource client shared with the curl
+// flow, and memory stores.
+func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client) (*web.Pages, error) {
+	code := authclient.NewCodeClient(authclient.CodeConfig{
+		AuthorizeURL: cfg.Browser.AuthorizeURL,
+		TokenURL:     cfg.AuthServer.TokenURL,
+		RevokeURL:    cfg.Browser.RevokeURL,
+		ClientID:     cfg.Browser.ClientID,
+		ClientSecret: cfg.Browser.ClientSecret,
+		RedirectURL:  cfg.Browser.RedirectURL,
+		Scopes:       cfg.Browser.Scopes,
+	}, authHTTP)
+	browser := app.NewBrowser(app.BrowserDeps{
+		Authorizer: code,
+		Renewer:    code,
+		Revoker:    code,
+		Times:      times,
+		Sessions:   memory.NewSessions(memory.Options{Capacity: maxSessions}),
+		Attempts:   memory.NewLoginAttempts(memory.Options{Capacity: maxLoginAttempts}),
+		Issuer:     cfg.Browser.Issuer,
+		SessionTTL: cfg.Browser.SessionTTL.D(),
 	})
-	return httpserver.Serve(ctx, cfg.HTTP, h, log, health, nil)
+	return web.New(web.Deps{
+		Browser:       browser,
+		Log:           log,
+		SecureCookies: strings.HasPrefix(cfg.Browser.RedirectURL, "https://"),
+		ClientID:      cfg.Browser.ClientID,
+	})
 }

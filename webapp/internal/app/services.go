@@ -20,3 +20,64 @@ type TokenSource interface {
 type TimeReader interface {
 	ReadTime(ctx context.Context, token domain.Secret, kind domain.TimeKind) (domain.TimeAnswer, error)
 }
+
+// Authorizer is the client side of the authorization code grant with PKCE
+// (RFC 6749 §4.1, RFC 7636 with S256) at the authorization server.
+type Authorizer interface {
+	// NewVerifier returns a new PKCE code verifier.
+	NewVerifier() domain.Secret
+	// AuthCodeURL is where to send the browser to ask the user for access:
+	// the authorization endpoint with the client's id, redirect URI and
+	// scopes, state, and the S256 challenge of verifier.
+	AuthCodeURL(state, verifier domain.Secret) string
+	// Exchange redeems a code for tokens, proving with verifier that it is
+	// the client that asked for the code. A code the server refuses is a
+	// domain.LoginFailed error; otherwise errors name domain.AuthServer, as
+	// TokenSource's do.
+	Exchange(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error)
+}
+
+// TokenRenewer keeps a session's tokens usable.
+type TokenRenewer interface {
+	// Fresh returns t if its access token is still valid, else the tokens
+	// the authorization server gives for t's refresh token (which include a
+	// new refresh token: the old one is spent). A refresh the server refuses
+	// (invalid_grant: revoked, expired, reused) or cannot be tried (no
+	// refresh token) is a domain.SessionEnded error.
+	Fresh(ctx context.Context, t domain.Tokens) (domain.Tokens, error)
+}
+
+// TokenRevoker tells the authorization server a refresh token is no longer
+// wanted (RFC 7009).
+type TokenRevoker interface {
+	Revoke(ctx context.Context, refreshToken domain.Secret) error
+}
+
+// SessionStore keeps signed-in sessions until they expire. Every method
+// returns domain.ErrNotFound for a session that is not there or has expired.
+type SessionStore interface {
+	// Create adds a new session. A full store may refuse it with a
+	// domain.Unavailable error.
+	Create(ctx context.Context, s domain.Session) error
+	// Update runs fn on a copy of the session and stores what fn leaves
+	// (but never a changed ID or Expires). It has the session to itself
+	// while fn runs: Updates and Deletes of one session run one after
+	// another, so fn may spend a refresh token knowing that no one else is
+	// spending it at the same time. If fn fails, nothing is stored and
+	// Update returns the session as it was along with fn's error.
+	Update(ctx context.Context, id domain.Secret, fn func(*domain.Session) error) (domain.Session, error)
+	// Delete removes the session, once no Update is running on it, and
+	// returns it as it last was.
+	Delete(ctx context.Context, id domain.Secret) (domain.Session, error)
+}
+
+// LoginAttemptStore keeps sign-ins in progress until they are completed or
+// expire.
+type LoginAttemptStore interface {
+	// Create adds a new attempt. A full store makes room by dropping the
+	// attempts closest to expiring.
+	Create(ctx context.Context, a domain.LoginAttempt) error
+	// Take removes the attempt and returns it, so that it can be completed
+	// only once; domain.ErrNotFound if it is not there or has expired.
+	Take(ctx context.Context, id domain.Secret) (domain.LoginAttempt, error)
+}

@@ -1,6 +1,7 @@
 // Package domain holds what the webapp reasons about: the user's credentials,
-// the kinds of time it can show, the answers it gets, and the errors that say
-// which upstream failed and how. It imports only the standard library.
+// the browser's sign-in attempts and sessions, the kinds of time it can show,
+// the answers it gets, and the errors that say which upstream failed and how.
+// It imports only the standard library.
 package domain
 
 // redacted is what a Secret prints as, wherever it is printed.

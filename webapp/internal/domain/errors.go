@@ -29,7 +29,26 @@ const (
 	// should. Usually a configuration mistake on one side; retrying will not
 	// help, so it is logged for an operator.
 	BadGateway ErrorCode = "bad_gateway"
+	// Forbidden: the request is refused whoever retries it, e.g. a form
+	// without its CSRF token.
+	Forbidden ErrorCode = "forbidden"
+	// AccessDenied: the user (or the authorization server on their behalf)
+	// declined to let the webapp in (RFC 6749 §4.1.2.1 access_denied).
+	AccessDenied ErrorCode = "access_denied"
+	// LoginFailed: a sign-in could not be completed (an answer that does not
+	// belong to the sign-in this browser started, an expired or reused one, a
+	// code the authorization server no longer accepts). Signing in again is
+	// the remedy.
+	LoginFailed ErrorCode = "login_failed"
+	// SessionEnded: the authorization server or the resource server no
+	// longer accepts the session's grant (revoked, or expired); the session
+	// is over and the user must sign in again.
+	SessionEnded ErrorCode = "session_ended"
 )
+
+// ErrNotFound says a store holds no live entry under the key asked for
+// (never there, expired, or already used).
+var ErrNotFound = errors.New("not found")
 
 // Error is a failure with a code the edge turns into a status. Service says
 // which upstream failed ("" when the failure is the caller's or the webapp's

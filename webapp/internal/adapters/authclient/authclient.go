@@ -1,6 +1,9 @@
-// Package authclient gets access tokens from the authorization server with
-// the OAuth 2.0 password grant (RFC 6749 §4.3), using golang.org/x/oauth2, and
-// turns every way that can fail into a domain error naming the authserver.
+// Package authclient is the webapp's client side of the authorization
+// server, using golang.org/x/oauth2: the password grant (RFC 6749 §4.3) for
+// the curl flow (Client), and for the browser the authorization code grant
+// with PKCE (RFC 6749 §4.1, RFC 7636), refresh (§6) and revocation (RFC 7009)
+// (CodeClient). It turns every way that can fail into a domain error naming
+// the authserver.
 package authclient
 
 import (

@@ -1,13 +1,15 @@
 // Package httpapi is the webapp's HTTP edge: it reads the user's credentials
 // from the request, calls the use cases, and answers with the resource
 // server's body or with one JSON error shape. Every route is listed in
-// NewHandler.
+// NewHandler, except the browser pages', which package web lists in its
+// routes.go and NewHandler mounts.
 package httpapi
 
 import (
 	"context"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/domain"
 	"go.uber.org/zap"
@@ -30,11 +32,14 @@ type Deps struct {
 	// ClientID is the webapp's own OAuth client id, put on each request's
 	// log lines.
 	ClientID string
+	// Pages adds the browser demo's HTML routes (package web); nil leaves
+	// them out.
+	Pages interface{ Routes(r chi.Router) }
 }
 
 // NewHandler returns the webapp's whole HTTP surface: the shared stack
 // (request id, access log, recovery, body limit, metrics, /healthz, /readyz,
-// /metrics, JSON 404 and 405) and the routes below.
+// /metrics, JSON 404 and 405), the routes below, and the browser pages.
 func NewHandler(d Deps) http.Handler {
 	if d.Stack.Log == nil {
 		d.Stack.Log = zap.NewNop()
@@ -43,5 +48,8 @@ func NewHandler(d Deps) http.Handler {
 	r := httpserver.NewRouter(d.Stack)
 	r.Method(http.MethodGet, "/current_time", handleTime(domain.CurrentTime, d.Times, d.DemoUser, d.ClientID, log))
 	r.Method(http.MethodGet, "/epoch_time", handleTime(domain.EpochTime, d.Times, d.DemoUser, d.ClientID, log))
+	if d.Pages != nil {
+		d.Pages.Routes(r)
+	}
 	return r
 }

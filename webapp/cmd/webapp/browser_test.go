@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/webapp/internal/fake"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// freeAddr is a loopback address that was free a moment ago: the redirect
+// URI has to name the webapp's port before it starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// The browser demo as run wires it from config: sign in at a fake
+// authserver, read both times, sign out.
+func TestRunServesTheBrowserDemo(t *testing.T) {
+	addr := freeAddr(t)
+	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
+		RedirectURI: "http://" + addr + "/callback"})
+	t.Cleanup(as.Close)
+	rs := fake.NewResourceServer(as.Active)
+	t.Cleanup(rs.Close)
+	s := start(t, map[string]string{
+		"WEBAPP_HTTP_ADDR":               addr,
+		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
+		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
+		"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
+		"WEBAPP_BROWSER_REVOKE_URL":      as.URL + "/oauth/revoke",
+		"WEBAPP_BROWSER_ISSUER":          as.Issuer(),
+		"WEBAPP_BROWSER_REDIRECT_URL":    "http://" + addr + "/callback",
+	})
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	get := func(u string) (*http.Response, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(body)
+	}
+
+	resp, body := get(s.url + "/")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "Sign in with authserver")
+	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+
+	// Following every redirect: /login -> authorize -> callback -> home.
+	resp, body = get(s.url + "/login")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	assert.Equal(t, s.url+"/", resp.Request.URL.String())
+	assert.Contains(t, body, "2026-11-23T13:45:00Z")
+	assert.Contains(t, body, "1795441500")
+	q := as.AuthorizeRequests()[0]
+	assert.Equal(t, "webapp-browser", q.Get("client_id"))
+	assert.Equal(t, "current_time epoch_time", q.Get("scope"))
+
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(body)
+	require.Len(t, m, 2)
+	resp, err = c.PostForm(s.url+"/logout", url.Values{"csrf_token": {m[1]}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []fake.Revocation{{Token: "rt-1", Hint: "refresh_token"}}, as.Revocations())
+
+	assert.NotContains(t, s.logs.String(), "webapp-browser-secret", "no client secret in the logs")
+	assert.NotContains(t, s.logs.String(), "rt-1", "no token in the logs")
+}
+
+func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {
+	s := start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret"})
+	resp, _ := get(t, s.url+"/")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "production ships no browser secret: the pages are off")
+	assert.Contains(t, s.logs.String(), "browser pages off")
+
+	s = start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret",
+		"WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret"})
+	resp, body := get(t, s.url+"/")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "Sign in with authserver")
+	assert.NotContains(t, s.logs.String(), "another-real-secret")
+}
+
+func TestRunRefusesBadBrowserConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"production with the browser demo secret",
+			map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret", "WEBAPP_BROWSER_CLIENT_SECRET": "webapp-browser-secret"},
+			[]string{"browser.client_secret is the public demo secret", "WEBAPP_BROWSER_CLIENT_SECRET"}},
+		{"authorize URL with a query",
+			map[string]string{"WEBAPP_BROWSER_AUTHORIZE_URL": "http://localhost:5001/oauth/authorize?x=1"},
+			[]string{"browser.authorize_url", "WEBAPP_BROWSER_AUTHORIZE_URL"}},
+		{"revoke URL without a scheme",
+			map[string]string{"WEBAPP_BROWSER_REVOKE_URL": "localhost:5001/oauth/revoke"},
+			[]string{"browser.revoke_url"}},
+		{"issuer with a fragment",
+			map[string]string{"WEBAPP_BROWSER_ISSUER": "http://localhost:5001#x"},
+			[]string{"browser.issuer"}},
+		{"redirect URL elsewhere than /callback",
+			map[string]string{"WEBAPP_BROWSER_REDIRECT_URL": "http://localhost:5003/oauth/callback"},
+			[]string{"browser.redirect_url must have the path /callback"}},
+		{"scope with a space",
+			map[string]string{"WEBAPP_BROWSER_SCOPES": `["current_time epoch_time"]`},
+			[]string{"browser.scopes"}},
+		{"no scopes",
+			map[string]string{"WEBAPP_BROWSER_SCOPES": `[]`},
+			[]string{"browser.scopes"}},
+		{"empty client id",
+			map[string]string{"WEBAPP_BROWSER": `{"client_id":""}`},
+			[]string{"browser.client_id"}},
+		{"zero session lifetime",
+			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "0s"},
+			[]string{"browser.session_ttl must be positive"}},
+		{"bad session lifetime",
+			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "forever"},
+			[]string{"browser.session_ttl", "WEBAPP_BROWSER_SESSION_TTL"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "WEBAPP_HTTP_ADDR": "127.0.0.1:0"}
+			for k, v := range tc.env {
+				vars[k] = v
+			}
+			var logs syncBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &logs, io.Discard)
+			require.Error(t, err, "run must refuse to start")
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Empty(t, listeningAddr(logs.String()), "nothing was served")
+		})
+	}
+}

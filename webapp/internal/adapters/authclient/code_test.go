@@ -1,0 +1,241 @@
+package authclient_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/webapp/internal/adapters/authclient"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const redirect = "http://localhost:5003/callback"
+
+func newCodeClient(base string, timeout time.Duration) *authclient.CodeClient {
+	return authclient.NewCodeClient(authclient.CodeConfig{
+		AuthorizeURL: base + "/oauth/authorize",
+		TokenURL:     base + "/oauth/token",
+		RevokeURL:    base + "/oauth/revoke",
+		ClientID:     clientID,
+		ClientSecret: clientSecret,
+		RedirectURL:  redirect,
+		Scopes:       []string{"current_time", "epoch_time"},
+	}, httpclient.New(timeout))
+}
+
+// request is what a fake endpoint saw.
+type request struct {
+	path     string
+	form     url.Values
+	id, pass string
+	basic    bool
+}
+
+func recordingServer(t *testing.T, status int, body string) (*httptest.Server, *[]request) {
+	var got []request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseForm())
+		user, pass, ok := r.BasicAuth()
+		id, _ := url.QueryUnescape(user)
+		secret, _ := url.QueryUnescape(pass)
+		got = append(got, request{path: r.URL.Path, form: r.PostForm, id: id, pass: secret, basic: ok})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &got
+}
+
+func TestAuthCodeURL(t *testing.T) {
+	c := newCodeClient("https://as.example", time.Second)
+	v := c.NewVerifier()
+	assert.Len(t, v, 43, "32 random octets, base64url")
+	assert.NotEqual(t, v, c.NewVerifier())
+
+	u, err := url.Parse(c.AuthCodeURL("state-1", v))
+	require.NoError(t, err)
+	assert.Equal(t, "https://as.example/oauth/authorize", u.Scheme+"://"+u.Host+u.Path)
+	sum := sha256.Sum256([]byte(v))
+	assert.Equal(t, url.Values{
+		"response_type":         {"code"},
+		"client_id":             {clientID},
+		"redirect_uri":          {redirect},
+		"scope":                 {"current_time epoch_time"},
+		"state":                 {"state-1"},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+	}, u.Query())
+}
+
+func TestExchange(t *testing.T) {
+	srv, got := recordingServer(t, 200, `{"access_token":"at-1","token_type":"Bearer","expires_in":300,"refresh_token":"rt-1"}`)
+	start := time.Now()
+	tok, err := newCodeClient(srv.URL, time.Second).Exchange(context.Background(), "code-1", "verifier-1")
+	require.NoError(t, err)
+	assert.Equal(t, domain.Secret("at-1"), tok.AccessToken)
+	assert.Equal(t, domain.Secret("rt-1"), tok.RefreshToken)
+	assert.WithinDuration(t, start.Add(300*time.Second), tok.Expiry, 5*time.Second)
+
+	require.Len(t, *got, 1)
+	r := (*got)[0]
+	assert.Equal(t, "/oauth/token", r.path)
+	assert.Equal(t, url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {"code-1"},
+		"redirect_uri":  {redirect},
+		"code_verifier": {"verifier-1"},
+	}, r.form, "no client credentials in the body")
+	assert.True(t, r.basic, "client_secret_basic")
+	assert.Equal(t, clientID, r.id)
+	assert.Equal(t, clientSecret, r.pass)
+}
+
+func TestExchangeFailures(t *testing.T) {
+	cases := []struct {
+		name     string
+		status   int
+		body     string
+		wantCode domain.ErrorCode
+		desc     string
+	}{
+		{"code refused", 400, `{"error":"invalid_grant"}`, domain.LoginFailed,
+			"the authserver did not accept the sign-in code (it may have expired); sign in again"},
+		{"client refused", 401, `{"error":"invalid_client"}`, domain.BadGateway,
+			"the authserver refused the webapp's client credentials (status 401, invalid_client)"},
+		{"unavailable", 503, `{"error":"temporarily_unavailable"}`, domain.Unavailable, "the authserver is unavailable (status 503)"},
+		{"other error", 400, `{"error":"unauthorized_client"}`, domain.BadGateway,
+			"the authserver answered the code exchange with status 400 (unauthorized_client)"},
+		{"unsafe error code left out", 400, `{"error":"<b>"}`, domain.BadGateway,
+			"the authserver answered the code exchange with status 400"},
+		{"not a bearer token", 200, `{"access_token":"at","token_type":"mac"}`, domain.BadGateway,
+			`the authserver issued a token of type "mac", not a bearer token`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := recordingServer(t, tc.status, tc.body)
+			_, err := newCodeClient(srv.URL, time.Second).Exchange(context.Background(), "code-1", "v")
+			var de *domain.Error
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, tc.wantCode, de.Code)
+			assert.Equal(t, domain.AuthServer, de.Service)
+			assert.Equal(t, tc.desc, de.Description)
+			assert.NotContains(t, err.Error(), clientSecret)
+		})
+	}
+}
+
+func TestFresh(t *testing.T) {
+	valid := domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}
+	expired := valid
+	expired.Expiry = time.Now().Add(5 * time.Second) // inside x/oauth2's 10 s margin
+
+	cases := []struct {
+		name      string
+		in        domain.Tokens
+		status    int
+		body      string
+		want      domain.Tokens
+		wantCalls int
+		wantCode  domain.ErrorCode
+	}{
+		{name: "valid token, no refresh", in: valid, want: valid},
+		{name: "no expiry is taken as valid", in: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"},
+			want: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}},
+		{name: "expired: refreshed, new refresh token kept", in: expired, wantCalls: 1, status: 200,
+			body: `{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}`,
+			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "Bearer"}},
+		{name: "expired: refreshed without rotation keeps the old refresh token", in: expired, wantCalls: 1, status: 200,
+			body: `{"access_token":"at-2","token_type":"Bearer","expires_in":300}`,
+			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-1", TokenType: "Bearer"}},
+		{name: "refresh refused ends the session", in: expired, wantCalls: 1, status: 400,
+			body: `{"error":"invalid_grant"}`, wantCode: domain.SessionEnded},
+		{name: "expired without a refresh token ends the session",
+			in: domain.Tokens{AccessToken: "at-1", Expiry: time.Now().Add(-time.Minute)}, wantCode: domain.SessionEnded},
+		{name: "authserver unavailable", in: expired, wantCalls: 1, status: 503, body: `{}`, wantCode: domain.Unavailable},
+		{name: "client refused", in: expired, wantCalls: 1, status: 401, body: `{"error":"invalid_client"}`, wantCode: domain.BadGateway},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, got := recordingServer(t, tc.status, tc.body)
+			out, err := newCodeClient(srv.URL, time.Second).Fresh(context.Background(), tc.in)
+			require.Len(t, *got, tc.wantCalls)
+			if tc.wantCalls == 1 {
+				r := (*got)[0]
+				assert.Equal(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-1"}}, r.form)
+				assert.Equal(t, clientID, r.id)
+				assert.Equal(t, clientSecret, r.pass)
+			}
+			if tc.wantCode != "" {
+				assert.Equal(t, tc.wantCode, domain.CodeOf(err))
+				assert.Equal(t, domain.AuthServer, domain.ServiceOf(err))
+				return
+			}
+			require.NoError(t, err)
+			if tc.wantCalls == 1 {
+				assert.WithinDuration(t, time.Now().Add(300*time.Second), out.Expiry, 5*time.Second)
+				out.Expiry = time.Time{}
+			}
+			assert.Equal(t, tc.want, out)
+		})
+	}
+}
+
+func TestFreshWhenTheAuthserverIsDown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(hang))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	expired := domain.Tokens{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(-time.Minute)}
+	for name, base := range map[string]string{"hangs": srv.URL, "closed": closed.URL} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := newCodeClient(base, 200*time.Millisecond).Fresh(context.Background(), expired)
+			assert.Less(t, time.Since(start), time.Second)
+			assert.Equal(t, domain.Unavailable, domain.CodeOf(err))
+		})
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	cases := []struct {
+		name     string
+		status   int
+		wantCode domain.ErrorCode
+	}{
+		{"revoked", 200, ""},
+		{"unavailable", 503, domain.Unavailable},
+		{"refused", 401, domain.BadGateway},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, got := recordingServer(t, tc.status, `{}`)
+			err := newCodeClient(srv.URL, time.Second).Revoke(context.Background(), "rt-1")
+			if tc.wantCode == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.Equal(t, tc.wantCode, domain.CodeOf(err))
+				assert.Equal(t, domain.AuthServer, domain.ServiceOf(err))
+			}
+			require.Len(t, *got, 1)
+			r := (*got)[0]
+			assert.Equal(t, "/oauth/revoke", r.path)
+			assert.Equal(t, url.Values{"token": {"rt-1"}, "token_type_hint": {"refresh_token"}}, r.form)
+			assert.True(t, r.basic)
+			assert.Equal(t, clientID, r.id)
+			assert.Equal(t, clientSecret, r.pass)
+		})
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	err := newCodeClient(closed.URL, time.Second).Revoke(context.Background(), "rt-1")
+	assert.Equal(t, domain.Unavailable, domain.CodeOf(err))
+}

@@ -1,0 +1,303 @@
+// Package storagetest is the one behavioural suite every session and
+// sign-in attempt store runs: a backend's test only supplies a constructor.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Clock is a clock the suites move by hand.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at a fixed instant.
+func NewClock() *Clock { return &Clock{t: time.Date(2026, 11, 23, 13, 45, 0, 0, time.UTC)} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// NewSessions returns an empty store holding at most capacity sessions,
+// on the clock now.
+type NewSessions func(t *testing.T, capacity int, now func() time.Time) app.SessionStore
+
+// NewLoginAttempts returns an empty store holding at most capacity
+// attempts, on the clock now.
+type NewLoginAttempts func(t *testing.T, capacity int, now func() time.Time) app.LoginAttemptStore
+
+func session(id string, expires time.Time) domain.Session {
+	return domain.Session{
+		ID: domain.Secret(id), CSRFToken: domain.Secret("csrf-" + id), Expires: expires,
+		Tokens: domain.Tokens{AccessToken: "at-" + domain.Secret(id), RefreshToken: "0", TokenType: "Bearer"},
+	}
+}
+
+// RunSessions runs the session store suite.
+func RunSessions(t *testing.T, newStore NewSessions) {
+	ctx := context.Background()
+	setup := func(t *testing.T, capacity int) (app.SessionStore, *Clock) {
+		c := NewClock()
+		return newStore(t, capacity, c.Now), c
+	}
+
+	t.Run("update and delete see what was stored", func(t *testing.T) {
+		st, c := setup(t, 10)
+		s := session("s1", c.Now().Add(time.Hour))
+		require.NoError(t, st.Create(ctx, s))
+
+		got, err := st.Update(ctx, "s1", func(cur *domain.Session) error {
+			assert.Equal(t, s, *cur, "fn sees the session as created")
+			cur.Tokens.RefreshToken = "1"
+			cur.ID = "changed"
+			cur.Expires = c.Now().Add(100 * time.Hour)
+			return nil
+		})
+		require.NoError(t, err)
+		want := s
+		want.Tokens.RefreshToken = "1"
+		assert.Equal(t, want, got, "the update is kept, but never a new ID or Expires")
+
+		boom := errors.New("boom")
+		got, err = st.Update(ctx, "s1", func(cur *domain.Session) error {
+			cur.Tokens.RefreshToken = "lost"
+			return boom
+		})
+		assert.Same(t, boom, err)
+		assert.Equal(t, want, got, "a failed fn stores nothing and returns the session as it was")
+
+		got, err = st.Delete(ctx, "s1")
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "delete returns the last value")
+
+		_, err = st.Delete(ctx, "s1")
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+		_, err = st.Update(ctx, "s1", func(*domain.Session) error { t.Error("fn ran on a deleted session"); return nil })
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+
+	t.Run("unknown and expired sessions are not found", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		cases := []struct {
+			name    string
+			id      domain.Secret
+			advance time.Duration
+		}{
+			{"unknown id", "nope", 0},
+			{"empty id", "", 0},
+			{"expired exactly now", "s1", time.Hour},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				c.Advance(tc.advance)
+				_, err := st.Update(ctx, tc.id, func(*domain.Session) error { t.Error("fn ran"); return nil })
+				assert.ErrorIs(t, err, domain.ErrNotFound)
+				_, err = st.Delete(ctx, tc.id)
+				assert.ErrorIs(t, err, domain.ErrNotFound)
+			})
+		}
+	})
+
+	t.Run("ids are unique", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		assert.Error(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		assert.Error(t, st.Create(ctx, session("", c.Now().Add(time.Hour))))
+	})
+
+	t.Run("a full store refuses new sessions until some expire", func(t *testing.T) {
+		st, c := setup(t, 3)
+		for i := range 3 {
+			require.NoError(t, st.Create(ctx, session("s"+strconv.Itoa(i), c.Now().Add(time.Duration(i+1)*time.Minute))))
+		}
+		err := st.Create(ctx, session("s3", c.Now().Add(time.Hour)))
+		assert.Equal(t, domain.Unavailable, domain.CodeOf(err))
+		_, err = st.Update(ctx, "s0", func(*domain.Session) error { return nil })
+		assert.NoError(t, err, "no one was signed out to make room")
+
+		c.Advance(time.Minute) // s0 expires
+		require.NoError(t, st.Create(ctx, session("s3", c.Now().Add(time.Hour))), "an expired session's room is reclaimed")
+		_, err = st.Update(ctx, "s1", func(*domain.Session) error { return nil })
+		assert.NoError(t, err)
+	})
+
+	t.Run("updates of one session run one at a time", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		require.NoError(t, st.Create(ctx, session("s2", c.Now().Add(time.Hour))))
+		var inFlight, maxInFlight atomic.Int32
+		const n = 20
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, err := st.Update(ctx, "s1", func(s *domain.Session) error {
+					now := inFlight.Add(1)
+					defer inFlight.Add(-1)
+					for m := maxInFlight.Load(); now > m && !maxInFlight.CompareAndSwap(m, now); m = maxInFlight.Load() {
+					}
+					v, err := strconv.Atoi(string(s.Tokens.RefreshToken))
+					if err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond)
+					s.Tokens.RefreshToken = domain.Secret(strconv.Itoa(v + 1))
+					return nil
+				})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), maxInFlight.Load(), "never two updates of one session at once")
+		got, err := st.Delete(ctx, "s1")
+		require.NoError(t, err)
+		assert.Equal(t, domain.Secret(strconv.Itoa(n)), got.Tokens.RefreshToken, "no update was lost")
+
+		// Another session is not held up by this one.
+		release := make(chan struct{})
+		held := make(chan struct{})
+		go func() {
+			_, _ = st.Update(ctx, "s2", func(*domain.Session) error { close(held); <-release; return nil })
+		}()
+		<-held
+		other := session("s3", c.Now().Add(time.Hour))
+		require.NoError(t, st.Create(ctx, other))
+		_, err = st.Update(ctx, "s3", func(*domain.Session) error { return nil })
+		assert.NoError(t, err)
+		close(release)
+	})
+
+	t.Run("delete waits for a running update and returns its result", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		held, release := make(chan struct{}), make(chan struct{})
+		go func() {
+			_, _ = st.Update(ctx, "s1", func(s *domain.Session) error {
+				close(held)
+				<-release
+				s.Tokens.RefreshToken = "rotated"
+				return nil
+			})
+		}()
+		<-held
+		deleted := make(chan domain.Session, 1)
+		go func() {
+			s, err := st.Delete(ctx, "s1")
+			assert.NoError(t, err)
+			deleted <- s
+		}()
+		select {
+		case <-deleted:
+			t.Fatal("delete did not wait for the update")
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		assert.Equal(t, domain.Secret("rotated"), (<-deleted).Tokens.RefreshToken)
+	})
+
+	t.Run("waiting for a held session ends with the context", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, session("s1", c.Now().Add(time.Hour))))
+		held, release := make(chan struct{}), make(chan struct{})
+		defer close(release)
+		go func() {
+			_, _ = st.Update(ctx, "s1", func(*domain.Session) error { close(held); <-release; return nil })
+		}()
+		<-held
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := st.Update(short, "s1", func(*domain.Session) error { t.Error("fn ran while held"); return nil })
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), time.Second)
+	})
+}
+
+func attempt(id string, expires time.Time) domain.LoginAttempt {
+	return domain.LoginAttempt{ID: domain.Secret(id), State: domain.Secret("state-" + id), Verifier: domain.Secret("v-" + id), Expires: expires}
+}
+
+// RunLoginAttempts runs the sign-in attempt store suite.
+func RunLoginAttempts(t *testing.T, newStore NewLoginAttempts) {
+	ctx := context.Background()
+	setup := func(t *testing.T, capacity int) (app.LoginAttemptStore, *Clock) {
+		c := NewClock()
+		return newStore(t, capacity, c.Now), c
+	}
+
+	t.Run("an attempt can be taken once", func(t *testing.T) {
+		st, c := setup(t, 10)
+		a := attempt("a1", c.Now().Add(10*time.Minute))
+		require.NoError(t, st.Create(ctx, a))
+		got, err := st.Take(ctx, "a1")
+		require.NoError(t, err)
+		assert.Equal(t, a, got)
+		_, err = st.Take(ctx, "a1")
+		assert.ErrorIs(t, err, domain.ErrNotFound, "single use")
+	})
+
+	t.Run("unknown and expired attempts are not found", func(t *testing.T) {
+		cases := []struct {
+			name    string
+			id      domain.Secret
+			advance time.Duration
+		}{
+			{"unknown id", "nope", 0},
+			{"empty id", "", 0},
+			{"expired", "a1", 10 * time.Minute},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				st, c := setup(t, 10)
+				require.NoError(t, st.Create(ctx, attempt("a1", c.Now().Add(10*time.Minute))))
+				c.Advance(tc.advance)
+				_, err := st.Take(ctx, tc.id)
+				assert.ErrorIs(t, err, domain.ErrNotFound)
+			})
+		}
+	})
+
+	t.Run("ids are unique", func(t *testing.T) {
+		st, c := setup(t, 10)
+		require.NoError(t, st.Create(ctx, attempt("a1", c.Now().Add(time.Minute))))
+		assert.Error(t, st.Create(ctx, attempt("a1", c.Now().Add(time.Minute))))
+		assert.Error(t, st.Create(ctx, attempt("", c.Now().Add(time.Minute))))
+	})
+
+	t.Run("a full store drops the attempt closest to expiring", func(t *testing.T) {
+		st, c := setup(t, 3)
+		for _, id := range []string{"b", "a", "c"} {
+			exp := map[string]time.Duration{"a": time.Minute, "b": 2 * time.Minute, "c": 3 * time.Minute}[id]
+			require.NoError(t, st.Create(ctx, attempt(id, c.Now().Add(exp))))
+		}
+		require.NoError(t, st.Create(ctx, attempt("d", c.Now().Add(10*time.Minute))), "starting a sign-in always works")
+		_, err := st.Take(ctx, "a")
+		assert.ErrorIs(t, err, domain.ErrNotFound, "the oldest made room")
+		for _, id := range []domain.Secret{"b", "c", "d"} {
+			_, err := st.Take(ctx, id)
+			assert.NoError(t, err, string(id))
+		}
+	})
+}

@@ -1,0 +1,761 @@
+package web_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/webapp/internal/adapters/authclient"
+	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
+	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/webapp/internal/adapters/web"
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/fake"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// The client as registered at the fake authserver; the id and secret
+// need form-urlencoding in the Basic header (RFC 6749 §2.3.1).
+const (
+	clientID     = "webapp browser"
+	clientSecret = "s&cr:t%"
+	endedNotice  = "Your access was revoked or expired; sign in again"
+)
+
+// system is the webapp's pages, wired as in production (real use cases,
+// authserver and resource clients, memory stores, the shared HTTP stack),
+// in front of a fake authserver and resource server.
+type system struct {
+	url      string
+	as       *fake.AuthServer
+	rs       *fake.ResourceServer
+	clock    *storagetest.Clock
+	sessions *memory.Sessions
+	logs     *observer.ObservedLogs
+}
+
+type options struct {
+	timeout time.Duration
+	secure  bool
+}
+
+func newSystem(t *testing.T, opts ...func(*options)) *system {
+	t.Helper()
+	o := options{timeout: 300 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	ws := httptest.NewUnstartedServer(nil)
+	base := "http://" + ws.Listener.Addr().String()
+	redirect := base + "/callback"
+	if o.secure {
+		// Only the cookie flag follows from an https redirect URI; the test
+		// server itself stays plain HTTP.
+		redirect = "https://" + ws.Listener.Addr().String() + "/callback"
+	}
+	as := fake.NewAuthServer(fake.AuthConfig{ClientID: clientID, ClientSecret: clientSecret, RedirectURI: redirect})
+	t.Cleanup(as.Close)
+	rs := fake.NewResourceServer(as.Active)
+	t.Cleanup(rs.Close)
+
+	clock := storagetest.NewClock()
+	code := authclient.NewCodeClient(authclient.CodeConfig{
+		AuthorizeURL: as.URL + "/oauth/authorize",
+		TokenURL:     as.URL + "/oauth/token",
+		RevokeURL:    as.URL + "/oauth/revoke",
+		ClientID:     clientID,
+		ClientSecret: clientSecret,
+		RedirectURL:  redirect,
+		Scopes:       []string{"current_time", "epoch_time"},
+	}, httpclient.New(o.timeout))
+	sessions := memory.NewSessions(memory.Options{Capacity: 100, Now: clock.Now})
+	browser := app.NewBrowser(app.BrowserDeps{
+		Authorizer: code, Renewer: code, Revoker: code,
+		Times:      resourceclient.New(rs.URL, httpclient.New(o.timeout)),
+		Sessions:   sessions,
+		Attempts:   memory.NewLoginAttempts(memory.Options{Capacity: 100, Now: clock.Now}),
+		Issuer:     as.Issuer(),
+		SessionTTL: time.Hour,
+		Now:        clock.Now,
+	})
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	pages, err := web.New(web.Deps{Browser: browser, Log: log, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
+	require.NoError(t, err)
+	ws.Config.Handler = httpapi.NewHandler(httpapi.Deps{
+		Stack: httpserver.Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 1 << 10,
+			Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()},
+		Pages: pages,
+	})
+	ws.Start()
+	t.Cleanup(ws.Close)
+	return &system{url: base, as: as, rs: rs, clock: clock, sessions: sessions, logs: logs}
+}
+
+// browser is a user agent with a cookie jar that follows no redirect by
+// itself, so each step can be inspected.
+type browser struct {
+	t   *testing.T
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &browser{t: t, jar: jar, c: &http.Client{
+		Jar: jar, Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	return resp, string(body)
+}
+
+func (b *browser) get(u string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(b.t, err)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	require.NoError(b.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// cookie is the jar's value of the named cookie for the webapp's path.
+func (b *browser) cookie(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	require.NoError(b.t, err)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// authorize starts a sign-in and lets the fake authserver answer it; it
+// returns the callback URL the authserver sent the browser to.
+func (s *system) authorize(t *testing.T, b *browser) string {
+	t.Helper()
+	resp, _ := b.get(s.url + "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	resp, _ = b.get(resp.Header.Get("Location"))
+	require.Equal(t, http.StatusFound, resp.StatusCode, "the fake authserver accepted the authorization request")
+	return resp.Header.Get("Location")
+}
+
+// signIn runs the whole sign-in and returns the new session cookie.
+func (s *system) signIn(t *testing.T, b *browser) string {
+	t.Helper()
+	resp, _ := b.get(s.authorize(t, b))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/", resp.Header.Get("Location"))
+	id := b.cookie(s.url+"/", "webapp_session")
+	require.NotEmpty(t, id)
+	return id
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(body)
+	require.Len(t, m, 2, "the page has a CSRF field:\n%s", body)
+	return m[1]
+}
+
+func assertSignedIn(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, body)
+	assert.Contains(t, body, "2026-11-23T13:45:00Z", "current time shown")
+	assert.Contains(t, body, "1795441500", "epoch time shown")
+	assert.Contains(t, body, `<form method="post" action="/logout">`)
+	assert.Contains(t, body, "Sign out")
+	assert.NotContains(t, body, "Sign in with authserver")
+}
+
+func assertSignedOut(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, `<a class="button" href="/login">Sign in with authserver</a>`)
+	assert.NotContains(t, body, "Sign out")
+	assert.NotContains(t, body, "2026-11-23T13:45:00Z")
+}
+
+func assertPageHeaders(t *testing.T, resp *http.Response) {
+	t.Helper()
+	want := map[string]string{
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-store",
+		"X-Content-Type-Options":  "nosniff",
+	}
+	for k, v := range want {
+		assert.Equal(t, v, resp.Header.Get(k), "%s on %s %s (%d)", k, resp.Request.Method, resp.Request.URL.Path, resp.StatusCode)
+	}
+	if resp.StatusCode < 300 || resp.StatusCode >= 400 {
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), resp.Request.URL.Path)
+	}
+}
+
+// setCookie is the response's Set-Cookie for name, or nil.
+func setCookie(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+var secretLike = regexp.MustCompile(`\b(at|rt|code)-\d+\b`)
+
+func TestSignInFlow(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+
+	// Signed out.
+	resp, body := b.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+	assert.Contains(t, body, `<link rel="stylesheet" href="/static/style.css">`)
+	assertPageHeaders(t, resp)
+
+	// /login: a sign-in attempt in a cookie, and off to the authserver.
+	resp, _ = b.get(s.url + "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assertPageHeaders(t, resp)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, s.as.URL+"/oauth/authorize", loc.Scheme+"://"+loc.Host+loc.Path)
+	q := loc.Query()
+	assert.Equal(t, "code", q.Get("response_type"))
+	assert.Equal(t, clientID, q.Get("client_id"))
+	assert.Equal(t, s.url+"/callback", q.Get("redirect_uri"))
+	assert.Equal(t, "current_time epoch_time", q.Get("scope"))
+	assert.Equal(t, "S256", q.Get("code_challenge_method"))
+	assert.Len(t, q.Get("code_challenge"), 43, "base64url SHA-256")
+	assert.GreaterOrEqual(t, len(q.Get("state")), 26, "at least 128 bits of base32")
+	assert.NotContains(t, q, "code_verifier", "the verifier never leaves the server before the exchange")
+	assert.NotContains(t, q, "client_secret")
+	login := setCookie(resp, "webapp_login")
+	require.NotNil(t, login)
+	assert.True(t, login.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, login.SameSite)
+	assert.False(t, login.Secure, "plain http base URL")
+	assert.Equal(t, "/callback", login.Path)
+	assert.Equal(t, 600, login.MaxAge)
+	assert.NotContains(t, loc.RawQuery, login.Value, "the cookie is not the state")
+
+	// The authserver answers at the callback.
+	resp, _ = b.get(loc.String())
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	cb, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, q.Get("state"), cb.Query().Get("state"))
+	assert.Equal(t, s.as.URL, cb.Query().Get("iss"))
+
+	resp, body = b.get(cb.String())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assertPageHeaders(t, resp)
+	sess := setCookie(resp, "webapp_session")
+	require.NotNil(t, sess)
+	assert.True(t, sess.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, sess.SameSite)
+	assert.Equal(t, "/", sess.Path)
+	assert.Equal(t, 3600, sess.MaxAge)
+	assert.NotEqual(t, login.Value, sess.Value)
+	cleared := setCookie(resp, "webapp_login")
+	require.NotNil(t, cleared, "the sign-in attempt's cookie is cleared")
+	assert.Equal(t, -1, cleared.MaxAge)
+	assert.Equal(t, 1, s.as.Exchanges())
+
+	// Signed in.
+	resp, body = b.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+	assertPageHeaders(t, resp)
+	assert.Equal(t, []string{"at-1", "at-1"}, s.rs.Tokens(), "both times read with the access token")
+
+	// Nothing secret in any log line.
+	for _, e := range s.logs.All() {
+		line := fmt.Sprint(e.Message, e.ContextMap())
+		assert.False(t, secretLike.MatchString(line), "log line with a token or code: %s", line)
+		assert.NotContains(t, line, clientSecret)
+		assert.NotContains(t, line, sess.Value, "no session id in the logs")
+	}
+}
+
+func TestStyleSheet(t *testing.T) {
+	s := newSystem(t)
+	resp, body := newBrowser(t).get(s.url + "/static/style.css")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/css; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	assert.Contains(t, body, ".button")
+}
+
+// Every sign-in gets a new session id: one planted in the browser before
+// (session fixation) or the browser's previous session is worthless after.
+func TestSignInRotatesTheSessionCookie(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	u, _ := url.Parse(s.url + "/")
+	b.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: "planted-by-attacker", Path: "/"}})
+
+	first := s.signIn(t, b)
+	assert.NotEqual(t, "planted-by-attacker", first)
+	second := s.signIn(t, b)
+	assert.NotEqual(t, first, second)
+	assert.Equal(t, 1, s.sessions.Len(), "the previous session was ended")
+
+	other := newBrowser(t)
+	other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: first, Path: "/"}})
+	resp, body := other.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+	resp, body = b.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+}
+
+func TestCallbackRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		// edit changes the callback URL's query, or the browser, before
+		// the callback is followed.
+		edit     func(s *system, q url.Values, b *browser) *browser
+		signedIn bool // a session from before the refusal survives it
+		detail   string
+	}{
+		{name: "state mismatch", detail: "its state does not match",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Set("state", "attacker-state"); return b }},
+		{name: "state missing", detail: "its state does not match",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Del("state"); return b }},
+		{name: "state repeated", detail: "repeats its state parameter",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Add("state", q.Get("state")); return b }},
+		{name: "iss missing", detail: "no iss parameter",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Del("iss"); return b }},
+		{name: "iss of another server", detail: "its iss does not match",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Set("iss", "https://evil.example"); return b }},
+		{name: "iss not exactly equal", detail: "its iss does not match",
+			edit: func(s *system, q url.Values, b *browser) *browser { q.Set("iss", s.as.URL+"/"); return b }},
+		{name: "no code", detail: "neither a code nor an error",
+			edit: func(_ *system, q url.Values, b *browser) *browser { q.Del("code"); return b }},
+		{name: "another browser (no sign-in cookie)", detail: "no sign-in in progress",
+			edit: func(_ *system, _ url.Values, b *browser) *browser { return newBrowser(b.t) }},
+		{name: "expired after 10 minutes", detail: "no sign-in in progress",
+			edit: func(s *system, _ url.Values, b *browser) *browser { s.clock.Advance(10 * time.Minute); return b }},
+		{name: "replayed with the sign-in cookie put back", detail: "no sign-in in progress", signedIn: true,
+			edit: func(s *system, q url.Values, b *browser) *browser {
+				cb, _ := url.Parse(s.url + "/callback")
+				attempt := b.cookie(cb.String(), "webapp_login")
+				require.NotEmpty(b.t, attempt)
+				cb.RawQuery = q.Encode()
+				resp, _ := b.get(cb.String())
+				require.Equal(b.t, http.StatusSeeOther, resp.StatusCode, "the first use works")
+				b.jar.SetCookies(cb, []*http.Cookie{{Name: "webapp_login", Value: attempt, Path: "/callback"}})
+				return b
+			}},
+		{name: "replayed", detail: "no sign-in in progress", signedIn: true,
+			edit: func(s *system, q url.Values, b *browser) *browser {
+				u, _ := url.Parse(s.url + "/callback")
+				u.RawQuery = q.Encode()
+				resp, _ := b.get(u.String())
+				require.Equal(b.t, http.StatusSeeOther, resp.StatusCode, "the first use works")
+				return b
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			b := newBrowser(t)
+			cb, err := url.Parse(s.authorize(t, b))
+			require.NoError(t, err)
+			q := cb.Query()
+			b = tc.edit(s, q, b)
+			exchanges := s.as.Exchanges()
+			cb.RawQuery = q.Encode()
+
+			resp, body := b.get(cb.String())
+
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assertPageHeaders(t, resp)
+			assert.Contains(t, body, "Sign-in failed")
+			assert.Contains(t, body, tc.detail)
+			assert.Contains(t, body, `href="/login">Sign in again</a>`)
+			assert.Equal(t, exchanges, s.as.Exchanges(), "the code was not redeemed")
+			if c := setCookie(resp, "webapp_session"); c != nil {
+				assert.Empty(t, c.Value, "no session was started")
+			}
+			resp, body = b.get(s.url + "/")
+			if tc.signedIn {
+				assertSignedIn(t, resp, body)
+			} else {
+				assertSignedOut(t, resp, body)
+			}
+		})
+	}
+}
+
+// An error answer still has to belong to this browser's sign-in: its state
+// and iss are checked before it is shown.
+func TestCallbackErrorAnswers(t *testing.T) {
+	cases := []struct {
+		name, code, description string
+		edit                    func(q url.Values)
+		status                  int
+		want                    []string
+		notWant                 []string
+	}{
+		{name: "user cancelled", code: "access_denied", description: "the user said no",
+			status: http.StatusOK, want: []string{"Sign-in cancelled", "Sign-in was cancelled", `href="/login">Sign in again</a>`}},
+		{name: "refused, upstream text escaped", code: "<script>alert(1)</script>", description: `<img src=x onerror=alert(1)> & "more"`,
+			status:  http.StatusBadRequest,
+			want:    []string{"Sign-in failed", "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt; &amp; more"},
+			notWant: []string{"<script", "<img"}},
+		{name: "server error", code: "server_error", status: http.StatusBadRequest,
+			want: []string{"Sign-in failed", "the authserver refused the sign-in (server_error)"}},
+		{name: "cancelled, but for another browser's state", code: "access_denied",
+			edit:   func(q url.Values) { q.Set("state", "x") },
+			status: http.StatusBadRequest, want: []string{"Sign-in failed", "its state does not match"}, notWant: []string{"cancelled"}},
+		{name: "cancelled, but without iss", code: "access_denied",
+			edit:   func(q url.Values) { q.Del("iss") },
+			status: http.StatusBadRequest, want: []string{"Sign-in failed", "no iss parameter"}, notWant: []string{"cancelled"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			s.as.Deny(tc.code, tc.description)
+			b := newBrowser(t)
+			cb, err := url.Parse(s.authorize(t, b))
+			require.NoError(t, err)
+			require.Equal(t, tc.code, cb.Query().Get("error"))
+			if tc.edit != nil {
+				q := cb.Query()
+				tc.edit(q)
+				cb.RawQuery = q.Encode()
+			}
+
+			resp, body := b.get(cb.String())
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assertPageHeaders(t, resp)
+			for _, w := range tc.want {
+				assert.Contains(t, body, w)
+			}
+			for _, w := range tc.notWant {
+				assert.NotContains(t, body, w)
+			}
+			assert.Zero(t, s.as.Exchanges())
+			resp, body = b.get(s.url + "/")
+			assertSignedOut(t, resp, body)
+		})
+	}
+}
+
+// The authserver rotates refresh tokens: each refresh must present the
+// token the previous one returned.
+func TestExpiredAccessTokenIsRefreshedWithTheRotatedToken(t *testing.T) {
+	s := newSystem(t)
+	s.as.SetAccessTTL(1) // due for refresh at once
+	b := newBrowser(t)
+	s.signIn(t, b)
+
+	for range 3 {
+		resp, body := b.get(s.url + "/")
+		assertSignedIn(t, resp, body)
+	}
+	assert.Equal(t, []string{"rt-1", "rt-2", "rt-3"}, s.as.Presented(), "each refresh presents the newest refresh token")
+	assert.Zero(t, s.as.Reuses())
+	assert.Equal(t, []string{"at-2", "at-2", "at-3", "at-3", "at-4", "at-4"}, s.rs.Tokens(), "the new access token is used")
+}
+
+// Page loads that find the access token expired at the same time refresh
+// it once: a second presentation of the same refresh token would make the
+// authserver revoke the whole grant.
+func TestConcurrentPageLoadsRefreshOnce(t *testing.T) {
+	s := newSystem(t)
+	s.as.SetAccessTTL(1)
+	b := newBrowser(t)
+	s.signIn(t, b)
+	s.as.SetAccessTTL(3600)
+	s.as.SetRefreshDelay(100 * time.Millisecond)
+
+	const n = 8
+	type page struct {
+		resp *http.Response
+		body string
+	}
+	pages := make([]page, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			resp, body := b.get(s.url + "/")
+			pages[i] = page{resp, body}
+		})
+	}
+	wg.Wait()
+
+	assert.Equal(t, []string{"rt-1"}, s.as.Presented(), "one refresh, the old refresh token presented once")
+	assert.Zero(t, s.as.Reuses())
+	for _, p := range pages {
+		assertSignedIn(t, p.resp, p.body)
+	}
+	resp, body := b.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+	assert.Len(t, s.as.Presented(), 1, "the new token is still valid: no further refresh")
+}
+
+func TestRevokedGrantEndsTheSession(t *testing.T) {
+	cases := []struct {
+		name      string
+		accessTTL int
+		// presented is what the authserver should have seen of refresh
+		// tokens by the end.
+		presented []string
+	}{
+		{"resource server answers 401", 3600, nil},
+		{"refresh refused with invalid_grant", 1, []string{"rt-1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			s.as.SetAccessTTL(tc.accessTTL)
+			b := newBrowser(t)
+			id := s.signIn(t, b)
+			s.as.RevokeAll() // the user revoked the grant on the authserver's account page
+
+			resp, body := b.get(s.url + "/")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "a page, not an error")
+			assertPageHeaders(t, resp)
+			assert.Contains(t, body, endedNotice)
+			assert.Contains(t, body, "Sign in with authserver")
+			assert.NotContains(t, body, "Sign out")
+			c := setCookie(resp, "webapp_session")
+			require.NotNil(t, c, "the session cookie is cleared")
+			assert.Equal(t, -1, c.MaxAge)
+			assert.Zero(t, s.sessions.Len(), "the session is gone from the store")
+			assert.Equal(t, tc.presented, s.as.Presented())
+
+			resp, body = b.get(s.url + "/")
+			assertSignedOut(t, resp, body)
+			assert.NotContains(t, body, endedNotice, "the notice is shown once")
+
+			// The old cookie, replayed, is nothing.
+			other := newBrowser(t)
+			u, _ := url.Parse(s.url + "/")
+			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
+			resp, body = other.get(s.url + "/")
+			assertSignedOut(t, resp, body)
+		})
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	s.signIn(t, b)
+	s.clock.Advance(time.Hour)
+	resp, body := b.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+	c := setCookie(resp, "webapp_session")
+	require.NotNil(t, c)
+	assert.Equal(t, -1, c.MaxAge, "the stale cookie is cleared")
+}
+
+func TestLogoutNeedsTheSessionsCSRFToken(t *testing.T) {
+	cases := []struct {
+		name string
+		form func(own, other string) url.Values
+	}{
+		{"no token", func(string, string) url.Values { return url.Values{} }},
+		{"empty token", func(string, string) url.Values { return url.Values{"csrf_token": {""}} }},
+		{"wrong token", func(own, _ string) url.Values { return url.Values{"csrf_token": {own + "x"}} }},
+		{"another session's token", func(_, other string) url.Values { return url.Values{"csrf_token": {other}} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			b, other := newBrowser(t), newBrowser(t)
+			s.signIn(t, b)
+			s.signIn(t, other)
+			_, body := b.get(s.url + "/")
+			own := csrfOf(t, body)
+			_, body = other.get(s.url + "/")
+			require.NotEqual(t, own, csrfOf(t, body), "tokens are per session")
+
+			resp, body := b.post(s.url+"/logout", tc.form(own, csrfOf(t, body)))
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assertPageHeaders(t, resp)
+			assert.Contains(t, body, "Request refused")
+			assert.Empty(t, s.as.Revocations(), "nothing revoked")
+			resp, body = b.get(s.url + "/")
+			assertSignedIn(t, resp, body)
+		})
+	}
+}
+
+func TestLogout(t *testing.T) {
+	cases := []struct {
+		name    string
+		failure fake.Failure
+		wantLog string
+	}{
+		{"revocation works", fake.Healthy, ""},
+		{"revocation fails, sign-out still happens", fake.Unavailable, "refresh token revocation failed; the session is cleared anyway"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			s.as.SetAccessTTL(1)
+			b := newBrowser(t)
+			id := s.signIn(t, b)
+			_, body := b.get(s.url + "/") // refreshes: rt-1 is spent, rt-2 current
+			csrf := csrfOf(t, body)
+			s.as.SetFailure(tc.failure)
+
+			resp, _ := b.post(s.url+"/logout", url.Values{"csrf_token": {csrf}})
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			assert.Equal(t, "/", resp.Header.Get("Location"))
+			assertPageHeaders(t, resp)
+			c := setCookie(resp, "webapp_session")
+			require.NotNil(t, c)
+			assert.Equal(t, -1, c.MaxAge)
+			assert.Zero(t, s.sessions.Len())
+			if tc.wantLog == "" {
+				assert.Equal(t, []fake.Revocation{{Token: "rt-2", Hint: "refresh_token"}}, s.as.Revocations(),
+					"the current refresh token is revoked, with the client's credentials")
+				assert.False(t, s.as.Active("at-2"), "which ends the grant")
+			} else {
+				assert.Equal(t, 1, s.logs.FilterMessage(tc.wantLog).Len(), "the failure is logged")
+			}
+
+			s.as.SetFailure(fake.Healthy)
+			resp, body = b.get(s.url + "/")
+			assertSignedOut(t, resp, body)
+			other := newBrowser(t)
+			u, _ := url.Parse(s.url + "/")
+			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
+			resp, body = other.get(s.url + "/")
+			assertSignedOut(t, resp, body)
+		})
+	}
+}
+
+func TestLogoutWithoutASession(t *testing.T) {
+	s := newSystem(t)
+	resp, _ := newBrowser(t).post(s.url+"/logout", url.Values{})
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "nothing to end")
+	assert.Empty(t, s.as.Revocations())
+}
+
+func TestUpstreamFailuresShowOnThePage(t *testing.T) {
+	cases := []struct {
+		name      string
+		accessTTL int // 1: the page needs a refresh first
+		fail      func(s *system)
+		heal      func(s *system) // nil: it stays down
+		status    int
+		want      string
+	}{
+		{"resource server unavailable", 3600, func(s *system) { s.rs.SetFailure(fake.Unavailable) },
+			func(s *system) { s.rs.SetFailure(fake.Healthy) }, 503, "The resourceserver is unavailable right now"},
+		{"resource server hangs", 3600, func(s *system) { s.rs.SetFailure(fake.Hang) },
+			func(s *system) { s.rs.SetFailure(fake.Healthy) }, 503, "The resourceserver is unavailable right now"},
+		{"resource server down", 3600, func(s *system) { s.rs.Close() },
+			nil, 503, "The resourceserver is unavailable right now"},
+		{"authserver unavailable for the refresh", 1, func(s *system) { s.as.SetFailure(fake.Unavailable) },
+			func(s *system) { s.as.SetFailure(fake.Healthy) }, 503, "The authserver is unavailable right now"},
+		{"authserver hangs on the refresh", 1, func(s *system) { s.as.SetFailure(fake.Hang) },
+			func(s *system) { s.as.SetFailure(fake.Healthy) }, 503, "The authserver is unavailable right now"},
+		{"authserver down for the refresh", 1, func(s *system) { s.as.Close() },
+			nil, 503, "The authserver is unavailable right now"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSystem(t)
+			s.as.SetAccessTTL(tc.accessTTL)
+			b := newBrowser(t)
+			s.signIn(t, b)
+			tc.fail(s)
+
+			start := time.Now()
+			resp, body := b.get(s.url + "/")
+			assert.Less(t, time.Since(start), time.Second, "fails fast, never hangs")
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assertPageHeaders(t, resp)
+			assert.Contains(t, body, tc.want)
+			assert.Contains(t, body, "Sign out", "still signed in")
+			assert.NotContains(t, body, endedNotice)
+			assert.Nil(t, setCookie(resp, "webapp_session"), "the session is kept")
+			assert.Equal(t, 1, s.sessions.Len())
+
+			if tc.heal != nil {
+				tc.heal(s)
+				resp, body = b.get(s.url + "/")
+				assertSignedIn(t, resp, body)
+			}
+		})
+	}
+}
+
+func TestAuthserverDownAtSignIn(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	cb := s.authorize(t, b)
+	s.as.SetFailure(fake.Unavailable)
+	resp, body := b.get(cb)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assertPageHeaders(t, resp)
+	assert.Contains(t, body, "The authserver is unavailable right now")
+}
+
+func TestCookiesAreSecureUnderHTTPS(t *testing.T) {
+	s := newSystem(t, func(o *options) { o.secure = true })
+	resp, _ := newBrowser(t).get(s.url + "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	c := setCookie(resp, "webapp_login")
+	require.NotNil(t, c)
+	assert.True(t, c.Secure)
+	assert.True(t, c.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+}
+
+// A form larger than the body limit is refused with a page.
+func TestLogoutFormTooLarge(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	s.signIn(t, b)
+	resp, _ := b.post(s.url+"/logout", url.Values{"csrf_token": {strings.Repeat("x", 2<<10)}})
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assertPageHeaders(t, resp)
+	resp, body := b.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+}

@@ -1,0 +1,407 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeOAuth is a function-field fake of the authorization server client.
+type fakeOAuth struct {
+	exchange func(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error)
+	fresh    func(ctx context.Context, t domain.Tokens) (domain.Tokens, error)
+	revoke   func(ctx context.Context, rt domain.Secret) error
+
+	mu        sync.Mutex
+	exchanges int
+	revoked   []domain.Secret
+}
+
+func (f *fakeOAuth) NewVerifier() domain.Secret { return "verifier-" + domain.NewRandom() }
+
+func (f *fakeOAuth) AuthCodeURL(state, verifier domain.Secret) string {
+	return "https://as.example/authorize?state=" + string(state) + "&v=" + string(verifier)
+}
+
+func (f *fakeOAuth) Exchange(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error) {
+	f.mu.Lock()
+	f.exchanges++
+	f.mu.Unlock()
+	if f.exchange == nil {
+		return domain.Tokens{AccessToken: "at-" + code, RefreshToken: "rt-" + code, TokenType: "Bearer"}, nil
+	}
+	return f.exchange(ctx, code, verifier)
+}
+
+func (f *fakeOAuth) Fresh(ctx context.Context, t domain.Tokens) (domain.Tokens, error) {
+	if f.fresh == nil {
+		return t, nil
+	}
+	return f.fresh(ctx, t)
+}
+
+func (f *fakeOAuth) Revoke(ctx context.Context, rt domain.Secret) error {
+	f.mu.Lock()
+	f.revoked = append(f.revoked, rt)
+	f.mu.Unlock()
+	if f.revoke == nil {
+		return nil
+	}
+	return f.revoke(ctx, rt)
+}
+
+const issuer = "https://as.example"
+
+type browserFixture struct {
+	b        *app.Browser
+	oauth    *fakeOAuth
+	sessions *memory.Sessions
+	attempts *memory.LoginAttempts
+	clock    *storagetest.Clock
+}
+
+func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
+	c := storagetest.NewClock()
+	f := browserFixture{
+		oauth:    oauth,
+		sessions: memory.NewSessions(memory.Options{Capacity: 10, Now: c.Now}),
+		attempts: memory.NewLoginAttempts(memory.Options{Capacity: 10, Now: c.Now}),
+		clock:    c,
+	}
+	f.b = app.NewBrowser(app.BrowserDeps{
+		Authorizer: oauth, Renewer: oauth, Revoker: oauth, Times: times,
+		Sessions: f.sessions, Attempts: f.attempts,
+		Issuer: issuer, SessionTTL: time.Hour, Now: c.Now,
+	})
+	return f
+}
+
+func TestStartLogin(t *testing.T) {
+	f := newBrowser(&fakeOAuth{}, nil)
+	start, err := f.b.StartLogin(context.Background())
+	require.NoError(t, err)
+	a := start.Attempt
+	assert.GreaterOrEqual(t, len(a.State), 26, "state has at least 128 bits (base32)")
+	assert.GreaterOrEqual(t, len(a.ID), 26)
+	assert.NotEqual(t, a.ID, a.State, "the cookie does not give the state away")
+	assert.True(t, strings.HasPrefix(string(a.Verifier), "verifier-"), "the verifier comes from the authorizer")
+	assert.Equal(t, f.clock.Now().Add(10*time.Minute), a.Expires)
+	assert.Equal(t, "https://as.example/authorize?state="+string(a.State)+"&v="+string(a.Verifier), start.URL)
+
+	again, err := f.b.StartLogin(context.Background())
+	require.NoError(t, err)
+	assert.NotEqual(t, a.State, again.Attempt.State, "a new state every time")
+
+	stored, err := f.attempts.Take(context.Background(), a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a, stored)
+}
+
+func TestCompleteLogin(t *testing.T) {
+	down := &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer}
+	ok := func(a domain.LoginAttempt) domain.AuthorizationResponse {
+		return domain.AuthorizationResponse{Code: "c1", State: string(a.State), Issuer: issuer}
+	}
+	cases := []struct {
+		name         string
+		resp         func(a domain.LoginAttempt) domain.AuthorizationResponse
+		attemptID    func(a domain.LoginAttempt) domain.Secret // nil: the attempt's
+		advance      time.Duration
+		exchange     func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error)
+		wantCode     domain.ErrorCode
+		wantErr      error
+		wantDesc     string
+		wantExchange bool
+	}{
+		{name: "valid answer", resp: ok, wantExchange: true},
+		{name: "no attempt cookie", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "" },
+			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
+		{name: "unknown attempt", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "forged" },
+			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
+		{name: "expired attempt", resp: ok, advance: 10 * time.Minute,
+			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
+		{name: "wrong state", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			r := ok(a)
+			r.State = string(a.State) + "x"
+			return r
+		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
+		{name: "no state", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			r := ok(a)
+			r.State = ""
+			return r
+		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
+		{name: "no iss", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			r := ok(a)
+			r.Issuer = ""
+			return r
+		}, wantCode: domain.LoginFailed, wantDesc: "no iss parameter"},
+		{name: "another issuer", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			r := ok(a)
+			r.Issuer = "https://attacker.example"
+			return r
+		}, wantCode: domain.LoginFailed, wantDesc: "iss does not match"},
+		{name: "access denied", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			return domain.AuthorizationResponse{Error: "access_denied", State: string(a.State), Issuer: issuer}
+		}, wantCode: domain.AccessDenied, wantDesc: "sign-in was cancelled"},
+		{name: "other error, control characters dropped", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			return domain.AuthorizationResponse{Error: "invalid_scope", ErrorDescription: "bad\r\nscope\x00", State: string(a.State), Issuer: issuer}
+		}, wantCode: domain.LoginFailed, wantDesc: "the authserver refused the sign-in (invalid_scope): badscope"},
+		{name: "error with a wrong state is not believed", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			return domain.AuthorizationResponse{Error: "access_denied", State: "other", Issuer: issuer}
+		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
+		{name: "neither code nor error", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+			r := ok(a)
+			r.Code = ""
+			return r
+		}, wantCode: domain.LoginFailed, wantDesc: "neither a code nor an error"},
+		{name: "exchange failure passes through", resp: ok, wantExchange: true, wantErr: down,
+			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+				return domain.Tokens{}, down
+			}},
+		{name: "empty access token", resp: ok, wantExchange: true, wantCode: domain.BadGateway,
+			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+				return domain.Tokens{}, nil
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotVerifier domain.Secret
+			oauth := &fakeOAuth{exchange: func(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error) {
+				gotVerifier = verifier
+				if tc.exchange != nil {
+					return tc.exchange(ctx, code, verifier)
+				}
+				return domain.Tokens{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}, nil
+			}}
+			f := newBrowser(oauth, nil)
+			ctx := context.Background()
+			old := domain.Session{ID: "old", CSRFToken: "old-csrf", Expires: f.clock.Now().Add(time.Hour)}
+			require.NoError(t, f.sessions.Create(ctx, old))
+			start, err := f.b.StartLogin(ctx)
+			require.NoError(t, err)
+			f.clock.Advance(tc.advance)
+			id := start.Attempt.ID
+			if tc.attemptID != nil {
+				id = tc.attemptID(start.Attempt)
+			}
+
+			s, err := f.b.CompleteLogin(ctx, id, old.ID, tc.resp(start.Attempt))
+
+			assert.Equal(t, tc.wantExchange, oauth.exchanges == 1, "code redeemed")
+			_, takeErr := f.attempts.Take(ctx, start.Attempt.ID)
+			if tc.attemptID == nil {
+				assert.ErrorIs(t, takeErr, domain.ErrNotFound, "the attempt is used up whatever the outcome")
+			}
+			switch {
+			case tc.wantErr != nil:
+				assert.Same(t, tc.wantErr, err)
+			case tc.wantCode != "":
+				require.Error(t, err)
+				assert.Equal(t, tc.wantCode, domain.CodeOf(err))
+				var de *domain.Error
+				require.ErrorAs(t, err, &de)
+				assert.Contains(t, de.Description, tc.wantDesc)
+			default:
+				require.NoError(t, err)
+				assert.Equal(t, start.Attempt.Verifier, gotVerifier, "the attempt's verifier goes with the code")
+				assert.Equal(t, domain.Tokens{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}, s.Tokens)
+				assert.NotEqual(t, s.ID, s.CSRFToken)
+				assert.GreaterOrEqual(t, len(s.ID), 26)
+				assert.Equal(t, f.clock.Now().Add(time.Hour), s.Expires)
+				_, err := f.sessions.Update(ctx, s.ID, func(*domain.Session) error { return nil })
+				assert.NoError(t, err, "the new session is stored")
+				_, err = f.sessions.Delete(ctx, old.ID)
+				assert.ErrorIs(t, err, domain.ErrNotFound, "the browser's old session is ended")
+				return
+			}
+			_, err = f.sessions.Delete(ctx, old.ID)
+			assert.NoError(t, err, "a failed sign-in leaves the old session alone")
+		})
+	}
+}
+
+func TestHome(t *testing.T) {
+	ended := &domain.Error{Code: domain.SessionEnded, Service: domain.AuthServer}
+	authDown := &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer}
+	rejected := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 401}
+	notGranted := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 403}
+	rsDown := &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer}
+	refreshed := func(_ context.Context, t domain.Tokens) (domain.Tokens, error) {
+		return domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2"}, nil
+	}
+
+	cases := []struct {
+		name      string
+		noSession bool
+		fresh     func(context.Context, domain.Tokens) (domain.Tokens, error)
+		timeErr   map[domain.TimeKind]error
+		wantView  func(t *testing.T, v app.HomeView)
+		wantKept  bool
+		wantRT    domain.Secret
+	}{
+		{name: "no cookie", noSession: true, wantView: func(t *testing.T, v app.HomeView) {
+			assert.Equal(t, app.HomeView{}, v)
+		}},
+		{name: "both times, refreshed tokens used and kept", fresh: refreshed, wantKept: true, wantRT: "rt-2",
+			wantView: func(t *testing.T, v app.HomeView) {
+				assert.True(t, v.SignedIn)
+				assert.Equal(t, domain.Secret("csrf"), v.CSRFToken)
+				require.Len(t, v.Times, 2)
+				assert.Equal(t, domain.CurrentTime, v.Times[0].Kind)
+				assert.Equal(t, domain.EpochTime, v.Times[1].Kind)
+				for _, r := range v.Times {
+					assert.NoError(t, r.Err)
+					assert.Equal(t, "read with at-2", string(r.Answer.Raw))
+				}
+			}},
+		{name: "refresh refused ends the session", fresh: func(context.Context, domain.Tokens) (domain.Tokens, error) {
+			return domain.Tokens{}, ended
+		}, wantView: func(t *testing.T, v app.HomeView) {
+			assert.Equal(t, app.HomeView{Ended: true}, v)
+		}},
+		{name: "authserver down keeps the session", fresh: func(context.Context, domain.Tokens) (domain.Tokens, error) {
+			return domain.Tokens{}, authDown
+		}, wantKept: true, wantRT: "rt-1", wantView: func(t *testing.T, v app.HomeView) {
+			assert.True(t, v.SignedIn)
+			assert.Same(t, authDown, v.Err)
+			assert.Empty(t, v.Times)
+			assert.Equal(t, domain.Secret("csrf"), v.CSRFToken, "sign-out still possible")
+		}},
+		{name: "token rejected by the resource server ends the session", timeErr: map[domain.TimeKind]error{domain.EpochTime: rejected},
+			wantView: func(t *testing.T, v app.HomeView) { assert.Equal(t, app.HomeView{Ended: true}, v) }},
+		{name: "scope not granted is shown, not fatal", timeErr: map[domain.TimeKind]error{domain.EpochTime: notGranted},
+			wantKept: true, wantRT: "rt-1", wantView: func(t *testing.T, v app.HomeView) {
+				require.Len(t, v.Times, 2)
+				assert.NoError(t, v.Times[0].Err)
+				assert.Same(t, notGranted, v.Times[1].Err)
+			}},
+		{name: "resource server down is shown", timeErr: map[domain.TimeKind]error{domain.CurrentTime: rsDown, domain.EpochTime: rsDown},
+			wantKept: true, wantRT: "rt-1", wantView: func(t *testing.T, v app.HomeView) {
+				assert.True(t, v.SignedIn)
+				require.Len(t, v.Times, 2)
+				assert.Same(t, rsDown, v.Times[0].Err)
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			times := fakeTimes{fn: func(_ context.Context, tok domain.Secret, kind domain.TimeKind) (domain.TimeAnswer, error) {
+				if err := tc.timeErr[kind]; err != nil {
+					return domain.TimeAnswer{}, err
+				}
+				return domain.TimeAnswer{Kind: kind, Raw: []byte("read with " + string(tok))}, nil
+			}}
+			f := newBrowser(&fakeOAuth{fresh: tc.fresh}, times)
+			ctx := context.Background()
+			s := domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
+				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}}
+			require.NoError(t, f.sessions.Create(ctx, s))
+			id := s.ID
+			if tc.noSession {
+				id = ""
+			}
+
+			v, err := f.b.Home(ctx, id)
+			require.NoError(t, err)
+			tc.wantView(t, v)
+			if tc.noSession {
+				return
+			}
+			got, err := f.sessions.Delete(ctx, "s1")
+			if !tc.wantKept {
+				assert.ErrorIs(t, err, domain.ErrNotFound, "the session is over")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantRT, got.Tokens.RefreshToken)
+		})
+	}
+}
+
+func TestHomeUnknownSessionIsSignedOut(t *testing.T) {
+	f := newBrowser(&fakeOAuth{}, nil)
+	v, err := f.b.Home(context.Background(), "no-such-session")
+	require.NoError(t, err)
+	assert.Equal(t, app.HomeView{}, v)
+}
+
+// The refresh finishes even if the page request is abandoned mid-way: the
+// authserver has spent the old refresh token by then.
+func TestHomeRefreshOutlivesTheRequest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var refreshCtxErr error
+	oauth := &fakeOAuth{fresh: func(rctx context.Context, _ domain.Tokens) (domain.Tokens, error) {
+		cancel()
+		refreshCtxErr = rctx.Err()
+		return domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2"}, nil
+	}}
+	times := fakeTimes{fn: func(ctx context.Context, _ domain.Secret, k domain.TimeKind) (domain.TimeAnswer, error) {
+		return domain.TimeAnswer{}, &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer, Err: ctx.Err()}
+	}}
+	f := newBrowser(oauth, times)
+	require.NoError(t, f.sessions.Create(context.Background(), domain.Session{ID: "s1", Expires: f.clock.Now().Add(time.Hour),
+		Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}}))
+
+	_, err := f.b.Home(ctx, "s1")
+	require.NoError(t, err)
+	assert.NoError(t, refreshCtxErr, "the refresh does not see the request's cancellation")
+	got, err := f.sessions.Delete(context.Background(), "s1")
+	require.NoError(t, err)
+	assert.Equal(t, domain.Secret("rt-2"), got.Tokens.RefreshToken, "the rotated token is kept")
+}
+
+func TestLogout(t *testing.T) {
+	revokeFailed := errors.New("authserver down")
+	cases := []struct {
+		name        string
+		id          domain.Secret
+		csrf        string
+		refresh     domain.Secret
+		revokeErr   error
+		wantCode    domain.ErrorCode
+		wantRevoked []domain.Secret
+		wantGone    bool
+	}{
+		{name: "right token", id: "s1", csrf: "csrf", refresh: "rt-1", wantRevoked: []domain.Secret{"rt-1"}, wantGone: true},
+		{name: "revocation fails, still signed out", id: "s1", csrf: "csrf", refresh: "rt-1", revokeErr: revokeFailed,
+			wantRevoked: []domain.Secret{"rt-1"}, wantGone: true},
+		{name: "no refresh token, nothing to revoke", id: "s1", csrf: "csrf", wantGone: true},
+		{name: "wrong token", id: "s1", csrf: "csrf2", refresh: "rt-1", wantCode: domain.Forbidden},
+		{name: "no token", id: "s1", csrf: "", refresh: "rt-1", wantCode: domain.Forbidden},
+		{name: "no session", id: "", csrf: "", refresh: "rt-1"},
+		{name: "unknown session", id: "s2", csrf: "csrf", refresh: "rt-1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			oauth := &fakeOAuth{revoke: func(context.Context, domain.Secret) error { return tc.revokeErr }}
+			f := newBrowser(oauth, nil)
+			ctx := context.Background()
+			require.NoError(t, f.sessions.Create(ctx, domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
+				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: tc.refresh}}))
+
+			out, err := f.b.Logout(ctx, tc.id, tc.csrf)
+			if tc.wantCode != "" {
+				assert.Equal(t, tc.wantCode, domain.CodeOf(err))
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.revokeErr, out.RevokeErr)
+			assert.Equal(t, tc.wantRevoked, oauth.revoked)
+			_, err = f.sessions.Delete(ctx, "s1")
+			if tc.wantGone {
+				assert.ErrorIs(t, err, domain.ErrNotFound)
+			} else {
+				assert.NoError(t, err, "the session is still there")
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/oauth2ref/webapp/internal/domain"
+)
+
+// CompleteLogin checks the authorization server's answer (RFC 6749 §4.1.2)
+// against the sign-in this browser started, identified by attemptID, and
+// if it belongs to it redeems the code and starts a new session.
+//
+// The attempt is used up whatever the outcome, so a replayed answer is
+// refused. The answer must carry the attempt's state (CSRF defence, RFC 6749
+// §10.12) and the configured issuer (mix-up defence, RFC 9207), the error
+// answers included. oldSession, the session the browser had before, if any,
+// is ended: every sign-in gets a new session id.
+func (b *Browser) CompleteLogin(ctx context.Context, attemptID, oldSession domain.Secret, resp domain.AuthorizationResponse) (domain.Session, error) {
+	const notInProgress = "this browser has no sign-in in progress: it was completed already, it expired (after 10 minutes), or it was started in another browser"
+	if attemptID == "" {
+		return domain.Session{}, loginFailed(notInProgress)
+	}
+	a, err := b.d.Attempts.Take(ctx, attemptID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.Session{}, loginFailed(notInProgress)
+	}
+	if err != nil {
+		return domain.Session{}, err
+	}
+	now := b.d.Now()
+	if a.Expired(now) {
+		return domain.Session{}, loginFailed(notInProgress)
+	}
+	if !a.StateMatches(resp.State) {
+		return domain.Session{}, loginFailed("the answer does not belong to the sign-in this browser started (its state does not match)")
+	}
+	// RFC 9207 §2.4: a simple string comparison, and an answer without iss
+	// is refused, since the authserver is known to send it.
+	switch {
+	case resp.Issuer == "":
+		return domain.Session{}, loginFailed("the answer does not say which authorization server sent it (no iss parameter)")
+	case resp.Issuer != b.d.Issuer:
+		return domain.Session{}, loginFailed("the answer comes from another authorization server than the one this sign-in went to (its iss does not match)")
+	}
+	if resp.Error != "" {
+		return domain.Session{}, authorizationError(resp)
+	}
+	if resp.Code == "" {
+		return domain.Session{}, loginFailed("the answer carries neither a code nor an error")
+	}
+
+	tokens, err := b.d.Authorizer.Exchange(ctx, resp.Code, a.Verifier)
+	if err != nil {
+		return domain.Session{}, err
+	}
+	if tokens.AccessToken == "" {
+		return domain.Session{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
+			Description: "the authserver issued an empty access token"}
+	}
+	s := domain.Session{
+		ID:        domain.NewRandom(),
+		CSRFToken: domain.NewRandom(),
+		Tokens:    tokens,
+		Created:   now,
+		Expires:   now.Add(b.d.SessionTTL),
+	}
+	if err := b.d.Sessions.Create(ctx, s); err != nil {
+		return domain.Session{}, err
+	}
+	if oldSession != "" {
+		// Not found is fine: it had expired or was never ours.
+		_, _ = b.d.Sessions.Delete(ctx, oldSession)
+	}
+	return s, nil
+}
+
+func loginFailed(desc string) error {
+	return &domain.Error{Code: domain.LoginFailed, Description: desc}
+}
+
+// authorizationError is the error answer of RFC 6749 §4.1.2.1: the user
+// said no, or the authorization server refused the request.
+func authorizationError(resp domain.AuthorizationResponse) error {
+	if resp.Error == "access_denied" {
+		return &domain.Error{Code: domain.AccessDenied, Service: domain.AuthServer,
+			Description: "sign-in was cancelled: access to your times was not granted"}
+	}
+	desc := "the authserver refused the sign-in (" + printable(resp.Error) + ")"
+	if d := printable(resp.ErrorDescription); d != "" {
+		desc += ": " + d
+	}
+	return &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: desc}
+}
+
+// printable keeps of upstream text only the characters RFC 6749 allows in
+// error and error_description (%x20-21 / %x23-5B / %x5D-7E), and at most
+// 200 of them, since it is shown to the user.
+func printable(s string) string {
+	const max = 200
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < max; i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromium finds the browser, or skips (fails under CI: .ci/run installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is needed for the browser test")
+	}
+	t.Skip("Chromium not installed: the headless browser test cannot run here")
+	return ""
+}
+
+// TestBrowserSignIn runs the user-facing flow in a real headless Chromium
+// against the real binaries: sign in on the webapp, log in and consent on
+// the authserver, see the time; sign in again without being asked; revoke
+// the grant on the account page and see the webapp lose access.
+//
+// UPDATE_SCREENSHOTS=1 writes the README's screenshots to docs/.
+func TestBrowserSignIn(t *testing.T) {
+	browser := chromium(t)
+
+	// The browser sees everything on "localhost"; the webapp's redirect URI
+	// must be registered before the authserver starts, so its port is
+	// chosen first and a fixture registers a client for it.
+	webAddr, authAddr := freeAddr(t), freeAddr(t)
+	webURL := "http://localhost:" + port(webAddr)
+	authURL := "http://localhost:" + port(authAddr)
+	fixture := filepath.Join(t.TempDir(), "browser-client.yaml")
+	require.NoError(t, os.WriteFile(fixture, []byte(fmt.Sprintf(`clients:
+  - id: webapp-browser-e2e
+    name: Demo webapp
+    type: confidential
+    secret: e2e-browser-secret
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: ["%s/callback"]
+    scopes: [current_time, epoch_time]
+    default_scopes: [current_time, epoch_time]
+`, webURL)), 0o600))
+
+	authEnvs := authEnv(t, authAddr, t.TempDir())
+	authEnvs["AUTHSERVER_ISSUER"] = authURL
+	authEnvs["AUTHSERVER_TOKENS_MAX_ACCESS_TTL"] = "1h"
+	authEnvs["AUTHSERVER_FIXTURES"] = "fixtures/demo.json," + fixture
+	auth := start(t, "authserver", authEnvs)
+	rs := start(t, "resourceserver", map[string]string{
+		"RESOURCESERVER_HTTP_ADDR":              "127.0.0.1:0",
+		"RESOURCESERVER_INTROSPECTION_ENDPOINT": auth.url("/oauth/introspect"),
+	})
+	start(t, "webapp", map[string]string{
+		"WEBAPP_HTTP_ADDR":               webAddr,
+		"WEBAPP_AUTHSERVER_TOKEN_URL":    auth.url("/oauth/token"),
+		"WEBAPP_RESOURCESERVER_BASE_URL": "http://" + rs.addr,
+		"WEBAPP_BROWSER_CLIENT_ID":       "webapp-browser-e2e",
+		"WEBAPP_BROWSER_CLIENT_SECRET":   "e2e-browser-secret",
+		"WEBAPP_BROWSER_AUTHORIZE_URL":   authURL + "/oauth/authorize",
+		"WEBAPP_BROWSER_REVOKE_URL":      auth.url("/oauth/revoke"),
+		"WEBAPP_BROWSER_ISSUER":          authURL,
+		"WEBAPP_BROWSER_REDIRECT_URL":    webURL + "/callback",
+	})
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(900, 700),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	shots := screenshotDir(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		}
+	}
+	text := func(sel string) string {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err)
+		return s
+	}
+	location := func() string {
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		require.NoError(t, err)
+		return u
+	}
+	signIn := `//a[contains(., "Sign in with authserver")] | //button[contains(., "Sign in with authserver")]`
+
+	// 1. The webapp, signed out.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(webURL+"/"), chromedp.WaitVisible(chromedp.CSS("body")), shot("browser-1-webapp.png")))
+	assert.Contains(t, text("body"), "Sign in with authserver")
+
+	// 2. Sign in: the authserver's login page.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(signIn),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "alice-password"),
+		shot("browser-2-login.png"),
+	))
+	assert.True(t, strings.HasPrefix(location(), authURL+"/oauth/login"), location())
+
+	// 3. Consent.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//button[@value="allow"]`),
+		shot("browser-3-consent.png"),
+	))
+	consent := text("main")
+	assert.Contains(t, consent, "Demo webapp")
+	assert.Contains(t, consent, "Read the current time")
+
+	// 4. Back on the webapp, showing the time from the resource server.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(`//button[@value="allow"]`),
+		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+		shot("browser-4-signed-in.png"),
+	))
+	assert.True(t, strings.HasPrefix(location(), webURL+"/"), location())
+	home := text("body")
+	assert.Contains(t, home, time.Now().UTC().Format("2006-01-02"), "the current time is shown")
+	assert.Contains(t, home, fmt.Sprint(time.Now().Unix())[:6], "and the epoch time")
+
+	// 5. Sign out of the webapp, sign in again: the authserver session and
+	// the remembered consent take the browser straight back.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(`//button[contains(., "Sign out")]`),
+		chromedp.WaitVisible(signIn),
+		chromedp.Click(signIn),
+		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+	))
+	assert.True(t, strings.HasPrefix(location(), webURL+"/"), "no login and no consent page the second time: %s", location())
+
+	// 6. Revoke the grant on the account page.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(authURL+"/oauth/account"),
+		chromedp.WaitVisible(`//button[contains(., "Revoke")]`),
+		shot("browser-5-account.png"),
+		chromedp.Click(`//button[contains(., "Revoke")]`),
+		chromedp.WaitVisible(`//p[contains(., "No app has access")]`),
+	))
+
+	// 7. The webapp's next resource call fails: its access is gone.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(webURL+"/"), chromedp.WaitVisible(chromedp.CSS("body"))))
+	after := text("body")
+	assert.Contains(t, after, "revoked", "the webapp lost access: %s", after)
+	assert.Contains(t, after, "Sign in with authserver")
+}
+
+func port(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+
+// screenshotDir is docs/ when UPDATE_SCREENSHOTS=1, else a temporary dir:
+// the test always takes them, so a broken page shows up either way.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
+		dir := filepath.Join(repoRoot, "docs")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		return dir
+	}
+	return t.TempDir()
+}

@@ -4,8 +4,22 @@
 # Ctrl-C stops all three. Needs only Go.
 #
 #   ./scripts/run.sh            development config (demo client and user)
+#   ./scripts/run.sh --durable  the authserver on PostgreSQL, with the expiring
+#                               data in Redis (AUTHSERVER_POSTGRES_DSN and
+#                               AUTHSERVER_REDIS_URL, else the loopback defaults)
 #   APP_ENV=test ./scripts/run.sh
 set -euo pipefail
+
+case "${1:-}" in
+  "") ;;
+  --durable)
+    export AUTHSERVER_STORAGE_DEFAULT=postgres
+    export AUTHSERVER_STORAGE_GROUPS=codes=redis,sessions=redis,revocations=redis,rate_limits=redis
+    export AUTHSERVER_POSTGRES_DSN=${AUTHSERVER_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+    export AUTHSERVER_REDIS_URL=${AUTHSERVER_REDIS_URL:-redis://127.0.0.1:6379/0}
+    ;;
+  *) echo "usage: $0 [--durable]" >&2; exit 2 ;;
+esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -67,6 +81,7 @@ All three services are up (logs above are JSON, one line per event):
 
 Try:  curl localhost:5003/current_time
       curl localhost:5003/epoch_time
+      open http://localhost:5003/ and sign in as alice / alice-password
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}"

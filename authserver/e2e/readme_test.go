@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,8 +217,29 @@ func compareText(t *testing.T, want, got string) {
 				g := headerLine.FindStringSubmatch(strings.TrimSpace(l))
 				return g != nil && strings.EqualFold(g[1], m[1]) && g[2] == m[2]
 			}), "header %q not in %q", wl, got)
+		case strings.HasPrefix(wl, "http") && strings.Contains(wl, "?"):
+			// A redirect: same place, same parameters, same state; the
+			// code and the issuer's address differ per run.
+			want, _ := url.Parse(wl)
+			assert.True(t, has(func(l string) bool {
+				g, err := url.Parse(strings.TrimSpace(l))
+				if err != nil || g.Path != want.Path {
+					return false
+				}
+				return assert.ObjectsAreEqual(queryKeys(want.Query()), queryKeys(g.Query())) &&
+					g.Query().Get("state") == want.Query().Get("state")
+			}), "no redirect like %q in %q", wl, got)
 		default:
 			assert.True(t, has(func(l string) bool { return strings.TrimSpace(l) == wl }), "line %q not in %q", wl, got)
 		}
 	}
+}
+
+func queryKeys(q url.Values) []string {
+	out := make([]string, 0, len(q))
+	for k := range q {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

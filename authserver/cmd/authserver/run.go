@@ -41,29 +41,25 @@ flags:
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("authserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
-	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
-	if err := fs.Parse(args[1:]); err != nil {
+	c, err := config.ParseCommand("authserver", usage, args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	cmd := fs.Args()
+	cmd := c.Args
 
 	cfg := defaultConfig()
 	sch, err := schema.Compile("authserver-config.json", []byte(configSchema))
 	if err != nil {
 		return err
 	}
-	file, err := config.Load(config.Source{
-		Service: "authserver", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
-		EnvPrefix: "AUTHSERVER", Getenv: getenv, Schema: sch,
-	}, &cfg)
+	file, err := config.Load(c.Source("authserver", "AUTHSERVER", getenv, sch), &cfg)
 	if err != nil {
 		return err
 	}
-	if *env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
+	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
 		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
 		// development and test may run on plain http.
 		return errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
@@ -71,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// Fixture paths in a config file are relative to its directory.
 	for i, p := range cfg.Fixtures {
 		if !filepath.IsAbs(p) {
-			cfg.Fixtures[i] = filepath.Join(*configDir, p)
+			cfg.Fixtures[i] = filepath.Join(c.ConfigDir, p)
 		}
 	}
 
@@ -89,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch strings.Join(cmd, " ") {
 	case "", "serve":
-		return serve(ctx, cfg, file, *env, stdout, nil)
+		return serve(ctx, cfg, file, c.Env, stdout, nil)
 	case "migrate":
 		applied, err := authserver.Migrate(ctx, storageOption(cfg))
 		if err != nil {
@@ -118,15 +114,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stdout, "secret: %s\nsecret_hash: %s\n", secret, hash)
 		return nil
 	}
-	fs.Usage()
+	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // serve runs the server until ctx ends. onListen, for tests, learns the

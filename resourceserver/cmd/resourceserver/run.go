@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,16 +26,15 @@ import (
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("resourceserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
-	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
-	if err := fs.Parse(args[1:]); err != nil {
+	cmd, err := config.ParseCommand("resourceserver", "usage: resourceserver [flags]\n\nflags:\n", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if len(cmd.Args) > 0 {
+		return fmt.Errorf("unexpected arguments %q", cmd.Args)
 	}
 
 	cfg := defaultConfig()
@@ -42,24 +42,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	file, err := config.Load(config.Source{
-		Service: "resourceserver", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
-		EnvPrefix: "RESOURCESERVER", Getenv: getenv, Schema: sch,
-	}, &cfg)
+	file, err := config.Load(cmd.Source("resourceserver", "RESOURCESERVER", getenv, sch), &cfg)
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(*env); err != nil {
+	if err := cfg.check(cmd.Env); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, file, *env, stdout)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
+	return serve(ctx, cfg, file, cmd.Env, stdout)
 }
 
 // serve runs the server until ctx ends.

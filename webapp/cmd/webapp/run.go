@@ -28,19 +28,15 @@ import (
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("webapp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configDir := fs.String("config-dir", envOr(getenv, "CONFIG_DIR", "configs"), "directory of config files (env CONFIG_DIR)")
-	env := fs.String("env", envOr(getenv, "APP_ENV", "development"), "environment: development, test or production (env APP_ENV)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	cmd, err := config.ParseCommand("webapp", "usage: webapp [flags]\n\nflags:\n", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if len(cmd.Args) > 0 {
+		return fmt.Errorf("unexpected arguments %q", cmd.Args)
 	}
 
 	cfg := defaultConfig()
@@ -48,24 +44,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	file, err := config.Load(config.Source{
-		Service: "webapp", Env: *env, Dir: *configDir, DirRequired: getenv("CONFIG_DIR") != "",
-		EnvPrefix: "WEBAPP", Getenv: getenv, Schema: sch,
-	}, &cfg)
+	file, err := config.Load(cmd.Source("webapp", "WEBAPP", getenv, sch), &cfg)
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(*env); err != nil {
+	if err := cfg.check(cmd.Env); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, file, *env, stdout)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
+	return serve(ctx, cfg, file, cmd.Env, stdout)
 }
 
 // serve wires the adapters to the use cases and serves until ctx ends.

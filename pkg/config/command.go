@@ -1,0 +1,60 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/oauth2ref/pkg/schema"
+)
+
+// Command is what every service's command line says: where the config files
+// are, which environment to pick, and the arguments left (a subcommand).
+type Command struct {
+	ConfigDir string
+	Env       string
+	// DirRequired is set when the directory was asked for explicitly, so a
+	// typo in it is an error rather than a silent fall-back to defaults.
+	DirRequired bool
+	Args        []string
+}
+
+// ParseCommand reads the flags every service shares: -config-dir (default
+// $CONFIG_DIR, else "configs") and -env (default $APP_ENV, else
+// "development"). usage is printed above the flags on -h and on errors;
+// -h returns flag.ErrHelp.
+func ParseCommand(name, usage string, args []string, getenv func(string) string, stderr io.Writer) (Command, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	dir := fs.String("config-dir", or(getenv("CONFIG_DIR"), "configs"), "directory of config files (env CONFIG_DIR)")
+	env := fs.String("env", or(getenv("APP_ENV"), "development"), "environment: development, test or production (env APP_ENV)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return Command{}, err
+	}
+	explicit := getenv("CONFIG_DIR") != ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config-dir" {
+			explicit = true
+		}
+	})
+	return Command{ConfigDir: *dir, Env: *env, DirRequired: explicit, Args: fs.Args()}, nil
+}
+
+// Source is where service reads its config for this command: its file in
+// the config directory, then the environment variables under envPrefix,
+// all validated by s.
+func (c Command) Source(service, envPrefix string, getenv func(string) string, s *schema.Schema) Source {
+	return Source{Service: service, Env: c.Env, Dir: c.ConfigDir, DirRequired: c.DirRequired,
+		EnvPrefix: envPrefix, Getenv: getenv, Schema: s}
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}

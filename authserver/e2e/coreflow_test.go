@@ -122,7 +122,9 @@ func TestCoreFlow(t *testing.T) {
 		tok := passwordToken(t, s, "")
 		get(t, s.rs.url("/current_time"), "Authorization", "Bearer "+tok)
 		for _, p := range []*proc{s.auth, s.rs, s.web} {
+			require.NoError(t, p.stop(t), "a clean stop flushes the buffered log")
 			logs := p.logs.String()
+			require.Contains(t, logs, `"msg":"request"`, "the access log is there to search")
 			for _, secret := range []string{demoSecret, "alice-password", rsSecret, serviceSecret, tok, strings.Split(tok, ".")[2]} {
 				assert.NotContains(t, logs, secret, "%s logged a secret", p.name)
 			}

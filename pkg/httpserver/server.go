@@ -77,6 +77,7 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	_ = log.Sync() // scripts and tests wait for this line
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
@@ -103,5 +104,6 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 		return fmt.Errorf("serve: %w", err)
 	}
 	log.Info("stopped")
+	_ = log.Sync()
 	return nil
 }

@@ -48,3 +48,13 @@ func TestNewRejectsUnknownLevel(t *testing.T) {
 	_, err := New(&bytes.Buffer{}, "loud")
 	assert.ErrorContains(t, err, "loud")
 }
+
+func TestNewBufferedFlushesOnSync(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewBuffered(&buf, "info")
+	require.NoError(t, err)
+	log.Info("held")
+	assert.Empty(t, buf.String(), "buffered until a flush")
+	require.NoError(t, log.Sync())
+	assert.Contains(t, buf.String(), `"msg":"held"`)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/oauth2ref/pkg/config"
@@ -92,7 +93,9 @@ func defaultConfig() Config {
 	c.Passwords.MemoryKiB = 19456
 	c.Passwords.Time = 2
 	c.Passwords.Threads = 1
-	c.Passwords.Concurrency = 4
+	// argon2id is CPU-bound: more at once than there are cores only adds
+	// 19 MiB of memory each and no throughput.
+	c.Passwords.Concurrency = runtime.NumCPU()
 	c.LoginLimits.MaxFailures = 10
 	c.LoginLimits.Window = config.Duration(15 * time.Minute)
 	c.Browser.CodeTTL = config.Duration(time.Minute)

@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the server until ctx ends. onListen, for tests, learns the
 // bound address.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, onListen func(net.Addr)) error {
-	log, err := zaplog.New(stdout, cfg.Log.Level)
+	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
 	if err != nil {
 		return err
 	}

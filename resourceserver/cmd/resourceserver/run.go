@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
-	log, err := zaplog.New(stdout, cfg.Log.Level)
+	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
 	if err != nil {
 		return err
 	}

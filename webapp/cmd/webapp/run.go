@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // serve wires the adapters to the use cases and serves until ctx ends.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
-	log, err := zaplog.New(stdout, cfg.Log.Level)
+	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ type Log struct {
 }
 
 // NewLog returns a Log writing to log.
-func NewLog(log *zap.Logger) *Log { return &Log{log: log} }
+func NewLog(log *zap.Logger) *Log { return &Log{log: log.WithOptions(zap.WithCaller(false))} }
 
 func (l *Log) Record(_ context.Context, e domain.AuditEvent) error {
 	l.log.Info("audit",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -154,6 +155,38 @@ func TestWriteError(t *testing.T) {
 			assert.Equal(t, tc.wantAuth, rec.Header().Get("WWW-Authenticate") != "")
 			assert.Equal(t, tc.wantLogged, logs.Len() > 0)
 			assert.NotContains(t, rec.Body.String(), "refused", "internal detail never reaches the caller")
+		})
+	}
+}
+
+func TestDecodeFormAgreesWithParseQuery(t *testing.T) {
+	for _, body := range []string{
+		"", "a=1", "a=1&b=2", "a=&b=2", "a", "a=1&&b=2", "x%20y=a+b%2Bc", "k=%E2%9C%93", "a=1&b=%zz", "a=1;b=2", "=v", "a=1&a=2",
+	} {
+		t.Run(body, func(t *testing.T) {
+			got, err := decodeForm(body)
+			want, werr := url.ParseQuery(body)
+			if werr != nil {
+				assert.Error(t, err, "ParseQuery refuses it, so must we")
+				return
+			}
+			dup := false
+			for _, vs := range want {
+				dup = dup || len(vs) > 1
+			}
+			if dup {
+				assert.ErrorContains(t, err, "repeated")
+				return
+			}
+			require.NoError(t, err)
+			for k, vs := range want {
+				if vs[0] == "" {
+					assert.NotContains(t, got, k, "empty means absent")
+				} else {
+					assert.Equal(t, vs[0], got[k])
+				}
+			}
+			assert.LessOrEqual(t, len(got), len(want))
 		})
 	}
 }

@@ -72,6 +72,7 @@ type parsedKey struct {
 	signer crypto.Signer
 	method jwt.SigningMethod
 	jwk    jwk
+	header string // the encoded JOSE header of every token it signs
 }
 
 func parse(rec domain.SigningKey) (*parsedKey, error) {
@@ -112,7 +113,7 @@ func parse(rec domain.SigningKey) (*parsedKey, error) {
 		return nil, err
 	}
 	j.Kid, j.Alg, j.Use = rec.ID, rec.Algorithm, "sig"
-	return &parsedKey{rec: rec, signer: signer, method: method, jwk: j}, nil
+	return &parsedKey{rec: rec, signer: signer, method: method, jwk: j, header: headerSegment(rec.Algorithm, rec.ID)}, nil
 }
 
 // signingKey returns what golang-jwt's Sign wants for the key's method.

@@ -2,6 +2,7 @@ package jwtkeys
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,20 +242,18 @@ func (ks *KeySet) SignAccessToken(_ context.Context, t domain.AccessToken) (stri
 	if k == nil {
 		return "", errors.New("jwtkeys: no signing key")
 	}
-	tok := jwt.NewWithClaims(k.method, &claims{
-		Iss:      t.Issuer,
-		Sub:      t.Subject,
-		Aud:      audience(t.Audience),
-		Exp:      t.ExpiresAt.Unix(),
-		Iat:      t.IssuedAt.Unix(),
-		Jti:      t.ID,
-		ClientID: t.ClientID,
-		Scope:    t.Scope.String(),
-		Gid:      t.GrantID,
-	})
-	tok.Header["typ"] = TokenType
-	tok.Header["kid"] = k.rec.ID
-	return tok.SignedString(k.signingKey())
+	buf := make([]byte, 0, 640)
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	var claims [384]byte
+	buf = base64.RawURLEncoding.AppendEncode(buf, appendClaims(claims[:0], t))
+	sig, err := k.method.Sign(string(buf), k.signingKey())
+	if err != nil {
+		return "", fmt.Errorf("jwtkeys: sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // ErrInvalidToken is returned for anything that is not a token this server

@@ -399,8 +399,8 @@ memory_scenario() {
     "1,000,000 client_credentials tokens for service, 64 connections (the Go client in scripts/bench/mint). Access tokens are JWTs and are not stored." \
     -client service -secret "$service_secret" -n 1000000 -c 64
   memory_phase refresh_100k \
-    "client refresher (test fixture): 1,000 password grants (8 at a time; each an argon2id), then each refresh token rotated 100 times (64 chains at a time) = 100,000 rotations, each storing a new refresh token (101,000 stored, the rotated ones kept for reuse detection). 100,000 password grants would cost ~100,000 argon2ids (~10 min)." \
-    -client refresher -secret "$refresher_secret" -chains 1000 -rotations 100 -c 64 -password-c 8
+    "client webapp-browser: one login (one argon2id), then 1,000 authorization codes (consent remembered, 8 at a time) exchanged for 1,000 refresh tokens, each rotated 100 times (64 chains at a time) = 100,000 rotations, each storing a new refresh token (101,000 stored, the rotated ones kept for reuse detection). Starting the chains by the password grant would measure 1,000 argon2ids (19 MiB each) instead of the refresh tokens: token_password's RSS column shows that cost." \
+    -client webapp-browser -secret webapp-browser-secret -start code -chains 1000 -rotations 100 -c 64 -password-c 8
   echo "-- waiting 10 s for the authserver to settle ..."
   sleep 10
   printf '{"kind":"rss","scenario":"authserver after 10 s idle","server":"authserver","rss_kb":%d,"heap_after":%s}\n' \

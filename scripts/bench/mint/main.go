@@ -27,8 +27,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ type config struct {
 	chains, rotations   int
 	passwordC           int
 	username, password  string
+	start               string
 	scope               string
 }
 
@@ -84,7 +87,8 @@ func main() {
 	flag.IntVar(&cfg.pid, "pid", 0, "sample this process's RSS")
 	flag.IntVar(&cfg.chains, "chains", 0, "refresh mode: password grants, each starting a refresh token chain")
 	flag.IntVar(&cfg.rotations, "rotations", 100, "refresh mode: rotations per chain")
-	flag.IntVar(&cfg.passwordC, "password-c", 8, "refresh mode: concurrent password grants")
+	flag.IntVar(&cfg.passwordC, "password-c", 8, "refresh mode: concurrent password grants (or authorizations with -start code)")
+	flag.StringVar(&cfg.start, "start", "password", "refresh mode: how chains start: password (a password grant each, an argon2id each) or code (one login, then an authorization code per chain, consent remembered)")
 	flag.StringVar(&cfg.username, "username", "alice", "refresh mode: resource owner")
 	flag.StringVar(&cfg.password, "password", "alice-password", "refresh mode: resource owner's password")
 	flag.StringVar(&cfg.scope, "scope", "", "scope to ask for (empty: the client's default)")
@@ -104,7 +108,11 @@ func main() {
 	var err error
 	if cfg.chains > 0 {
 		res.Mode = "refresh"
-		err = m.refreshChains(cfg)
+		if cfg.start == "code" {
+			err = m.codeChains(cfg)
+		} else {
+			err = m.refreshChains(cfg)
+		}
 	} else {
 		err = m.clientCredentials(cfg)
 	}
@@ -287,8 +295,13 @@ func (m *minter) refreshChains(cfg config) error {
 		return errors.New("no password grant succeeded")
 	}
 
-	// Phase 2: rotate each chain's token, in order, -rotations times.
-	p = startProgress("refresh rotations", &m.rotations, int64(len(tokens)*cfg.rotations))
+	return m.rotate(cfg, tokens)
+}
+
+// rotate turns each chain's token, in order, -rotations times.
+func (m *minter) rotate(cfg config, tokens chan string) error {
+	var wg sync.WaitGroup
+	p := startProgress("refresh rotations", &m.rotations, int64(len(tokens)*cfg.rotations))
 	for range cfg.c {
 		wg.Go(func() {
 			for rt := range tokens {
@@ -306,6 +319,92 @@ func (m *minter) refreshChains(cfg config) error {
 	wg.Wait()
 	p.stop()
 	return nil
+}
+
+// codeChains starts each chain with the authorization code flow: one login
+// (one argon2id), consent once, then per chain an authorization request that
+// the remembered consent answers at once with a code, exchanged with PKCE.
+// So the refresh tokens' own memory is measured, not argon2id's.
+func (m *minter) codeChains(cfg config) error {
+	base := strings.TrimSuffix(m.url, "/oauth/token")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: m.hc.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	csrfRE := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	page := func(resp *http.Response, err error) (string, *http.Response, error) {
+		if err != nil {
+			return "", nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), resp, err
+	}
+	body, _, err := page(browser.Get(base + "/oauth/login"))
+	if err != nil {
+		return err
+	}
+	csrf := csrfRE.FindStringSubmatch(body)
+	if csrf == nil {
+		return errors.New("no CSRF token on the login page")
+	}
+	if _, resp, err := page(browser.PostForm(base+"/oauth/login", url.Values{"csrf_token": {csrf[1]},
+		"username": {cfg.username}, "password": {cfg.password}})); err != nil || resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("login failed: %v", err)
+	}
+	// RFC 7636 appendix B's verifier: fine for a benchmark, never for a client.
+	const verifier, challenge = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	const redirect = "http://localhost:5003/callback"
+	request := url.Values{"response_type": {"code"}, "client_id": {cfg.client}, "redirect_uri": {redirect},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	code := func() (string, error) {
+		body, resp, err := page(browser.Get(base + "/oauth/authorize?" + request.Encode()))
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode == http.StatusOK { // the consent page, the first time
+			form := url.Values{"decision": {"allow"}, "csrf_token": {csrf[1]}}
+			for k, v := range request {
+				form[k] = v
+			}
+			if _, resp, err = page(browser.PostForm(base+"/oauth/authorize", form)); err != nil {
+				return "", err
+			}
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || loc.Query().Get("code") == "" {
+			return "", fmt.Errorf("no code (status %d, %s): %.200s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		return loc.Query().Get("code"), nil
+	}
+
+	tokens := make(chan string, cfg.chains)
+	var next atomic.Int64
+	p := startProgress("authorization codes", &m.passwordGrants, int64(cfg.chains))
+	var wg sync.WaitGroup
+	for range cfg.passwordC {
+		wg.Go(func() {
+			for next.Add(1) <= int64(cfg.chains) {
+				c, err := code()
+				if err != nil {
+					m.fail(&m.errs, err.Error())
+					continue
+				}
+				a, ok := m.post(url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {redirect}, "code_verifier": {verifier}})
+				if !ok {
+					continue
+				}
+				m.passwordGrants.Add(1)
+				tokens <- a.RefreshToken
+			}
+		})
+	}
+	wg.Wait()
+	p.stop()
+	close(tokens)
+	if len(tokens) == 0 {
+		return errors.New("no authorization code was exchanged")
+	}
+	return m.rotate(cfg, tokens)
 }
 
 // progress prints a line to stderr every 5 seconds.

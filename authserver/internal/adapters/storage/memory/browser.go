@@ -100,20 +100,6 @@ func (s *Store) DeleteConsent(_ context.Context, userID, clientID string) error 
 	return nil
 }
 
-// RevokeUserClientTokens revokes every refresh token clientID holds for
-// userID. A scan: it runs when a user revokes a grant, not per request.
-func (s *Store) RevokeUserClientTokens(_ context.Context, userID, clientID string) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	for h, t := range s.refresh {
-		if t.UserID == userID && t.ClientID == clientID {
-			t.Status = domain.RefreshRevoked
-			s.refresh[h] = t
-		}
-	}
-	return nil
-}
-
 // Audit: memory keeps a bounded ring of recent events; the durable audit
 // trail is PostgreSQL's, or the JSON log's.
 

@@ -27,8 +27,8 @@ type Store struct {
 	usernames map[string]string      // username -> ID
 
 	refreshMu sync.RWMutex
-	refresh   map[string]domain.RefreshToken // by hash
-	families  map[string][]string            // family -> hashes
+	refresh   map[string]refreshEntry // by hash
+	families  map[string]*family      // by family id
 
 	revokedMu sync.RWMutex
 	revoked   map[string]revocation
@@ -54,8 +54,8 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 		clients:   map[string]domain.Client{},
 		users:     map[string]domain.User{},
 		usernames: map[string]string{},
-		refresh:   map[string]domain.RefreshToken{},
-		families:  map[string][]string{},
+		refresh:   map[string]refreshEntry{},
+		families:  map[string]*family{},
 		revoked:   map[string]revocation{},
 		sessions:  map[string]domain.Session{},
 		codes:     map[string]domain.AuthorizationCode{},
@@ -160,65 +160,6 @@ func (s *Store) SaveUser(_ context.Context, u domain.User) error {
 	return nil
 }
 
-// Refresh tokens.
-
-func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	if _, ok := s.refresh[t.Hash]; ok {
-		return domain.ErrConflict
-	}
-	s.refresh[t.Hash] = t
-	s.families[t.FamilyID] = append(s.families[t.FamilyID], t.Hash)
-	return nil
-}
-
-func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.RefreshToken, error) {
-	s.refreshMu.RLock()
-	defer s.refreshMu.RUnlock()
-	t, ok := s.refresh[hash]
-	if !ok {
-		return domain.RefreshToken{}, domain.ErrNotFound
-	}
-	return t, nil
-}
-
-// RotateRefreshToken holds the refresh lock across read, decision and write,
-// which is what makes a refresh token single-use under concurrency. The
-// closure only builds a record; no hashing or signing happens under the lock.
-func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(domain.RefreshToken) (domain.RefreshToken, error)) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	cur, ok := s.refresh[hash]
-	if !ok {
-		return domain.ErrNotFound
-	}
-	next, err := rotate(cur)
-	if err != nil {
-		return err
-	}
-	if _, dup := s.refresh[next.Hash]; dup {
-		return domain.ErrConflict
-	}
-	cur.Status = domain.RefreshRotated
-	s.refresh[hash] = cur
-	s.refresh[next.Hash] = next
-	s.families[next.FamilyID] = append(s.families[next.FamilyID], next.Hash)
-	return nil
-}
-
-func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	for _, h := range s.families[familyID] {
-		if t, ok := s.refresh[h]; ok {
-			t.Status = domain.RefreshRevoked
-			s.refresh[h] = t
-		}
-	}
-	return nil
-}
-
 // Revocations.
 
 type revocation struct{ at, until time.Time }
@@ -290,19 +231,19 @@ func (s *Store) Sweep(context.Context) error {
 	now := s.now()
 
 	s.refreshMu.Lock()
-	for fam, hashes := range s.families {
-		kept := hashes[:0]
-		for _, h := range hashes {
-			if t, ok := s.refresh[h]; ok && now.Before(t.ExpiresAt) {
+	for id, fam := range s.families {
+		kept := fam.hashes[:0]
+		for _, h := range fam.hashes {
+			if e, ok := s.refresh[h]; ok && now.UnixNano() < e.expires {
 				kept = append(kept, h)
 				continue
 			}
 			delete(s.refresh, h)
 		}
 		if len(kept) == 0 {
-			delete(s.families, fam)
+			delete(s.families, id)
 		} else {
-			s.families[fam] = kept
+			fam.hashes = kept
 		}
 	}
 	s.refreshMu.Unlock()

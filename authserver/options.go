@@ -93,7 +93,7 @@ func defaults() settings {
 		sessionTTL:      12 * time.Hour,
 		minPassword:     12,
 		maxPassword:     256,
-		storage:         StorageConfig{Default: Memory, ConnectTimeout: 30 * time.Second},
+		storage:         StorageConfig{Default: Memory, ConnectTimeout: 30 * time.Second, ClientCacheTTL: 5 * time.Second},
 	}
 }
 

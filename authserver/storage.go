@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauth2ref/authserver/internal/adapters/auditlog"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/cache"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/postgres"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/redis"
@@ -45,6 +46,9 @@ type StorageConfig struct {
 	// ConnectTimeout is how long start-up keeps trying to reach a backend
 	// that is not up yet (containers start in any order).
 	ConnectTimeout time.Duration
+	// ClientCacheTTL is how long clients read from a durable store are kept
+	// in memory: a change made on another replica takes that long to apply.
+	ClientCacheTTL time.Duration
 }
 
 // PostgresConfig connects to PostgreSQL.
@@ -120,6 +124,9 @@ func (c StorageConfig) validate() error {
 		default:
 			return fmt.Errorf("group %q: unknown backend %q", g, b)
 		}
+	}
+	if c.ClientCacheTTL <= 0 && c.backend("clients") != Memory {
+		return errors.New("client cache TTL must be positive")
 	}
 	if c.uses(Postgres) && c.Postgres.DSN == "" {
 		return errors.New("postgres is used but no DSN is set (AUTHSERVER_POSTGRES_DSN)")
@@ -227,6 +234,9 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 		return mem
 	}
 	st.clients = pick("clients").(clientGroup)
+	if cfg.backend("clients") != Memory {
+		st.clients = cache.NewClients(st.clients, cfg.ClientCacheTTL, 10000, s.clock)
+	}
 	st.users = pick("users").(app.UserStore)
 	st.refresh = pick("refresh_tokens").(refreshGroup)
 	st.revocations = pick("revocations").(app.RevocationStore)
@@ -268,6 +278,7 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 var (
 	_ clientGroup         = (*memory.Store)(nil)
 	_ clientGroup         = (*postgres.Store)(nil)
+	_ clientGroup         = (*cache.Clients)(nil)
 	_ app.UserStore       = (*postgres.Store)(nil)
 	_ refreshGroup        = (*postgres.Store)(nil)
 	_ app.RevocationStore = (*redis.Store)(nil)

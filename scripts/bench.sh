@@ -321,7 +321,7 @@ mint_tokens() {
   echo "   $(wc -l <"$2") tokens"
 }
 
-table_order=token_client_credentials,token_password,introspect_fresh,introspect_same,resource_current_time,webapp_current_time_c1,webapp_current_time_c16,baseline_token,baseline_introspect
+table_order=token_client_credentials,token_password,token_refresh,introspect_fresh,introspect_same,resource_current_time,webapp_current_time_c1,webapp_current_time_c16,baseline_token,baseline_introspect
 
 # Each baseline runs right after the scenario it is compared with, so that
 # drift in the machine's load touches both alike; the table keeps the
@@ -342,8 +342,17 @@ throughput() {
     BENCH_METHOD=POST BENCH_BODY=grant_type=client_credentials -- "${form[@]}" "${service[@]}"
 
   run token_password authserver "$as_url/oauth/token" 2 8 10s "" \
-    "wrk -c8 --timeout 10s on purpose: every request is an argon2id of alice's password (~20 ms, at most 4 at once in the authserver), so more connections only queue into timeouts. Client 1234's own argon2id secret is answered from the verified-secret cache." \
+    "wrk -c8 --timeout 10s on purpose: every request is an argon2id of alice's password (~20 ms, at most one per core at once in the authserver), so more connections only queue into timeouts. Client 1234's own argon2id secret is answered from the verified-secret cache." \
     BENCH_METHOD=POST "BENCH_BODY=grant_type=password&username=alice&password=alice-password" -- "${form[@]}" "${webclient[@]}"
+
+  echo "-- minting 512 refresh tokens by the code flow (one login, consent remembered) ..."
+  "$bin/mint" -url "$as_url/oauth/token" -client webapp-browser -secret webapp-browser-secret -start code \
+    -chains 512 -rotations 0 -c 8 -password-c 8 -out "$work/refresh.seeds.txt" >"$work/refresh.seeds.json" ||
+    die "minting refresh tokens failed: $(cat "$work/refresh.seeds.json")"
+  local browser=(-H "Authorization: Basic $(b64 "webapp-browser:webapp-browser-secret")")
+  run token_refresh authserver "$as_url/oauth/token" 2 64 2s "" \
+    "the refresh_token grant for webapp-browser: 256 chains, each answer's new refresh token sent next (rotation: each token once), every answer must carry a refresh_token. Each request rotates in one transaction of the refresh token store." \
+    BENCH_METHOD=POST "BENCH_REFRESH=$work/refresh.seeds.txt" -- "${form[@]}" "${browser[@]}"
 
   mint_tokens "$as_url/oauth/token" "$work/tokens.authserver.txt" "$fresh_tokens" "$mint_seconds"
   mint_tokens "$base_url/oauth/token" "$work/tokens.baseline.txt" "$fresh_tokens" "$mint_seconds"
@@ -373,7 +382,7 @@ throughput() {
     --
 
   run webapp_current_time_c16 webapp "$web_url/current_time" 2 16 2s "" \
-    "16 at once: bounded by the authserver's argon2id (4 at a time)." \
+    "16 at once: bounded by the authserver's argon2id (one per core at a time)." \
     --
 
 }

@@ -52,6 +52,7 @@ type Config struct {
 		Default        string            `json:"default"`
 		Groups         map[string]string `json:"groups"`
 		ConnectTimeout config.Duration   `json:"connect_timeout"`
+		ClientCacheTTL config.Duration   `json:"client_cache_ttl"`
 	} `json:"storage"`
 	Postgres struct {
 		DSN          string          `json:"dsn"`
@@ -105,6 +106,7 @@ func defaultConfig() Config {
 	c.Storage.Default = "memory"
 	c.Storage.Groups = map[string]string{}
 	c.Storage.ConnectTimeout = config.Duration(30 * time.Second)
+	c.Storage.ClientCacheTTL = config.Duration(5 * time.Second)
 	c.Postgres.MaxConns = 20
 	c.Postgres.MinConns = 2
 	c.Postgres.QueryTimeout = config.Duration(2 * time.Second)
@@ -178,7 +180,8 @@ const configSchema = `{
           "propertyNames": {"enum": ["clients", "users", "refresh_tokens", "revocations", "signing_keys", "sessions", "codes", "consents", "rate_limits", "audit"]},
           "additionalProperties": {"enum": ["memory", "postgres", "redis"]}
         },
-        "connect_timeout": ` + config.DurationSchema + `
+        "connect_timeout": ` + config.DurationSchema + `,
+        "client_cache_ttl": ` + config.DurationSchema + `
       }
     },
     "postgres": {

@@ -184,6 +184,7 @@ func storageOption(cfg Config) authserver.Option {
 		Default:        cfg.Storage.Default,
 		Groups:         cfg.Storage.Groups,
 		ConnectTimeout: cfg.Storage.ConnectTimeout.D(),
+		ClientCacheTTL: cfg.Storage.ClientCacheTTL.D(),
 		Postgres: authserver.PostgresConfig{
 			DSN: cfg.Postgres.DSN, MaxConns: cfg.Postgres.MaxConns, MinConns: cfg.Postgres.MinConns,
 			QueryTimeout: cfg.Postgres.QueryTimeout.D(), Migrate: cfg.Postgres.Migrate,

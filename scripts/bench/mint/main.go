@@ -83,7 +83,7 @@ func main() {
 	flag.IntVar(&cfg.n, "n", 1000, "client_credentials requests")
 	flag.IntVar(&cfg.c, "c", 64, "concurrent connections")
 	flag.DurationVar(&cfg.maxTime, "max-time", 0, "stop starting requests after this long (0: no limit)")
-	flag.StringVar(&cfg.out, "out", "", "write access tokens to this file, one a line")
+	flag.StringVar(&cfg.out, "out", "", "write access tokens (or, with -start code -rotations 0, refresh tokens) to this file, one a line")
 	flag.IntVar(&cfg.pid, "pid", 0, "sample this process's RSS")
 	flag.IntVar(&cfg.chains, "chains", 0, "refresh mode: password grants, each starting a refresh token chain")
 	flag.IntVar(&cfg.rotations, "rotations", 100, "refresh mode: rotations per chain")
@@ -403,6 +403,15 @@ func (m *minter) codeChains(cfg config) error {
 	close(tokens)
 	if len(tokens) == 0 {
 		return errors.New("no authorization code was exchanged")
+	}
+	if cfg.rotations == 0 && cfg.out != "" {
+		// Seeds for a benchmark of the refresh grant: the fresh refresh
+		// tokens, one a line, each good for one use.
+		var b strings.Builder
+		for rt := range tokens {
+			b.WriteString(rt + "\n")
+		}
+		return os.WriteFile(cfg.out, []byte(b.String()), 0o600)
 	}
 	return m.rotate(cfg, tokens)
 }

@@ -6,6 +6,12 @@
 --                  introspects the next one (body token=<t>&token_type_hint=
 --                  access_token). Thread i of BENCH_THREADS takes every
 --                  BENCH_THREADS-th line, starting at BENCH_SKIP of its own.
+--   BENCH_REFRESH  file of refresh tokens, one a line: chains of the
+--                  refresh_token grant. Each thread seeds a queue with its
+--                  share of the file's first half (warm-up, BENCH_SKIP=0) or
+--                  second half (the measured run), sends the oldest token
+--                  and queues the new one from each answer: every token is
+--                  used once, as rotation demands.
 --   BENCH_EXPECT   text every response body must contain (e.g.
 --                  "active":true); responses without it are counted as bad.
 -- done() prints one line "BENCHJSON {...}" with the numbers bench.sh reads.
@@ -57,6 +63,50 @@ if tokens_file then
          i = 1
       end
       return reqs[i]
+   end
+end
+
+local refresh_file = os.getenv("BENCH_REFRESH")
+if refresh_file then
+   local queue, head, tail = {}, 1, 0
+
+   function init(args)
+      local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+      local second = tonumber(os.getenv("BENCH_SKIP") or "0") > 0
+      local all = {}
+      for tok in io.lines(refresh_file) do
+         if tok ~= "" then all[#all + 1] = tok end
+      end
+      local half = math.floor(#all / 2)
+      local from = second and half + 1 or 1
+      for i = from, from + half - 1 do
+         if (i - from) % nthreads == tid - 1 then
+            tail = tail + 1
+            queue[tail] = all[i]
+         end
+      end
+   end
+
+   function request()
+      if head > tail then
+         io.stderr:write("bench.lua: out of refresh tokens: seed more than there are connections\n")
+         os.exit(1)
+      end
+      local tok = queue[head]
+      queue[head] = nil
+      head = head + 1
+      return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. tok)
+   end
+
+   bad = 0
+   function response(status, headers, body)
+      local tok = string.match(body, '"refresh_token":"([^"]+)"')
+      if tok then
+         tail = tail + 1
+         queue[tail] = tok
+      elseif status < 300 then
+         bad = bad + 1
+      end
    end
 end
 

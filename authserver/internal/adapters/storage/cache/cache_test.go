@@ -1,0 +1,76 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type counting struct {
+	ClientStore
+	finds int
+	down  bool
+}
+
+func (c *counting) FindClient(ctx context.Context, id string) (domain.Client, error) {
+	c.finds++
+	if c.down {
+		return domain.Client{}, domain.ErrUnavailable
+	}
+	return c.ClientStore.FindClient(ctx, id)
+}
+
+func TestClientsCache(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	store := memory.New(clock.Now, app.LimitPolicy{})
+	require.NoError(t, store.SaveClient(ctx, domain.Client{ID: "a", Name: "A"}))
+	next := &counting{ClientStore: store}
+	c := NewClients(next, 5*time.Second, 10, clock.Now)
+
+	for i := 0; i < 3; i++ {
+		got, err := c.FindClient(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, "A", got.Name)
+	}
+	assert.Equal(t, 1, next.finds, "read once")
+
+	for i := 0; i < 3; i++ {
+		_, err := c.FindClient(ctx, "nobody")
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	}
+	assert.Equal(t, 2, next.finds, "an unknown id is remembered too")
+
+	require.NoError(t, c.SaveClient(ctx, domain.Client{ID: "a", Name: "Renamed"}))
+	got, err := c.FindClient(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, "Renamed", got.Name, "a change through the cache is seen at once")
+
+	require.NoError(t, store.SaveClient(ctx, domain.Client{ID: "a", Name: "Elsewhere"}))
+	got, _ = c.FindClient(ctx, "a")
+	assert.Equal(t, "Renamed", got.Name, "a change made elsewhere waits for the TTL")
+	clock.Advance(6 * time.Second)
+	got, _ = c.FindClient(ctx, "a")
+	assert.Equal(t, "Elsewhere", got.Name, "and is seen after it")
+
+	next.down = true
+	clock.Advance(6 * time.Second)
+	_, err = c.FindClient(ctx, "a")
+	assert.True(t, errors.Is(err, domain.ErrUnavailable))
+	next.down = false
+	_, err = c.FindClient(ctx, "a")
+	assert.NoError(t, err, "an outage is not cached")
+
+	for i := 0; i < 30; i++ {
+		_, _ = c.FindClient(ctx, string(rune('b'+i)))
+	}
+	assert.LessOrEqual(t, len(c.entries), 10, "bounded")
+}

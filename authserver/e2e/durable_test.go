@@ -262,7 +262,11 @@ func TestBackendDownAndBack(t *testing.T) {
 		proxy *proxy
 		call  func() response
 	}{
-		{"postgres", pgProxy, issue},
+		// Users are read from PostgreSQL on every password grant (clients
+		// come from a short-lived cache, so client_credentials carries on).
+		{"postgres", pgProxy, func() response {
+			return postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}}, demoClient, demoSecret)
+		}},
 		{"redis", redisProxy, func() response {
 			return postForm(t, auth.url("/oauth/introspect"), url.Values{"token": {tok}}, rsClient, rsSecret)
 		}},
@@ -275,6 +279,10 @@ func TestBackendDownAndBack(t *testing.T) {
 			assert.Equal(t, 503, r.status, r.raw)
 			assert.Equal(t, "temporarily_unavailable", r.body["error"])
 			assert.Equal(t, 503, get(t, auth.url("/readyz")).status, "not ready")
+			if c.name == "postgres" {
+				assert.Equal(t, 200, issue().status,
+					"client_credentials carries on from the client cache; its audit events go to the JSON log")
+			}
 
 			c.proxy.up()
 			require.Eventually(t, func() bool { return c.call().status == 200 }, 10*time.Second, 200*time.Millisecond, "recovers by itself")

@@ -40,27 +40,17 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// Middleware records each request. It must be installed with chi's Use so
-// that the matched route pattern is known when the handler returns; paths
-// that match no route share one label, which keeps cardinality bounded.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := wrap(w)
-		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil {
-			if p := rc.RoutePattern(); p != "" {
-				route = p
-			}
+// observe records one request. Paths that match no route share one label,
+// which keeps cardinality bounded.
+func (m *Metrics) observe(r *http.Request, status int, elapsed time.Duration) {
+	route := "unmatched"
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			route = p
 		}
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
+	}
+	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 // Config is the authserver's whole configuration: built-in defaults, then
@@ -13,10 +14,7 @@ import (
 // (AUTHSERVER_HTTP_ADDR sets http.addr, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  struct {
-		Level       string `json:"level"`
-		AccessLevel string `json:"access_level"`
-	} `json:"log"`
+	Log  zaplog.Config     `json:"log"`
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
@@ -78,8 +76,7 @@ type Config struct {
 func defaultConfig() Config {
 	var c Config
 	c.HTTP = httpserver.DefaultConfig(":5001")
-	c.Log.Level = "info"
-	c.Log.AccessLevel = "info"
+	c.Log = zaplog.DefaultConfig()
 	c.Issuer = "http://localhost:5001"
 	c.DataDir = "data"
 	c.Fixtures = []string{}
@@ -122,14 +119,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
-    "log": {
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "level": {"enum": ["debug", "info", "warn", "error"]},
-        "access_level": {"enum": ["debug", "info", "warn", "error"]}
-      }
-    },
+    "log": ` + zaplog.ConfigSchema + `,
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},
     "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},

@@ -17,10 +17,8 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/schema"
-	"github.com/oauth2ref/pkg/zaplog"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 const usage = `usage: authserver [flags] [command]
@@ -121,15 +119,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the server until ctx ends. onListen, for tests, learns the
 // bound address.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, onListen func(net.Addr)) error {
-	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
+	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
-	if err != nil {
-		return err
-	}
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
 	goredis.SetLogger(redisLog{log.Named("redis")})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 // demoSecret is the development fixture's secret for the resourceserver
@@ -18,10 +19,7 @@ const demoSecret = "resourceserver-secret"
 // introspection.endpoint, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  struct {
-		Level       string `json:"level"`
-		AccessLevel string `json:"access_level"`
-	} `json:"log"`
+	Log  zaplog.Config     `json:"log"`
 	// Introspection says where and as whom to ask about tokens (RFC 7662).
 	Introspection struct {
 		Endpoint     string `json:"endpoint"`
@@ -39,8 +37,7 @@ type Config struct {
 func defaultConfig() Config {
 	var c Config
 	c.HTTP = httpserver.DefaultConfig(":5002")
-	c.Log.Level = "info"
-	c.Log.AccessLevel = "info"
+	c.Log = zaplog.DefaultConfig()
 	c.Introspection.Endpoint = "http://localhost:5001/oauth/introspect"
 	c.Introspection.ClientID = "resourceserver"
 	c.Introspection.ClientSecret = demoSecret
@@ -68,14 +65,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
-    "log": {
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "level": {"enum": ["debug", "info", "warn", "error"]},
-        "access_level": {"enum": ["debug", "info", "warn", "error"]}
-      }
-    },
+    "log": ` + zaplog.ConfigSchema + `,
     "introspection": {
       "type": "object",
       "additionalProperties": false,

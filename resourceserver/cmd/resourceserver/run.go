@@ -15,12 +15,10 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/introspection"
 	"github.com/oauth2ref/pkg/schema"
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // run is the whole program; main only gives it the process's context,
@@ -54,15 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
-	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
+	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
-	if err != nil {
-		return err
-	}
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
 		zap.String("introspection_endpoint", cfg.Introspection.Endpoint), zap.String("audience", cfg.Audience))
 	if env == "production" && !secureEndpoint(cfg.Introspection.Endpoint) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 // demoClientSecret is the development fixtures' secret for client 1234.
@@ -28,10 +29,7 @@ const callbackPath = "/callback"
 // authserver.client_secret, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  struct {
-		Level       string `json:"level"`
-		AccessLevel string `json:"access_level"`
-	} `json:"log"`
+	Log  zaplog.Config     `json:"log"`
 	// AuthServer is where the webapp gets tokens, and the client it
 	// authenticates as (client_secret_basic).
 	AuthServer struct {
@@ -78,8 +76,7 @@ func (c Config) BrowserEnabled() bool { return c.Browser.ClientSecret != "" }
 func defaultConfig() Config {
 	var c Config
 	c.HTTP = httpserver.DefaultConfig(":5003")
-	c.Log.Level = "info"
-	c.Log.AccessLevel = "info"
+	c.Log = zaplog.DefaultConfig()
 	c.AuthServer.TokenURL = "http://localhost:5001/oauth/token"
 	c.AuthServer.ClientID = "1234"
 	c.AuthServer.ClientSecret = demoClientSecret
@@ -143,14 +140,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
-    "log": {
-      "type": "object",
-      "additionalProperties": false,
-      "properties": {
-        "level": {"enum": ["debug", "info", "warn", "error"]},
-        "access_level": {"enum": ["debug", "info", "warn", "error"]}
-      }
-    },
+    "log": ` + zaplog.ConfigSchema + `,
     "authserver": {
       "type": "object",
       "additionalProperties": false,

@@ -13,7 +13,6 @@ import (
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/schema"
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
@@ -22,7 +21,6 @@ import (
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // run is the whole program; main only gives it the process's context,
@@ -56,15 +54,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // serve wires the adapters to the use cases and serves until ctx ends.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
-	log, err := zaplog.NewBuffered(stdout, cfg.Log.Level)
+	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	accessLevel, err := zapcore.ParseLevel(cfg.Log.AccessLevel)
-	if err != nil {
-		return err
-	}
 	// Never the client secret or the demo password.
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
 		zap.String("token_url", cfg.AuthServer.TokenURL), zap.String("client_id", cfg.AuthServer.ClientID),

@@ -42,7 +42,7 @@ func needDurable(t *testing.T) *durable {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf(format, args...)
 		}
-		t.Skipf(format, args...)
+		t.Skipf(format, args...) // no PostgreSQL or Redis here, and no AUTHSERVER_POSTGRES_DSN or _REDIS_URL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

@@ -58,3 +58,21 @@ func or(v, def string) string {
 	}
 	return def
 }
+
+// LoadService is what every service's run does first: read the command
+// line, then load dst (holding the defaults) from the config file of the
+// chosen environment and the environment variables, validated by
+// schemaJSON. It returns the command and the file read ("" if none);
+// -h returns flag.ErrHelp.
+func LoadService(service, envPrefix, usage, schemaJSON string, args []string, getenv func(string) string, stderr io.Writer, dst any) (Command, string, error) {
+	cmd, err := ParseCommand(service, usage, args, getenv, stderr)
+	if err != nil {
+		return cmd, "", err
+	}
+	s, err := schema.Compile(service+"-config.json", []byte(schemaJSON))
+	if err != nil {
+		return cmd, "", err
+	}
+	file, err := Load(cmd.Source(service, envPrefix, getenv, s), dst)
+	return cmd, file, err
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/schema"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -39,7 +38,8 @@ flags:
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c, err := config.ParseCommand("authserver", usage, args, getenv, stderr)
+	cfg := defaultConfig()
+	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -47,16 +47,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	cmd := c.Args
-
-	cfg := defaultConfig()
-	sch, err := schema.Compile("authserver-config.json", []byte(configSchema))
-	if err != nil {
-		return err
-	}
-	file, err := config.Load(c.Source("authserver", "AUTHSERVER", getenv, sch), &cfg)
-	if err != nil {
-		return err
-	}
 	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
 		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
 		// development and test may run on plain http.

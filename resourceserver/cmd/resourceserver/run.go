@@ -14,7 +14,6 @@ import (
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/introspection"
-	"github.com/oauth2ref/pkg/schema"
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
@@ -24,7 +23,8 @@ import (
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd, err := config.ParseCommand("resourceserver", "usage: resourceserver [flags]\n\nflags:\n", args, getenv, stderr)
+	cfg := defaultConfig()
+	cmd, file, err := config.LoadService("resourceserver", "RESOURCESERVER", "usage: resourceserver [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -33,16 +33,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(cmd.Args) > 0 {
 		return fmt.Errorf("unexpected arguments %q", cmd.Args)
-	}
-
-	cfg := defaultConfig()
-	sch, err := schema.Compile("resourceserver-config.json", []byte(configSchema))
-	if err != nil {
-		return err
-	}
-	file, err := config.Load(cmd.Source("resourceserver", "RESOURCESERVER", getenv, sch), &cfg)
-	if err != nil {
-		return err
 	}
 	if err := cfg.check(cmd.Env); err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/schema"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
@@ -26,7 +25,8 @@ import (
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd, err := config.ParseCommand("webapp", "usage: webapp [flags]\n\nflags:\n", args, getenv, stderr)
+	cfg := defaultConfig()
+	cmd, file, err := config.LoadService("webapp", "WEBAPP", "usage: webapp [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -35,16 +35,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(cmd.Args) > 0 {
 		return fmt.Errorf("unexpected arguments %q", cmd.Args)
-	}
-
-	cfg := defaultConfig()
-	sch, err := schema.Compile("webapp-config.json", []byte(configSchema))
-	if err != nil {
-		return err
-	}
-	file, err := config.Load(cmd.Source("webapp", "WEBAPP", getenv, sch), &cfg)
-	if err != nil {
-		return err
 	}
 	if err := cfg.check(cmd.Env); err != nil {
 		return err

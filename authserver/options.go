@@ -38,6 +38,7 @@ type Option func(*settings) error
 
 type settings struct {
 	log             *zap.Logger
+	auditLog        *zap.Logger
 	clock           func() time.Time
 	issuer          string
 	baseURL         string
@@ -293,6 +294,20 @@ func WithPasswordPolicy(minLen, maxLen int) Option {
 			return errors.New("WithPasswordPolicy: need 1 <= min <= max <= 4096")
 		}
 		s.minPassword, s.maxPassword = minLen, maxLen
+		return nil
+	}
+}
+
+// WithAuditLog sets where audit events go when they are not stored in
+// PostgreSQL. It should log at info whatever the service's log level: an
+// audit trail must not thin out when the log is made quieter. Default: the
+// service logger.
+func WithAuditLog(l *zap.Logger) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return errors.New("WithAuditLog: nil logger")
+		}
+		s.auditLog = l
 		return nil
 	}
 }

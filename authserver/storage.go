@@ -264,12 +264,16 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 
 	// Audit: PostgreSQL when it is chosen, batched off the request path;
 	// else the JSON log.
+	auditLog := s.auditLog
+	if auditLog == nil {
+		auditLog = s.log
+	}
 	if cfg.backend("audit") == Postgres {
-		b := auditlog.NewBatcher(pg, s.log.Named("audit"), 10000, 500, 200*time.Millisecond)
+		b := auditlog.NewBatcher(pg, auditLog.Named("audit"), 10000, 500, 200*time.Millisecond)
 		st.audit = b
 		st.closers = append([]func(){b.Close}, st.closers...) // flush before the pool closes
 	} else {
-		st.audit = auditlog.NewLog(s.log.Named("audit"))
+		st.audit = auditlog.NewLog(auditLog.Named("audit"))
 	}
 	return st, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/zaplog"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -114,12 +115,19 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// The audit trail is written at info whatever log.level says.
+	audit, err := zaplog.NewBuffered(stdout, "info")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = audit.Sync() }()
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
 	goredis.SetLogger(redisLog{log.Named("redis")})
 
 	opts := append(keyOptions(cfg),
 		authserver.WithLogger(log),
+		authserver.WithAuditLog(audit),
 		authserver.WithFixtures(cfg.Fixtures...),
 		authserver.WithTokenLifetimes(cfg.Tokens.AccessTTL.D(), cfg.Tokens.MaxAccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 		authserver.WithAudience(cfg.Tokens.Audience...),

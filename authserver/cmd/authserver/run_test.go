@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -156,4 +157,38 @@ func TestHashSecretCommand(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(context.Background(), []string{"authserver", "hash-secret", "-generate"}, env, nil, &out, io.Discard))
 	assert.Contains(t, out.String(), "secret_hash: $hmac-sha256$")
+}
+
+func TestAuditSurvivesAQuietLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout syncBuffer
+	env := fakeEnv(map[string]string{
+		"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "AUTHSERVER_HTTP_ADDR": addr,
+		"AUTHSERVER_DATA_DIR": t.TempDir(), "AUTHSERVER_LOG_LEVEL": "error",
+	})
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard) }()
+
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
+		var err error
+		resp, err = http.DefaultClient.Do(req)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-done)
+
+	logs := stdout.String()
+	assert.NotContains(t, logs, `"msg":"request"`, "the log is quiet")
+	assert.Contains(t, logs, `"event":"token.issued"`, "but the audit trail is whole")
 }

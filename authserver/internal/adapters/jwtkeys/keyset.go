@@ -32,16 +32,47 @@ type Options struct {
 	Algorithm string
 	// Issuer is checked on every verified token.
 	Issuer string
-	// MaxTokenTTL is the longest any access token lives: a retired key is
-	// kept (verifying, and in the JWKS) for that long after retirement.
+	// MaxTokenTTL is the longest any access token lives.
 	MaxTokenTTL time.Duration
-	Clock       func() time.Time
+	// MaxStaleness bounds how long ago the keys a KeySet signs with may have
+	// been loaded, for a store that other processes rotate (PostgreSQL
+	// shared by replicas, a key file shared with `authserver keys rotate`):
+	// the signer may have been retired there since. Past the bound the
+	// KeySet reloads before it signs, and if the store cannot be read it
+	// fails with domain.ErrUnavailable rather than sign with a key that may
+	// be retired. Zero sets no bound, for a store no other process writes.
+	//
+	// A retired key may so sign for up to MaxStaleness after its retirement,
+	// and its last token lives MaxTokenTTL more: it is kept (verifying, and
+	// in the JWKS) for MaxTokenTTL + MaxStaleness + retentionSlack after it
+	// was retired, then deleted. Every process on one store must use the
+	// same values.
+	MaxStaleness time.Duration
+	Clock        func() time.Time
 }
 
+// reloadEvery rate-limits the reloads that requests cause (a token with an
+// unknown kid, keys past MaxStaleness), so junk tokens cannot hammer the
+// store; under half of MaxStaleness if that is shorter, so that keys past it
+// can always be reloaded.
+func (ks *KeySet) reloadEvery() time.Duration {
+	if s := ks.opts.MaxStaleness; s > 0 && s/2 < time.Second {
+		return s / 2
+	}
+	return time.Second
+}
+
+// retentionSlack is added to how long a retired key is kept: a token's exp
+// is rounded up to a whole second, and the retirement time the rotating
+// process writes is a little before the others can see it (its write takes
+// milliseconds; clocks of replicas differ by as little, with NTP).
+const retentionSlack = 2 * time.Second
+
 // KeySet signs with its newest key and verifies with any key whose tokens
-// may still be alive. It reloads from its store on Refresh, and on meeting an
-// unknown kid (at most once a second), so a rotation made by another process
-// or replica is picked up.
+// may still be alive. It reloads from its store on Refresh, on meeting an
+// unknown kid, and before signing with keys older than MaxStaleness (those
+// two at most once a second, see reloadEvery), so a rotation made by
+// another process or replica is picked up.
 type KeySet struct {
 	store Store
 	opts  Options
@@ -52,7 +83,8 @@ type KeySet struct {
 	byID     map[string]*parsedKey
 	byHeader map[string]*parsedKey // by the encoded header of its tokens
 	jwks     []byte
-	lastLoad time.Time
+	loadedAt time.Time // when the load of the keys in use started
+	last     *attempt  // the load started last
 
 	parser *jwt.Parser
 }
@@ -89,24 +121,104 @@ func (ks *KeySet) Rotate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The old signer's retirement time is the new key's creation time:
+	// take it after generating (an RSA key takes a while), just before the
+	// write that others will see.
+	k.CreatedAt = ks.opts.Clock().UTC()
 	if err := ks.store.AddSigningKey(ctx, k); err != nil {
 		return "", fmt.Errorf("jwtkeys: store new key: %w", err)
 	}
 	return k.ID, ks.Refresh(ctx)
 }
 
-// Refresh reloads the keys from the store and drops those whose tokens
+// retention is how long a key is kept after its retirement: see
+// Options.MaxStaleness.
+func (ks *KeySet) retention() time.Duration {
+	return ks.opts.MaxTokenTTL + ks.opts.MaxStaleness + retentionSlack
+}
+
+// Refresh reloads the keys from the store and deletes those whose tokens
 // have all expired.
 func (ks *KeySet) Refresh(ctx context.Context) error {
-	now := ks.opts.Clock()
-	recs, err := ks.store.SigningKeys(ctx)
+	a := &attempt{start: ks.opts.Clock(), done: make(chan struct{})}
+	ks.mu.Lock()
+	ks.last = a
+	ks.mu.Unlock()
+	prune, err := ks.load(ctx, a)
 	if err != nil {
 		return fmt.Errorf("jwtkeys: load keys: %w", err)
 	}
-	horizon := now.Add(-ks.opts.MaxTokenTTL)
+	if prune {
+		if err := ks.store.DeleteSigningKeys(ctx, a.start.Add(-ks.retention())); err != nil {
+			return fmt.Errorf("jwtkeys: prune keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// attempt is one load of the keys; err is set when done is closed.
+type attempt struct {
+	start time.Time
+	done  chan struct{}
+	err   error
+}
+
+// reload loads the keys again for a request that needs them. If a load
+// started less than reloadEvery() ago it waits for that one instead and
+// returns how it ended: so at most one request a second reaches the store,
+// and during an outage every request learns of it, including those that
+// came while the failing load was under way.
+func (ks *KeySet) reload(ctx context.Context) error {
+	now := ks.opts.Clock()
+	ks.mu.Lock()
+	if a := ks.last; a != nil && now.Sub(a.start) < ks.reloadEvery() {
+		ks.mu.Unlock()
+		select {
+		case <-a.done:
+			return a.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	a := &attempt{start: now, done: make(chan struct{})}
+	ks.last = a
+	ks.mu.Unlock()
+	// Others wait for this load: it is not this request's to cancel. The
+	// stores bound their own time (PostgreSQL: its query timeout).
+	_, err := ks.load(context.WithoutCancel(ctx), a)
+	return err
+}
+
+// load reads the store and, unless keys from a later load are in use
+// already, puts its keys in use, leaving out those retired more than the
+// retention ago; prune says whether there were any.
+func (ks *KeySet) load(ctx context.Context, a *attempt) (prune bool, err error) {
+	defer close(a.done)
+	recs, err := ks.store.SigningKeys(ctx)
+	var v view
+	if err == nil {
+		v, prune, err = ks.build(recs, a.start)
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	a.err = err
+	if err == nil && !a.start.Before(ks.loadedAt) {
+		ks.signer, ks.byID, ks.byHeader, ks.jwks, ks.loadedAt = v.signer, v.byID, v.byHeader, v.jwks, a.start
+	}
+	return prune, err
+}
+
+// view is one load's keys, ready to use.
+type view struct {
+	signer         *parsedKey
+	byID, byHeader map[string]*parsedKey
+	jwks           []byte
+}
+
+func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expired bool, err error) {
+	horizon := now.Add(-ks.retention())
 	byID := make(map[string]*parsedKey, len(recs))
 	var signer *parsedKey
-	var expired bool
 	for _, rec := range recs {
 		if !rec.RetiredAt.IsZero() && rec.RetiredAt.Before(horizon) {
 			expired = true
@@ -114,7 +226,7 @@ func (ks *KeySet) Refresh(ctx context.Context) error {
 		}
 		pk, err := parse(rec)
 		if err != nil {
-			return err
+			return view{}, false, err
 		}
 		byID[rec.ID] = pk
 		// Two processes starting on an empty store may both add a key; the
@@ -123,23 +235,25 @@ func (ks *KeySet) Refresh(ctx context.Context) error {
 			signer = pk
 		}
 	}
-	if expired {
-		if err := ks.store.DeleteSigningKeys(ctx, horizon); err != nil {
-			return fmt.Errorf("jwtkeys: prune keys: %w", err)
-		}
-	}
 	jwks, err := renderJWKS(byID)
 	if err != nil {
-		return err
+		return view{}, false, err
 	}
 	byHeader := make(map[string]*parsedKey, len(byID))
 	for _, k := range byID {
 		byHeader[k.header] = k
 	}
-	ks.mu.Lock()
-	ks.signer, ks.byID, ks.byHeader, ks.jwks, ks.lastLoad = signer, byID, byHeader, jwks, now
-	ks.mu.Unlock()
-	return nil
+	return view{signer: signer, byID: byID, byHeader: byHeader, jwks: jwks}, expired, nil
+}
+
+// unavailable wraps err, a failure to read the key store, as
+// domain.ErrUnavailable whatever its cause: until the store can be read
+// this server cannot answer, and a retry may succeed.
+func unavailable(what string, err error) error {
+	if errors.Is(err, domain.ErrUnavailable) {
+		return fmt.Errorf("jwtkeys: %s: %w", what, err)
+	}
+	return fmt.Errorf("jwtkeys: %s: %w: %w", what, domain.ErrUnavailable, err)
 }
 
 // Run refreshes every interval until ctx ends. Errors are reported to onErr
@@ -240,13 +354,13 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SignAccessToken signs t with the current key.
-func (ks *KeySet) SignAccessToken(_ context.Context, t domain.AccessToken) (string, error) {
-	ks.mu.RLock()
-	k := ks.signer
-	ks.mu.RUnlock()
-	if k == nil {
-		return "", errors.New("jwtkeys: no signing key")
+// SignAccessToken signs t with the current key. It fails with
+// domain.ErrUnavailable when its keys are older than MaxStaleness and the
+// store cannot be read.
+func (ks *KeySet) SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error) {
+	k, err := ks.signingKey(ctx)
+	if err != nil {
+		return "", err
 	}
 	buf := make([]byte, 0, 640)
 	buf = append(buf, k.header...)
@@ -260,6 +374,33 @@ func (ks *KeySet) SignAccessToken(_ context.Context, t domain.AccessToken) (stri
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// signingKey returns the key to sign with. Keys loaded longer than
+// MaxStaleness ago are reloaded first; if that fails there is none: another
+// replica may have retired this one, and what it signed now could outlive
+// its retention.
+func (ks *KeySet) signingKey(ctx context.Context) (*parsedKey, error) {
+	k, fresh := ks.signerIfFresh()
+	if !fresh {
+		if err := ks.reload(ctx); err != nil {
+			return nil, unavailable("signing keys are stale and cannot be reloaded", err)
+		}
+		if k, fresh = ks.signerIfFresh(); !fresh {
+			return nil, fmt.Errorf("jwtkeys: %w: signing keys are stale and being reloaded", domain.ErrUnavailable)
+		}
+	}
+	if k == nil {
+		return nil, errors.New("jwtkeys: no signing key")
+	}
+	return k, nil
+}
+
+func (ks *KeySet) signerIfFresh() (*parsedKey, bool) {
+	now := ks.opts.Clock()
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.signer, ks.opts.MaxStaleness <= 0 || now.Sub(ks.loadedAt) <= ks.opts.MaxStaleness
 }
 
 // ErrInvalidToken is returned for anything that is not a token this server
@@ -346,18 +487,16 @@ func (ks *KeySet) toDomain(c claims) (domain.AccessToken, error) {
 	}, nil
 }
 
-// key finds a key by id, reloading once if it is unknown (it may be a new
-// key made by another replica). Reloads are at most one a second, so junk
-// kids cannot hammer the store.
+// key finds a key by id, reloading if it is unknown (it may be a new key
+// made by another replica).
 func (ks *KeySet) key(ctx context.Context, kid string) *parsedKey {
 	ks.mu.RLock()
 	k := ks.byID[kid]
-	stale := ks.opts.Clock().Sub(ks.lastLoad) > time.Second
 	ks.mu.RUnlock()
-	if k != nil || kid == "" || !stale {
+	if k != nil || kid == "" {
 		return k
 	}
-	if err := ks.Refresh(ctx); err != nil {
+	if err := ks.reload(ctx); err != nil {
 		return nil
 	}
 	ks.mu.RLock()

@@ -9,7 +9,8 @@ import (
 
 // AccessTokenVerifier checks a JWT access token's signature, header and
 // issuer and returns its claims. It does not judge expiry: the use cases
-// do, with their own clock.
+// do, with their own clock. An error matching domain.ErrUnavailable means it
+// cannot tell now; any other error, that token is not one of ours.
 type AccessTokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error)
 }
@@ -71,6 +72,9 @@ func (in *Introspector) Introspect(ctx context.Context, caller domain.Client, to
 // signed, whatever its state.
 func (in *Introspector) accessToken(ctx context.Context, caller domain.Client, token string) (Introspection, bool, error) {
 	t, err := in.verifier.VerifyAccessToken(ctx, token)
+	if errors.Is(err, domain.ErrUnavailable) {
+		return inactive, false, err // cannot tell whether it is ours
+	}
 	if err != nil {
 		return inactive, false, nil
 	}

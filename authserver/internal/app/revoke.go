@@ -53,6 +53,9 @@ func (r *Revoker) audited(ctx context.Context, caller domain.Client, userID, kin
 
 func (r *Revoker) revokeAccess(ctx context.Context, caller domain.Client, token string) (bool, error) {
 	t, err := r.verifier.VerifyAccessToken(ctx, token)
+	if errors.Is(err, domain.ErrUnavailable) {
+		return false, err // cannot tell whether it is ours
+	}
 	if err != nil {
 		return false, nil
 	}

@@ -408,7 +408,9 @@ func (ks *KeySet) signerIfFresh() (*parsedKey, bool) {
 var ErrInvalidToken = errors.New("jwtkeys: invalid access token")
 
 // VerifyAccessToken checks the signature, "typ", "kid" and "iss" of token
-// and returns its claims. Expiry is the caller's to judge.
+// and returns its claims. Expiry is the caller's to judge. A token whose kid
+// is not loaded, met when the keys cannot be reloaded, gets an error
+// matching domain.ErrUnavailable: whether it is ours cannot be told.
 func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
 	var c claims
 	if err := ks.verifyOwn(ctx, token, &c); err != nil {
@@ -445,12 +447,17 @@ func (ks *KeySet) verifyOwn(ctx context.Context, token string, c *claims) error 
 }
 
 func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) error {
+	var lookupErr error
 	_, err := ks.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
 			return nil, errors.New("not an access token")
 		}
 		kid, _ := t.Header["kid"].(string)
-		k := ks.key(ctx, kid)
+		k, err := ks.key(ctx, kid)
+		if err != nil {
+			lookupErr = err
+			return nil, err
+		}
 		if k == nil {
 			return nil, errors.New("unknown key")
 		}
@@ -459,6 +466,9 @@ func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) err
 		}
 		return k.verificationKey(), nil
 	})
+	if lookupErr != nil {
+		return lookupErr
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
@@ -488,18 +498,20 @@ func (ks *KeySet) toDomain(c claims) (domain.AccessToken, error) {
 }
 
 // key finds a key by id, reloading if it is unknown (it may be a new key
-// made by another replica).
-func (ks *KeySet) key(ctx context.Context, kid string) *parsedKey {
+// made by another replica). When the keys cannot be reloaded, or could not
+// be at the last try within the rate limit, that is an error: the kid may
+// be a real key this KeySet has not seen.
+func (ks *KeySet) key(ctx context.Context, kid string) (*parsedKey, error) {
 	ks.mu.RLock()
 	k := ks.byID[kid]
 	ks.mu.RUnlock()
 	if k != nil || kid == "" {
-		return k
+		return k, nil
 	}
 	if err := ks.reload(ctx); err != nil {
-		return nil
+		return nil, unavailable("unknown key id and the keys cannot be reloaded", err)
 	}
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.byID[kid]
+	return ks.byID[kid], nil
 }

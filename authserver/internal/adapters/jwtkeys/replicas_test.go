@@ -2,6 +2,8 @@ package jwtkeys_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/postgres"
@@ -96,17 +99,21 @@ func pgStore(t *testing.T, dsn string, clock *storagetest.Clock) *postgres.Store
 }
 
 // flakyStore is a key store whose backend can be cut off, and which counts
-// the loads it is asked for.
+// the loads it is asked for. While gate is open (not closed), loads wait.
 type flakyStore struct {
 	jwtkeys.Store
 	down  atomic.Bool
 	loads atomic.Int32
+	gate  chan struct{}
 }
 
 var errDown = fmt.Errorf("flaky: connection refused: %w", domain.ErrUnavailable)
 
 func (s *flakyStore) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
 	s.loads.Add(1)
+	if s.gate != nil {
+		<-s.gate
+	}
 	if s.down.Load() {
 		return nil, errDown
 	}
@@ -273,6 +280,125 @@ func TestReplicaPastStalenessReloadsBeforeSigning(t *testing.T) {
 		tok, err := b.SignAccessToken(ctx, longToken(clock.Now()))
 		require.NoError(t, err)
 		assert.Equal(t, newKid, kidOf(t, tok))
+	})
+}
+
+// A token with a kid this replica has not loaded yet, met while the store
+// is down, cannot be judged: that is "unavailable", not "not a token".
+func TestUnknownKidDuringOutageIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	dsn := pgSchema(t)
+	a := openReplica(t, pgStore(t, dsn, clock), clock)
+	pgB := pgStore(t, dsn, clock)
+	storeB := &flakyStore{Store: pgB}
+	b := openReplica(t, storeB, clock)
+
+	clock.Advance(time.Second)
+	_, err := a.Rotate(ctx)
+	require.NoError(t, err)
+	tok, err := a.SignAccessToken(ctx, sampleToken(clock.Now()))
+	require.NoError(t, err)
+
+	// A real outage: b's connection pool is gone.
+	pgB.Close()
+	clock.Advance(2 * time.Second) // past the reload rate limit
+	_, err = b.VerifyAccessToken(ctx, tok)
+	assert.ErrorIs(t, err, domain.ErrUnavailable, "the reload failed: unknown whether the token is ours")
+	assert.NotErrorIs(t, err, jwtkeys.ErrInvalidToken)
+
+	// Within the rate limit no reload is tried, but the outage is known.
+	loads := storeB.loads.Load()
+	_, err = b.VerifyAccessToken(ctx, tok)
+	assert.ErrorIs(t, err, domain.ErrUnavailable, "rate-limited during a known outage: still unavailable")
+	assert.Equal(t, loads, storeB.loads.Load(), "at most one reload a second")
+
+	// A token of a key b knows still verifies meanwhile.
+	known, err := b.SignAccessToken(ctx, sampleToken(clock.Now()))
+	require.NoError(t, err)
+	_, err = b.VerifyAccessToken(ctx, known)
+	assert.NoError(t, err)
+}
+
+// The same through the flaky store: a failed periodic reload makes the
+// outage known, and recovery makes the unknown kid verify.
+func TestUnknownKidAfterFailedRefresh(t *testing.T) {
+	forEachSharedBackend(t, testUnknownKidAfterFailedRefresh)
+}
+
+func testUnknownKidAfterFailedRefresh(t *testing.T, clock *storagetest.Clock, newStore func() jwtkeys.Store) {
+	ctx := context.Background()
+	a := openReplica(t, newStore(), clock)
+	storeB := &flakyStore{Store: newStore()}
+	b := openReplica(t, storeB, clock)
+
+	clock.Advance(time.Second)
+	_, err := a.Rotate(ctx)
+	require.NoError(t, err)
+	tok, err := a.SignAccessToken(ctx, sampleToken(clock.Now()))
+	require.NoError(t, err)
+
+	storeB.down.Store(true)
+	clock.Advance(2 * time.Second)
+	require.ErrorIs(t, b.Refresh(ctx), domain.ErrUnavailable)
+	_, err = b.VerifyAccessToken(ctx, tok)
+	assert.ErrorIs(t, err, domain.ErrUnavailable, "unknown kid right after a failed reload")
+
+	storeB.down.Store(false)
+	clock.Advance(2 * time.Second)
+	_, err = b.VerifyAccessToken(ctx, tok)
+	assert.NoError(t, err, "back up: the reload finds the key")
+
+	// And a kid that is really unknown is, once the store answers, invalid.
+	foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	junk := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": issuer, "jti": "x", "client_id": "c", "exp": clock.Now().Add(time.Hour).Unix()})
+	junk.Header["typ"], junk.Header["kid"] = jwtkeys.TokenType, "no-such-key"
+	raw, err := junk.SignedString(foreign)
+	require.NoError(t, err)
+	clock.Advance(2 * time.Second)
+	_, err = b.VerifyAccessToken(ctx, raw)
+	assert.ErrorIs(t, err, jwtkeys.ErrInvalidToken)
+	assert.NotErrorIs(t, err, domain.ErrUnavailable)
+}
+
+// Requests that meet an unknown kid while the one reload allowed this second
+// is under way, and failing, wait for it and learn of the outage: none is
+// told "not a token" in the meantime.
+func TestConcurrentUnknownKidsShareOneFailingReload(t *testing.T) {
+	forEachSharedBackend(t, func(t *testing.T, clock *storagetest.Clock, newStore func() jwtkeys.Store) {
+		ctx := context.Background()
+		a := openReplica(t, newStore(), clock)
+		storeB := &flakyStore{Store: newStore()}
+		b := openReplica(t, storeB, clock)
+		clock.Advance(time.Second)
+		_, err := a.Rotate(ctx)
+		require.NoError(t, err)
+		tok, err := a.SignAccessToken(ctx, sampleToken(clock.Now()))
+		require.NoError(t, err)
+
+		storeB.down.Store(true)
+		gate := make(chan struct{})
+		var open sync.Once
+		t.Cleanup(func() { open.Do(func() { close(gate) }) })
+		storeB.gate = gate
+		loads := storeB.loads.Load()
+		clock.Advance(2 * time.Second)
+		const n = 16
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := b.VerifyAccessToken(ctx, tok)
+				errs <- err
+			}()
+		}
+		require.Eventually(t, func() bool { return storeB.loads.Load() > loads }, 5*time.Second, time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // let the others reach the rate limit
+		open.Do(func() { close(gate) })
+		for range n {
+			assert.ErrorIs(t, <-errs, domain.ErrUnavailable)
+		}
+		assert.Equal(t, loads+1, storeB.loads.Load(), "one reload for all of them")
 	})
 }
 

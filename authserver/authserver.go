@@ -216,10 +216,11 @@ func (srv *Server) Close() error {
 // openKeys opens the key set on the key store.
 func openKeys(ctx context.Context, s settings, store jwtkeys.Store) (*jwtkeys.KeySet, error) {
 	keys, err := jwtkeys.Open(ctx, store, jwtkeys.Options{
-		Algorithm:   s.algorithm,
-		Issuer:      s.issuer,
-		MaxTokenTTL: s.maxAccessTTL,
-		Clock:       s.clock,
+		Algorithm:    s.algorithm,
+		Issuer:       s.issuer,
+		MaxTokenTTL:  s.maxAccessTTL,
+		MaxStaleness: s.keyStaleness(),
+		Clock:        s.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authserver: %w", err)
@@ -236,7 +237,7 @@ func RotateKeys(ctx context.Context, opts ...Option) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.keyFile == "" && s.storage.backend("signing_keys") != Postgres {
+	if !s.sharedKeys() {
 		return "", fmt.Errorf("authserver: keys live in memory only; set a data directory or PostgreSQL storage to rotate them")
 	}
 	st, err := openStores(ctx, s)

@@ -159,7 +159,9 @@ func WithKeyFile(path string) Option {
 }
 
 // WithKeyRefresh sets how often keys are reloaded from their store, which is
-// how a rotation made elsewhere reaches this server.
+// how a rotation made elsewhere reaches this server. Keys in PostgreSQL or
+// a key file are not signed with once their last load is two intervals old
+// (see keyStaleness).
 func WithKeyRefresh(d time.Duration) Option {
 	return func(s *settings) error {
 		if d <= 0 {
@@ -168,6 +170,24 @@ func WithKeyRefresh(d time.Duration) Option {
 		s.keyRefresh = d
 		return nil
 	}
+}
+
+// sharedKeys reports whether the signing keys live where other processes
+// can rotate them: PostgreSQL (replicas) or a key file (`authserver keys
+// rotate`). Memory keys are this process's alone.
+func (s settings) sharedKeys() bool {
+	return s.storage.backend("signing_keys") == Postgres || s.keyFile != ""
+}
+
+// keyStaleness is how old shared keys may be when this server signs with
+// them: two refresh intervals, so one failed or late reload does not stop
+// signing, while a server cut off from the store stops soon. Retired keys
+// are kept that much longer (jwtkeys.Options.MaxStaleness).
+func (s settings) keyStaleness() time.Duration {
+	if !s.sharedKeys() {
+		return 0
+	}
+	return 2 * s.keyRefresh
 }
 
 // WithFixtures loads scopes, clients and users from JSON or YAML files at start.

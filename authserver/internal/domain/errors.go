@@ -72,4 +72,10 @@ var (
 	// ErrUnavailable: a backend is down or too slow; the request may be
 	// retried and nothing was changed.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrRevoked: the grant a token would descend from was revoked, so
+	// nothing more may be issued from it.
+	ErrRevoked = errors.New("grant revoked")
+	// ErrClaimLost: an exchange's claim on a code was taken over or the
+	// code was replayed before the exchange could settle it.
+	ErrClaimLost = errors.New("claim lost")
 )

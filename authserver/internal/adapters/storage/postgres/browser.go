@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -39,45 +42,85 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // Authorization codes.
 
 const codeColumns = `hash, client_id, user_id, redirect_uri, scope, challenge, challenge_method,
-	family_id, issued_at, expires_at, redeemed`
+	family_id, issued_at, expires_at, used, replayed, claimed_by, claimed_until`
 
 func scanCode(r row) (domain.AuthorizationCode, error) {
 	var (
-		c     domain.AuthorizationCode
-		scope []string
+		c            domain.AuthorizationCode
+		scope        []string
+		claimedUntil *time.Time
 	)
 	err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scope, &c.Challenge, &c.ChallengeMethod,
-		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Redeemed)
+		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Used, &c.Replayed, &c.ClaimedBy, &claimedUntil)
 	if err != nil {
 		return domain.AuthorizationCode{}, err
 	}
 	c.Scope = domain.NewScope(scope...)
 	c.IssuedAt, c.ExpiresAt = utc(c.IssuedAt), utc(c.ExpiresAt)
+	if claimedUntil != nil {
+		c.ClaimedUntil = utc(*claimedUntil)
+	}
 	return c, nil
 }
 
 // CreateCode stores c; domain.ErrConflict if its hash is taken.
 func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) error {
+	var claimedUntil *time.Time
+	if !c.ClaimedUntil.IsZero() {
+		claimedUntil = &c.ClaimedUntil
+	}
 	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+codeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, strs(domain.NewScope(c.Scope...)), c.Challenge, c.ChallengeMethod,
-		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Redeemed)
+		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Used, c.Replayed, c.ClaimedBy, claimedUntil)
 	return err
 }
 
-// RedeemCode marks the code redeemed and returns the row as it was before,
-// in one statement. The CTE locks the row (FOR UPDATE) before reading it: a
-// concurrent redemption waits for the lock and then reads the committed,
-// redeemed row, so exactly one caller sees Redeemed false. (A plain
-// self-join would read the old row from its snapshot, and both would.)
-func (s *Store) RedeemCode(ctx context.Context, hash string) (domain.AuthorizationCode, error) {
-	return queryOne(ctx, s, scanCode, `WITH before AS (
-			SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR UPDATE
-		)
-		UPDATE auth_codes AS c SET redeemed = true FROM before WHERE c.hash = before.hash
-		RETURNING before.hash, before.client_id, before.user_id, before.redirect_uri, before.scope,
-			before.challenge, before.challenge_method, before.family_id, before.issued_at,
-			before.expires_at, before.redeemed`, hash)
+// ClaimCode locks the code's row, decides by the domain's rule, and writes
+// the claim, in one transaction: a concurrent claim waits on the row and
+// then reads the committed claim.
+func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {
+	var (
+		before  domain.AuthorizationCode
+		granted bool
+	)
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		before, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR UPDATE`, hash))
+		if err != nil {
+			return err
+		}
+		if granted = before.Claimable(attempt, s.now()); !granted {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE auth_codes SET claimed_by = $2, claimed_until = $3 WHERE hash = $1`, hash, attempt, until)
+		return err
+	})
+	return before, granted, err
+}
+
+// SettleCode ends attempt's claim in one statement that matches only while
+// the claim is attempt's.
+func (s *Store) SettleCode(ctx context.Context, hash, attempt string, used bool) error {
+	if !used {
+		_, err := s.exec(ctx, `UPDATE auth_codes SET claimed_by = '', claimed_until = NULL
+			WHERE hash = $1 AND claimed_by = $2 AND NOT used`, hash, attempt)
+		return err
+	}
+	n, err := s.exec(ctx, `UPDATE auth_codes SET used = true WHERE hash = $1 AND claimed_by = $2 AND NOT replayed`, hash, attempt)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return domain.ErrClaimLost
+	}
+	return nil
+}
+
+// MarkCodeReplayed marks the code replayed; a missing code is fine.
+func (s *Store) MarkCodeReplayed(ctx context.Context, hash string) error {
+	_, err := s.exec(ctx, `UPDATE auth_codes SET replayed = true WHERE hash = $1`, hash)
+	return err
 }
 
 // Consents.

@@ -54,14 +54,14 @@ func (g *AuthorizationCodeGrant) Exchange(ctx context.Context, c domain.Client, 
 	case errors.Is(err, domain.ErrNotFound):
 		return TokenResponse{}, errBadCode
 	case err != nil:
-		return TokenResponse{}, err
+		return TokenResponse{}, g.unavailable(err, hash, attempt)
 	}
 	// A presentation the code would refuse anyway changes nothing: another
 	// client holding the code, or a wrong verifier, must not be able to
 	// burn it or revoke what it produced.
 	if err := g.check(ctx, c, code, req, at); err != nil {
 		if claimed {
-			g.release(hash, attempt)
+			_ = g.release(hash, attempt)
 		}
 		return TokenResponse{}, err
 	}
@@ -78,24 +78,30 @@ func (g *AuthorizationCodeGrant) Exchange(ctx context.Context, c domain.Client, 
 		AuthTime: code.IssuedAt,
 		At:       at,
 	})
-	if err != nil {
-		// Nothing was handed out: the code stays usable for a retry, unless
-		// the family was revoked under the exchange (a replay, or the user
-		// revoking the grant), which no retry can undo.
-		g.release(hash, attempt)
-		if errors.Is(err, domain.ErrRevoked) {
-			return TokenResponse{}, errBadCode
-		}
-		return TokenResponse{}, err
+	switch {
+	case errors.Is(err, domain.ErrRevoked):
+		// The family was revoked under the exchange (a replay, or the user
+		// revoking the grant): no retry can undo that.
+		_ = g.release(hash, attempt)
+		return TokenResponse{}, errBadCode
+	case err != nil:
+		// Nothing was handed out: the code stays usable for a retry.
+		return TokenResponse{}, g.unavailable(err, hash, attempt)
 	}
-	switch err := g.codes.SettleCode(ctx, hash, attempt, true); {
+	err = g.codes.SettleCode(ctx, hash, attempt, true)
+	if err != nil && !errors.Is(err, domain.ErrClaimLost) {
+		// The settlement may have been applied with its answer lost; sent
+		// again by the same attempt it is harmless, and says which.
+		err = g.settleAgain(hash, attempt)
+	}
+	switch {
 	case errors.Is(err, domain.ErrClaimLost):
 		// Presented again meanwhile, or our claim lapsed and another
 		// exchange took it over: either way the code was used twice.
 		return TokenResponse{}, g.replayed(ctx, code)
 	case err != nil:
-		// The tokens were never handed out. The claim lapses by itself.
-		return TokenResponse{}, err
+		// The tokens were never handed out.
+		return TokenResponse{}, g.unavailable(err, hash, attempt)
 	}
 	return resp, nil
 }
@@ -142,11 +148,28 @@ func (g *AuthorizationCodeGrant) replayed(ctx context.Context, code domain.Autho
 	return errBadCode
 }
 
+// unavailable answers an outage met mid-exchange. If this attempt's claim
+// is known to be gone (released now), the client may retry at once; if it
+// may still be held, a retry before it lapses would look like a replay, so
+// the client is told to wait that long.
+func (g *AuthorizationCodeGrant) unavailable(err error, hash, attempt string) error {
+	if g.release(hash, attempt) == nil {
+		return err
+	}
+	return domain.RetryAfter(err, CodeClaimTTL)
+}
+
 // release gives the claim back, on its own short bound: it runs after a
 // failure, often because the request's context has ended, and a claim that
 // cannot be released lapses by itself.
-func (g *AuthorizationCodeGrant) release(hash, attempt string) {
+func (g *AuthorizationCodeGrant) release(hash, attempt string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = g.codes.SettleCode(ctx, hash, attempt, false)
+	return g.codes.SettleCode(ctx, hash, attempt, false)
+}
+
+func (g *AuthorizationCodeGrant) settleAgain(hash, attempt string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return g.codes.SettleCode(ctx, hash, attempt, true)
 }

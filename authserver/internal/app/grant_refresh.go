@@ -23,7 +23,8 @@ type RefreshTokenStore interface {
 	FindRefreshToken(ctx context.Context, hash string) (domain.RefreshToken, error)
 	// RotateRefreshToken runs rotate on the token stored under hash (as
 	// FindRefreshToken returns it), as one atomic step that also holds its
-	// family against revocation: if rotate returns a token, the old one
+	// family against revocation (rotate runs under that hold, so it builds
+	// a record and signs, nothing slower): if rotate returns a token, the old one
 	// becomes rotated and the new one is stored; if it returns an error,
 	// nothing changes. Two concurrent calls for one hash see each other's
 	// outcome, never the same state, and a family revocation is ordered
@@ -90,10 +91,8 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "refresh_token is required")
 	}
 	var (
-		plain string
-		prev  domain.RefreshToken
-		scope domain.Scope
-		at    time.Time
+		prev domain.RefreshToken
+		resp TokenResponse
 	)
 	err := g.store.RotateRefreshToken(ctx, HashToken(req.RefreshToken), func(cur domain.RefreshToken) (domain.RefreshToken, error) {
 		prev = cur
@@ -107,11 +106,11 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 		// The issuance time is taken while the family is held: a
 		// revocation ordered after this rotation is stamped later, so it
 		// covers the access token minted from it (see Issuance.At).
-		at = g.now()
+		at := g.now()
 		if !cur.Usable(at) {
 			return domain.RefreshToken{}, errBadRefresh
 		}
-		scope = cur.Scope
+		scope := cur.Scope
 		if len(req.Scope) > 0 {
 			// §6: the new scope may narrow the original, never widen it.
 			if !cur.Scope.Covers(req.Scope) {
@@ -119,11 +118,19 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 			}
 			scope = req.Scope
 		}
-		var next domain.RefreshToken
-		plain, next = g.minter.newRefreshToken(c, cur.UserID, scope, cur.FamilyID, at, cur.AuthTime)
+		// The access token is signed before the rotation commits: if
+		// signing fails (a replica whose keys are stale), nothing changes
+		// and the client retries with the same refresh token, instead of
+		// holding a spent one it never got a successor for.
+		var err error
+		if resp, err = g.minter.access(ctx, c, cur.UserID, scope, cur.FamilyID, at); err != nil {
+			return domain.RefreshToken{}, err
+		}
+		plain, next := g.minter.newRefreshToken(c, cur.UserID, scope, cur.FamilyID, at, cur.AuthTime)
 		// The family keeps its original scope: a narrowed token may later be
 		// exchanged for the broader scope again, as RFC 6749 §6 allows.
 		next.Scope = cur.Scope
+		resp.RefreshToken = plain
 		return next, nil
 	})
 	switch {
@@ -137,9 +144,7 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	resp, err := g.minter.access(ctx, c, prev.UserID, scope, prev.FamilyID, at)
-	resp.RefreshToken = plain
-	return resp, err
+	return resp, nil
 }
 
 // revokeFamily revokes a family's refresh tokens and, through its grant id,

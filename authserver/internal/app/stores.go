@@ -19,8 +19,10 @@ type SessionStore interface {
 
 // CodeStore keeps authorization codes, by hash, and runs their two-phase
 // redemption (see domain.AuthorizationCode). Each method is one atomic step,
-// and sending it twice does no more than sending it once, so a call that
-// timed out may be repeated safely.
+// and sending it twice does no more than sending it once. A claim or a
+// used-settlement that reaches the backend after the caller's context
+// deadline has no effect: a call that timed out (a paused Redis runs it
+// when it wakes) cannot claim or use the code behind the caller's back.
 type CodeStore interface {
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
 	// ClaimCode claims the code for attempt until the given time if it is

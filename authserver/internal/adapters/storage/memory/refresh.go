@@ -130,8 +130,10 @@ func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.Refresh
 
 // RotateRefreshToken holds the refresh lock across read, decision and write,
 // which is what makes a refresh token single-use under concurrency and
-// orders a family revocation before or after the rotation. The closure only
-// builds a record; no hashing or signing happens under the lock.
+// orders a family revocation before or after the rotation. The closure
+// builds a record and signs the access token (tens of microseconds with
+// ES256 or EdDSA); nothing slower, such as a password hash, runs under the
+// lock.
 func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(domain.RefreshToken) (domain.RefreshToken, error)) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,6 +78,11 @@ func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) erro
 	return err
 }
 
+// errLate is a claim or used-settlement that reached the database after
+// its caller's deadline: it has no effect, as if it had timed out (see
+// app.CodeStore).
+var errLate = fmt.Errorf("postgres: %w: the call ran after its caller's deadline", domain.ErrUnavailable)
+
 // ClaimCode locks the code's row, decides by the domain's rule, and writes
 // the claim, in one transaction: a concurrent claim waits on the row and
 // then reads the committed claim.
@@ -84,6 +91,9 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 		before  domain.AuthorizationCode
 		granted bool
 	)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
 	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
 		before, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR UPDATE`, hash))
@@ -93,9 +103,16 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 		if granted = before.Claimable(attempt, s.now()); !granted {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `UPDATE auth_codes SET claimed_by = $2, claimed_until = $3 WHERE hash = $1`, hash, attempt, until)
+		tag, err := tx.Exec(ctx, `UPDATE auth_codes SET claimed_by = $2, claimed_until = $3
+			WHERE hash = $1 AND clock_timestamp() <= $4`, hash, attempt, until, deadline)
+		if err == nil && tag.RowsAffected() == 0 {
+			return errLate
+		}
 		return err
 	})
+	if errors.Is(err, errLate) {
+		return domain.AuthorizationCode{}, false, errLate
+	}
 	return before, granted, err
 }
 
@@ -107,11 +124,26 @@ func (s *Store) SettleCode(ctx context.Context, hash, attempt string, used bool)
 			WHERE hash = $1 AND claimed_by = $2 AND NOT used`, hash, attempt)
 		return err
 	}
-	n, err := s.exec(ctx, `UPDATE auth_codes SET used = true WHERE hash = $1 AND claimed_by = $2 AND NOT replayed`, hash, attempt)
-	if err != nil {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	type outcome struct{ inTime, used bool }
+	o, err := queryOne(ctx, s, func(r row) (outcome, error) {
+		var o outcome
+		err := r.Scan(&o.inTime, &o.used)
+		return o, err
+	}, `WITH u AS (
+			UPDATE auth_codes SET used = true
+			WHERE hash = $1 AND claimed_by = $2 AND NOT replayed AND clock_timestamp() <= $3
+			RETURNING 1
+		)
+		SELECT clock_timestamp() <= $3, EXISTS (SELECT 1 FROM u)`, hash, attempt, deadline)
+	switch {
+	case err != nil:
 		return err
-	}
-	if n == 0 {
+	case !o.inTime && !o.used:
+		return errLate
+	case !o.used:
 		return domain.ErrClaimLost
 	}
 	return nil

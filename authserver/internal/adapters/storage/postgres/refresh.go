@@ -109,8 +109,8 @@ func (s *Store) FindRefreshToken(ctx context.Context, hash string) (domain.Refre
 // this process or another, waits on the row lock and then reads the
 // committed outcome, so exactly one of them sees the token active; a
 // family revocation waits on the family row and then revokes the new token
-// with the rest. rotate runs while the rows are locked: it must only build a
-// record.
+// with the rest. rotate runs while the rows are locked: it builds a record
+// and signs, nothing slower.
 func (s *Store) RotateRefreshToken(ctx context.Context, hash string, rotate func(domain.RefreshToken) (domain.RefreshToken, error)) error {
 	var refused error
 	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {

@@ -60,8 +60,10 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // (JSON, never changed), and "used", "replayed", "by" and "until_us" its
 // redemption state, which the scripts below change atomically. Every script
 // may be sent twice without harm (a claim or settlement by the same attempt
-// is a no-op the second time), which matters because a call that timed out
-// may still have run.
+// is a no-op the second time). A claim or a used-settlement that runs after
+// its caller's deadline, by Redis's clock, refuses with LATE: a Redis that
+// was paused runs the calls queued meanwhile when it wakes, and the caller
+// that timed out must not find the code claimed or used behind its back.
 
 type codeRecord struct {
 	Hash            string    `json:"hash"`
@@ -94,30 +96,40 @@ func flag(b bool) string {
 	return "0"
 }
 
+// lateCheck refuses a script that runs after the caller's deadline
+// (ARGV[1], Unix microseconds).
+const lateCheck = `
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000000 + tonumber(t[2]) > tonumber(ARGV[1]) then
+	return redis.error_reply('LATE the caller gave up on this call')
+end
+`
+
 // claimCodeScript is domain.AuthorizationCode.Claimable and the claim, in
-// one step: ARGV[1] is the attempt, ARGV[2] the claim's end and ARGV[3] the
+// one step: ARGV[2] is the attempt, ARGV[3] the claim's end and ARGV[4] the
 // caller's now, in Unix microseconds. It returns the state before, and 1 if
 // the claim was granted.
-var claimCodeScript = goredis.NewScript(`
+var claimCodeScript = goredis.NewScript(lateCheck + `
 local st = redis.call('HMGET', KEYS[1], 'rec', 'used', 'replayed', 'by', 'until_us')
 if not st[1] then
 	return false
 end
 local granted = 0
-if st[2] ~= '1' and st[3] ~= '1' and (st[4] == '' or st[4] == ARGV[1] or tonumber(ARGV[3]) >= tonumber(st[5])) then
-	redis.call('HSET', KEYS[1], 'by', ARGV[1], 'until_us', ARGV[2])
+if st[2] ~= '1' and st[3] ~= '1' and (st[4] == '' or st[4] == ARGV[2] or tonumber(ARGV[4]) >= tonumber(st[5])) then
+	redis.call('HSET', KEYS[1], 'by', ARGV[2], 'until_us', ARGV[3])
 	granted = 1
 end
 return {st[1], st[2], st[3], st[4], st[5], tostring(granted)}
 `)
 
-// settleCodeScript ends attempt ARGV[1]'s claim: ARGV[2] '1' marks the code
-// used (0 if the claim is not the attempt's or the code was replayed), '0'
-// releases it (a no-op if not the attempt's).
+// settleCodeScript ends attempt ARGV[2]'s claim: ARGV[3] '1' marks the code
+// used (0 if the claim is not the attempt's or the code was replayed; LATE
+// past the deadline), '0' releases it (a no-op if not the attempt's).
 var settleCodeScript = goredis.NewScript(`
 local st = redis.call('HMGET', KEYS[1], 'used', 'replayed', 'by')
-local held = st[3] == ARGV[1]
-if ARGV[2] == '1' then
+local held = st[3] == ARGV[2]
+if ARGV[3] == '1' then
+` + lateCheck + `
 	if not held or st[2] == '1' then
 		return 0
 	end
@@ -171,7 +183,7 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	res, err := claimCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)},
-		attempt, until.UnixMicro(), s.now().UnixMicro()).StringSlice()
+		deadline(ctx), attempt, until.UnixMicro(), s.now().UnixMicro()).StringSlice()
 	if err != nil {
 		return domain.AuthorizationCode{}, false, mapErr(err)
 	}
@@ -198,7 +210,7 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 func (s *Store) SettleCode(ctx context.Context, hash, attempt string, used bool) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	ok, err := settleCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)}, attempt, flag(used)).Int()
+	ok, err := settleCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)}, deadline(ctx), attempt, flag(used)).Int()
 	if err != nil {
 		return mapErr(err)
 	}
@@ -213,4 +225,11 @@ func (s *Store) MarkCodeReplayed(ctx context.Context, hash string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return mapErr(replayCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)}).Err())
+}
+
+// deadline is ctx's deadline in Unix microseconds, for lateCheck. Calls are
+// always bounded, so there is one.
+func deadline(ctx context.Context) int64 {
+	d, _ := ctx.Deadline()
+	return d.UnixMicro()
 }

@@ -8,17 +8,30 @@ import (
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
-// RefreshTokenStore keeps refresh tokens and their families.
+// RefreshTokenStore keeps refresh tokens and their families. A family is
+// what one authorization grew into: revoking it revokes every token in it,
+// those that exist and those an exchange still under way is about to add.
 type RefreshTokenStore interface {
+	// CreateRefreshToken stores t, creating its family if it is new.
+	// ErrRevoked, and nothing stored, if the family is revoked or the
+	// user's grant to the client was revoked at or after t.AuthTime; the
+	// check and the write are one atomic step, so a revocation either
+	// sees the token or refuses it.
 	CreateRefreshToken(ctx context.Context, t domain.RefreshToken) error
+	// FindRefreshToken returns the token stored under hash, with Status
+	// RefreshRevoked if its family is revoked. ErrNotFound if there is none.
 	FindRefreshToken(ctx context.Context, hash string) (domain.RefreshToken, error)
-	// RotateRefreshToken runs rotate on the token stored under hash, as one
-	// atomic step: if rotate returns a token, the old one becomes rotated and
-	// the new one is stored; if it returns an error, nothing changes. Two
-	// concurrent calls for one hash see each other's outcome, never the same
-	// state. ErrNotFound if there is no such token.
+	// RotateRefreshToken runs rotate on the token stored under hash (as
+	// FindRefreshToken returns it), as one atomic step that also holds its
+	// family against revocation (rotate runs under that hold, so it builds
+	// a record and signs, nothing slower): if rotate returns a token, the old one
+	// becomes rotated and the new one is stored; if it returns an error,
+	// nothing changes. Two concurrent calls for one hash see each other's
+	// outcome, never the same state, and a family revocation is ordered
+	// entirely before or after. ErrNotFound if there is no such token.
 	RotateRefreshToken(ctx context.Context, hash string, rotate func(cur domain.RefreshToken) (domain.RefreshToken, error)) error
-	// RevokeFamily revokes every token of a family.
+	// RevokeFamily revokes a family, present and future: a family that
+	// does not exist yet is created revoked.
 	RevokeFamily(ctx context.Context, familyID string) error
 }
 
@@ -78,9 +91,8 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "refresh_token is required")
 	}
 	var (
-		plain string
-		prev  domain.RefreshToken
-		scope domain.Scope
+		prev domain.RefreshToken
+		resp TokenResponse
 	)
 	err := g.store.RotateRefreshToken(ctx, HashToken(req.RefreshToken), func(cur domain.RefreshToken) (domain.RefreshToken, error) {
 		prev = cur
@@ -91,10 +103,14 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 		if cur.Status == domain.RefreshRotated {
 			return domain.RefreshToken{}, errReused
 		}
-		if !cur.Usable(g.now()) {
+		// The issuance time is taken while the family is held: a
+		// revocation ordered after this rotation is stamped later, so it
+		// covers the access token minted from it (see Issuance.At).
+		at := g.now()
+		if !cur.Usable(at) {
 			return domain.RefreshToken{}, errBadRefresh
 		}
-		scope = cur.Scope
+		scope := cur.Scope
 		if len(req.Scope) > 0 {
 			// §6: the new scope may narrow the original, never widen it.
 			if !cur.Scope.Covers(req.Scope) {
@@ -102,38 +118,44 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 			}
 			scope = req.Scope
 		}
-		var next domain.RefreshToken
-		plain, next = g.minter.newRefreshToken(c, cur.UserID, scope, cur.FamilyID)
+		// The access token is signed before the rotation commits: if
+		// signing fails (a replica whose keys are stale), nothing changes
+		// and the client retries with the same refresh token, instead of
+		// holding a spent one it never got a successor for.
+		var err error
+		if resp, err = g.minter.access(ctx, c, cur.UserID, scope, cur.FamilyID, at); err != nil {
+			return domain.RefreshToken{}, err
+		}
+		plain, next := g.minter.newRefreshToken(c, cur.UserID, scope, cur.FamilyID, at, cur.AuthTime)
 		// The family keeps its original scope: a narrowed token may later be
 		// exchanged for the broader scope again, as RFC 6749 §6 allows.
 		next.Scope = cur.Scope
+		resp.RefreshToken = plain
 		return next, nil
 	})
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return TokenResponse{}, errBadRefresh
 	case errors.Is(err, errReused):
-		if err := g.revokeFamily(ctx, prev); err != nil {
+		if err := revokeFamily(ctx, g.store, g.revocations, prev.FamilyID, prev.AccessTTL, g.now); err != nil {
 			return TokenResponse{}, err
 		}
 		return TokenResponse{}, errBadRefresh
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	resp, err := g.minter.access(ctx, c, prev.UserID, scope, prev.FamilyID)
-	resp.RefreshToken = plain
-	return resp, err
+	return resp, nil
 }
 
 // revokeFamily revokes a family's refresh tokens and, through its grant id,
-// every access token it issued that may still be alive.
-func (g *RefreshGrant) revokeFamily(ctx context.Context, t domain.RefreshToken) error {
-	return revokeFamily(ctx, g.store, g.revocations, t, g.now())
-}
-
-func revokeFamily(ctx context.Context, store RefreshTokenStore, revocations RevocationStore, t domain.RefreshToken, now time.Time) error {
-	if err := store.RevokeFamily(ctx, t.FamilyID); err != nil {
+// every access token it issued that may still be alive (living up to
+// accessTTL). The mark is stamped after the family is revoked: a rotation
+// that was under way finished before that, so the access token it mints
+// was issued before the mark and is covered.
+func revokeFamily(ctx context.Context, store RefreshTokenStore, revocations RevocationStore, familyID string, accessTTL time.Duration, now Clock) error {
+	if err := store.RevokeFamily(ctx, familyID); err != nil {
 		return err
 	}
-	return revocations.Revoke(ctx, grantKey(t.FamilyID), now, revokeFor(now, t.AccessTTL))
+	at := now()
+	return revocations.Revoke(ctx, grantKey(familyID), at, revokeFor(at, accessTTL))
 }

@@ -51,17 +51,22 @@ func (g *Grants) List(ctx context.Context, userID string) ([]GrantView, error) {
 }
 
 // Revoke withdraws a user's grant to a client: the consent, every refresh
-// token the client holds for the user, and every access token issued to it
-// for the user until now. The next resource call with any of them fails.
+// token the client holds for the user (and any family an exchange of an
+// earlier code is still creating), the user's outstanding codes for the
+// client, and every access token issued to it for the user until now. The
+// next resource call with any of them fails.
 func (g *Grants) Revoke(ctx context.Context, userID, clientID string) error {
+	at := g.now()
 	if err := g.consents.DeleteConsent(ctx, userID, clientID); err != nil {
 		return err
 	}
-	if err := g.refresh.RevokeUserClientTokens(ctx, userID, clientID); err != nil {
+	if err := g.refresh.RevokeUserClientTokens(ctx, userID, clientID, at); err != nil {
 		return err
 	}
+	// Stamped after the refresh tokens are revoked (see revokeFamily). The
+	// mark also refuses codes issued before it, so it outlives them too.
 	now := g.now()
-	err := g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, g.maxTTL))
+	err := g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, max(g.maxTTL, domain.MaxCodeTTL)))
 	g.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditGrantRevoked, ClientID: clientID, UserID: userID}, err, "account page"))
 	return err
 }

@@ -50,10 +50,28 @@ type Issuance struct {
 	// revokes them. Empty: a new family if a refresh token is asked for,
 	// else none.
 	FamilyID string
+	// AuthTime is when the user authorized the grant; zero means At.
+	AuthTime time.Time
+	// At is the issuance time; zero means now. A grant that checks whether
+	// it may issue (a code not replayed, a grant not revoked) takes At
+	// before those checks: every revocation is stamped after it takes
+	// effect, so one the checks miss still covers the tokens (their iat is
+	// not after its mark).
+	At time.Time
 }
 
-// Mint issues an access token, and a refresh token if asked.
+// Mint issues an access token, and a refresh token if asked. The refresh
+// token is stored first: if its grant was revoked meanwhile, nothing is
+// issued (ErrRevoked).
 func (m *Minter) Mint(ctx context.Context, is Issuance) (TokenResponse, error) {
+	at := is.At
+	if at.IsZero() {
+		at = m.now()
+	}
+	authTime := is.AuthTime
+	if authTime.IsZero() {
+		authTime = at
+	}
 	var refresh string
 	familyID := is.FamilyID
 	if is.Refresh {
@@ -61,25 +79,24 @@ func (m *Minter) Mint(ctx context.Context, is Issuance) (TokenResponse, error) {
 			familyID = newID()
 		}
 		var rec domain.RefreshToken
-		refresh, rec = m.newRefreshToken(is.Client, is.UserID, is.Scope, familyID)
+		refresh, rec = m.newRefreshToken(is.Client, is.UserID, is.Scope, familyID, at, authTime)
 		if err := m.refresh.CreateRefreshToken(ctx, rec); err != nil {
 			return TokenResponse{}, err
 		}
 	}
-	resp, err := m.access(ctx, is.Client, is.UserID, is.Scope, familyID)
+	resp, err := m.access(ctx, is.Client, is.UserID, is.Scope, familyID, at)
 	resp.RefreshToken = refresh
 	return resp, err
 }
 
-// access signs an access token. RFC 9068 §2.2: with no resource owner, the
-// subject is the client itself.
-func (m *Minter) access(ctx context.Context, c domain.Client, userID string, scope domain.Scope, grantID string) (TokenResponse, error) {
+// access signs an access token issued at at. RFC 9068 §2.2: with no
+// resource owner, the subject is the client itself.
+func (m *Minter) access(ctx context.Context, c domain.Client, userID string, scope domain.Scope, grantID string, at time.Time) (TokenResponse, error) {
 	// JWT times are whole seconds: iat rounds down and exp rounds up, so a
 	// token never expires before the expires_in it was sent with.
-	now := m.now()
 	ttl := m.accessTTL(c)
-	iat := now.Truncate(time.Second)
-	exp := now.Add(ttl)
+	iat := at.Truncate(time.Second)
+	exp := at.Add(ttl)
 	if t := exp.Truncate(time.Second); !t.Equal(exp) {
 		exp = t.Add(time.Second)
 	}
@@ -133,9 +150,9 @@ func (m *Minter) refreshTTL(c domain.Client) time.Duration {
 	return m.policy.RefreshTTL
 }
 
-// newRefreshToken returns a new refresh token and the record to store for it.
-func (m *Minter) newRefreshToken(c domain.Client, userID string, scope domain.Scope, familyID string) (string, domain.RefreshToken) {
-	now := m.now()
+// newRefreshToken returns a new refresh token issued at at and the record
+// to store for it.
+func (m *Minter) newRefreshToken(c domain.Client, userID string, scope domain.Scope, familyID string, at, authTime time.Time) (string, domain.RefreshToken) {
 	tok := newOpaqueToken()
 	return tok, domain.RefreshToken{
 		Hash:      HashToken(tok),
@@ -144,8 +161,9 @@ func (m *Minter) newRefreshToken(c domain.Client, userID string, scope domain.Sc
 		UserID:    userID,
 		Scope:     scope,
 		Status:    domain.RefreshActive,
-		IssuedAt:  now,
-		ExpiresAt: now.Add(m.refreshTTL(c)),
+		IssuedAt:  at,
+		ExpiresAt: at.Add(m.refreshTTL(c)),
 		AccessTTL: m.accessTTL(c),
+		AuthTime:  authTime,
 	}
 }

@@ -89,6 +89,6 @@ func (r *Revoker) revokeRefresh(ctx context.Context, caller domain.Client, token
 	if t.Status == domain.RefreshRevoked {
 		return true, nil
 	}
-	err = revokeFamily(ctx, r.refresh, r.revocations, t, r.now())
+	err = revokeFamily(ctx, r.refresh, r.revocations, t.FamilyID, t.AccessTTL, r.now)
 	return true, r.audited(ctx, caller, t.UserID, HintRefreshToken, err)
 }

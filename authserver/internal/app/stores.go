@@ -17,13 +17,27 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, hash string) error
 }
 
-// CodeStore keeps authorization codes, by hash.
+// CodeStore keeps authorization codes, by hash, and runs their two-phase
+// redemption (see domain.AuthorizationCode). Each method is one atomic step,
+// and sending it twice does no more than sending it once. A claim or a
+// used-settlement that reaches the backend after the caller's context
+// deadline has no effect: a call that timed out (a paused Redis runs it
+// when it wakes) cannot claim or use the code behind the caller's back.
 type CodeStore interface {
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
-	// RedeemCode marks the code redeemed and returns it as it was before,
-	// in one atomic step: of two concurrent calls for one code, exactly one
-	// sees Redeemed false. ErrNotFound if there is no such code.
-	RedeemCode(ctx context.Context, hash string) (domain.AuthorizationCode, error)
+	// ClaimCode claims the code for attempt until the given time if it is
+	// Claimable, and returns the code as it was before and whether the
+	// claim was granted: of concurrent claims by different attempts,
+	// exactly one is. ErrNotFound if there is no such code.
+	ClaimCode(ctx context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error)
+	// SettleCode ends attempt's claim. With used, the code becomes Used;
+	// ErrClaimLost if attempt no longer holds it or it was replayed
+	// meanwhile. Without, the code is free again (a no-op if attempt does
+	// not hold it).
+	SettleCode(ctx context.Context, hash, attempt string, used bool) error
+	// MarkCodeReplayed marks the code Replayed: it is never claimable
+	// again, and its holder's settlement fails. A missing code is fine.
+	MarkCodeReplayed(ctx context.Context, hash string) error
 }
 
 // ConsentStore keeps what each user let each client have.
@@ -34,10 +48,12 @@ type ConsentStore interface {
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
-// UserClientRevoker revokes every refresh token a client holds for a user,
-// whatever its family.
+// UserClientRevoker revokes a user's grant to a client at the refresh
+// token store: every family the client holds for the user, and, in the same
+// atomic step, every family authorized at or before at that is created
+// later (an exchange of an older code still under way).
 type UserClientRevoker interface {
-	RevokeUserClientTokens(ctx context.Context, userID, clientID string) error
+	RevokeUserClientTokens(ctx context.Context, userID, clientID string, at time.Time) error
 }
 
 // revokeFor is how long a revocation mark must last: until every token it

@@ -20,8 +20,19 @@ const (
 	PKCEPlain = "plain"
 )
 
-// AuthorizationCode is an issued, not yet redeemed (or redeemed once) code,
-// bound to everything it was issued for (RFC 6749 §4.1.2, §10.5).
+// MaxCodeTTL is the longest an authorization code may live (RFC 6749
+// §4.1.2 recommends ten minutes at most; a client redeems it at once).
+const MaxCodeTTL = time.Minute
+
+// AuthorizationCode is an issued code, bound to everything it was issued for
+// (RFC 6749 §4.1.2, §10.5), and where it is in its one redemption.
+//
+// Redemption has two phases, so that a failed token write leaves the code
+// usable and a replay during an exchange still takes everything down: an
+// exchange attempt first claims the code (ClaimedBy, until ClaimedUntil),
+// then, once its tokens are stored, settles the claim as Used, or releases
+// it on failure. A second valid presentation while the code is claimed or
+// after it is used marks it Replayed.
 type AuthorizationCode struct {
 	Hash     string
 	ClientID string
@@ -37,7 +48,25 @@ type AuthorizationCode struct {
 	FamilyID  string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
-	Redeemed  bool
+
+	// Used: an exchange stored its tokens and settled its claim.
+	Used bool
+	// Replayed: the code was presented again while claimed or after use.
+	Replayed bool
+	// ClaimedBy is the exchange attempt holding the code, "" if none;
+	// the claim lapses at ClaimedUntil.
+	ClaimedBy    string
+	ClaimedUntil time.Time
+}
+
+// Claimable reports whether attempt may claim the code at now: nobody has
+// used it, and it is free, already this attempt's (a claim sent twice), or
+// held by an attempt whose claim has lapsed (it died mid-exchange).
+func (c *AuthorizationCode) Claimable(attempt string, now time.Time) bool {
+	if c.Used || c.Replayed {
+		return false
+	}
+	return c.ClaimedBy == "" || c.ClaimedBy == attempt || !now.Before(c.ClaimedUntil)
 }
 
 // Consent records that a user let a client have a scope. A later request

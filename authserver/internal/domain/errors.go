@@ -6,6 +6,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrorCode is an OAuth 2.0 error code as registered by the RFCs.
@@ -72,4 +73,34 @@ var (
 	// ErrUnavailable: a backend is down or too slow; the request may be
 	// retried and nothing was changed.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrRevoked: the grant a token would descend from was revoked, so
+	// nothing more may be issued from it.
+	ErrRevoked = errors.New("grant revoked")
+	// ErrClaimLost: an exchange's claim on a code was taken over or the
+	// code was replayed before the exchange could settle it.
+	ErrClaimLost = errors.New("claim lost")
 )
+
+// RetryLater is ErrUnavailable with a hint of when a retry can succeed,
+// which the edge sends as Retry-After.
+type RetryLater struct {
+	After time.Duration
+	Err   error // the outage behind it
+}
+
+func (e *RetryLater) Error() string { return fmt.Sprintf("retry after %s: %v", e.After, e.Err) }
+
+// Unwrap makes a RetryLater match ErrUnavailable and its cause.
+func (e *RetryLater) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// RetryAfter returns ErrUnavailable caused by err, to be retried after d.
+func RetryAfter(err error, d time.Duration) error { return &RetryLater{After: d, Err: err} }
+
+// RetryAfterOf is the retry hint of err, or fallback if it carries none.
+func RetryAfterOf(err error, fallback time.Duration) time.Duration {
+	var rl *RetryLater
+	if errors.As(err, &rl) && rl.After > 0 {
+		return rl.After
+	}
+	return fallback
+}

@@ -47,6 +47,11 @@ type RefreshToken struct {
 	// token was issued: revoking the family must outlive the family's last
 	// access token.
 	AccessTTL time.Duration
+	// AuthTime is when the user authorized the grant the family descends
+	// from (the authorization code's issue time, or the password grant's
+	// time). A user's grant to a client revoked at or after it refuses every
+	// new token of the family, however late the family is created.
+	AuthTime time.Time
 }
 
 // Usable reports whether the token may be exchanged at now.

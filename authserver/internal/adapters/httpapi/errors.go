@@ -3,6 +3,8 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
@@ -47,7 +49,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 		httpserver.JSON(w, status(pe.Code), errorBody{Error: pe.Code, Description: pe.Description})
 	case errors.Is(err, domain.ErrUnavailable):
 		zaplog.For(r.Context(), log).Warn("backend unavailable", zap.Error(err))
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(err))
 		httpserver.JSON(w, http.StatusServiceUnavailable, errorBody{Error: domain.TemporarilyUnavailable, Description: "the service is temporarily unavailable; retry shortly"})
 	default:
 		zaplog.For(r.Context(), log).Error("internal error", zap.Error(err))
@@ -60,4 +62,12 @@ func noStore(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+}
+
+// retryAfter is the Retry-After value for an outage: the use case's hint
+// when it has one (a code exchange whose claim may still be held), else one
+// second, in whole seconds rounded up.
+func retryAfter(err error) string {
+	d := domain.RetryAfterOf(err, time.Second)
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }

@@ -127,7 +127,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.render(w, r, status(pe.Code), "error", errorPage{pageData: p.data(w, r), Title: "This request cannot be completed", Message: pe.Description, Code: pe.Code})
 	case errors.Is(err, domain.ErrUnavailable):
 		zaplog.For(r.Context(), p.log).Warn("backend unavailable", zap.Error(err))
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(err))
 		p.render(w, r, http.StatusServiceUnavailable, "error", errorPage{pageData: p.data(w, r), Title: "Temporarily unavailable", Message: "Please try again in a moment.", Code: domain.TemporarilyUnavailable})
 	default:
 		zaplog.For(r.Context(), p.log).Error("internal error", zap.Error(err))

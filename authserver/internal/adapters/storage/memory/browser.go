@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -45,17 +46,51 @@ func (s *Store) CreateCode(_ context.Context, c domain.AuthorizationCode) error 
 	return nil
 }
 
-func (s *Store) RedeemCode(_ context.Context, hash string) (domain.AuthorizationCode, error) {
+// ClaimCode grants the claim if the code is Claimable; the lock makes the
+// read and the write one step.
+func (s *Store) ClaimCode(_ context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
 	c, ok := s.codes[hash]
 	if !ok {
-		return domain.AuthorizationCode{}, domain.ErrNotFound
+		return domain.AuthorizationCode{}, false, domain.ErrNotFound
 	}
-	redeemed := c
-	redeemed.Redeemed = true
-	s.codes[hash] = redeemed
-	return c, nil
+	if !c.Claimable(attempt, s.now()) {
+		return c, false, nil
+	}
+	claimed := c
+	claimed.ClaimedBy, claimed.ClaimedUntil = attempt, until
+	s.codes[hash] = claimed
+	return c, true, nil
+}
+
+func (s *Store) SettleCode(_ context.Context, hash, attempt string, used bool) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	c, ok := s.codes[hash]
+	held := ok && c.ClaimedBy == attempt
+	switch {
+	case used && (!held || c.Replayed):
+		return domain.ErrClaimLost
+	case used:
+		c.Used = true
+	case !held || c.Used:
+		return nil
+	default:
+		c.ClaimedBy, c.ClaimedUntil = "", time.Time{}
+	}
+	s.codes[hash] = c
+	return nil
+}
+
+func (s *Store) MarkCodeReplayed(_ context.Context, hash string) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	if c, ok := s.codes[hash]; ok {
+		c.Replayed = true
+		s.codes[hash] = c
+	}
+	return nil
 }
 
 // Consents.

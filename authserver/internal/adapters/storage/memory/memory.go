@@ -26,9 +26,10 @@ type Store struct {
 	users     map[string]domain.User // by ID
 	usernames map[string]string      // username -> ID
 
-	refreshMu sync.RWMutex
-	refresh   map[string]refreshEntry // by hash
-	families  map[string]*family      // by family id
+	refreshMu    sync.RWMutex
+	refresh      map[string]refreshEntry // by hash
+	families     map[string]*family      // by family id
+	grantRevoked map[userClient]time.Time
 
 	revokedMu sync.RWMutex
 	revoked   map[string]revocation
@@ -50,17 +51,18 @@ type Store struct {
 // New returns an empty store. now is the clock used to judge expiry.
 func New(now func() time.Time, limits app.LimitPolicy) *Store {
 	return &Store{
-		now:       now,
-		clients:   map[string]domain.Client{},
-		users:     map[string]domain.User{},
-		usernames: map[string]string{},
-		refresh:   map[string]refreshEntry{},
-		families:  map[string]*family{},
-		revoked:   map[string]revocation{},
-		sessions:  map[string]domain.Session{},
-		codes:     map[string]domain.AuthorizationCode{},
-		consents:  map[consentKey]domain.Consent{},
-		limits:    NewLimiter(limits, now),
+		now:          now,
+		clients:      map[string]domain.Client{},
+		users:        map[string]domain.User{},
+		usernames:    map[string]string{},
+		refresh:      map[string]refreshEntry{},
+		families:     map[string]*family{},
+		grantRevoked: map[userClient]time.Time{},
+		revoked:      map[string]revocation{},
+		sessions:     map[string]domain.Session{},
+		codes:        map[string]domain.AuthorizationCode{},
+		consents:     map[consentKey]domain.Consent{},
+		limits:       NewLimiter(limits, now),
 	}
 }
 
@@ -240,10 +242,16 @@ func (s *Store) Sweep(context.Context) error {
 			}
 			delete(s.refresh, h)
 		}
-		if len(kept) == 0 {
+		fam.hashes = kept
+		if len(kept) == 0 && now.UnixNano() >= fam.expires {
 			delete(s.families, id)
-		} else {
-			fam.hashes = kept
+		}
+	}
+	for k, at := range s.grantRevoked {
+		// Only an exchange of a code issued before the revocation can still
+		// be refused by it, and codes live at most MaxCodeTTL.
+		if now.Sub(at) > tombstoneTTL {
+			delete(s.grantRevoked, k)
 		}
 	}
 	s.refreshMu.Unlock()

@@ -20,12 +20,28 @@ type shared struct {
 	userID    string
 	scope     domain.Scope
 	accessTTL time.Duration
+	authTime  int64 // Unix nanoseconds
 }
 
+// family is what its tokens share, and its own fate: revoked is the one
+// flag every token of the family reads, so revoking a family is one write
+// whatever it holds, and a token added later is born revoked.
 type family struct {
-	info   *shared // of the latest token; tokens that differ keep their own
-	hashes []string
+	info    *shared // of the latest token; tokens that differ keep their own; nil for a tombstone
+	hashes  []string
+	revoked bool
+	// expires is when the family may be forgotten: its last token's
+	// expiry, or the end of a tombstone's watch (Unix nanoseconds).
+	expires int64
 }
+
+// userClient names a user's grant to a client.
+type userClient struct{ user, client string }
+
+// tombstoneTTL is how long a family revoked before it existed is
+// remembered: longer than any code (and so any exchange that could still
+// create it) lives.
+const tombstoneTTL = 10 * time.Minute
 
 type refreshEntry struct {
 	info            *shared
@@ -42,17 +58,24 @@ func statusCode(s domain.RefreshStatus) uint8 {
 	return 0
 }
 
-func (e refreshEntry) token(hash string) domain.RefreshToken {
+// token returns the entry as a domain token, revoked if its family is.
+// Called with the lock held.
+func (s *Store) token(hash string, e refreshEntry) domain.RefreshToken {
+	status := statuses[e.status]
+	if fam := s.families[e.info.familyID]; fam != nil && fam.revoked {
+		status = domain.RefreshRevoked
+	}
 	return domain.RefreshToken{
 		Hash:      hash,
 		FamilyID:  e.info.familyID,
 		ClientID:  e.info.clientID,
 		UserID:    e.info.userID,
 		Scope:     e.info.scope,
-		Status:    statuses[e.status],
+		Status:    status,
 		IssuedAt:  time.Unix(0, e.issued).UTC(),
 		ExpiresAt: time.Unix(0, e.expires).UTC(),
 		AccessTTL: e.info.accessTTL,
+		AuthTime:  time.Unix(0, e.info.authTime).UTC(),
 	}
 }
 
@@ -65,21 +88,31 @@ func (s *Store) put(t domain.RefreshToken) {
 		s.families[t.FamilyID] = fam
 	}
 	info := fam.info
+	auth := t.AuthTime.UnixNano()
 	if info == nil || info.clientID != t.ClientID || info.userID != t.UserID ||
-		info.accessTTL != t.AccessTTL || !slices.Equal(info.scope, t.Scope) {
+		info.accessTTL != t.AccessTTL || info.authTime != auth || !slices.Equal(info.scope, t.Scope) {
 		info = &shared{familyID: t.FamilyID, clientID: t.ClientID, userID: t.UserID,
-			scope: slices.Clone(t.Scope), accessTTL: t.AccessTTL}
+			scope: slices.Clone(t.Scope), accessTTL: t.AccessTTL, authTime: auth}
 		fam.info = info
 	}
 	s.refresh[t.Hash] = refreshEntry{info: info, issued: t.IssuedAt.UnixNano(), expires: t.ExpiresAt.UnixNano(), status: statusCode(t.Status)}
 	fam.hashes = append(fam.hashes, t.Hash)
+	fam.expires = max(fam.expires, t.ExpiresAt.UnixNano())
 }
 
+// CreateRefreshToken stores t unless its family or its user's grant to the
+// client was revoked; the one lock makes the check and the write atomic.
 func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	if _, ok := s.refresh[t.Hash]; ok {
 		return domain.ErrConflict
+	}
+	if fam := s.families[t.FamilyID]; fam != nil && fam.revoked {
+		return domain.ErrRevoked
+	}
+	if at, ok := s.grantRevoked[userClient{t.UserID, t.ClientID}]; ok && t.UserID != "" && !t.AuthTime.After(at) {
+		return domain.ErrRevoked
 	}
 	s.put(t)
 	return nil
@@ -92,12 +125,15 @@ func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.Refresh
 	if !ok {
 		return domain.RefreshToken{}, domain.ErrNotFound
 	}
-	return e.token(hash), nil
+	return s.token(hash, e), nil
 }
 
 // RotateRefreshToken holds the refresh lock across read, decision and write,
-// which is what makes a refresh token single-use under concurrency. The
-// closure only builds a record; no hashing or signing happens under the lock.
+// which is what makes a refresh token single-use under concurrency and
+// orders a family revocation before or after the rotation. The closure
+// builds a record and signs the access token (tens of microseconds with
+// ES256 or EdDSA); nothing slower, such as a password hash, runs under the
+// lock.
 func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(domain.RefreshToken) (domain.RefreshToken, error)) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
@@ -105,7 +141,7 @@ func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(d
 	if !ok {
 		return domain.ErrNotFound
 	}
-	next, err := rotate(cur.token(hash))
+	next, err := rotate(s.token(hash, cur))
 	if err != nil {
 		return err
 	}
@@ -118,37 +154,35 @@ func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(d
 	return nil
 }
 
+// RevokeFamily marks the family revoked, creating it revoked (a tombstone)
+// if no token of it exists yet.
 func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
-	if fam := s.families[familyID]; fam != nil {
-		s.revoke(fam.hashes)
+	fam := s.families[familyID]
+	if fam == nil {
+		fam = &family{expires: s.now().Add(tombstoneTTL).UnixNano()}
+		s.families[familyID] = fam
 	}
+	fam.revoked = true
 	return nil
 }
 
-// RevokeUserClientTokens revokes every refresh token clientID holds for
-// userID. It walks the families, not the tokens: it runs when a user
-// revokes a grant, not per request.
-func (s *Store) RevokeUserClientTokens(_ context.Context, userID, clientID string) error {
+// RevokeUserClientTokens revokes every family clientID holds for userID and
+// remembers the revocation, so a family authorized before it and created
+// later is refused. It walks the families, not the tokens: it runs when a
+// user revokes a grant, not per request.
+func (s *Store) RevokeUserClientTokens(_ context.Context, userID, clientID string, at time.Time) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
+	key := userClient{userID, clientID}
+	if prev, ok := s.grantRevoked[key]; !ok || at.After(prev) {
+		s.grantRevoked[key] = at
+	}
 	for _, fam := range s.families {
-		for _, h := range fam.hashes {
-			if e, ok := s.refresh[h]; ok && e.info.userID == userID && e.info.clientID == clientID {
-				e.status = statusCode(domain.RefreshRevoked)
-				s.refresh[h] = e
-			}
+		if fam.info != nil && fam.info.userID == userID && fam.info.clientID == clientID {
+			fam.revoked = true
 		}
 	}
 	return nil
-}
-
-func (s *Store) revoke(hashes []string) {
-	for _, h := range hashes {
-		if e, ok := s.refresh[h]; ok {
-			e.status = statusCode(domain.RefreshRevoked)
-			s.refresh[h] = e
-		}
-	}
 }

@@ -2,6 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -39,45 +44,115 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // Authorization codes.
 
 const codeColumns = `hash, client_id, user_id, redirect_uri, scope, challenge, challenge_method,
-	family_id, issued_at, expires_at, redeemed`
+	family_id, issued_at, expires_at, used, replayed, claimed_by, claimed_until`
 
 func scanCode(r row) (domain.AuthorizationCode, error) {
 	var (
-		c     domain.AuthorizationCode
-		scope []string
+		c            domain.AuthorizationCode
+		scope        []string
+		claimedUntil *time.Time
 	)
 	err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scope, &c.Challenge, &c.ChallengeMethod,
-		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Redeemed)
+		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Used, &c.Replayed, &c.ClaimedBy, &claimedUntil)
 	if err != nil {
 		return domain.AuthorizationCode{}, err
 	}
 	c.Scope = domain.NewScope(scope...)
 	c.IssuedAt, c.ExpiresAt = utc(c.IssuedAt), utc(c.ExpiresAt)
+	if claimedUntil != nil {
+		c.ClaimedUntil = utc(*claimedUntil)
+	}
 	return c, nil
 }
 
 // CreateCode stores c; domain.ErrConflict if its hash is taken.
 func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) error {
+	var claimedUntil *time.Time
+	if !c.ClaimedUntil.IsZero() {
+		claimedUntil = &c.ClaimedUntil
+	}
 	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+codeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, strs(domain.NewScope(c.Scope...)), c.Challenge, c.ChallengeMethod,
-		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Redeemed)
+		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Used, c.Replayed, c.ClaimedBy, claimedUntil)
 	return err
 }
 
-// RedeemCode marks the code redeemed and returns the row as it was before,
-// in one statement. The CTE locks the row (FOR UPDATE) before reading it: a
-// concurrent redemption waits for the lock and then reads the committed,
-// redeemed row, so exactly one caller sees Redeemed false. (A plain
-// self-join would read the old row from its snapshot, and both would.)
-func (s *Store) RedeemCode(ctx context.Context, hash string) (domain.AuthorizationCode, error) {
-	return queryOne(ctx, s, scanCode, `WITH before AS (
-			SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR UPDATE
+// errLate is a claim or used-settlement that reached the database after
+// its caller's deadline: it has no effect, as if it had timed out (see
+// app.CodeStore).
+var errLate = fmt.Errorf("postgres: %w: the call ran after its caller's deadline", domain.ErrUnavailable)
+
+// ClaimCode locks the code's row, decides by the domain's rule, and writes
+// the claim, in one transaction: a concurrent claim waits on the row and
+// then reads the committed claim.
+func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {
+	var (
+		before  domain.AuthorizationCode
+		granted bool
+	)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		before, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR UPDATE`, hash))
+		if err != nil {
+			return err
+		}
+		if granted = before.Claimable(attempt, s.now()); !granted {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE auth_codes SET claimed_by = $2, claimed_until = $3
+			WHERE hash = $1 AND clock_timestamp() <= $4`, hash, attempt, until, deadline)
+		if err == nil && tag.RowsAffected() == 0 {
+			return errLate
+		}
+		return err
+	})
+	if errors.Is(err, errLate) {
+		return domain.AuthorizationCode{}, false, errLate
+	}
+	return before, granted, err
+}
+
+// SettleCode ends attempt's claim in one statement that matches only while
+// the claim is attempt's.
+func (s *Store) SettleCode(ctx context.Context, hash, attempt string, used bool) error {
+	if !used {
+		_, err := s.exec(ctx, `UPDATE auth_codes SET claimed_by = '', claimed_until = NULL
+			WHERE hash = $1 AND claimed_by = $2 AND NOT used`, hash, attempt)
+		return err
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	type outcome struct{ inTime, used bool }
+	o, err := queryOne(ctx, s, func(r row) (outcome, error) {
+		var o outcome
+		err := r.Scan(&o.inTime, &o.used)
+		return o, err
+	}, `WITH u AS (
+			UPDATE auth_codes SET used = true
+			WHERE hash = $1 AND claimed_by = $2 AND NOT replayed AND clock_timestamp() <= $3
+			RETURNING 1
 		)
-		UPDATE auth_codes AS c SET redeemed = true FROM before WHERE c.hash = before.hash
-		RETURNING before.hash, before.client_id, before.user_id, before.redirect_uri, before.scope,
-			before.challenge, before.challenge_method, before.family_id, before.issued_at,
-			before.expires_at, before.redeemed`, hash)
+		SELECT clock_timestamp() <= $3, EXISTS (SELECT 1 FROM u)`, hash, attempt, deadline)
+	switch {
+	case err != nil:
+		return err
+	case !o.inTime && !o.used:
+		return errLate
+	case !o.used:
+		return domain.ErrClaimLost
+	}
+	return nil
+}
+
+// MarkCodeReplayed marks the code replayed; a missing code is fine.
+func (s *Store) MarkCodeReplayed(ctx context.Context, hash string) error {
+	_, err := s.exec(ctx, `UPDATE auth_codes SET replayed = true WHERE hash = $1`, hash)
+	return err
 }
 
 // Consents.

@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -123,11 +126,26 @@ func (s *Store) FindUser(ctx context.Context, id string) (domain.User, error) {
 
 // SaveUser creates or updates u; domain.ErrConflict if its username belongs
 // to another user (the unique constraint on username says so).
+//
+// Two inserts of one new user at once (replicas loading the same fixtures)
+// can make the second trip over the username's unique index before the
+// id's, where ON CONFLICT (id) would have turned it into an update. When
+// the username turns out to be this very user's, the upsert runs again and
+// now finds the row by id.
 func (s *Store) SaveUser(ctx context.Context, u domain.User) error {
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
-			password_hash = EXCLUDED.password_hash,
-			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-		u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
-	return err
+	for attempt := 1; ; attempt++ {
+		_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
+				password_hash = EXCLUDED.password_hash,
+				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+			u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		var pgErr *pgconn.PgError
+		if err == nil || attempt == 3 || !errors.As(err, &pgErr) || pgErr.ConstraintName != "users_username_key" {
+			return err
+		}
+		owner, ferr := s.FindUserByUsername(ctx, u.Username)
+		if ferr != nil || owner.ID != u.ID {
+			return err
+		}
+	}
 }

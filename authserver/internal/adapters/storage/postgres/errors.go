@@ -35,7 +35,9 @@ func mapErr(err error) error {
 		switch {
 		case pgErr.Code == uniqueViolation:
 			return fmt.Errorf("postgres: %w: %w", domain.ErrConflict, err)
-		case unavailableCode(pgErr.Code):
+		case unavailableCode(pgErr.Code), conflictCode(pgErr.Code):
+			// A conflict still there after retryConflicts is load: the
+			// request may be retried like any other that met an outage.
 			return fmt.Errorf("postgres: %w: %w", domain.ErrUnavailable, err)
 		}
 		return fmt.Errorf("postgres: %w", err)
@@ -47,6 +49,18 @@ func mapErr(err error) error {
 }
 
 const uniqueViolation = "23505"
+
+// conflictCode reports whether a SQLSTATE says the transaction lost a
+// deadlock or serialization conflict and changed nothing.
+func conflictCode(code string) bool {
+	return code == "40001" || code == "40P01" // serialization_failure, deadlock_detected
+}
+
+// conflict reports whether err is such an abort.
+func conflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && conflictCode(pgErr.Code)
+}
 
 // unavailableCode reports whether a SQLSTATE says the server cannot serve
 // now, rather than that the statement is wrong.

@@ -110,11 +110,39 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	var n int64
+	err := retryConflicts(ctx, func() error {
+		tag, err := s.pool.Exec(ctx, sql, args...)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
+}
+
+// maxConflictRetries bounds how often a statement or transaction that lost
+// a deadlock or serialization conflict is run again, within its one
+// timeout. Then it is an outage like any other: ErrUnavailable, and the
+// client may retry.
+const maxConflictRetries = 3
+
+// retryConflicts runs fn again when PostgreSQL aborted it for a deadlock
+// (40P01) or a serialization failure (40001): the aborted attempt changed
+// nothing, and the conflict that killed it is usually gone a moment later.
+func retryConflicts(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !conflict(err) || attempt >= maxConflictRetries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+		}
+	}
 }
 
 // row is what scanners read from: a pgx.Row, or the current row of
@@ -125,7 +153,12 @@ type row = pgx.Row
 func queryOne[T any](ctx context.Context, s *Store, scan func(row) (T, error), sql string, args ...any) (T, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	v, err := scan(s.pool.QueryRow(ctx, sql, args...))
+	var v T
+	err := retryConflicts(ctx, func() error {
+		var err error
+		v, err = scan(s.pool.QueryRow(ctx, sql, args...))
+		return err
+	})
 	if err != nil {
 		var zero T
 		return zero, mapErr(err)
@@ -138,11 +171,15 @@ func queryOne[T any](ctx context.Context, s *Store, scan func(row) (T, error), s
 func queryAll[T any](ctx context.Context, s *Store, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	var out []T
+	err := retryConflicts(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		return err
+	})
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -157,24 +194,30 @@ func queryAll[T any](ctx context.Context, s *Store, scan func(row) (T, error), s
 var errRollback = errors.New("rollback")
 
 // inTx runs fn in one transaction, bounded as a whole by the query
-// timeout, and commits if fn returns nil. Errors are mapped once, here.
+// timeout, and commits if fn returns nil. A transaction aborted by a
+// deadlock or serialization conflict is run again from the start, so fn
+// must only set its results, never accumulate them. Errors are mapped once,
+// here.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return mapErr(err)
-	}
-	// After a commit this is a no-op; after a timeout pgx closes the
-	// connection instead of waiting on it.
-	defer func() { _ = tx.Rollback(ctx) }()
-	if err := fn(ctx, tx); err != nil {
-		if errors.Is(err, errRollback) {
+	err := retryConflicts(ctx, func() error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
 			return err
 		}
-		return mapErr(err)
+		// After a commit this is a no-op; after a timeout pgx closes the
+		// connection instead of waiting on it.
+		defer func() { _ = tx.Rollback(ctx) }()
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	if errors.Is(err, errRollback) {
+		return err
 	}
-	return mapErr(tx.Commit(ctx))
+	return mapErr(err)
 }
 
 // utc normalises a time read from the database: pgx returns local times.

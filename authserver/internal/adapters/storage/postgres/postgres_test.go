@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -200,7 +201,7 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
 	all := append(append([]string{}, results[0]...), results[1]...)
-	assert.Equal(t, []string{"0001_init"}, all, "each migration is applied exactly once between the two")
+	assert.ElementsMatch(t, embeddedVersions(t), all, "each migration is applied exactly once between the two")
 
 	again, err := a.Migrate(ctx)
 	require.NoError(t, err)
@@ -212,7 +213,19 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 		return v, err
 	}, `SELECT version FROM schema_migrations ORDER BY version`)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"0001_init"}, versions)
+	assert.Equal(t, embeddedVersions(t), versions)
+}
+
+// embeddedVersions lists the migrations in the binary, in order.
+func embeddedVersions(t *testing.T) []string {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".sql"))
+	}
+	require.Contains(t, out, "0001_init")
+	return out
 }
 
 func TestDownDatabaseIsUnavailableFast(t *testing.T) {
@@ -325,16 +338,16 @@ func TestAtomicAcrossPools(t *testing.T) {
 		})
 		assert.Equal(t, 1, won)
 	})
-	t.Run("one redemption is first", func(t *testing.T) {
+	t.Run("one claim is granted", func(t *testing.T) {
 		now := clock.Now()
 		c := domain.AuthorizationCode{Hash: "code", ClientID: "c", UserID: "u", FamilyID: "fam",
 			IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
 		require.NoError(t, first.CreateCode(ctx, c))
-		firsts := runConcurrently(16, func(i int) bool {
-			got, err := stores[i%2].RedeemCode(ctx, c.Hash)
-			return err == nil && !got.Redeemed
+		granted := runConcurrently(16, func(i int) bool {
+			_, ok, err := stores[i%2].ClaimCode(ctx, c.Hash, fmt.Sprintf("attempt-%d", i), now.Add(10*time.Second))
+			return err == nil && ok
 		})
-		assert.Equal(t, 1, firsts)
+		assert.Equal(t, 1, granted)
 	})
 	t.Run("rotating keys at once leaves one signer", func(t *testing.T) {
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -460,4 +473,52 @@ func TestRecordMany(t *testing.T) {
 	got, err := s.RecentAudit(ctx, 5)
 	require.NoError(t, err)
 	assert.Equal(t, []domain.AuditEvent{events[1], events[0]}, got)
+}
+
+// TestDeadlockedTransactionIsRetried makes two transactions lock two rows
+// in opposite orders. PostgreSQL aborts one (40P01); inTx runs it again and
+// both succeed, instead of one answering 500.
+func TestDeadlockedTransactionIsRetried(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, storagetest.NewClock())
+	s.timeout = 20 * time.Second // deadlock detection takes deadlock_timeout (1 s)
+	_, err := s.exec(ctx, `CREATE TABLE pair (id int PRIMARY KEY, v int NOT NULL); INSERT INTO pair VALUES (1, 0), (2, 0)`)
+	require.NoError(t, err)
+
+	var firstLocks sync.WaitGroup
+	firstLocks.Add(2)
+	attempts := make([]int, 2)
+	run := func(i int, first, second int) error {
+		return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			attempts[i]++
+			if _, err := tx.Exec(ctx, `UPDATE pair SET v = v + 1 WHERE id = $1`, first); err != nil {
+				return err
+			}
+			if attempts[i] == 1 {
+				firstLocks.Done()
+				firstLocks.Wait() // both hold their first row: the next step deadlocks
+			}
+			_, err := tx.Exec(ctx, `UPDATE pair SET v = v + 1 WHERE id = $1`, second)
+			return err
+		})
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errs[0] = run(0, 1, 2) }()
+	go func() { defer wg.Done(); errs[1] = run(1, 2, 1) }()
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.Equal(t, 3, attempts[0]+attempts[1], "exactly one transaction was aborted and run again")
+	sum, err := queryOne(ctx, s, func(r row) (int, error) { var n int; err := r.Scan(&n); return n, err }, `SELECT sum(v) FROM pair`)
+	require.NoError(t, err)
+	assert.Equal(t, 4, sum, "both transactions took effect once each")
+}
+
+func TestConflictsThatPersistAreUnavailable(t *testing.T) {
+	for _, code := range []string{"40001", "40P01"} {
+		err := mapErr(&pgconn.PgError{Code: code})
+		assert.ErrorIs(t, err, domain.ErrUnavailable, code)
+	}
 }

@@ -21,6 +21,11 @@ func (s *Store) Sweep(ctx context.Context) error {
 	var errs []error
 	for _, t := range []struct{ table, expired string }{
 		{"refresh_tokens", "expires_at <= $1"},
+		// A family goes after its last token, a tombstone when its watch ends.
+		{"refresh_families", "expires_at <= $1 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.id)"},
+		// A grant row is only a lock and a mark; a mark matters while a code
+		// issued before it could still be exchanged.
+		{"refresh_grants", "revoked_at IS NULL OR revoked_at <= $1::timestamptz - interval '10 minutes'"},
 		{"revocations", "keep_until <= $1"},
 		{"sessions", "expires_at <= $1"},
 		{"auth_codes", "expires_at <= $1"},

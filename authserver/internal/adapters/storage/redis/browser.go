@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -55,13 +56,16 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	return mapErr(s.client.Del(ctx, s.sessionKey(hash)).Err())
 }
 
-// Authorization codes.
+// Authorization codes. A code is a hash: "rec" holds what it was issued for
+// (JSON, never changed), and "used", "replayed", "by" and "until_us" its
+// redemption state, which the scripts below change atomically. Every script
+// may be sent twice without harm (a claim or settlement by the same attempt
+// is a no-op the second time). A claim or a used-settlement that runs after
+// its caller's deadline, by Redis's clock, refuses with LATE: a Redis that
+// was paused runs the calls queued meanwhile when it wakes, and the caller
+// that timed out must not find the code claimed or used behind its back.
 
-// codeRecord is a code as stored. Redeemed must stay the first field: the
-// redeem script flips it by rewriting the start of the JSON text, so that it
-// never has to decode and re-encode the value.
 type codeRecord struct {
-	Redeemed        bool      `json:"redeemed"`
 	Hash            string    `json:"hash"`
 	ClientID        string    `json:"client_id"`
 	UserID          string    `json:"user_id"`
@@ -74,32 +78,83 @@ type codeRecord struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 }
 
-// The start of a code's JSON before and after redemption.
-const (
-	notRedeemedPrefix = `{"redeemed":false,`
-	redeemedPrefix    = `{"redeemed":true,`
-)
-
-// redeemScript returns a code's value as it was and marks it redeemed,
-// keeping its TTL. A script runs atomically, so of two concurrent calls
-// exactly one reads the unredeemed value.
-var redeemScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then
-	return false
+// createCodeScript stores a new code unless its key exists: ARGV[1] is the
+// record, ARGV[2] the TTL in milliseconds, ARGV[3..6] the state fields.
+var createCodeScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	return 0
 end
-local before, after = ARGV[1], ARGV[2]
-if string.sub(v, 1, #before) == before then
-	redis.call('SET', KEYS[1], after .. string.sub(v, #before + 1), 'KEEPTTL')
-end
-return v
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'used', ARGV[3], 'replayed', ARGV[4], 'by', ARGV[5], 'until_us', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 `)
 
-// CreateCode stores c with SET NX and a TTL up to its expiry;
-// domain.ErrConflict if its hash is taken.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// lateCheck refuses a script that runs after the caller's deadline
+// (ARGV[1], Unix microseconds).
+const lateCheck = `
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000000 + tonumber(t[2]) > tonumber(ARGV[1]) then
+	return redis.error_reply('LATE the caller gave up on this call')
+end
+`
+
+// claimCodeScript is domain.AuthorizationCode.Claimable and the claim, in
+// one step: ARGV[2] is the attempt, ARGV[3] the claim's end and ARGV[4] the
+// caller's now, in Unix microseconds. It returns the state before, and 1 if
+// the claim was granted.
+var claimCodeScript = goredis.NewScript(lateCheck + `
+local st = redis.call('HMGET', KEYS[1], 'rec', 'used', 'replayed', 'by', 'until_us')
+if not st[1] then
+	return false
+end
+local granted = 0
+if st[2] ~= '1' and st[3] ~= '1' and (st[4] == '' or st[4] == ARGV[2] or tonumber(ARGV[4]) >= tonumber(st[5])) then
+	redis.call('HSET', KEYS[1], 'by', ARGV[2], 'until_us', ARGV[3])
+	granted = 1
+end
+return {st[1], st[2], st[3], st[4], st[5], tostring(granted)}
+`)
+
+// settleCodeScript ends attempt ARGV[2]'s claim: ARGV[3] '1' marks the code
+// used (0 if the claim is not the attempt's or the code was replayed; LATE
+// past the deadline), '0' releases it (a no-op if not the attempt's).
+var settleCodeScript = goredis.NewScript(`
+local st = redis.call('HMGET', KEYS[1], 'used', 'replayed', 'by')
+local held = st[3] == ARGV[2]
+if ARGV[3] == '1' then
+` + lateCheck + `
+	if not held or st[2] == '1' then
+		return 0
+	end
+	redis.call('HSET', KEYS[1], 'used', '1')
+	return 1
+end
+if held and st[1] ~= '1' then
+	redis.call('HSET', KEYS[1], 'by', '', 'until_us', '0')
+end
+return 1
+`)
+
+// replayCodeScript marks an existing code replayed.
+var replayCodeScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+	redis.call('HSET', KEYS[1], 'replayed', '1')
+end
+return 1
+`)
+
+// CreateCode stores c with a TTL up to its expiry; domain.ErrConflict if
+// its hash is taken.
 func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) error {
-	v, err := json.Marshal(codeRecord{
-		Redeemed: c.Redeemed, Hash: c.Hash, ClientID: c.ClientID, UserID: c.UserID, RedirectURI: c.RedirectURI,
+	rec, err := json.Marshal(codeRecord{
+		Hash: c.Hash, ClientID: c.ClientID, UserID: c.UserID, RedirectURI: c.RedirectURI,
 		Scope: domain.NewScope(c.Scope...), Challenge: c.Challenge, ChallengeMethod: c.ChallengeMethod,
 		FamilyID: c.FamilyID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
 	})
@@ -108,32 +163,73 @@ func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) erro
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	created, err := s.client.SetNX(ctx, s.codeKey(c.Hash), v, s.ttlUntil(c.ExpiresAt)).Result()
+	var until int64
+	if !c.ClaimedUntil.IsZero() {
+		until = c.ClaimedUntil.UnixMicro()
+	}
+	created, err := createCodeScript.Run(ctx, s.client, []string{s.codeKey(c.Hash)}, rec, s.ttlUntil(c.ExpiresAt).Milliseconds(),
+		flag(c.Used), flag(c.Replayed), c.ClaimedBy, until).Int()
 	if err != nil {
 		return mapErr(err)
 	}
-	if !created {
+	if created == 0 {
 		return domain.ErrConflict
 	}
 	return nil
 }
 
-// RedeemCode marks the code redeemed and returns it as it was before, in
-// one script; domain.ErrNotFound if there is no such code.
-func (s *Store) RedeemCode(ctx context.Context, hash string) (domain.AuthorizationCode, error) {
+// ClaimCode claims the code for attempt in one script.
+func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	v, err := redeemScript.Run(ctx, s.client, []string{s.codeKey(hash)}, notRedeemedPrefix, redeemedPrefix).Text()
+	res, err := claimCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)},
+		deadline(ctx), attempt, until.UnixMicro(), s.now().UnixMicro()).StringSlice()
 	if err != nil {
-		return domain.AuthorizationCode{}, mapErr(err)
+		return domain.AuthorizationCode{}, false, mapErr(err)
+	}
+	if len(res) != 6 {
+		return domain.AuthorizationCode{}, false, fmt.Errorf("redis: claim script returned %d values", len(res))
 	}
 	var r codeRecord
-	if err := json.Unmarshal([]byte(v), &r); err != nil {
-		return domain.AuthorizationCode{}, fmt.Errorf("redis: decoding code: %w", err)
+	if err := json.Unmarshal([]byte(res[0]), &r); err != nil {
+		return domain.AuthorizationCode{}, false, fmt.Errorf("redis: decoding code: %w", err)
 	}
-	return domain.AuthorizationCode{
+	c := domain.AuthorizationCode{
 		Hash: r.Hash, ClientID: r.ClientID, UserID: r.UserID, RedirectURI: r.RedirectURI,
 		Scope: domain.NewScope(r.Scope...), Challenge: r.Challenge, ChallengeMethod: r.ChallengeMethod,
-		FamilyID: r.FamilyID, IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Redeemed: r.Redeemed,
-	}, nil
+		FamilyID: r.FamilyID, IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		Used: res[1] == "1", Replayed: res[2] == "1", ClaimedBy: res[3],
+	}
+	if us, err := strconv.ParseInt(res[4], 10, 64); err == nil && us > 0 {
+		c.ClaimedUntil = time.UnixMicro(us).UTC()
+	}
+	return c, res[5] == "1", nil
+}
+
+// SettleCode ends attempt's claim in one script.
+func (s *Store) SettleCode(ctx context.Context, hash, attempt string, used bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ok, err := settleCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)}, deadline(ctx), attempt, flag(used)).Int()
+	if err != nil {
+		return mapErr(err)
+	}
+	if ok == 0 {
+		return domain.ErrClaimLost
+	}
+	return nil
+}
+
+// MarkCodeReplayed marks the code replayed in one script.
+func (s *Store) MarkCodeReplayed(ctx context.Context, hash string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return mapErr(replayCodeScript.Run(ctx, s.client, []string{s.codeKey(hash)}).Err())
+}
+
+// deadline is ctx's deadline in Unix microseconds, for lateCheck. Calls are
+// always bounded, so there is one.
+func deadline(ctx context.Context) int64 {
+	d, _ := ctx.Deadline()
+	return d.UnixMicro()
 }

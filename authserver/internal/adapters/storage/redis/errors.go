@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -51,5 +52,13 @@ func unavailable(err error) bool {
 		goredis.IsMaxClientsError(err) ||
 		goredis.IsMasterDownError(err) ||
 		goredis.IsClusterDownError(err) ||
-		goredis.IsTryAgainError(err)
+		goredis.IsTryAgainError(err) ||
+		late(err)
+}
+
+// late reports a script's refusal to run after its caller's deadline: the
+// caller timed out, so the outcome is the same as a timeout's.
+func late(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "LATE ")
 }

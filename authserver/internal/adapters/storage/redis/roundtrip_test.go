@@ -59,7 +59,7 @@ func TestEveryFieldRoundTrips(t *testing.T) {
 	t.Run("code", func(t *testing.T) {
 		c := filled[domain.AuthorizationCode](t)
 		require.NoError(t, s.CreateCode(ctx, c))
-		got, err := s.RedeemCode(ctx, c.Hash)
+		got, _, err := s.ClaimCode(ctx, c.Hash, "attempt", c.ExpiresAt)
 		require.NoError(t, err)
 		assert.Equal(t, c, got)
 	})

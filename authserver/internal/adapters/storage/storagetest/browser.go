@@ -40,46 +40,118 @@ func code(clock *Clock) domain.AuthorizationCode {
 	}
 }
 
-// RunCodes tests an authorization code store.
+// RunCodes tests an authorization code store: the two-phase redemption of
+// domain.AuthorizationCode.
 func RunCodes(t *testing.T, newStore func(t *testing.T, clock *Clock) app.CodeStore) {
 	ctx := context.Background()
-	t.Run("redeem once", func(t *testing.T) {
+	claimUntil := func(clock *Clock) time.Time { return clock.Now().Add(10 * time.Second) }
+	t.Run("claim, settle as used, then nothing more", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
 		c := code(clock)
 		require.NoError(t, s.CreateCode(ctx, c))
-		got, err := s.RedeemCode(ctx, c.Hash)
+		got, granted, err := s.ClaimCode(ctx, c.Hash, "a1", claimUntil(clock))
 		require.NoError(t, err)
-		assert.Equal(t, c, got, "first redemption sees the code as issued")
-		again, err := s.RedeemCode(ctx, c.Hash)
+		assert.True(t, granted)
+		assert.Equal(t, c, got, "the claim returns the code as it was")
+
+		_, granted, err = s.ClaimCode(ctx, c.Hash, "a1", claimUntil(clock))
 		require.NoError(t, err)
-		assert.True(t, again.Redeemed, "a replay sees it redeemed")
+		assert.True(t, granted, "a claim sent twice by one attempt is granted twice")
+		again, granted, err := s.ClaimCode(ctx, c.Hash, "a2", claimUntil(clock))
+		require.NoError(t, err)
+		assert.False(t, granted, "another attempt may not claim a held code")
+		assert.Equal(t, "a1", again.ClaimedBy)
 		assert.Equal(t, c.FamilyID, again.FamilyID, "and learns the family to revoke")
-		_, err = s.RedeemCode(ctx, uniq("never"))
+
+		assert.ErrorIs(t, s.SettleCode(ctx, c.Hash, "a2", true), domain.ErrClaimLost, "only the holder settles")
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a1", true))
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a1", true), "settling twice is harmless")
+		clock.Advance(time.Minute - time.Second)
+		used, granted, err := s.ClaimCode(ctx, c.Hash, "a3", claimUntil(clock))
+		require.NoError(t, err)
+		assert.False(t, granted, "a used code is never claimable again, even after the claim lapsed")
+		assert.True(t, used.Used)
+
+		_, _, err = s.ClaimCode(ctx, uniq("never"), "a1", claimUntil(clock))
 		assert.ErrorIs(t, err, domain.ErrNotFound)
 	})
-	t.Run("concurrent redemptions: exactly one first", func(t *testing.T) {
+	t.Run("release leaves the code usable", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
 		c := code(clock)
 		require.NoError(t, s.CreateCode(ctx, c))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		first := 0
-		for i := 0; i < 16; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got, err := s.RedeemCode(ctx, c.Hash)
-				if err == nil && !got.Redeemed {
-					mu.Lock()
-					first++
-					mu.Unlock()
-				}
-			}()
+		_, granted, err := s.ClaimCode(ctx, c.Hash, "a1", claimUntil(clock))
+		require.NoError(t, err)
+		require.True(t, granted)
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a2", false), "releasing another's claim is a no-op")
+		_, granted, err = s.ClaimCode(ctx, c.Hash, "a2", claimUntil(clock))
+		require.NoError(t, err)
+		require.False(t, granted, "the no-op left a1's claim in place")
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a1", false))
+		_, granted, err = s.ClaimCode(ctx, c.Hash, "a2", claimUntil(clock))
+		require.NoError(t, err)
+		assert.True(t, granted, "the retry claims a released code")
+		assert.ErrorIs(t, s.SettleCode(ctx, c.Hash, "a1", true), domain.ErrClaimLost, "a1's claim is gone")
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a2", true))
+	})
+	t.Run("a lapsed claim can be taken over; its holder then loses", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		c := code(clock)
+		require.NoError(t, s.CreateCode(ctx, c))
+		_, granted, err := s.ClaimCode(ctx, c.Hash, "a1", claimUntil(clock))
+		require.NoError(t, err)
+		require.True(t, granted)
+		clock.Advance(10 * time.Second)
+		prev, granted, err := s.ClaimCode(ctx, c.Hash, "a2", claimUntil(clock))
+		require.NoError(t, err)
+		assert.True(t, granted)
+		assert.Equal(t, "a1", prev.ClaimedBy)
+		assert.ErrorIs(t, s.SettleCode(ctx, c.Hash, "a1", true), domain.ErrClaimLost)
+	})
+	t.Run("replayed: the holder cannot settle, nobody can claim", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		c := code(clock)
+		require.NoError(t, s.CreateCode(ctx, c))
+		_, granted, err := s.ClaimCode(ctx, c.Hash, "a1", claimUntil(clock))
+		require.NoError(t, err)
+		require.True(t, granted)
+		require.NoError(t, s.MarkCodeReplayed(ctx, c.Hash))
+		assert.ErrorIs(t, s.SettleCode(ctx, c.Hash, "a1", true), domain.ErrClaimLost)
+		require.NoError(t, s.SettleCode(ctx, c.Hash, "a1", false))
+		clock.Advance(20 * time.Second)
+		got, granted, err := s.ClaimCode(ctx, c.Hash, "a2", claimUntil(clock))
+		require.NoError(t, err)
+		assert.False(t, granted)
+		assert.True(t, got.Replayed)
+		require.NoError(t, s.MarkCodeReplayed(ctx, uniq("never")), "marking a missing code is fine")
+	})
+	t.Run("concurrent claims: exactly one granted", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		for round := 0; round < 20; round++ {
+			c := code(clock)
+			require.NoError(t, s.CreateCode(ctx, c))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			granted := 0
+			for i := 0; i < 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, ok, err := s.ClaimCode(ctx, c.Hash, uniq("attempt"), claimUntil(clock))
+					if err == nil && ok {
+						mu.Lock()
+						granted++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			require.Equal(t, 1, granted, "round %d", round)
 		}
-		wg.Wait()
-		assert.Equal(t, 1, first)
 	})
 }
 
@@ -125,30 +197,72 @@ type UserClientRefreshStore interface {
 	app.UserClientRevoker
 }
 
-// RunUserClientRevocation tests revoking every refresh token a client holds
-// for a user.
+// RunUserClientRevocation tests revoking a user's grant to a client at the
+// refresh token store.
 func RunUserClientRevocation(t *testing.T, newStore func(t *testing.T, clock *Clock) UserClientRefreshStore) {
 	ctx := context.Background()
-	clock := NewClock()
-	s := newStore(t, clock)
-	user := uniq("user")
-	mk := func(userID, clientID string) domain.RefreshToken {
-		rt := refreshToken(uniq("fam"), clock)
-		rt.UserID, rt.ClientID = userID, clientID
-		require.NoError(t, s.CreateRefreshToken(ctx, rt))
-		return rt
-	}
-	hit1, hit2 := mk(user, "app"), mk(user, "app")
-	otherClient, otherUser := mk(user, "other-app"), mk(uniq("u2"), "app")
-	require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app"))
-	for rt, want := range map[string]domain.RefreshStatus{
-		hit1.Hash: domain.RefreshRevoked, hit2.Hash: domain.RefreshRevoked,
-		otherClient.Hash: domain.RefreshActive, otherUser.Hash: domain.RefreshActive,
-	} {
-		got, err := s.FindRefreshToken(ctx, rt)
-		require.NoError(t, err)
-		assert.Equal(t, want, got.Status)
-	}
+	t.Run("revokes the families the client holds for the user, no others", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		user := uniq("user")
+		mk := func(userID, clientID string) domain.RefreshToken {
+			rt := refreshToken(uniq("fam"), clock)
+			rt.UserID, rt.ClientID = userID, clientID
+			require.NoError(t, s.CreateRefreshToken(ctx, rt))
+			return rt
+		}
+		hit1, hit2 := mk(user, "app"), mk(user, "app")
+		otherClient, otherUser := mk(user, "other-app"), mk(uniq("u2"), "app")
+		require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now()))
+		for rt, want := range map[string]domain.RefreshStatus{
+			hit1.Hash: domain.RefreshRevoked, hit2.Hash: domain.RefreshRevoked,
+			otherClient.Hash: domain.RefreshActive, otherUser.Hash: domain.RefreshActive,
+		} {
+			got, err := s.FindRefreshToken(ctx, rt)
+			require.NoError(t, err)
+			assert.Equal(t, want, got.Status)
+		}
+	})
+	t.Run("a family authorized before the revocation and created after is refused", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		user := uniq("user")
+		authorized := clock.Now()
+		clock.Advance(time.Second)
+		require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now()))
+		late := refreshToken(uniq("fam"), clock)
+		late.UserID, late.ClientID, late.AuthTime = user, "app", authorized
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked)
+		_, err := s.FindRefreshToken(ctx, late.Hash)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
+
+		clock.Advance(time.Second)
+		fresh := refreshToken(uniq("fam"), clock)
+		fresh.UserID, fresh.ClientID, fresh.AuthTime = user, "app", clock.Now()
+		assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+	})
+	t.Run("race: a family created while the grant is revoked never survives", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		for round := 0; round < 50; round++ {
+			user := uniq("user")
+			rt := refreshToken(uniq("fam"), clock)
+			rt.UserID, rt.ClientID, rt.AuthTime = user, "app", clock.Now()
+			var createErr error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
+			go func() { defer wg.Done(); require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now())) }()
+			wg.Wait()
+			if createErr != nil {
+				require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
+				continue
+			}
+			got, err := s.FindRefreshToken(ctx, rt.Hash)
+			require.NoError(t, err)
+			require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
+		}
+	})
 }
 
 // AuditStore is an audit log that can be read back.

@@ -132,6 +132,23 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 		err := s.SaveUser(ctx, domain.User{ID: uniq("u2"), Username: name, PasswordHash: "h"})
 		assert.ErrorIs(t, err, domain.ErrConflict)
 	})
+	t.Run("race: two saves of one new user both succeed", func(t *testing.T) {
+		// Two replicas loading the same fixtures into an empty database.
+		s := newStore(t)
+		for round := 0; round < 50; round++ {
+			u := domain.User{ID: uniq("u"), Username: uniq("fixture-user"), PasswordHash: "$argon2id$x",
+				CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() { defer wg.Done(); errs[i] = s.SaveUser(ctx, u) }()
+			}
+			wg.Wait()
+			require.NoError(t, errs[0], "round %d", round)
+			require.NoError(t, errs[1], "round %d", round)
+		}
+	})
 	t.Run("unknown user", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.FindUserByUsername(ctx, uniq("nobody"))
@@ -144,9 +161,9 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 func refreshToken(family string, clock *Clock) domain.RefreshToken {
 	now := clock.Now()
 	return domain.RefreshToken{
-		Hash: uniq("hash"), FamilyID: family, ClientID: "c", UserID: "u",
+		Hash: uniq("hash"), FamilyID: family, ClientID: "c", UserID: uniq("u"),
 		Scope: domain.NewScope("a", "b"), Status: domain.RefreshActive,
-		IssuedAt: now, ExpiresAt: now.Add(time.Hour), AccessTTL: 5 * time.Second,
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), AccessTTL: 5 * time.Second, AuthTime: now,
 	}
 }
 
@@ -239,6 +256,7 @@ func RunRefreshTokens(t *testing.T, newStore func(t *testing.T, clock *Clock) ap
 		s := newStore(t, clock)
 		fam, other := uniq("fam"), uniq("other")
 		a, b, c := refreshToken(fam, clock), refreshToken(fam, clock), refreshToken(other, clock)
+		b.UserID = a.UserID
 		for _, rt := range []domain.RefreshToken{a, b, c} {
 			require.NoError(t, s.CreateRefreshToken(ctx, rt))
 		}
@@ -251,7 +269,50 @@ func RunRefreshTokens(t *testing.T, newStore func(t *testing.T, clock *Clock) ap
 		got, err := s.FindRefreshToken(ctx, c.Hash)
 		require.NoError(t, err)
 		assert.Equal(t, domain.RefreshActive, got.Status, "other families are untouched")
-		require.NoError(t, s.RevokeFamily(ctx, uniq("unknown")), "revoking an unknown family is a no-op")
+		late := refreshToken(fam, clock)
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked, "a revoked family takes no new token")
+		require.NoError(t, s.RevokeFamily(ctx, fam), "revoking twice is fine")
+	})
+	t.Run("a family revoked before it exists is born revoked", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		fam := uniq("fam")
+		require.NoError(t, s.RevokeFamily(ctx, fam))
+		rt := refreshToken(fam, clock)
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, rt), domain.ErrRevoked)
+		_, err := s.FindRefreshToken(ctx, rt.Hash)
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+	t.Run("race: revoking a family while its token rotates leaves no successor alive", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		for round := 0; round < 50; round++ {
+			fam := uniq("fam")
+			cur := refreshToken(fam, clock)
+			require.NoError(t, s.CreateRefreshToken(ctx, cur))
+			next := refreshToken(fam, clock)
+			next.UserID = cur.UserID
+			var rotateErr error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				rotateErr = s.RotateRefreshToken(ctx, cur.Hash, func(c domain.RefreshToken) (domain.RefreshToken, error) {
+					if !c.Usable(clock.Now()) {
+						return domain.RefreshToken{}, errors.New("not usable")
+					}
+					return next, nil
+				})
+			}()
+			go func() { defer wg.Done(); require.NoError(t, s.RevokeFamily(ctx, fam)) }()
+			wg.Wait()
+			if rotateErr != nil {
+				continue // the revocation came first: nothing was added
+			}
+			got, err := s.FindRefreshToken(ctx, next.Hash)
+			require.NoError(t, err)
+			require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the successor is revoked with its family", round)
+		}
 	})
 }
 

@@ -64,9 +64,11 @@ type PostgresConfig struct {
 
 // RedisConfig connects to Redis.
 type RedisConfig struct {
-	URL       string
+	URL       string // redis://, rediss:// or unix://
 	KeyPrefix string
-	Timeout   time.Duration
+	// Timeout bounds each Redis call as a whole (connecting included);
+	// a call is never retried.
+	Timeout time.Duration
 }
 
 // WithStorage places the data groups; the default is memory for all.
@@ -213,7 +215,7 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 	if cfg.uses(Redis) {
 		rd, err = retryConnect(ctx, cfg.ConnectTimeout, func(ctx context.Context) (*redis.Store, error) {
 			return redis.Open(ctx, redis.Config{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix,
-				DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout}, s.clock)
+				Timeout: cfg.Redis.Timeout}, s.clock)
 		})
 		if err != nil {
 			return st, fmt.Errorf("redis: %w", err)

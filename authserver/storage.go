@@ -222,6 +222,11 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 		}
 		st.closers = append(st.closers, rd.Close)
 		st.pings = append(st.pings, rd.Ping)
+		if cfg.backend("revocations") == Redis {
+			if err := checkRevocationsDurable(ctx, rd, s.log); err != nil {
+				return st, err
+			}
+		}
 	}
 
 	// pick returns the group's store; the compiler checks below that each
@@ -293,6 +298,23 @@ var (
 	_ app.ConsentStore    = (*postgres.Store)(nil)
 	_ jwtkeys.Store       = (*postgres.Store)(nil)
 )
+
+// checkRevocationsDurable refuses a Redis that would forget revocations
+// when it restarts: revoked access tokens would be active again.
+func checkRevocationsDurable(ctx context.Context, rd *redis.Store, log *zap.Logger) error {
+	p, err := rd.CheckDurable(ctx)
+	switch {
+	case errors.Is(err, redis.ErrNotDurable):
+		return fmt.Errorf("revocations in redis: %w, and a Redis restart would make revoked tokens active again; "+
+			"put revocations in postgres, or run Redis with appendonly yes and appendfsync everysec", err)
+	case err != nil:
+		return fmt.Errorf("redis: checking that it persists revocations: %w", err)
+	case p.Fsync == "":
+		log.Warn("redis: revocations rely on its append-only file, but appendfsync could not be checked " +
+			"(CONFIG refused); it must be everysec or always")
+	}
+	return nil
+}
 
 // retryConnect keeps trying to open a backend that is unavailable, until
 // timeout: at start-up a database may come up a little after this server.

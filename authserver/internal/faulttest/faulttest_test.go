@@ -14,9 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func within(d time.Duration) context.Context {
+// within is a context for one call, cancelled when the test ends.
+func within(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
-	_ = cancel // released by its timer; the tests are short
+	t.Cleanup(cancel)
 	return ctx
 }
 
@@ -26,46 +27,46 @@ func TestRedis(t *testing.T) {
 	require.NoError(t, err, "go-redis takes the URL")
 	assert.Equal(t, "unix", opt.Network)
 	c := r.Client()
-	require.NoError(t, c.Set(within(time.Second), "k", "v", 0).Err())
+	require.NoError(t, c.Set(within(t, time.Second), "k", "v", 0).Err())
 
 	r.Pause()
 	start := time.Now()
-	err = c.Get(within(300*time.Millisecond), "k").Err()
+	err = c.Get(within(t, 300*time.Millisecond), "k").Err()
 	assert.Error(t, err, "a paused server does not answer")
 	assert.Less(t, time.Since(start), 2*time.Second)
 	r.Resume()
-	assert.Equal(t, "v", c.Get(within(2*time.Second), "k").Val())
+	assert.Equal(t, "v", c.Get(within(t, 2*time.Second), "k").Val())
 
 	r.Stop()
-	assert.Error(t, c.Ping(within(time.Second)).Err(), "stopped")
+	assert.Error(t, c.Ping(within(t, time.Second)).Err(), "stopped")
 	r.Start()
-	assert.ErrorIs(t, c.Get(within(2*time.Second), "k").Err(), goredis.Nil, "without AOF a restart keeps nothing")
+	assert.ErrorIs(t, c.Get(within(t, 2*time.Second), "k").Err(), goredis.Nil, "without AOF a restart keeps nothing")
 
 	r.Pause()
 	r.Kill() // a paused server can be killed
 	r.Start()
-	assert.NoError(t, c.Ping(within(2*time.Second)).Err())
+	assert.NoError(t, c.Ping(within(t, 2*time.Second)).Err())
 }
 
 func TestRedisAOF(t *testing.T) {
 	r := StartRedis(t, RedisOptions{AOF: true})
 	c := r.Client()
-	require.NoError(t, c.Set(within(time.Second), "graceful", "v", 0).Err())
+	require.NoError(t, c.Set(within(t, time.Second), "graceful", "v", 0).Err())
 	r.Stop()
 	r.Start()
-	assert.Equal(t, "v", c.Get(within(2*time.Second), "graceful").Val(), "kept across Stop")
+	assert.Equal(t, "v", c.Get(within(t, 2*time.Second), "graceful").Val(), "kept across Stop")
 
-	require.NoError(t, c.Set(within(time.Second), "killed", "v", 0).Err())
+	require.NoError(t, c.Set(within(t, time.Second), "killed", "v", 0).Err())
 	time.Sleep(1500 * time.Millisecond) // appendfsync everysec
 	r.Kill()
 	r.Start()
-	assert.Equal(t, "v", c.Get(within(2*time.Second), "killed").Val(), "kept across kill -9 after a second")
+	assert.Equal(t, "v", c.Get(within(t, 2*time.Second), "killed").Val(), "kept across kill -9 after a second")
 
-	fsync, err := c.ConfigGet(within(time.Second), "appendfsync").Result()
+	fsync, err := c.ConfigGet(within(t, time.Second), "appendfsync").Result()
 	require.NoError(t, err)
 	assert.Equal(t, "everysec", fsync["appendfsync"])
 	r2 := StartRedis(t, RedisOptions{AOF: true, Args: []string{"--appendfsync", "always"}})
-	fsync, err = r2.Client().ConfigGet(within(time.Second), "appendfsync").Result()
+	fsync, err = r2.Client().ConfigGet(within(t, time.Second), "appendfsync").Result()
 	require.NoError(t, err)
 	assert.Equal(t, "always", fsync["appendfsync"], "Args win")
 }
@@ -155,29 +156,29 @@ func TestDatabaseAndLockTable(t *testing.T) {
 	var dsn string
 	t.Run("database", func(t *testing.T) {
 		dsn = NewDatabase(t)
-		conn, err := pgx.Connect(within(5*time.Second), dsn)
+		conn, err := pgx.Connect(within(t, 5*time.Second), dsn)
 		require.NoError(t, err)
 		defer conn.Close(context.Background())
-		_, err = conn.Exec(within(5*time.Second), "CREATE TABLE t (id int)")
+		_, err = conn.Exec(within(t, 5*time.Second), "CREATE TABLE t (id int)")
 		require.NoError(t, err)
 
 		release := LockTable(t, dsn, "public.t")
-		_, err = conn.Exec(within(5*time.Second), "SET lock_timeout = '200ms'")
+		_, err = conn.Exec(within(t, 5*time.Second), "SET lock_timeout = '200ms'")
 		require.NoError(t, err)
-		_, err = conn.Exec(within(5*time.Second), "SELECT * FROM t")
+		_, err = conn.Exec(within(t, 5*time.Second), "SELECT * FROM t")
 		assert.ErrorContains(t, err, "lock timeout", "the table is locked")
 		release()
-		_, err = conn.Exec(within(5*time.Second), "SELECT * FROM t")
+		_, err = conn.Exec(within(t, 5*time.Second), "SELECT * FROM t")
 		assert.NoError(t, err, "and released")
 	})
 	if dsn == "" {
 		return // skipped
 	}
-	conn, err := pgx.Connect(within(5*time.Second), AdminDSN())
+	conn, err := pgx.Connect(within(t, 5*time.Second), AdminDSN())
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
 	var n int
-	require.NoError(t, conn.QueryRow(within(5*time.Second), "SELECT count(*) FROM pg_database WHERE datname = $1",
+	require.NoError(t, conn.QueryRow(within(t, 5*time.Second), "SELECT count(*) FROM pg_database WHERE datname = $1",
 		withoutDSNPrefix(t, dsn)).Scan(&n))
 	assert.Zero(t, n, "dropped when the test ended")
 }

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 }
 
 func ignoreNotFound(err error) error {
-	if err == domain.ErrNotFound {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil
 	}
 	return err

@@ -64,9 +64,11 @@ type PostgresConfig struct {
 
 // RedisConfig connects to Redis.
 type RedisConfig struct {
-	URL       string
+	URL       string // redis://, rediss:// or unix://
 	KeyPrefix string
-	Timeout   time.Duration
+	// Timeout bounds each Redis call as a whole (connecting included);
+	// a call is never retried.
+	Timeout time.Duration
 }
 
 // WithStorage places the data groups; the default is memory for all.
@@ -213,13 +215,18 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 	if cfg.uses(Redis) {
 		rd, err = retryConnect(ctx, cfg.ConnectTimeout, func(ctx context.Context) (*redis.Store, error) {
 			return redis.Open(ctx, redis.Config{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix,
-				DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout}, s.clock)
+				Timeout: cfg.Redis.Timeout}, s.clock)
 		})
 		if err != nil {
 			return st, fmt.Errorf("redis: %w", err)
 		}
 		st.closers = append(st.closers, rd.Close)
 		st.pings = append(st.pings, rd.Ping)
+		if cfg.backend("revocations") == Redis {
+			if err := checkRevocationsDurable(ctx, rd, s.log); err != nil {
+				return st, err
+			}
+		}
 	}
 
 	// pick returns the group's store; the compiler checks below that each
@@ -291,6 +298,23 @@ var (
 	_ app.ConsentStore    = (*postgres.Store)(nil)
 	_ jwtkeys.Store       = (*postgres.Store)(nil)
 )
+
+// checkRevocationsDurable refuses a Redis that would forget revocations
+// when it restarts: revoked access tokens would be active again.
+func checkRevocationsDurable(ctx context.Context, rd *redis.Store, log *zap.Logger) error {
+	p, err := rd.CheckDurable(ctx)
+	switch {
+	case errors.Is(err, redis.ErrNotDurable):
+		return fmt.Errorf("revocations in redis: %w, and a Redis restart would make revoked tokens active again; "+
+			"put revocations in postgres, or run Redis with appendonly yes and appendfsync everysec", err)
+	case err != nil:
+		return fmt.Errorf("redis: checking that it persists revocations: %w", err)
+	case p.Fsync == "":
+		log.Warn("redis: revocations rely on its append-only file, but appendfsync could not be checked " +
+			"(CONFIG refused); it must be everysec or always")
+	}
+	return nil
+}
 
 // retryConnect keeps trying to open a backend that is unavailable, until
 // timeout: at start-up a database may come up a little after this server.

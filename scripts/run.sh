@@ -14,7 +14,7 @@ case "${1:-}" in
   "") ;;
   --durable)
     export AUTHSERVER_STORAGE_DEFAULT=postgres
-    export AUTHSERVER_STORAGE_GROUPS=codes=redis,sessions=redis,revocations=redis,rate_limits=redis
+    export AUTHSERVER_STORAGE_GROUPS=codes=redis,sessions=redis,rate_limits=redis
     export AUTHSERVER_POSTGRES_DSN=${AUTHSERVER_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
     export AUTHSERVER_REDIS_URL=${AUTHSERVER_REDIS_URL:-redis://127.0.0.1:6379/0}
     ;;

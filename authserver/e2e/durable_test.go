@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/authserver/internal/faulttest"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,44 +34,20 @@ type durable struct {
 
 func needDurable(t *testing.T) *durable {
 	t.Helper()
-	adminDSN := envOr("AUTHSERVER_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	redisURL := envOr("AUTHSERVER_REDIS_URL", "redis://127.0.0.1:6379/0")
-	unavailable := func(format string, args ...any) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...) // no PostgreSQL or Redis here, and no AUTHSERVER_POSTGRES_DSN or _REDIS_URL
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		unavailable("PostgreSQL not reachable at %s; set AUTHSERVER_POSTGRES_DSN: %v", redact(adminDSN), err)
-	}
-	defer conn.Close(context.Background())
 	rc := goredis.NewClient(mustRedisOpts(t, redisURL))
 	defer rc.Close()
 	if err := rc.Ping(ctx).Err(); err != nil {
-		unavailable("Redis not reachable at %s; set AUTHSERVER_REDIS_URL: %v", redisURL, err)
+		faulttest.Unavailable(t, "Redis not reachable at %s; set AUTHSERVER_REDIS_URL: %v", faulttest.Redact(redisURL), err)
 	}
+	dsn := faulttest.NewDatabase(t)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err, "a URL DSN")
 
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "e2e_" + hex.EncodeToString(b)
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, adminDSN)
-		if err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	u, _ := url.Parse(adminDSN)
-	pgAddr := u.Host
-	u.Path = "/" + name
 	prefix := "e2e:" + hex.EncodeToString(b) + ":"
 	t.Cleanup(func() {
 		c := goredis.NewClient(mustRedisOpts(t, redisURL))
@@ -83,7 +57,7 @@ func needDurable(t *testing.T) *durable {
 			c.Del(context.Background(), keys...)
 		}
 	})
-	return &durable{pgDSN: u.String(), redisURL: redisURL, prefix: prefix, pgAddr: pgAddr, redisAdr: mustRedisOpts(t, redisURL).Addr}
+	return &durable{pgDSN: dsn, redisURL: redisURL, prefix: prefix, pgAddr: u.Host, redisAdr: mustRedisOpts(t, redisURL).Addr}
 }
 
 func mustRedisOpts(t *testing.T, u string) *goredis.Options {
@@ -99,21 +73,15 @@ func envOr(k, def string) string {
 	return def
 }
 
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparsable DSN)"
-	}
-	return u.Redacted()
-}
-
 // env is the authserver environment for PostgreSQL with the expiring
 // groups in Redis, the setup of several replicas behind a load balancer.
+// Revocations stay in PostgreSQL: the shared test Redis keeps nothing on
+// disk, and the server refuses to keep them in such a Redis.
 func (d *durable) env(t *testing.T, addr string) map[string]string {
 	e := authEnv(t, addr, "")
 	e["AUTHSERVER_TOKENS_MAX_ACCESS_TTL"] = "1h"
 	e["AUTHSERVER_STORAGE_DEFAULT"] = "postgres"
-	e["AUTHSERVER_STORAGE_GROUPS"] = "codes=redis,sessions=redis,revocations=redis,rate_limits=redis"
+	e["AUTHSERVER_STORAGE_GROUPS"] = "codes=redis,sessions=redis,rate_limits=redis"
 	e["AUTHSERVER_POSTGRES_DSN"] = d.pgDSN
 	e["AUTHSERVER_REDIS_URL"] = d.redisURL
 	e["AUTHSERVER_REDIS_KEY_PREFIX"] = d.prefix
@@ -236,122 +204,58 @@ func TestDurableRestartKeepsEverything(t *testing.T) {
 }
 
 // TestBackendDownAndBack cuts PostgreSQL and then Redis away from a running
-// server (through a proxy) and restores them: fast 503s meanwhile, not
-// ready, then recovery with no restart.
+// server (through a proxy), then stalls Redis, and restores each: fast
+// 503s meanwhile, not ready, then recovery with no restart.
 func TestBackendDownAndBack(t *testing.T) {
 	d := needDurable(t)
-	pgProxy := newProxy(t, d.pgAddr)
-	redisProxy := newProxy(t, d.redisAdr)
+	pgProxy := faulttest.NewProxy(t, d.pgAddr)
+	redisProxy := faulttest.NewProxy(t, d.redisAdr)
 	env := d.env(t, freeAddr(t))
 	u, _ := url.Parse(d.pgDSN)
-	u.Host = pgProxy.addr
+	u.Host = pgProxy.Addr()
 	env["AUTHSERVER_POSTGRES_DSN"] = u.String()
 	ru, _ := url.Parse(d.redisURL)
-	ru.Host = redisProxy.addr
+	ru.Host = redisProxy.Addr()
 	env["AUTHSERVER_REDIS_URL"] = ru.String()
+	env["AUTHSERVER_REDIS_TIMEOUT"] = "1s"
 	auth := start(t, "authserver", env)
 
 	issue := func() response {
 		return postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
 	}
 	require.Equal(t, 200, issue().status)
-	tok := issue().body["access_token"].(string)
+	// Users are read from PostgreSQL on every password grant, after the
+	// user's failure counter in Redis; clients come from a short-lived
+	// cache, so client_credentials carries on without PostgreSQL.
+	password := func() response {
+		return postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}}, demoClient, demoSecret)
+	}
 
 	for _, c := range []struct {
-		name  string
-		proxy *proxy
-		call  func() response
+		name        string
+		fault, heal func()
 	}{
-		// Users are read from PostgreSQL on every password grant (clients
-		// come from a short-lived cache, so client_credentials carries on).
-		{"postgres", pgProxy, func() response {
-			return postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}}, demoClient, demoSecret)
-		}},
-		{"redis", redisProxy, func() response {
-			return postForm(t, auth.url("/oauth/introspect"), url.Values{"token": {tok}}, rsClient, rsSecret)
-		}},
+		{"postgres down", pgProxy.Cut, pgProxy.Restore},
+		{"redis down", redisProxy.Cut, redisProxy.Restore},
+		// Connections open, nothing answers: bounded by redis.timeout.
+		{"redis stalled", redisProxy.Pause, redisProxy.Resume},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c.proxy.down()
+			c.fault()
 			start := time.Now()
-			r := c.call()
+			r := password()
 			assert.Less(t, time.Since(start), 3*time.Second, "fast")
 			assert.Equal(t, 503, r.status, r.raw)
 			assert.Equal(t, "temporarily_unavailable", r.body["error"])
 			assert.Equal(t, 503, get(t, auth.url("/readyz")).status, "not ready")
-			if c.name == "postgres" {
+			if c.name == "postgres down" {
 				assert.Equal(t, 200, issue().status,
 					"client_credentials carries on from the client cache; its audit events go to the JSON log")
 			}
 
-			c.proxy.up()
-			require.Eventually(t, func() bool { return c.call().status == 200 }, 10*time.Second, 200*time.Millisecond, "recovers by itself")
+			c.heal()
+			require.Eventually(t, func() bool { return password().status == 200 }, 10*time.Second, 200*time.Millisecond, "recovers by itself")
 			assert.Equal(t, 200, get(t, auth.url("/readyz")).status)
 		})
 	}
-}
-
-// proxy is a TCP proxy a test can cut and restore.
-type proxy struct {
-	addr   string
-	target string
-	ln     net.Listener
-	mu     sync.Mutex
-	isDown bool
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{addr: ln.Addr().String(), target: target, ln: ln}
-	t.Cleanup(func() { ln.Close(); p.down() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.isDown {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.mu.Unlock()
-			go p.pipe(c)
-		}
-	}()
-	return p
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns = append(p.conns, c, up)
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(up, c); up.Close() }()
-	_, _ = io.Copy(c, up)
-	c.Close()
-}
-
-// down drops every connection and refuses new ones.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.isDown = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) up() {
-	p.mu.Lock()
-	p.isDown = false
-	p.mu.Unlock()
 }

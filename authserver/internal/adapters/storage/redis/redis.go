@@ -19,15 +19,16 @@ import (
 
 // Config configures a Store. Zero values take the defaults.
 type Config struct {
-	// URL is a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0.
+	// URL is a redis://, rediss:// or unix:// URL, e.g.
+	// redis://:password@host:6379/0 or unix:///run/redis.sock?db=0.
 	URL string
 	// KeyPrefix namespaces every key; default "authserver:".
 	KeyPrefix string
-	// Timeouts, each 1s by default so that a Redis that is down or hung
-	// fails a request fast. Set here, they win over the URL's parameters.
-	DialTimeout  time.Duration
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
+	// Timeout bounds each call as a whole: getting a connection (dialling
+	// if need be), writing the command and reading the answer. 1s by
+	// default, so that a Redis that is down or hung fails a request fast.
+	// Set here it wins over the URL's read_timeout.
+	Timeout time.Duration
 	// PoolSize is go-redis's default (10 per CPU) if zero.
 	PoolSize int
 }
@@ -43,7 +44,7 @@ type Store struct {
 	client *goredis.Client
 	prefix string
 	now    func() time.Time
-	// opTimeout bounds each call as a whole, retries included.
+	// opTimeout bounds each call as a whole.
 	opTimeout time.Duration
 }
 
@@ -62,16 +63,25 @@ func Open(ctx context.Context, cfg Config, now func() time.Time) (*Store, error)
 		// The message of a parse error can quote the URL, password and all.
 		return nil, errors.New("redis: the URL cannot be parsed")
 	}
-	opt.DialTimeout = timeout(cfg.DialTimeout, opt.DialTimeout)
-	opt.ReadTimeout = timeout(cfg.ReadTimeout, opt.ReadTimeout)
-	opt.WriteTimeout = timeout(cfg.WriteTimeout, opt.WriteTimeout)
+	// Each call runs under a context that ends after the timeout (bound),
+	// and go-redis honours it at every step. The socket timeouts are the
+	// same, so none of them can outlast the call either.
+	opTimeout := timeout(cfg.Timeout, opt.ReadTimeout)
+	opt.ContextTimeoutEnabled = true
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = opTimeout, opTimeout, opTimeout
 	if cfg.PoolSize > 0 {
 		opt.PoolSize = cfg.PoolSize
 	}
+	// No retries. A command that timed out may still run: Redis may only
+	// have been slow, and runs it when it wakes up. Sent again, a
+	// non-idempotent script would run twice (a code redeemed by the retry
+	// of its own first exchange, one failed login counted twice), and a
+	// retry would also stretch the call past the timeout. A caller that
+	// gets domain.ErrUnavailable decides itself what is safe to repeat.
+	opt.MaxRetries = -1
 	// One dial per attempt: go-redis's own dial retries (5, 100ms apart)
 	// would make a down Redis slow to report.
 	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
 	prefix := cfg.KeyPrefix
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
@@ -80,7 +90,7 @@ func Open(ctx context.Context, cfg Config, now func() time.Time) (*Store, error)
 		client:    goredis.NewClient(opt),
 		prefix:    prefix,
 		now:       now,
-		opTimeout: opt.DialTimeout + opt.ReadTimeout,
+		opTimeout: opTimeout,
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.client.Close()
@@ -94,7 +104,7 @@ func timeout(configured, fromURL time.Duration) time.Duration {
 	switch {
 	case configured > 0:
 		return configured
-	case fromURL != 0:
+	case fromURL > 0:
 		return fromURL
 	}
 	return DefaultTimeout
@@ -111,7 +121,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return mapErr(s.client.Ping(ctx).Err())
 }
 
-// bound limits a call, retries included.
+// bound limits a call as a whole: Config.Timeout.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opTimeout)
 }

@@ -1,0 +1,113 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/authserver/internal/faulttest"
+)
+
+// openPrivate opens a store on a private Redis with the given timeout.
+func openPrivate(t *testing.T, r *faulttest.Redis, timeout time.Duration) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{URL: r.URL(), Timeout: timeout}, time.Now)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// A Redis that stalls (SIGSTOP: connections open, nothing answers) fails
+// every kind of call with ErrUnavailable within the configured timeout,
+// dial, write, read and all, not a multiple of it.
+func TestACallIsBoundedByTheTimeout(t *testing.T) {
+	const timeout = 2 * time.Second
+	const slack = time.Second // scheduling on a loaded machine
+	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
+	s := openPrivate(t, r, timeout)
+	l := s.Limiter(app.LimitPolicy{MaxFailures: 5, Window: time.Minute})
+	ctx := context.Background()
+	now := time.Now()
+
+	calls := map[string]func() error{
+		"ping":           func() error { return s.Ping(ctx) },
+		"read (MGET)":    func() error { _, err := s.Revoked(ctx, now, "jti:a", "gid:b"); return err },
+		"script":         func() error { return s.Revoke(ctx, "jti:a", now, now.Add(time.Minute)) },
+		"limiter read":   func() error { _, err := l.Blocked(ctx, "user:a"); return err },
+		"limiter script": func() error { return l.Failed(ctx, "user:a") },
+		"read (GET)":     func() error { _, err := s.FindSession(ctx, "s"); return err },
+	}
+	// Load the scripts and fill the pool with a connection per call, so
+	// that the stalled calls below write and wait on live connections.
+	all := func(check func(name string, err error, took time.Duration)) {
+		var wg sync.WaitGroup
+		for name, call := range calls {
+			wg.Go(func() {
+				start := time.Now()
+				err := call()
+				check(name, err, time.Since(start))
+			})
+		}
+		wg.Wait()
+	}
+	all(func(name string, err error, _ time.Duration) { assert.NoError(t, ignoreNotFound(err), name) })
+	// And a store whose one connection will be taken: its second call dials.
+	fresh := openPrivate(t, r, timeout)
+
+	r.Pause()
+	t.Cleanup(r.Resume)
+	calls["new dial"] = func() error { return fresh.Ping(ctx) }
+	calls["new dial, second"] = func() error { _, err := fresh.Revoked(ctx, now, "jti:a"); return err }
+	all(func(name string, err error, took time.Duration) {
+		assert.ErrorIs(t, err, domain.ErrUnavailable, name)
+		assert.Less(t, took, timeout+slack, "%s: bounded by redis.timeout (%s)", name, timeout)
+	})
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// A call that times out is not sent again: a script that timed out may
+// still run when Redis wakes up, and a second copy would apply it twice
+// (two failed logins counted for one, a code redeemed by the retry of its
+// own first exchange).
+func TestAScriptRunsAtMostOncePerCall(t *testing.T) {
+	const timeout = time.Second
+	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
+	s := openPrivate(t, r, timeout)
+	l := s.Limiter(app.LimitPolicy{MaxFailures: 100, Window: time.Minute})
+	ctx := context.Background()
+	require.NoError(t, l.Failed(ctx, "user:a"), "loads the script: one failure")
+
+	r.Pause()
+	done := make(chan error, 1)
+	go func() { done <- l.Failed(ctx, "user:a") }()
+	// Resume after the first attempt has timed out but while a retry would
+	// still be waiting for its answer.
+	time.Sleep(timeout * 3 / 2)
+	r.Resume()
+	err := <-done
+	if err != nil {
+		assert.ErrorIs(t, err, domain.ErrUnavailable)
+	}
+
+	// Whatever was sent has run once Redis answers a later command on a new
+	// connection of the test's own.
+	raw, err := r.Client().Get(ctx, s.limitKey("user:a")).Bytes()
+	require.NoError(t, err)
+	var w windowRecord
+	require.NoError(t, json.Unmarshal(raw, &w))
+	assert.LessOrEqual(t, w.Failures, 2, "one failure before the stall, at most one from the call that stalled")
+}

@@ -1,17 +1,18 @@
 package authserver_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/faulttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,54 +29,32 @@ func backends(t *testing.T) map[string]func(t *testing.T) []authserver.Option {
 	return map[string]func(t *testing.T) []authserver.Option{
 		"memory": func(*testing.T) []authserver.Option { return nil },
 		"postgres+redis": func(t *testing.T) []authserver.Option {
-			opt, _ := durableStorage(t, 0)
+			opt, _ := durableStorage(t, "", 0, 0)
 			return []authserver.Option{opt}
 		},
 	}
 }
 
 // durableStorage places everything in a fresh PostgreSQL database of its
-// own, with codes, sessions and rate limits in Redis under a key prefix of
-// its own, and returns the database's DSN too. queryTimeout 0 keeps the
-// default. Without the servers the test skips, except under CI.
-func durableStorage(t *testing.T, queryTimeout time.Duration) (authserver.Option, string) {
+// own, with codes, sessions and rate limits in Redis (redisURL, else the
+// shared server) under a key prefix of its own, and returns the database's
+// DSN too. Zero timeouts keep the defaults.
+func durableStorage(t *testing.T, redisURL string, queryTimeout, redisTimeout time.Duration) (authserver.Option, string) {
 	t.Helper()
-	admin := envOr("AUTHSERVER_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	redisURL := envOr("AUTHSERVER_REDIS_URL", "redis://127.0.0.1:6379/0")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL not reachable: %v", err)
-		}
-		t.Skipf("PostgreSQL not reachable (set AUTHSERVER_POSTGRES_DSN): %v", err)
+	dsn := faulttest.NewDatabase(t)
+	if redisURL == "" {
+		redisURL = envOr("AUTHSERVER_REDIS_URL", "redis://127.0.0.1:6379/0")
 	}
-	defer conn.Close(context.Background())
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "races_" + hex.EncodeToString(b)
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, admin); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			_ = c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(admin)
-	require.NoError(t, err)
-	u.Path = "/" + name
 	return authserver.WithStorage(authserver.StorageConfig{
 		Default:        authserver.Postgres,
 		Groups:         map[string]string{"codes": authserver.Redis, "sessions": authserver.Redis, "rate_limits": authserver.Redis},
-		Postgres:       authserver.PostgresConfig{DSN: u.String(), MaxConns: 8, QueryTimeout: queryTimeout, Migrate: true},
-		Redis:          authserver.RedisConfig{URL: redisURL, KeyPrefix: "races:" + hex.EncodeToString(b) + ":"},
+		Postgres:       authserver.PostgresConfig{DSN: dsn, MaxConns: 8, QueryTimeout: queryTimeout, Migrate: true},
+		Redis:          authserver.RedisConfig{URL: redisURL, KeyPrefix: "races:" + hex.EncodeToString(b) + ":", Timeout: redisTimeout},
 		ConnectTimeout: 10 * time.Second,
 		ClientCacheTTL: time.Second,
-	}), u.String()
+	}), dsn
 }
 
 func envOr(k, def string) string {
@@ -205,22 +184,14 @@ func TestRaceReuseDuringRotation(t *testing.T) {
 // storing the tokens of a code exchange times out: the client is told to
 // retry (503), and the retry works.
 func TestFailedTokenWriteLeavesTheCodeUsable(t *testing.T) {
-	storage, dsn := durableStorage(t, 500*time.Millisecond)
+	storage, dsn := durableStorage(t, "", 500*time.Millisecond, 0)
 	ts := start(t, storage)
 	b := signedIn(t, ts)
 	code := approveAgain(t, b)
 
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, "LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE")
-	require.NoError(t, err)
-
+	release := faulttest.LockTable(t, dsn, "refresh_tokens")
 	failed := ts.exchangeCode(t, code)
-	require.NoError(t, tx.Rollback(ctx))
+	release()
 	require.Equal(t, 503, failed.status, failed.raw)
 	assert.Equal(t, "temporarily_unavailable", failed.body["error"])
 	assert.NotEmpty(t, failed.header.Get("Retry-After"))
@@ -228,4 +199,39 @@ func TestFailedTokenWriteLeavesTheCodeUsable(t *testing.T) {
 	retried := ts.exchangeCode(t, code)
 	require.Equal(t, 200, retried.status, "the code was not burned: %s", retried.raw)
 	assert.True(t, ts.alive(t, tokensOf(retried)))
+}
+
+// TestCodeExchangeUnderAPausedRedis pauses the Redis that holds codes for
+// longer than redis.timeout while a first-time exchange runs. The exchange
+// may fail (503), but the calls Redis runs when it wakes must not use the
+// code up behind the client's back: the retry succeeds.
+func TestCodeExchangeUnderAPausedRedis(t *testing.T) {
+	rd := faulttest.StartRedis(t, faulttest.RedisOptions{})
+	storage, _ := durableStorage(t, rd.URL(), 0, time.Second)
+	ts := start(t, storage)
+	b := signedIn(t, ts)
+	for round := 0; round < 4; round++ {
+		code := approveAgain(t, b)
+		rd.Pause()
+		resumed := make(chan struct{})
+		go func() {
+			defer close(resumed)
+			time.Sleep(1500 * time.Millisecond) // past the 1 s bound: the exchange gives up first
+			rd.Resume()
+		}()
+		first := ts.exchangeCode(t, code)
+		<-resumed
+		if first.status == 200 {
+			assert.True(t, ts.alive(t, tokensOf(first)), "round %d", round)
+			continue
+		}
+		require.Equal(t, 503, first.status, "round %d: an outage, not a refusal: %s", round, first.raw)
+		wait, err := strconv.Atoi(first.header.Get("Retry-After"))
+		require.NoError(t, err)
+		require.LessOrEqual(t, wait, int(app.CodeClaimTTL/time.Second))
+		time.Sleep(time.Duration(wait) * time.Second)
+		retried := ts.exchangeCode(t, code)
+		require.Equal(t, 200, retried.status, "round %d: the retry redeems the code: %s", round, retried.raw)
+		assert.True(t, ts.alive(t, tokensOf(retried)), "round %d", round)
+	}
 }

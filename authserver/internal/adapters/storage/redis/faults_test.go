@@ -111,3 +111,46 @@ func TestAScriptRunsAtMostOncePerCall(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &w))
 	assert.LessOrEqual(t, w.Failures, 2, "one failure before the stall, at most one from the call that stalled")
 }
+
+// TestLateCodeCallsHaveNoEffect: a claim or a used-settlement that Redis
+// runs only after its caller gave up (Redis was paused) must not claim or
+// use the code behind the caller's back, or the client's retry would be
+// refused as a replay (see app.CodeStore).
+func TestLateCodeCallsHaveNoEffect(t *testing.T) {
+	const timeout = time.Second
+	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
+	s := openPrivate(t, r, timeout)
+	ctx := context.Background()
+	now := time.Now()
+	c := domain.AuthorizationCode{Hash: "late", ClientID: "c", IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
+	require.NoError(t, s.CreateCode(ctx, c))
+	// Load both scripts while Redis answers, so the stalled calls are one
+	// EVALSHA each.
+	_, _, err := s.ClaimCode(ctx, "late", "warm-up", now.Add(time.Second))
+	require.NoError(t, err)
+	require.NoError(t, s.SettleCode(ctx, "late", "warm-up", false))
+	assert.ErrorIs(t, s.SettleCode(ctx, "late", "nobody", true), domain.ErrClaimLost, "loads the settle script")
+
+	stalled := func(call func() error) {
+		r.Pause()
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		time.Sleep(timeout * 3 / 2) // the call has timed out; Redis still holds it
+		r.Resume()
+		assert.ErrorIs(t, <-done, domain.ErrUnavailable)
+	}
+
+	stalled(func() error {
+		_, _, err := s.ClaimCode(ctx, "late", "gave-up", now.Add(time.Minute))
+		return err
+	})
+	_, granted, err := s.ClaimCode(ctx, "late", "retry", now.Add(time.Minute))
+	require.NoError(t, err)
+	require.True(t, granted, "the claim that ran late did not hold the code")
+
+	stalled(func() error { return s.SettleCode(ctx, "late", "retry", true) })
+	got, granted, err := s.ClaimCode(ctx, "late", "retry", now.Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, granted, "still this attempt's to settle again")
+	assert.False(t, got.Used, "the settlement that ran late did not use the code")
+}

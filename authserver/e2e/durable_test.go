@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/oauth2ref/authserver/internal/browsertest"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/oauth2ref/authserver/internal/browsertest"
 )
 
 // durable gives a test its own PostgreSQL database and Redis key prefix,

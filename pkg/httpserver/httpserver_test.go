@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 func newTestRouter(t *testing.T, logs *bytes.Buffer, checks ...Check) (http.Handler, *Health) {

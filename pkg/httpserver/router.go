@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/oauth2ref/pkg/zaplog"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 // Stack is what NewRouter needs to build a service's base router.

@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/oauth2ref/pkg/config"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/pkg/config"
 )
 
 // Config is the part of every service's configuration that shapes its HTTP

@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
-	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 )
 
 const usage = `usage: authserver [flags] [command]

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 func TestSecretNeverPrints(t *testing.T) {

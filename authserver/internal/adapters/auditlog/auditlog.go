@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Log writes each event as one JSON log line with msg "audit".

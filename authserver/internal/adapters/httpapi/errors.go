@@ -4,10 +4,11 @@ import (
 	"errors"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
-	"go.uber.org/zap"
 )
 
 // status maps each protocol error code to its HTTP status (RFC 6749 §5.2:

@@ -5,11 +5,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jsonw"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/introspection"
-	"go.uber.org/zap"
 )
 
 // Introspector answers RFC 7662 requests.

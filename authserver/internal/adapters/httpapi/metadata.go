@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
-	"go.uber.org/zap"
 )
 
 // ScopeLister lists the scopes the server knows.

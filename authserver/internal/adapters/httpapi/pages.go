@@ -14,10 +14,11 @@ import (
 	"net/url"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/zaplog"
-	"go.uber.org/zap"
 )
 
 //go:embed templates/*.html

@@ -4,8 +4,9 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Revoker answers RFC 7009 requests.

@@ -9,9 +9,10 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
-	"go.uber.org/zap"
 )
 
 // Deps are the handlers' dependencies.

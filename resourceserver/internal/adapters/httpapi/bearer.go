@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Authenticator decides whether a bearer token is one this server honours.

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/introspection"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // fakeAuthserver is an RFC 7662 endpoint that knows one client and answers

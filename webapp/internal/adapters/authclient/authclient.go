@@ -14,9 +14,10 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"golang.org/x/oauth2"
 )
 
 var _ app.TokenSource = (*Client)(nil)

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // A client id and secret with characters that RFC 6749 §2.3.1 says must be

@@ -10,9 +10,10 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // TimeFetcher reads one kind of time on behalf of a user.

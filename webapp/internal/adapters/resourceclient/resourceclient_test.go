@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 const token = domain.Secret("at-secret-1")

@@ -15,9 +15,10 @@ import (
 	"html/template"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Browser is the use cases the pages call.

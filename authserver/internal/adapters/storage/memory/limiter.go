@@ -2,9 +2,10 @@ package memory
 
 import (
 	"context"
-	"github.com/oauth2ref/authserver/internal/app"
 	"sync"
 	"time"
+
+	"github.com/oauth2ref/authserver/internal/app"
 )
 
 // Limiter counts failures per key in fixed windows. A fixed window is crude

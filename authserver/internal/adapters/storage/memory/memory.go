@@ -6,11 +6,11 @@ package memory
 
 import (
 	"context"
-	"github.com/oauth2ref/authserver/internal/app"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func newStore(clock *storagetest.Clock) *Store {

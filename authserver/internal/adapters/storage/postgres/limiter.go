@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+
 	"github.com/oauth2ref/authserver/internal/app"
 )
 

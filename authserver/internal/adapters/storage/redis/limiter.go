@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/oauth2ref/authserver/internal/app"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauth2ref/authserver/internal/app"
 )
 
 // Limiter counts failures per key in fixed windows, with the memory

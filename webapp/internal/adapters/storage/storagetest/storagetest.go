@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/webapp/internal/app"
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 // Clock is a clock the suites move by hand.

@@ -160,7 +160,7 @@ type system struct {
 // authEnv is the authserver's environment for a test: a loopback port, its
 // own key directory, short token lifetimes so expiry needs no long sleep, and
 // the extra test clients next to the demo ones.
-func authEnv(t *testing.T, addr, dataDir string) map[string]string {
+func authEnv(_ *testing.T, addr, dataDir string) map[string]string {
 	return map[string]string{
 		"AUTHSERVER_HTTP_ADDR":             addr,
 		"AUTHSERVER_ISSUER":                "http://" + addr,

@@ -35,7 +35,7 @@ func NewRouter(s Stack) chi.Router {
 		r.Method(http.MethodGet, "/healthz", s.Health.Live())
 		r.Method(http.MethodGet, "/readyz", s.Health.Ready())
 	}
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		JSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

@@ -133,7 +133,7 @@ func TestUnreachableIsUnavailableQuickly(t *testing.T) {
 	closed.Close()
 
 	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -192,7 +192,7 @@ func TestAudienceIsCheckedEndToEnd(t *testing.T) {
 
 func TestEveryCallAsks(t *testing.T) {
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
 		_, _ = w.Write([]byte(`{"active":true}`))
 	}))

@@ -157,7 +157,10 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 				_, err := st.Update(ctx, "s1", func(s *domain.Session) error {
 					now := inFlight.Add(1)
 					defer inFlight.Add(-1)
-					for m := maxInFlight.Load(); now > m && !maxInFlight.CompareAndSwap(m, now); m = maxInFlight.Load() {
+					for m := maxInFlight.Load(); now > m; m = maxInFlight.Load() {
+						if maxInFlight.CompareAndSwap(m, now) {
+							break
+						}
 					}
 					v, err := strconv.Atoi(string(s.Tokens.RefreshToken))
 					if err != nil {

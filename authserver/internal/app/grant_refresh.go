@@ -10,7 +10,11 @@ import (
 
 // RefreshTokenStore keeps refresh tokens and their families.
 type RefreshTokenStore interface {
+	// CreateRefreshToken stores a new refresh token under its hash;
+	// domain.ErrConflict if one is already stored there.
 	CreateRefreshToken(ctx context.Context, t domain.RefreshToken) error
+	// FindRefreshToken returns the token stored under hash, whatever its status
+	// or expiry, or domain.ErrNotFound.
 	FindRefreshToken(ctx context.Context, hash string) (domain.RefreshToken, error)
 	// RotateRefreshToken runs rotate on the token stored under hash, as one
 	// atomic step: if rotate returns a token, the old one becomes rotated and
@@ -66,6 +70,7 @@ func NewRefreshGrant(store RefreshTokenStore, revocations RevocationStore, m *Mi
 	return &RefreshGrant{store: store, revocations: revocations, minter: m, now: now}
 }
 
+// Type returns refresh_token, the grant_type this grant handles.
 func (g *RefreshGrant) Type() domain.GrantType { return domain.GrantRefreshToken }
 
 var errBadRefresh = domain.Errorf(domain.InvalidGrant, "refresh token is invalid, expired or revoked")
@@ -73,6 +78,10 @@ var errBadRefresh = domain.Errorf(domain.InvalidGrant, "refresh token is invalid
 // errReused is rotate's signal that the token was already rotated.
 var errReused = errors.New("refresh token reused")
 
+// Exchange rotates the refresh token in req: c gets a new refresh token and an
+// access token for the same or a narrower scope, and the old token is spent.
+// Presenting a rotated token again is taken as theft and revokes its whole
+// family (RFC 9700 §4.14.2).
 func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.RefreshToken == "" {
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "refresh_token is required")

@@ -11,6 +11,8 @@ import (
 // issuer and returns its claims. It does not judge expiry: the use cases
 // do, with their own clock.
 type AccessTokenVerifier interface {
+	// VerifyAccessToken returns the claims of token if its signature, header
+	// and issuer are good.
 	VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error)
 }
 

@@ -15,6 +15,8 @@ import (
 
 // Introspector answers RFC 7662 requests.
 type Introspector interface {
+	// Introspect tells caller what the server knows of token; anything caller
+	// may not see is inactive.
 	Introspect(ctx context.Context, caller domain.Client, token, hint string) (app.Introspection, error)
 }
 

@@ -12,6 +12,7 @@ import (
 
 // ScopeLister lists the scopes the server knows.
 type ScopeLister interface {
+	// ListScopes returns every scope the server knows.
 	ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
 }
 
@@ -92,7 +93,7 @@ func handleMetadata(m Metadata, scopes ScopeLister, log *zap.Logger) http.Handle
 // handleJWKS serves the public signing keys (RFC 7517 §5). The cache time is
 // short because a rotation must reach clients before the new key's tokens do.
 func handleJWKS(jwks func() []byte) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "public, max-age=60")

@@ -29,25 +29,41 @@ var staticFS embed.FS
 
 // Accounts signs people in and up and keeps their sessions.
 type Accounts interface {
+	// Login checks a username and password typed into the login page from ip.
 	Login(ctx context.Context, username, password, ip string) (domain.User, error)
+	// StartSession opens a session for the user and returns its cookie token.
 	StartSession(ctx context.Context, userID string) (string, error)
+	// Session returns the active session behind a cookie token.
 	Session(ctx context.Context, token string) (domain.Session, error)
+	// EndSession ends the session behind a cookie token.
 	EndSession(ctx context.Context, token string) error
+	// Signup creates an account.
 	Signup(ctx context.Context, username, password string) (domain.User, error)
+	// User returns the user with the given id.
 	User(ctx context.Context, id string) (domain.User, error)
 }
 
 // Grants lists and revokes users' grants to clients.
 type Grants interface {
+	// List returns the user's grants, by client id.
 	List(ctx context.Context, userID string) ([]app.GrantView, error)
+	// Revoke withdraws the user's grant to the client, and every token issued
+	// under it.
 	Revoke(ctx context.Context, userID, clientID string) error
 }
 
 // Authorizer decides authorization requests.
 type Authorizer interface {
+	// Validate checks an authorization request; an error with no Redirect in
+	// the Authorization must be shown to the user, never redirected.
 	Validate(ctx context.Context, req app.AuthorizeRequest) (app.Authorization, error)
+	// NeedsConsent reports whether the user must be asked before the request is
+	// granted.
 	NeedsConsent(ctx context.Context, userID string, auth app.Authorization) (bool, error)
+	// Approve records the user's consent and returns the parameters to send to
+	// auth.Redirect.
 	Approve(ctx context.Context, userID string, auth app.Authorization) ([][2]string, error)
+	// Issuer returns the "iss" every authorization response carries (RFC 9207).
 	Issuer() string
 }
 

@@ -14,11 +14,13 @@ import (
 
 // ClientAuthenticator authenticates the client of a request.
 type ClientAuthenticator interface {
+	// Authenticate returns the client if cred is good for it.
 	Authenticate(ctx context.Context, cred app.ClientCredentials) (domain.Client, error)
 }
 
 // TokenExchanger issues tokens.
 type TokenExchanger interface {
+	// Exchange issues tokens for req on behalf of an authenticated client.
 	Exchange(ctx context.Context, client domain.Client, req app.TokenRequest) (app.TokenResponse, error)
 }
 

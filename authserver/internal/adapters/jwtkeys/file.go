@@ -40,12 +40,15 @@ type fileDoc struct {
 	Keys []fileKey `json:"keys"`
 }
 
+// SigningKeys returns every key in the file, retired ones included.
 func (s *FileStore) SigningKeys(context.Context) ([]domain.SigningKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.read()
 }
 
+// AddSigningKey adds k to the file and retires every other key still signing,
+// in one atomic replacement of the file.
 func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,6 +64,8 @@ func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error 
 	return s.write(append(keys, k))
 }
 
+// DeleteSigningKeys removes from the file the keys retired before
+// retiredBefore.
 func (s *FileStore) DeleteSigningKeys(_ context.Context, retiredBefore time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 
 // Store keeps signing keys. Memory, a key file, and PostgreSQL implement it.
 type Store interface {
+	// SigningKeys returns every stored key, retired ones included.
 	SigningKeys(ctx context.Context) ([]domain.SigningKey, error)
 	// AddSigningKey stores k and, in the same step, retires every other key
 	// that is still signing (RetiredAt = k.CreatedAt).

@@ -14,6 +14,8 @@ import (
 
 // Authenticator decides whether a bearer token is one this server honours.
 type Authenticator interface {
+	// Authenticate returns the token if the authorization server says it is
+	// active and it was issued for this server.
 	Authenticate(ctx context.Context, token string) (domain.Token, error)
 }
 

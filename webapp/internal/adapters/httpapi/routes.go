@@ -18,6 +18,8 @@ import (
 
 // TimeFetcher reads one kind of time on behalf of a user.
 type TimeFetcher interface {
+	// FetchTime gets a token for the user with only the scope which needs and
+	// reads that time from the resource server with it.
 	FetchTime(ctx context.Context, creds domain.Credentials, which domain.TimeKind) (domain.TimeAnswer, error)
 }
 

@@ -75,6 +75,8 @@ func (s *Store) put(t domain.RefreshToken) {
 	fam.hashes = append(fam.hashes, t.Hash)
 }
 
+// CreateRefreshToken stores t in its family; domain.ErrConflict if its hash is
+// taken.
 func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
@@ -85,6 +87,8 @@ func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) err
 	return nil
 }
 
+// FindRefreshToken returns the token stored under hash, whatever its status or
+// expiry, or domain.ErrNotFound.
 func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.RefreshToken, error) {
 	s.refreshMu.RLock()
 	defer s.refreshMu.RUnlock()
@@ -118,6 +122,8 @@ func (s *Store) RotateRefreshToken(_ context.Context, hash string, rotate func(d
 	return nil
 }
 
+// RevokeFamily marks every token of the family revoked; an unknown family is
+// not an error.
 func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()

@@ -42,6 +42,8 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t domain.RefreshToken) e
 	return err
 }
 
+// FindRefreshToken returns the token stored under hash, whatever its status or
+// expiry, or domain.ErrNotFound.
 func (s *Store) FindRefreshToken(ctx context.Context, hash string) (domain.RefreshToken, error) {
 	return queryOne(ctx, s, scanRefresh, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`, hash)
 }

@@ -28,22 +28,31 @@ type Clock struct {
 // NewClock returns a clock at a fixed, whole-second time.
 func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
+// Now returns the clock's time; pass c.Now to the store as its clock.
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
+// Advance moves the clock d forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // ClientStore is what a client backend offers.
 type ClientStore interface {
 	app.ClientFinder
+	// SaveClient creates or replaces c.
 	SaveClient(ctx context.Context, c domain.Client) error
+	// ListClients returns every client, by id.
 	ListClients(ctx context.Context) ([]domain.Client, error)
+	// DeleteClient deletes the client registered under id, or returns
+	// domain.ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
 }
 
 // UserStore is what a user backend offers.
 type UserStore interface {
 	app.UserFinder
+	// FindUser returns the user with the given id, or domain.ErrNotFound.
 	FindUser(ctx context.Context, id string) (domain.User, error)
+	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
+	// to another user.
 	SaveUser(ctx context.Context, u domain.User) error
 }
 

@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	repoRoot, _ = filepath.Abs("../..")
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "removing the built binaries:", err)
+	}
 	os.Exit(code)
 }
 

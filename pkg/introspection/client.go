@@ -63,7 +63,7 @@ func (c *Client) Introspect(ctx context.Context, token string) (Response, error)
 	if err != nil {
 		return Response{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	// Read the body to its end even on errors so the connection is reused.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {

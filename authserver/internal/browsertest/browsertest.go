@@ -74,7 +74,7 @@ func (b *Browser) Do(req *http.Request) Page {
 	b.t.Helper()
 	resp, err := b.C.Do(req)
 	require.NoError(b.t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	raw, _ := io.ReadAll(resp.Body)
 	return Page{Status: resp.StatusCode, Header: resp.Header, Body: string(raw), Location: resp.Header.Get("Location")}
 }

@@ -104,7 +104,7 @@ func start(t *testing.T, env map[string]string) *started {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.done:
+		case _ = <-s.done: // a failed start was reported where it happened
 		case <-time.After(5 * time.Second):
 			t.Error("run did not return after cancel")
 		}

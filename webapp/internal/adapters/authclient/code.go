@@ -133,7 +133,7 @@ func (c *CodeClient) Revoke(ctx context.Context, refreshToken domain.Secret) err
 	if err != nil {
 		return classify(ctx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode == http.StatusOK:

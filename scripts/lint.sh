@@ -27,7 +27,9 @@ status=0
 run_lint() {
   local dir=$1; shift
   echo "== golangci-lint ${dir#"$root"/}"
-  if ! (cd "$dir" && env "$@" "$lint" run --config "$root/.golangci.yml" "${args[@]}" ./...); then
+  # --allow-serial-runners: wait for another golangci-lint on this machine
+  # (it holds a lock on the shared cache) instead of failing at once.
+  if ! (cd "$dir" && env "$@" "$lint" run --allow-serial-runners --config "$root/.golangci.yml" "${args[@]}" ./...); then
     status=1
   fi
 }

@@ -54,7 +54,7 @@ func binary(t *testing.T, svc string) string {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "./"+s+"/cmd/"+s)
 			cmd.Dir = repoRoot
 			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", s, err, out)
+				buildErr = fmt.Errorf("go build %s: %w\n%s", s, err, out)
 				return
 			}
 		}

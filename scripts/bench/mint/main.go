@@ -348,9 +348,13 @@ func (m *minter) codeChains(cfg config) error {
 	if csrf == nil {
 		return errors.New("no CSRF token on the login page")
 	}
-	if _, resp, err := page(browser.PostForm(base+"/oauth/login", url.Values{"csrf_token": {csrf[1]},
-		"username": {cfg.username}, "password": {cfg.password}})); err != nil || resp.StatusCode != http.StatusSeeOther {
-		return fmt.Errorf("login failed: %v", err)
+	_, resp, err := page(browser.PostForm(base+"/oauth/login", url.Values{"csrf_token": {csrf[1]},
+		"username": {cfg.username}, "password": {cfg.password}}))
+	if err != nil {
+		return fmt.Errorf("login failed: %w", err)
+	}
+	if resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("login failed: status %d", resp.StatusCode)
 	}
 	// RFC 7636 appendix B's verifier: fine for a benchmark, never for a client.
 	const verifier, challenge = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -92,7 +93,7 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 
 // writeFormError is writeError plus 413 for an oversized body.
 func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
-	if err == errTooLarge {
+	if errors.Is(err, errTooLarge) {
 		noStore(w)
 		httpserver.JSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: domain.InvalidRequest, Description: errTooLarge.Description})
 		return

@@ -296,7 +296,7 @@ func (ks *KeySet) verifyOwn(ctx context.Context, token string, c *claims) error 
 		return fmt.Errorf("%w: signature encoding", ErrInvalidToken)
 	}
 	if err := k.method.Verify(token[:len(head)+1+len(payload)], rawSig, k.verificationKey()); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil || json.Unmarshal(raw, c) != nil {
@@ -321,7 +321,7 @@ func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) err
 		return k.verificationKey(), nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return nil
 }

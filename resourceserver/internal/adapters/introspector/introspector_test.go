@@ -2,6 +2,7 @@ package introspector_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -109,7 +110,7 @@ func TestVerifyToken(t *testing.T) {
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				assert.Equal(t, domain.Token{}, got)
-				if tc.wantErr != domain.ErrTokenInactive {
+				if !errors.Is(tc.wantErr, domain.ErrTokenInactive) {
 					assert.NotErrorIs(t, err, domain.ErrTokenInactive, "no answer is not a no")
 				}
 				return

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -50,7 +51,7 @@ type metadataDoc struct {
 // handleMetadata serves the RFC 8414 authorization server metadata.
 func handleMetadata(m Metadata, scopes ScopeLister, log *zap.Logger) http.Handler {
 	secretMethods := []string{string(domain.ClientSecretBasic), string(domain.ClientSecretPost)}
-	allMethods := append(secretMethods[:2:2], string(domain.AuthNone))
+	allMethods := slices.Concat(secretMethods, []string{string(domain.AuthNone)})
 	grants := make([]string, 0, len(m.GrantTypes))
 	for _, g := range m.GrantTypes {
 		if g != domain.GrantImplicit { // implicit has no grant_type value

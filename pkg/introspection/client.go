@@ -70,9 +70,9 @@ func (c *Client) Introspect(ctx context.Context, token string) (Response, error)
 		return Response{}, fmt.Errorf("%w: reading response: %w", ErrUnavailable, err)
 	}
 
-	switch {
-	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized, http.StatusForbidden:
 		return Response{}, fmt.Errorf("%w: status %d", ErrRejected, resp.StatusCode)
 	default:
 		return Response{}, fmt.Errorf("%w: status %d", ErrUnavailable, resp.StatusCode)

@@ -22,7 +22,7 @@ import (
 // example of RFC 7636 appendix B.
 const (
 	Client       = "webapp-browser"
-	Secret       = "webapp-browser-secret"
+	Secret       = "webapp-browser-secret" //nolint:gosec // G101: the demo fixtures' published secret
 	Callback     = "http://localhost:5003/callback"
 	PKCEVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )

@@ -22,7 +22,7 @@ const (
 	InvalidRequest ErrorCode = "invalid_request"
 	// InvalidCredentials means the credentials were missing, or the
 	// authorization server refused them.
-	InvalidCredentials ErrorCode = "invalid_credentials"
+	InvalidCredentials ErrorCode = "invalid_credentials" //nolint:gosec // G101: an error code, not a credential
 	// Unavailable means an upstream is down, too slow, or said it is
 	// overloaded. Retrying shortly may work; nothing is wrong with the request.
 	Unavailable ErrorCode = "unavailable"

@@ -164,6 +164,7 @@ const (
 )
 
 func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
+	//nolint:gosec // G124: Secure is on whenever the issuer is https (PageConfig.SecureCookies)
 	return &http.Cookie{Name: name, Value: value, Path: p.base + "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: p.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
 }
@@ -245,7 +246,9 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 		code = http.StatusSeeOther
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, to, code)
+	// to is one of this server's pages (safeReturn, loginURL) or a client's
+	// registered redirect URI, checked by app.Authorizer.Validate.
+	http.Redirect(w, r, to, code) //nolint:gosec // G710: see above
 }
 
 func handleStatic() http.Handler {

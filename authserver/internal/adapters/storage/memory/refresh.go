@@ -37,7 +37,7 @@ var statuses = []domain.RefreshStatus{domain.RefreshActive, domain.RefreshRotate
 
 func statusCode(s domain.RefreshStatus) uint8 {
 	if i := slices.Index(statuses, s); i >= 0 {
-		return uint8(i)
+		return uint8(i) //nolint:gosec // G115: i < len(statuses), which is 3
 	}
 	return 0
 }

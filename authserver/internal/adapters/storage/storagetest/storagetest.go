@@ -64,7 +64,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 	t.Run("save find list delete", func(t *testing.T) {
 		s := newStore(t)
 		id := uniq("client")
-		c := domain.Client{
+		c := domain.Client{ //nolint:gosec // G101: a placeholder hash, not a secret
 			ID: id, Name: "Demo", Type: domain.Confidential, SecretHash: "$hmac-sha256$x$y",
 			AuthMethods:  []domain.AuthMethod{domain.ClientSecretBasic, domain.ClientSecretPost},
 			GrantTypes:   []domain.GrantType{domain.GrantPassword, domain.GrantRefreshToken},
@@ -116,7 +116,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 	ctx := context.Background()
 	t.Run("save and find by id and username", func(t *testing.T) {
 		s := newStore(t)
-		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x",
+		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x", //nolint:gosec // G101: a placeholder hash
 			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		require.NoError(t, s.SaveUser(ctx, u))
 		got, err := s.FindUserByUsername(ctx, u.Username)

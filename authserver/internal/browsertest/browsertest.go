@@ -86,14 +86,14 @@ func (b *Browser) Get(path string) Page {
 	if !strings.HasPrefix(u, "http") {
 		u = b.base + path
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req, _ := http.NewRequestWithContext(b.t.Context(), http.MethodGet, u, nil)
 	return b.Do(req)
 }
 
 // Post submits a form to a path of the server.
 func (b *Browser) Post(path string, form url.Values) Page {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(b.t.Context(), http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return b.Do(req)
 }

@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -183,7 +184,8 @@ func (m *minter) post(form url.Values) (tokenAnswer, bool) {
 		form.Set("scope", m.scope)
 	}
 	m.requests.Add(1)
-	req, err := http.NewRequest(http.MethodPost, m.url, strings.NewReader(form.Encode()))
+	// Nothing cancels a run: it ends when every request is done or -max-time passes.
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, m.url, strings.NewReader(form.Encode()))
 	if err != nil {
 		m.fail(&m.errs, err.Error())
 		return tokenAnswer{}, false
@@ -340,7 +342,7 @@ func (m *minter) codeChains(cfg config) error {
 		b, err := io.ReadAll(resp.Body)
 		return string(b), resp, err
 	}
-	body, _, err := page(browser.Get(base + "/oauth/login"))
+	body, _, err := page(browser.Get(base + "/oauth/login")) //nolint:bodyclose,noctx // page closes the body; nothing cancels a run
 	if err != nil {
 		return err
 	}
@@ -348,7 +350,7 @@ func (m *minter) codeChains(cfg config) error {
 	if csrf == nil {
 		return errors.New("no CSRF token on the login page")
 	}
-	_, resp, err := page(browser.PostForm(base+"/oauth/login", url.Values{"csrf_token": {csrf[1]},
+	_, resp, err := page(browser.PostForm(base+"/oauth/login", url.Values{"csrf_token": {csrf[1]}, //nolint:bodyclose,noctx // page closes the body; nothing cancels a run
 		"username": {cfg.username}, "password": {cfg.password}}))
 	if err != nil {
 		return fmt.Errorf("login failed: %w", err)
@@ -362,7 +364,7 @@ func (m *minter) codeChains(cfg config) error {
 	request := url.Values{"response_type": {"code"}, "client_id": {cfg.client}, "redirect_uri": {redirect},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	code := func() (string, error) {
-		body, resp, err := page(browser.Get(base + "/oauth/authorize?" + request.Encode()))
+		body, resp, err := page(browser.Get(base + "/oauth/authorize?" + request.Encode())) //nolint:bodyclose,noctx // page closes the body; nothing cancels a run
 		if err != nil {
 			return "", err
 		}
@@ -371,7 +373,7 @@ func (m *minter) codeChains(cfg config) error {
 			for k, v := range request {
 				form[k] = v
 			}
-			if _, resp, err = page(browser.PostForm(base+"/oauth/authorize", form)); err != nil {
+			if _, resp, err = page(browser.PostForm(base+"/oauth/authorize", form)); err != nil { //nolint:bodyclose,noctx // page closes the body; nothing cancels a run
 				return "", err
 			}
 		}

@@ -18,12 +18,13 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/adapters/fixtures"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/authserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/app"
-	"go.uber.org/zap"
 )
 
 // Server is a configured authorization server.

@@ -18,11 +18,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/oauth2ref/authserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/oauth2ref/authserver"
 )
 
 const (
@@ -43,8 +44,8 @@ func start(t *testing.T, opts ...authserver.Option) *testServer {
 	t.Helper()
 	ts := &testServer{}
 	ts.Server = httptest.NewUnstartedServer(nil)
-	ts.Server.Start()
-	t.Cleanup(ts.Server.Close)
+	ts.Start()
+	t.Cleanup(ts.Close)
 	base := []authserver.Option{
 		authserver.WithIssuer(ts.URL),
 		authserver.WithFixtures(demoFixtures, extraFixtures),
@@ -326,7 +327,11 @@ func TestMetadataAndJWKS(t *testing.T) {
 	assert.Equal(t, "EC", k["kty"])
 	assert.Equal(t, "ES256", k["alg"])
 	assert.NotContains(t, k, "d")
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: b64int(t, k["x"].(string)), Y: b64int(t, k["y"].(string))}
+	// The uncompressed point: 0x04, then X and Y, 32 bytes each on P-256.
+	point := append([]byte{4}, b64int(t, k["x"].(string)).FillBytes(make([]byte, 32))...)
+	point = append(point, b64int(t, k["y"].(string)).FillBytes(make([]byte, 32))...)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	require.NoError(t, err)
 	parsed, err := jwt.Parse(tok.body["access_token"].(string), func(tk *jwt.Token) (any, error) {
 		assert.Equal(t, k["kid"], tk.Header["kid"])
 		assert.Equal(t, "at+jwt", tk.Header["typ"])

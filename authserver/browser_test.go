@@ -1,15 +1,16 @@
 package authserver_test
 
 import (
-	"github.com/oauth2ref/authserver/internal/browsertest"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/oauth2ref/authserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/internal/browsertest"
 )
 
 const (

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/adapters/auditlog"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/cache"
@@ -17,7 +19,6 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/storage/redis"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Storage backends.

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/browsertest"
-	"github.com/oauth2ref/authserver/internal/faulttest"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/authserver/internal/faulttest"
 )
 
 // durable gives a test its own PostgreSQL database and Redis key prefix,

@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	repoRoot, _ = filepath.Abs("../..")
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "removing the built binaries:", err)
+	}
 	os.Exit(code)
 }
 
@@ -52,7 +54,7 @@ func binary(t *testing.T, svc string) string {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "./"+s+"/cmd/"+s)
 			cmd.Dir = repoRoot
 			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", s, err, out)
+				buildErr = fmt.Errorf("go build %s: %w\n%s", s, err, out)
 				return
 			}
 		}
@@ -160,7 +162,7 @@ type system struct {
 // authEnv is the authserver's environment for a test: a loopback port, its
 // own key directory, short token lifetimes so expiry needs no long sleep, and
 // the extra test clients next to the demo ones.
-func authEnv(t *testing.T, addr, dataDir string) map[string]string {
+func authEnv(_ *testing.T, addr, dataDir string) map[string]string {
 	return map[string]string{
 		"AUTHSERVER_HTTP_ADDR":             addr,
 		"AUTHSERVER_ISSUER":                "http://" + addr,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestRestartKeepsTokensValid(t *testing.T) {
 	assert.Equal(t, 200, get(t, rs.url("/current_time"), "Authorization", "Bearer "+tok.AccessToken).status, "after a graceful restart")
 
 	auth.kill()
-	auth = start(t, "authserver", env)
+	start(t, "authserver", env)
 	assert.Equal(t, 200, get(t, rs.url("/current_time"), "Authorization", "Bearer "+tok.AccessToken).status, "after kill -9")
 }
 
@@ -121,7 +122,7 @@ func TestKeyRotationCommand(t *testing.T) {
 	oldKid := kid(t, old.AccessToken)
 
 	cmd := exec.Command(binary(t, "authserver"), "keys", "rotate")
-	cmd.Env = append(auth.cmd.Env[:0:0], auth.cmd.Env...)
+	cmd.Env = slices.Clone(auth.cmd.Env)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Contains(t, string(out), "new signing key")

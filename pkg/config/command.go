@@ -27,7 +27,7 @@ func ParseCommand(name, usage string, args []string, getenv func(string) string,
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage) // help is best effort, as fs.PrintDefaults is
 		fs.PrintDefaults()
 	}
 	dir := fs.String("config-dir", or(getenv("CONFIG_DIR"), "configs"), "directory of config files (env CONFIG_DIR)")

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/pkg/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/schema"
 )
 
 type testConfig struct {

@@ -30,7 +30,7 @@ func NewHealth(checks ...Check) *Health {
 
 // Live handles /healthz.
 func (h *Health) Live() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }

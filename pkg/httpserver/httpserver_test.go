@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 func newTestRouter(t *testing.T, logs *bytes.Buffer, checks ...Check) (http.Handler, *Health) {
@@ -25,7 +26,7 @@ func newTestRouter(t *testing.T, logs *bytes.Buffer, checks ...Check) (http.Hand
 	require.NoError(t, err)
 	h := NewHealth(checks...)
 	r := NewRouter(Stack{Log: log, AccessLevel: zapcore.InfoLevel, MaxBodyBytes: 16, Health: h, Metrics: NewMetrics()})
-	r.Get("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	r.Post("/echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		var mbe *http.MaxBytesError
@@ -193,7 +194,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 
 	started := make(chan struct{})
 	release := make(chan struct{})
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(started)
 		<-release
 		_, _ = io.WriteString(w, "finished")

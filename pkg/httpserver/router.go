@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/oauth2ref/pkg/zaplog"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 // Stack is what NewRouter needs to build a service's base router.
@@ -34,7 +35,7 @@ func NewRouter(s Stack) chi.Router {
 		r.Method(http.MethodGet, "/healthz", s.Health.Live())
 		r.Method(http.MethodGet, "/readyz", s.Health.Ready())
 	}
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		JSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

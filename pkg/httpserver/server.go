@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/oauth2ref/pkg/config"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/pkg/config"
 )
 
 // Config is the part of every service's configuration that shapes its HTTP
@@ -63,7 +64,7 @@ const ConfigSchema = `{
 // cfg.ShutdownTimeout for in-flight requests to finish. onListen, if not nil,
 // learns the bound address (useful with port 0).
 func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, onListen func(net.Addr)) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}

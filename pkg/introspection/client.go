@@ -61,25 +61,25 @@ func (c *Client) Introspect(ctx context.Context, token string) (Response, error)
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return Response{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return Response{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	// Read the body to its end even on errors so the connection is reused.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Response{}, fmt.Errorf("%w: reading response: %v", ErrUnavailable, err)
+		return Response{}, fmt.Errorf("%w: reading response: %w", ErrUnavailable, err)
 	}
 
-	switch {
-	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized, http.StatusForbidden:
 		return Response{}, fmt.Errorf("%w: status %d", ErrRejected, resp.StatusCode)
 	default:
 		return Response{}, fmt.Errorf("%w: status %d", ErrUnavailable, resp.StatusCode)
 	}
 	var out Response
 	if err := json.Unmarshal(body, &out); err != nil {
-		return Response{}, fmt.Errorf("%w: malformed response: %v", ErrUnavailable, err)
+		return Response{}, fmt.Errorf("%w: malformed response: %w", ErrUnavailable, err)
 	}
 	if !out.Active {
 		return Response{Active: false}, nil

@@ -50,6 +50,8 @@ func (a Audience) Contains(s string) bool {
 	return false
 }
 
+// MarshalJSON writes one audience as a string and several as an array, the two
+// forms RFC 7519 §4.1.3 allows for "aud".
 func (a Audience) MarshalJSON() ([]byte, error) {
 	if len(a) == 1 {
 		return json.Marshal(a[0])
@@ -57,6 +59,7 @@ func (a Audience) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]string(a))
 }
 
+// UnmarshalJSON reads "aud" as either a string or an array of strings.
 func (a *Audience) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {

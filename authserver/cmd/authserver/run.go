@@ -12,13 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
-	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 )
 
 const usage = `usage: authserver [flags] [command]
@@ -68,9 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "loaded %d scopes; clients: %d written, %d unchanged; users: %d written, %d unchanged\n",
+		_, err = fmt.Fprintf(stdout, "loaded %d scopes; clients: %d written, %d unchanged; users: %d written, %d unchanged\n",
 			sum.Scopes, sum.ClientsWritten, sum.ClientsUnchanged, sum.UsersWritten, sum.UsersUnchanged)
-		return nil
+		return err
 	}
 	switch strings.Join(cmd, " ") {
 	case "", "serve":
@@ -81,10 +82,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		if len(applied) == 0 {
-			fmt.Fprintln(stdout, "schema is up to date")
+			_, err = fmt.Fprintln(stdout, "schema is up to date")
+			return err
 		}
 		for _, m := range applied {
-			fmt.Fprintln(stdout, "applied", m)
+			if _, err := fmt.Fprintln(stdout, "applied", m); err != nil {
+				return err
+			}
 		}
 		return nil
 	case "keys rotate":
@@ -92,18 +96,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new signing key %s; running servers switch to it within %s\n", kid, cfg.Signing.RefreshInterval.D())
-		return nil
+		_, err = fmt.Fprintf(stdout, "new signing key %s; running servers switch to it within %s\n", kid, cfg.Signing.RefreshInterval.D())
+		return err
 	case "hash-secret":
 		return hashSecret(ctx, cfg, stdin, stdout, false)
 	case "hash-secret -fast", "hash-secret --fast":
 		return hashSecret(ctx, cfg, stdin, stdout, true)
 	case "hash-secret -generate", "hash-secret --generate":
 		secret, hash := hashing.NewGeneratedSecret()
-		fmt.Fprintf(stdout, "secret: %s\nsecret_hash: %s\n", secret, hash)
-		return nil
+		_, err := fmt.Fprintf(stdout, "secret: %s\nsecret_hash: %s\n", secret, hash)
+		return err
 	}
-	fmt.Fprint(stderr, usage)
+	_, _ = fmt.Fprint(stderr, usage) // best effort: the error below is what counts
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
 }
 
@@ -146,7 +150,11 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			log.Error("closing the authorization server", zap.Error(err))
+		}
+	}()
 
 	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
 	r := httpserver.NewRouter(httpserver.Stack{
@@ -211,16 +219,16 @@ func hashSecret(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writ
 		if len(secret) < 32 {
 			return errors.New("hash-secret -fast: a fast hash is only safe for a generated secret of 32+ characters")
 		}
-		fmt.Fprintln(stdout, hashing.HashGenerated(secret))
-		return nil
+		_, err := fmt.Fprintln(stdout, hashing.HashGenerated(secret))
+		return err
 	}
 	h := hashing.NewHasher(hashing.Argon2Params{MemoryKiB: cfg.Passwords.MemoryKiB, Time: cfg.Passwords.Time, Threads: cfg.Passwords.Threads}, 1)
 	hash, err := h.HashPassword(ctx, secret)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, hash)
-	return nil
+	_, err = fmt.Fprintln(stdout, hash)
+	return err
 }
 
 // redisLog routes go-redis's own messages (dial failures, mostly) into the

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/app"
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B

@@ -9,11 +9,14 @@ import (
 
 // ClientFinder finds registered clients by id.
 type ClientFinder interface {
+	// FindClient returns the client registered under id, or domain.ErrNotFound.
 	FindClient(ctx context.Context, id string) (domain.Client, error)
 }
 
 // SecretVerifier checks a presented secret against a stored hash.
 type SecretVerifier interface {
+	// VerifySecret reports whether secret matches hash; an error means the
+	// check could not be made, not that the secret is wrong.
 	VerifySecret(ctx context.Context, hash, secret string) (bool, error)
 }
 

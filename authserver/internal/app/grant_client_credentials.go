@@ -17,8 +17,11 @@ func NewClientCredentialsGrant(m *Minter) *ClientCredentialsGrant {
 	return &ClientCredentialsGrant{minter: m}
 }
 
+// Type returns client_credentials, the grant_type this grant handles.
 func (g *ClientCredentialsGrant) Type() domain.GrantType { return domain.GrantClientCredentials }
 
+// Exchange issues an access token to the confidential client c itself, for the
+// scope it asked for within what it is allowed.
 func (g *ClientCredentialsGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if c.Type != domain.Confidential {
 		return TokenResponse{}, domain.Errorf(domain.UnauthorizedClient, "client_credentials is for confidential clients")

@@ -32,6 +32,7 @@ func NewAuthorizationCodeGrant(codes CodeStore, refresh RefreshTokenStore, revoc
 	return &AuthorizationCodeGrant{codes: codes, refresh: refresh, revocations: revocations, minter: m, now: now}
 }
 
+// Type returns authorization_code, the grant_type this grant handles.
 func (g *AuthorizationCodeGrant) Type() domain.GrantType { return domain.GrantAuthorizationCode }
 
 // CodeClaimTTL is how long an exchange may hold a code. An exchange takes a
@@ -41,6 +42,10 @@ const CodeClaimTTL = 10 * time.Second
 
 var errBadCode = domain.Errorf(domain.InvalidGrant, "authorization code is invalid, expired or already used")
 
+// Exchange redeems the code in req for an access token, and a refresh token if
+// c may refresh. The code must be unexpired, c's, and presented with its
+// request's redirect_uri and PKCE verifier; a code redeemed twice is refused
+// and revokes everything issued from it (RFC 6749 §4.1.2).
 func (g *AuthorizationCodeGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.Code == "" {
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "code is required")

@@ -8,13 +8,18 @@ import (
 
 // UserFinder finds users by their login name.
 type UserFinder interface {
+	// FindUserByUsername returns the user whose login name is username, or
+	// domain.ErrNotFound.
 	FindUserByUsername(ctx context.Context, username string) (domain.User, error)
 }
 
 // FailureLimiter counts failed attempts per key and says when a key has
 // failed too often to be let try again for now.
 type FailureLimiter interface {
+	// Blocked reports whether key has failed too often in the current window to
+	// be let try again.
 	Blocked(ctx context.Context, key string) (bool, error)
+	// Failed counts one more failed attempt for key.
 	Failed(ctx context.Context, key string) error
 }
 
@@ -35,8 +40,11 @@ func NewPasswordGrant(users UserFinder, passwords SecretVerifier, limiter Failur
 	return &PasswordGrant{creds: credentialChecker{users: users, passwords: passwords, limiter: limiter, decoyHash: decoyHash}, minter: m}
 }
 
+// Type returns password, the grant_type this grant handles.
 func (g *PasswordGrant) Type() domain.GrantType { return domain.GrantPassword }
 
+// Exchange checks the user's name and password, under the per-account failure
+// limit, and issues an access token, with a refresh token if c may refresh.
 func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.Username == "" || req.Password == "" {
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "username and password are required")

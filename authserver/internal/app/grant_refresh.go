@@ -79,6 +79,7 @@ func NewRefreshGrant(store RefreshTokenStore, revocations RevocationStore, m *Mi
 	return &RefreshGrant{store: store, revocations: revocations, minter: m, now: now}
 }
 
+// Type returns refresh_token, the grant_type this grant handles.
 func (g *RefreshGrant) Type() domain.GrantType { return domain.GrantRefreshToken }
 
 var errBadRefresh = domain.Errorf(domain.InvalidGrant, "refresh token is invalid, expired or revoked")
@@ -86,6 +87,10 @@ var errBadRefresh = domain.Errorf(domain.InvalidGrant, "refresh token is invalid
 // errReused is rotate's signal that the token was already rotated.
 var errReused = errors.New("refresh token reused")
 
+// Exchange rotates the refresh token in req: c gets a new refresh token and an
+// access token for the same or a narrower scope, and the old token is spent.
+// Presenting a rotated token again is taken as theft and revokes its whole
+// family (RFC 9700 §4.14.2).
 func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenRequest) (TokenResponse, error) {
 	if req.RefreshToken == "" {
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "refresh_token is required")

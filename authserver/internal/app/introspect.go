@@ -12,6 +12,8 @@ import (
 // do, with their own clock. An error matching domain.ErrUnavailable means it
 // cannot tell now; any other error, that token is not one of ours.
 type AccessTokenVerifier interface {
+	// VerifyAccessToken returns the claims of token if its signature, header
+	// and issuer are good.
 	VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error)
 }
 

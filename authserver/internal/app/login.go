@@ -12,12 +12,17 @@ import (
 // UserStore finds and saves users, for sign-up and the account page.
 type UserStore interface {
 	UserFinder
+	// FindUser returns the user with the given id, or domain.ErrNotFound.
 	FindUser(ctx context.Context, id string) (domain.User, error)
+	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
+	// to another user.
 	SaveUser(ctx context.Context, u domain.User) error
 }
 
 // PasswordHasher hashes new passwords.
 type PasswordHasher interface {
+	// HashPassword returns the hash of secret to store, in the scheme
+	// SecretVerifier checks.
 	HashPassword(ctx context.Context, secret string) (string, error)
 }
 

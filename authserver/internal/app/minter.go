@@ -9,6 +9,7 @@ import (
 
 // AccessTokenSigner turns access token claims into a signed JWT.
 type AccessTokenSigner interface {
+	// SignAccessToken returns t's claims as a JWT signed with the current key.
 	SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error)
 }
 

@@ -12,8 +12,14 @@ import (
 
 // SessionStore keeps signed-in browser sessions, by token hash.
 type SessionStore interface {
+	// CreateSession stores s under its hash, replacing any session stored
+	// there.
 	CreateSession(ctx context.Context, s domain.Session) error
+	// FindSession returns the session stored under hash, expired or not (the
+	// caller judges Active), or domain.ErrNotFound.
 	FindSession(ctx context.Context, hash string) (domain.Session, error)
+	// DeleteSession deletes the session stored under hash; deleting one that is
+	// not there is not an error.
 	DeleteSession(ctx context.Context, hash string) error
 }
 
@@ -24,6 +30,8 @@ type SessionStore interface {
 // deadline has no effect: a call that timed out (a paused Redis runs it
 // when it wakes) cannot claim or use the code behind the caller's back.
 type CodeStore interface {
+	// CreateCode stores a new authorization code under its hash;
+	// domain.ErrConflict if the hash is taken.
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
 	// ClaimCode claims the code for attempt until the given time if it is
 	// Claimable, and returns the code as it was before and whether the
@@ -42,9 +50,15 @@ type CodeStore interface {
 
 // ConsentStore keeps what each user let each client have.
 type ConsentStore interface {
+	// FindConsent returns the user's consent to the client, or
+	// domain.ErrNotFound.
 	FindConsent(ctx context.Context, userID, clientID string) (domain.Consent, error)
+	// SaveConsent creates or replaces the user's consent to the client.
 	SaveConsent(ctx context.Context, c domain.Consent) error
+	// ListConsents returns the user's consents, ordered by client id.
 	ListConsents(ctx context.Context, userID string) ([]domain.Consent, error)
+	// DeleteConsent deletes the user's consent to the client; deleting one that
+	// is not there is not an error.
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
@@ -65,5 +79,6 @@ func revokeFor(now time.Time, accessTTL time.Duration) time.Time {
 // AuditLog records security events. Recording must not fail a request that
 // already happened, so callers log a failure to record and go on.
 type AuditLog interface {
+	// Record appends e to the audit trail.
 	Record(ctx context.Context, e domain.AuditEvent) error
 }

@@ -22,7 +22,7 @@ import (
 // example of RFC 7636 appendix B.
 const (
 	Client       = "webapp-browser"
-	Secret       = "webapp-browser-secret"
+	Secret       = "webapp-browser-secret" //nolint:gosec // G101: the demo fixtures' published secret
 	Callback     = "http://localhost:5003/callback"
 	PKCEVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
@@ -74,7 +74,7 @@ func (b *Browser) Do(req *http.Request) Page {
 	b.t.Helper()
 	resp, err := b.C.Do(req)
 	require.NoError(b.t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	raw, _ := io.ReadAll(resp.Body)
 	return Page{Status: resp.StatusCode, Header: resp.Header, Body: string(raw), Location: resp.Header.Get("Location")}
 }
@@ -86,14 +86,14 @@ func (b *Browser) Get(path string) Page {
 	if !strings.HasPrefix(u, "http") {
 		u = b.base + path
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req, _ := http.NewRequestWithContext(b.t.Context(), http.MethodGet, u, nil)
 	return b.Do(req)
 }
 
 // Post submits a form to a path of the server.
 func (b *Browser) Post(path string, form url.Values) Page {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(b.t.Context(), http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return b.Do(req)
 }

@@ -18,6 +18,7 @@ type AuditEvent struct {
 // AuditType names what happened.
 type AuditType string
 
+// The audited events, as they appear in the audit log's "event" field.
 const (
 	AuditTokenIssued    AuditType = "token.issued"
 	AuditTokenRefused   AuditType = "token.refused"
@@ -34,6 +35,7 @@ const (
 // AuditOutcome is whether the action succeeded.
 type AuditOutcome string
 
+// The two outcomes of an audited action.
 const (
 	OutcomeSuccess AuditOutcome = "success"
 	OutcomeFailure AuditOutcome = "failure"

@@ -21,6 +21,8 @@ const (
 // revocation endpoints (RFC 7591 §2 token_endpoint_auth_method values).
 type AuthMethod string
 
+// The client authentication methods the server supports; AuthNone is a
+// public client's, which has no secret.
 const (
 	ClientSecretBasic AuthMethod = "client_secret_basic"
 	ClientSecretPost  AuthMethod = "client_secret_post"
@@ -31,6 +33,7 @@ const (
 // grant_type but is allowed per client the same way.
 type GrantType string
 
+// The grant types a client may be allowed.
 const (
 	GrantAuthorizationCode GrantType = "authorization_code"
 	GrantImplicit          GrantType = "implicit"

@@ -24,10 +24,11 @@ func (t *AccessToken) Expired(now time.Time) bool { return !now.Before(t.Expires
 // RefreshStatus is where a refresh token is in its life.
 type RefreshStatus string
 
+// A refresh token is active until it is rotated or revoked.
 const (
 	RefreshActive RefreshStatus = "active"
-	// RefreshRotated: used once and replaced. Presenting it again means it
-	// leaked, so its whole family is revoked (RFC 9700 §4.14.2).
+	// RefreshRotated is a token used once and replaced. Presenting it again
+	// means it leaked, so its whole family is revoked (RFC 9700 §4.14.2).
 	RefreshRotated RefreshStatus = "rotated"
 	RefreshRevoked RefreshStatus = "revoked"
 )

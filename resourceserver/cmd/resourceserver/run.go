@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
@@ -17,7 +19,6 @@ import (
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
-	"go.uber.org/zap"
 )
 
 // run is the whole program; main only gives it the process's context,

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/resourceserver/internal/app"
-	"github.com/oauth2ref/resourceserver/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/resourceserver/internal/app"
+	"github.com/oauth2ref/resourceserver/internal/domain"
 )
 
 // fakeVerifier answers with whatever its function says.

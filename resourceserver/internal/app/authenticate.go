@@ -10,6 +10,7 @@ import (
 // if it is active, domain.ErrTokenInactive if it is not, and an error
 // wrapping domain.ErrUnavailable if there is no answer.
 type TokenVerifier interface {
+	// VerifyToken returns what the authority says of token, on the terms above.
 	VerifyToken(ctx context.Context, token string) (domain.Token, error)
 }
 

@@ -5,7 +5,6 @@ package archtest
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -60,11 +59,8 @@ func TestForbiddenMatchesWhatAdaptersUse(t *testing.T) {
 // list sees it from the module root.
 func goListDeps(t *testing.T, pkg string) []string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, "list", "-deps", "-f", "{{.ImportPath}}", pkg)
+	// go test puts its own GOROOT/bin first on the PATH.
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg)
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go list: %s", out)

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/oauth2ref/resourceserver/internal/domain"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/oauth2ref/resourceserver/internal/domain"
 )
 
 func TestErrorIs(t *testing.T) {

@@ -100,7 +100,9 @@ func main() {
 	mux.HandleFunc("POST /oauth/token", s.token)
 	mux.HandleFunc("POST /oauth/introspect", s.introspect)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	// A bound on reading request headers, the services' default.
+	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Fatal(srv.ListenAndServe())
 }
 
 func hashSecret(secret string) string {

@@ -230,9 +230,13 @@ func main() {
 	}
 	doc := build(lines, *storage)
 	sortScenarios(doc.Scenarios, strings.Split(*order, ","))
-	render(os.Stdout, doc)
+	if err := render(os.Stdout, doc); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(2)
+	}
 	if *out != "" {
 		raw, _ := json.MarshalIndent(doc, "", "  ")
+		//nolint:gosec // G306: benchmark results, for anyone to read
 		if err := os.WriteFile(*out, append(raw, '\n'), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			os.Exit(2)
@@ -244,11 +248,11 @@ func main() {
 }
 
 func read(path string) ([]line, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the file named by -in
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened for reading: a close error loses nothing
 	var out []line
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -379,7 +383,10 @@ func sortScenarios(ss []Scenario, order []string) {
 	sort.SliceStable(ss, func(i, j int) bool { return key(ss[i]) < key(ss[j]) })
 }
 
-func render(w io.Writer, doc Output) {
+// render writes doc as Markdown tables to out. It builds the text in memory
+// first, so that one write, checked, reports whether out took it.
+func render(out io.Writer, doc Output) error {
+	w := &strings.Builder{}
 	if len(doc.Scenarios) > 0 {
 		fmt.Fprintf(w, "\n### Throughput (storage: %s, %d CPUs, wrk on the same machine, keep-alive, loopback)\n\n", doc.Storage, doc.Host.CPUs)
 		fmt.Fprintln(w, "| scenario | rps | p50 ms | p99 ms | non-2xx | errors | RSS before→after MB | ratio to baseline | server CPU µs/req | cores: servers / wrk / other | wrk |")
@@ -432,6 +439,8 @@ func render(w io.Writer, doc Output) {
 			fmt.Fprintln(w, "  -", f)
 		}
 	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }
 
 func ms(v float64) string {

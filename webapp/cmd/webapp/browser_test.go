@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/webapp/internal/fake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/fake"
 )
 
 // freeAddr is a loopback address that was free a moment ago: the redirect

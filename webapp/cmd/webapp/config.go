@@ -17,7 +17,7 @@ const demoClientSecret = "qwerty"
 
 // demoBrowserSecret is the development fixtures' secret for client
 // webapp-browser, refused in production for the same reason.
-const demoBrowserSecret = "webapp-browser-secret"
+const demoBrowserSecret = "webapp-browser-secret" //nolint:gosec // G101: named here to be refused
 
 // callbackPath is where the webapp serves the authorization response, so
 // it is the path browser.redirect_url must have.

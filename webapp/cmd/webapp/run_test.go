@@ -104,7 +104,7 @@ func start(t *testing.T, env map[string]string) *started {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.done:
+		case <-s.done: //nolint:errcheck // only waits for run to end; start and the tests check its error
 		case <-time.After(5 * time.Second):
 			t.Error("run did not return after cancel")
 		}

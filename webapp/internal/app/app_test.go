@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/webapp/internal/app"
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 // Function-field fakes: each test says what the service does, and records

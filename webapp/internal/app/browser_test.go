@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // fakeOAuth is a function-field fake of the authorization server client.
@@ -156,7 +157,7 @@ func TestCompleteLogin(t *testing.T) {
 		{name: "other error, control characters dropped", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
 			return domain.AuthorizationResponse{Error: "invalid_scope", ErrorDescription: "bad\r\nscope\x00", State: string(a.State), Issuer: issuer}
 		}, wantCode: domain.LoginFailed, wantDesc: "the authserver refused the sign-in (invalid_scope): badscope"},
-		{name: "error with a wrong state is not believed", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
+		{name: "error with a wrong state is not believed", resp: func(_ domain.LoginAttempt) domain.AuthorizationResponse {
 			return domain.AuthorizationResponse{Error: "access_denied", State: "other", Issuer: issuer}
 		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
 		{name: "neither code nor error", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
@@ -236,7 +237,7 @@ func TestHome(t *testing.T) {
 	rejected := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 401}
 	notGranted := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 403}
 	rsDown := &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer}
-	refreshed := func(_ context.Context, t domain.Tokens) (domain.Tokens, error) {
+	refreshed := func(_ context.Context, _ domain.Tokens) (domain.Tokens, error) {
 		return domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2"}, nil
 	}
 
@@ -344,7 +345,7 @@ func TestHomeRefreshOutlivesTheRequest(t *testing.T) {
 		refreshCtxErr = rctx.Err()
 		return domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2"}, nil
 	}}
-	times := fakeTimes{fn: func(ctx context.Context, _ domain.Secret, k domain.TimeKind) (domain.TimeAnswer, error) {
+	times := fakeTimes{fn: func(ctx context.Context, _ domain.Secret, _ domain.TimeKind) (domain.TimeAnswer, error) {
 		return domain.TimeAnswer{}, &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer, Err: ctx.Err()}
 	}}
 	f := newBrowser(oauth, times)

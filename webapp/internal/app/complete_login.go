@@ -98,9 +98,9 @@ func authorizationError(resp domain.AuthorizationResponse) error {
 // error and error_description (%x20-21 / %x23-5B / %x5D-7E), and at most
 // 200 of them, since it is shown to the user.
 func printable(s string) string {
-	const max = 200
+	const maxLen = 200
 	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < max; i++ {
+	for i := 0; i < len(s) && b.Len() < maxLen; i++ {
 		c := s[i]
 		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
 			b.WriteByte(c)

@@ -11,6 +11,8 @@ import (
 // when the user's credentials are refused, Unavailable when the server cannot
 // be reached in time, BadGateway for any other unexpected answer.
 type TokenSource interface {
+	// Token returns an access token for creds with exactly scope ("" asks for
+	// the client's default scopes).
 	Token(ctx context.Context, creds domain.Credentials, scope string) (domain.Secret, error)
 }
 
@@ -18,6 +20,7 @@ type TokenSource interface {
 // token. It returns *domain.Error values naming domain.ResourceServer:
 // Unavailable or BadGateway.
 type TimeReader interface {
+	// ReadTime reads the time of the given kind, presenting token.
 	ReadTime(ctx context.Context, token domain.Secret, kind domain.TimeKind) (domain.TimeAnswer, error)
 }
 
@@ -50,6 +53,7 @@ type TokenRenewer interface {
 // TokenRevoker tells the authorization server a refresh token is no longer
 // wanted (RFC 7009).
 type TokenRevoker interface {
+	// Revoke revokes refreshToken, which ends the grant it belongs to.
 	Revoke(ctx context.Context, refreshToken domain.Secret) error
 }
 

@@ -12,8 +12,14 @@ const redacted = "[redacted]"
 // does not leak; code that really needs the value converts it with string(s).
 type Secret string
 
-func (Secret) String() string               { return redacted }
-func (Secret) GoString() string             { return redacted }
+// String returns "[redacted]", for %v and %s.
+func (Secret) String() string { return redacted }
+
+// GoString returns "[redacted]", for %#v.
+func (Secret) GoString() string { return redacted }
+
+// MarshalText returns "[redacted]", so JSON, XML and zap's encoders never
+// see the value.
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Credentials are a user's username and password, passed on to the

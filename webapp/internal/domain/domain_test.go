@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 func TestSecretNeverPrints(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSecretNeverPrints(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", creds),
 		"%+v":  fmt.Sprintf("%+v", creds),
 		"%#v":  fmt.Sprintf("%#v", creds),
-		"%s":   fmt.Sprintf("%s", creds.Password),
+		"%s":   fmt.Sprintf("%s", creds.Password), //nolint:staticcheck // S1025: %s formatting is what is under test
 		"json": string(js),
 	} {
 		assert.NotContains(t, out, "hunter2", name)

@@ -8,6 +8,7 @@ import (
 // Service names an upstream the webapp depends on.
 type Service string
 
+// The two upstreams.
 const (
 	AuthServer     Service = "authserver"
 	ResourceServer Service = "resourceserver"
@@ -17,30 +18,30 @@ const (
 type ErrorCode string
 
 const (
-	// InvalidRequest: the caller sent something malformed.
+	// InvalidRequest means the caller sent something malformed.
 	InvalidRequest ErrorCode = "invalid_request"
-	// InvalidCredentials: no credentials, or the authorization server
-	// refused them.
-	InvalidCredentials ErrorCode = "invalid_credentials"
-	// Unavailable: an upstream is down, too slow, or said it is overloaded.
-	// Retrying shortly may work; nothing is wrong with the request.
+	// InvalidCredentials means the credentials were missing, or the
+	// authorization server refused them.
+	InvalidCredentials ErrorCode = "invalid_credentials" //nolint:gosec // G101: an error code, not a credential
+	// Unavailable means an upstream is down, too slow, or said it is
+	// overloaded. Retrying shortly may work; nothing is wrong with the request.
 	Unavailable ErrorCode = "unavailable"
-	// BadGateway: an upstream answered, but not as the protocol says it
+	// BadGateway means an upstream answered, but not as the protocol says it
 	// should. Usually a configuration mistake on one side; retrying will not
 	// help, so it is logged for an operator.
 	BadGateway ErrorCode = "bad_gateway"
-	// Forbidden: the request is refused whoever retries it, e.g. a form
+	// Forbidden means the request is refused whoever retries it, e.g. a form
 	// without its CSRF token.
 	Forbidden ErrorCode = "forbidden"
-	// AccessDenied: the user (or the authorization server on their behalf)
+	// AccessDenied means the user (or the authorization server on their behalf)
 	// declined to let the webapp in (RFC 6749 §4.1.2.1 access_denied).
 	AccessDenied ErrorCode = "access_denied"
-	// LoginFailed: a sign-in could not be completed (an answer that does not
-	// belong to the sign-in this browser started, an expired or reused one, a
-	// code the authorization server no longer accepts). Signing in again is
+	// LoginFailed means a sign-in could not be completed (an answer that does
+	// not belong to the sign-in this browser started, an expired or reused one,
+	// a code the authorization server no longer accepts). Signing in again is
 	// the remedy.
 	LoginFailed ErrorCode = "login_failed"
-	// SessionEnded: the authorization server or the resource server no
+	// SessionEnded means the authorization server or the resource server no
 	// longer accepts the session's grant (revoked, or expired); the session
 	// is over and the user must sign in again.
 	SessionEnded ErrorCode = "session_ended"

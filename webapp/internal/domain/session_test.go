@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 func TestNewRandom(t *testing.T) {

@@ -6,6 +6,7 @@ import "time"
 // the name of its endpoint and of the one scope that reading it needs.
 type TimeKind string
 
+// The two kinds of time the resource server serves.
 const (
 	CurrentTime TimeKind = "current_time"
 	EpochTime   TimeKind = "epoch_time"

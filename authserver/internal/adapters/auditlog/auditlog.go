@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Log writes each event as one JSON log line with msg "audit".
@@ -20,6 +21,7 @@ type Log struct {
 // NewLog returns a Log writing to log.
 func NewLog(log *zap.Logger) *Log { return &Log{log: log.WithOptions(zap.WithCaller(false))} }
 
+// Record writes e as one log line at info level; it never fails.
 func (l *Log) Record(_ context.Context, e domain.AuditEvent) error {
 	l.log.Info("audit",
 		zap.Time("at", e.Time),
@@ -33,6 +35,7 @@ func (l *Log) Record(_ context.Context, e domain.AuditEvent) error {
 
 // Writer stores events in bulk.
 type Writer interface {
+	// RecordMany stores events in one write: all of them, or none and an error.
 	RecordMany(ctx context.Context, events []domain.AuditEvent) error
 }
 
@@ -66,6 +69,8 @@ func NewBatcher(w Writer, log *zap.Logger, queue, maxBatch int, every time.Durat
 	return b
 }
 
+// Record queues e for the next batch without waiting; when the queue is full, e
+// goes to the fallback log instead.
 func (b *Batcher) Record(ctx context.Context, e domain.AuditEvent) error {
 	select {
 	case b.queue <- e:

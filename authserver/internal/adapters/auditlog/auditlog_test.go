@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 type fakeWriter struct {

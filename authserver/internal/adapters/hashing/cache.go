@@ -10,6 +10,7 @@ import (
 
 // Verifier is what CachedVerifier wraps.
 type Verifier interface {
+	// VerifySecret reports whether secret matches hash.
 	VerifySecret(ctx context.Context, hash, secret string) (bool, error)
 }
 
@@ -34,13 +35,17 @@ type CachedVerifier struct {
 	entries map[string][sha256.Size]byte
 }
 
-// NewCachedVerifier returns a cache of at most max entries in front of next.
-func NewCachedVerifier(next Verifier, max int) *CachedVerifier {
+// NewCachedVerifier returns a cache of at most maxEntries entries in front
+// of next.
+func NewCachedVerifier(next Verifier, maxEntries int) *CachedVerifier {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
-	return &CachedVerifier{next: next, key: k, max: max, entries: make(map[string][sha256.Size]byte)}
+	return &CachedVerifier{next: next, key: k, max: maxEntries, entries: make(map[string][sha256.Size]byte)}
 }
 
+// VerifySecret reports whether secret matches hash, answering from the cache
+// when this secret has verified against this hash before; only a successful
+// slow verification is cached.
 func (c *CachedVerifier) VerifySecret(ctx context.Context, hash, secret string) (bool, error) {
 	if !IsSlow(hash) {
 		return c.next.VerifySecret(ctx, hash, secret)

@@ -6,10 +6,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
-	"go.uber.org/zap"
 )
 
 // status maps each protocol error code to its HTTP status (RFC 6749 §5.2:

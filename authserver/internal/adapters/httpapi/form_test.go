@@ -10,10 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/zaplog"
 )
 
 func formRequest(body string) *http.Request {

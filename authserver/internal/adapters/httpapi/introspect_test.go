@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/oauth2ref/pkg/introspection"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/oauth2ref/pkg/introspection"
 )
 
 func TestAppendIntrospection(t *testing.T) {

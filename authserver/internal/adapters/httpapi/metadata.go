@@ -3,14 +3,17 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
+
+	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
-	"go.uber.org/zap"
 )
 
 // ScopeLister lists the scopes the server knows.
 type ScopeLister interface {
+	// ListScopes returns every scope the server knows.
 	ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
 }
 
@@ -48,7 +51,7 @@ type metadataDoc struct {
 // handleMetadata serves the RFC 8414 authorization server metadata.
 func handleMetadata(m Metadata, scopes ScopeLister, log *zap.Logger) http.Handler {
 	secretMethods := []string{string(domain.ClientSecretBasic), string(domain.ClientSecretPost)}
-	allMethods := append(secretMethods[:2:2], string(domain.AuthNone))
+	allMethods := slices.Concat(secretMethods, []string{string(domain.AuthNone)})
 	grants := make([]string, 0, len(m.GrantTypes))
 	for _, g := range m.GrantTypes {
 		if g != domain.GrantImplicit { // implicit has no grant_type value
@@ -91,7 +94,7 @@ func handleMetadata(m Metadata, scopes ScopeLister, log *zap.Logger) http.Handle
 // handleJWKS serves the public signing keys (RFC 7517 §5). The cache time is
 // short because a rotation must reach clients before the new key's tokens do.
 func handleJWKS(jwks func() []byte) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "public, max-age=60")

@@ -14,10 +14,11 @@ import (
 	"net/url"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/zaplog"
-	"go.uber.org/zap"
 )
 
 //go:embed templates/*.html
@@ -28,25 +29,41 @@ var staticFS embed.FS
 
 // Accounts signs people in and up and keeps their sessions.
 type Accounts interface {
+	// Login checks a username and password typed into the login page from ip.
 	Login(ctx context.Context, username, password, ip string) (domain.User, error)
+	// StartSession opens a session for the user and returns its cookie token.
 	StartSession(ctx context.Context, userID string) (string, error)
+	// Session returns the active session behind a cookie token.
 	Session(ctx context.Context, token string) (domain.Session, error)
+	// EndSession ends the session behind a cookie token.
 	EndSession(ctx context.Context, token string) error
+	// Signup creates an account.
 	Signup(ctx context.Context, username, password string) (domain.User, error)
+	// User returns the user with the given id.
 	User(ctx context.Context, id string) (domain.User, error)
 }
 
 // Grants lists and revokes users' grants to clients.
 type Grants interface {
+	// List returns the user's grants, by client id.
 	List(ctx context.Context, userID string) ([]app.GrantView, error)
+	// Revoke withdraws the user's grant to the client, and every token issued
+	// under it.
 	Revoke(ctx context.Context, userID, clientID string) error
 }
 
 // Authorizer decides authorization requests.
 type Authorizer interface {
+	// Validate checks an authorization request; an error with no Redirect in
+	// the Authorization must be shown to the user, never redirected.
 	Validate(ctx context.Context, req app.AuthorizeRequest) (app.Authorization, error)
+	// NeedsConsent reports whether the user must be asked before the request is
+	// granted.
 	NeedsConsent(ctx context.Context, userID string, auth app.Authorization) (bool, error)
+	// Approve records the user's consent and returns the parameters to send to
+	// auth.Redirect.
 	Approve(ctx context.Context, userID string, auth app.Authorization) ([][2]string, error)
+	// Issuer returns the "iss" every authorization response carries (RFC 9207).
 	Issuer() string
 }
 
@@ -147,6 +164,7 @@ const (
 )
 
 func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
+	//nolint:gosec // G124: Secure is on whenever the issuer is https (PageConfig.SecureCookies)
 	return &http.Cookie{Name: name, Value: value, Path: p.base + "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: p.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
 }
@@ -228,7 +246,9 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 		code = http.StatusSeeOther
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, to, code)
+	// to is one of this server's pages (safeReturn, loginURL) or a client's
+	// registered redirect URI, checked by app.Authorizer.Validate.
+	http.Redirect(w, r, to, code) //nolint:gosec // G710: see above
 }
 
 func handleStatic() http.Handler {

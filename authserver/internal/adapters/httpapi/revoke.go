@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Revoker answers RFC 7009 requests.
 type Revoker interface {
+	// Revoke revokes token on behalf of caller; an unknown or invalid token is
+	// not an error (RFC 7009 §2.2).
 	Revoke(ctx context.Context, caller domain.Client, token, hint string) error
 }
 

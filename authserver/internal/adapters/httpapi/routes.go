@@ -9,9 +9,10 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
-	"go.uber.org/zap"
 )
 
 // Deps are the handlers' dependencies.
@@ -65,7 +66,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		r.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		httpserver.JSON(w, http.StatusNotFound, errorBody{Error: "not_found", Description: "no such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

@@ -2,22 +2,26 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+
+	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
-	"go.uber.org/zap"
 )
 
 // ClientAuthenticator authenticates the client of a request.
 type ClientAuthenticator interface {
+	// Authenticate returns the client if cred is good for it.
 	Authenticate(ctx context.Context, cred app.ClientCredentials) (domain.Client, error)
 }
 
 // TokenExchanger issues tokens.
 type TokenExchanger interface {
+	// Exchange issues tokens for req on behalf of an authenticated client.
 	Exchange(ctx context.Context, client domain.Client, req app.TokenRequest) (app.TokenResponse, error)
 }
 
@@ -89,7 +93,7 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 
 // writeFormError is writeError plus 413 for an oversized body.
 func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
-	if err == errTooLarge {
+	if errors.Is(err, errTooLarge) {
 		noStore(w)
 		httpserver.JSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: domain.InvalidRequest, Description: errTooLarge.Description})
 		return

@@ -10,6 +10,8 @@ import (
 
 // Verifier is what VerifyCache wraps.
 type Verifier interface {
+	// VerifyAccessToken returns the claims of token if its signature, header
+	// and issuer are good.
 	VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error)
 }
 
@@ -29,11 +31,13 @@ type VerifyCache struct {
 	entries map[string]domain.AccessToken
 }
 
-// NewVerifyCache returns a cache of at most max tokens in front of next.
-func NewVerifyCache(next Verifier, max int, now func() time.Time) *VerifyCache {
-	return &VerifyCache{next: next, max: max, now: now, entries: make(map[string]domain.AccessToken, max)}
+// NewVerifyCache returns a cache of at most maxTokens tokens in front of next.
+func NewVerifyCache(next Verifier, maxTokens int, now func() time.Time) *VerifyCache {
+	return &VerifyCache{next: next, max: maxTokens, now: now, entries: make(map[string]domain.AccessToken, maxTokens)}
 }
 
+// VerifyAccessToken returns the claims of token, from the cache if it verified
+// before, else from next; a token that verifies and has not expired is kept.
 func (c *VerifyCache) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
 	c.mu.RLock()
 	t, ok := c.entries[token]

@@ -2,18 +2,19 @@ package jwtkeys_test
 
 import (
 	"context"
-	"github.com/oauth2ref/authserver/internal/app"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 type countingVerifier struct {

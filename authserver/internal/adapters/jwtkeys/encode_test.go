@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 func TestAppendClaimsMatchesEncodingJSON(t *testing.T) {

@@ -40,12 +40,15 @@ type fileDoc struct {
 	Keys []fileKey `json:"keys"`
 }
 
+// SigningKeys returns every key in the file, retired ones included.
 func (s *FileStore) SigningKeys(context.Context) ([]domain.SigningKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.read()
 }
 
+// AddSigningKey adds k to the file and retires every other key still signing,
+// in one atomic replacement of the file.
 func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,6 +64,8 @@ func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error 
 	return s.write(append(keys, k))
 }
 
+// DeleteSigningKeys removes from the file the keys retired before
+// retiredBefore.
 func (s *FileStore) DeleteSigningKeys(_ context.Context, retiredBefore time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,13 +120,15 @@ func (s *FileStore) write(keys []domain.SigningKey) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	// After the rename there is nothing to remove; before it, a failed
+	// removal leaves only a stray temporary file beside the key file.
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the sync error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {

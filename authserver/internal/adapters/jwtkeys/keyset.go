@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Store keeps signing keys. Memory, a key file, and PostgreSQL implement it.
 type Store interface {
+	// SigningKeys returns every stored key, retired ones included.
 	SigningKeys(ctx context.Context) ([]domain.SigningKey, error)
 	// AddSigningKey stores k and, in the same step, retires every other key
 	// that is still signing (RetiredAt = k.CreatedAt).
@@ -437,7 +439,7 @@ func (ks *KeySet) verifyOwn(ctx context.Context, token string, c *claims) error 
 		return fmt.Errorf("%w: signature encoding", ErrInvalidToken)
 	}
 	if err := k.method.Verify(token[:len(head)+1+len(payload)], rawSig, k.verificationKey()); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil || json.Unmarshal(raw, c) != nil {
@@ -470,7 +472,7 @@ func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) err
 		return lookupErr
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return nil
 }

@@ -5,14 +5,17 @@ import (
 	"net/http"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Authenticator decides whether a bearer token is one this server honours.
 type Authenticator interface {
+	// Authenticate returns the token if the authorization server says it is
+	// active and it was issued for this server.
 	Authenticate(ctx context.Context, token string) (domain.Token, error)
 }
 

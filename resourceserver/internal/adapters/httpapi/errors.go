@@ -5,9 +5,10 @@ import (
 	"net/http"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"go.uber.org/zap"
 )
 
 // realm names the protection space in every challenge (RFC 6750 §3).

@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // fakeVerifier stands in for the authorization server.

@@ -7,9 +7,10 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Deps are the handlers' dependencies.

@@ -17,13 +17,13 @@ type epochTimeBody struct {
 }
 
 func handleCurrentTime(uc app.CurrentTime) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, currentTimeBody{CurrentTime: uc.Handle().Format(time.RFC3339)})
 	})
 }
 
 func handleEpochTime(uc app.EpochTime) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, epochTimeBody{EpochTime: uc.Handle()})
 	})
 }

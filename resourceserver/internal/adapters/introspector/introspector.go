@@ -34,11 +34,11 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) (domain.Token,
 	resp, err := v.client.Introspect(ctx, token)
 	switch {
 	case errors.Is(err, introspection.ErrRejected):
-		return domain.Token{}, fmt.Errorf("%w: %v", domain.ErrCredentialsRejected, err)
+		return domain.Token{}, fmt.Errorf("%w: %w", domain.ErrCredentialsRejected, err)
 	case err != nil:
 		// introspection.ErrUnavailable, and anything else the client may
 		// come to return: the caller can only retry either way.
-		return domain.Token{}, fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+		return domain.Token{}, fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 	case !resp.Active:
 		return domain.Token{}, domain.ErrTokenInactive
 	}

@@ -2,19 +2,21 @@ package introspector_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/introspection"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // fakeAuthserver is an RFC 7662 endpoint that knows one client and answers
@@ -108,7 +110,7 @@ func TestVerifyToken(t *testing.T) {
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				assert.Equal(t, domain.Token{}, got)
-				if tc.wantErr != domain.ErrTokenInactive {
+				if !errors.Is(tc.wantErr, domain.ErrTokenInactive) {
 					assert.NotErrorIs(t, err, domain.ErrTokenInactive, "no answer is not a no")
 				}
 				return
@@ -132,7 +134,7 @@ func TestUnreachableIsUnavailableQuickly(t *testing.T) {
 	closed.Close()
 
 	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -191,7 +193,7 @@ func TestAudienceIsCheckedEndToEnd(t *testing.T) {
 
 func TestEveryCallAsks(t *testing.T) {
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
 		_, _ = w.Write([]byte(`{"active":true}`))
 	}))

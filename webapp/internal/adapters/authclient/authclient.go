@@ -14,9 +14,10 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"golang.org/x/oauth2"
 )
 
 var _ app.TokenSource = (*Client)(nil)
@@ -134,9 +135,9 @@ func unavailable(status int, desc string, cause error) error {
 
 // clip bounds upstream text before it reaches a response or a log line.
 func clip(s string) string {
-	const max = 200
-	if len(s) > max {
-		return s[:max] + "..."
+	const maxLen = 200
+	if len(s) > maxLen {
+		return s[:maxLen] + "..."
 	}
 	return s
 }

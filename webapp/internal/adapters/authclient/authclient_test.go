@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // A client id and secret with characters that RFC 6749 §2.3.1 says must be
@@ -83,7 +84,7 @@ func TestTokenSendsAPasswordGrant(t *testing.T) {
 // hang answers nothing until the client gives up. It reads the body first:
 // only then does the server watch the connection and see the client leave,
 // which lets the test server close promptly.
-func hang(w http.ResponseWriter, r *http.Request) {
+func hang(_ http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	select {
 	case <-r.Context().Done():
@@ -93,7 +94,7 @@ func hang(w http.ResponseWriter, r *http.Request) {
 
 func TestTokenMapsFailures(t *testing.T) {
 	jsonAnswer := func(status int, body string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			_, _ = w.Write([]byte(body))
@@ -124,11 +125,11 @@ func TestTokenMapsFailures(t *testing.T) {
 			domain.BadGateway, 401, "the authserver refused the webapp's client credentials (status 401, invalid_client)"},
 		{"scope not allowed for the client", jsonAnswer(400, `{"error":"invalid_scope"}`),
 			domain.BadGateway, 400, "the authserver answered the token request with status 400 (invalid_scope)"},
-		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) },
+		{"server error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) },
 			domain.BadGateway, 500, "the authserver answered the token request with status 500"},
 		{"unavailable", jsonAnswer(503, `{"error":"temporarily_unavailable"}`),
 			domain.Unavailable, 503, "the authserver is unavailable (status 503)"},
-		{"unavailable without a body", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) },
+		{"unavailable without a body", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) },
 			domain.Unavailable, 503, "the authserver is unavailable (status 503)"},
 		{"rate limited", jsonAnswer(429, `{}`),
 			domain.Unavailable, 429, "the authserver is unavailable (status 429)"},

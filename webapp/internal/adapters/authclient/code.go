@@ -9,9 +9,10 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/oauth2"
+
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"golang.org/x/oauth2"
 )
 
 var (
@@ -132,12 +133,12 @@ func (c *CodeClient) Revoke(ctx context.Context, refreshToken domain.Secret) err
 	if err != nil {
 		return classify(ctx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch resp.StatusCode {
+	case http.StatusOK:
 		return nil
-	case resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusTooManyRequests:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		return unavailable(resp.StatusCode, fmt.Sprintf("the authserver is unavailable (status %d)", resp.StatusCode), nil)
 	}
 	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: resp.StatusCode,

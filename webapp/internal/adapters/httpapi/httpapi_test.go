@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 // fakeTimes is a function-field fake of the use case.

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // writeAnswer sends the resource server's body as it came. no-store because

@@ -10,13 +10,16 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // TimeFetcher reads one kind of time on behalf of a user.
 type TimeFetcher interface {
+	// FetchTime gets a token for the user with only the scope which needs and
+	// reads that time from the resource server with it.
 	FetchTime(ctx context.Context, creds domain.Credentials, which domain.TimeKind) (domain.TimeAnswer, error)
 }
 

@@ -3,9 +3,10 @@ package httpapi
 import (
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // handleTime serves one kind of time: it logs the user in at the

@@ -49,7 +49,7 @@ func (c *Client) ReadTime(ctx context.Context, token domain.Secret, kind domain.
 	if err != nil {
 		return domain.TimeAnswer{}, transportError(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // a read body has nothing left to report on close
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return domain.TimeAnswer{}, transportError(err)

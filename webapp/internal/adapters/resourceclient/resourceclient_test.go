@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 const token = domain.Secret("at-secret-1")
@@ -56,7 +57,7 @@ func TestReadTimeSendsTheBearerToken(t *testing.T) {
 }
 
 // hang answers nothing until the client gives up.
-func hang(w http.ResponseWriter, r *http.Request) {
+func hang(_ http.ResponseWriter, r *http.Request) {
 	select {
 	case <-r.Context().Done():
 	case <-time.After(5 * time.Second):
@@ -65,7 +66,7 @@ func hang(w http.ResponseWriter, r *http.Request) {
 
 func TestReadTimeMapsFailures(t *testing.T) {
 	answer := func(status int, header, body string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, _ *http.Request) {
 			if header != "" {
 				w.Header().Set("WWW-Authenticate", header)
 			}
@@ -98,7 +99,7 @@ func TestReadTimeMapsFailures(t *testing.T) {
 			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403 (insufficient_scope)"},
 		{"unsafe code is left out", answer(403, ``, `{"error":"<script>"}`),
 			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403"},
-		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) },
+		{"server error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) },
 			domain.CurrentTime, domain.BadGateway, 500, "the resourceserver answered status 500"},
 		{"unavailable", answer(503, ``, `{"error":"temporarily_unavailable"}`),
 			domain.CurrentTime, domain.Unavailable, 503, "the resourceserver is unavailable (status 503)"},

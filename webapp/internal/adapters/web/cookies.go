@@ -30,6 +30,7 @@ func cookieValue(r *http.Request, name string) domain.Secret {
 // navigations (SameSite=Lax), which is how the authserver's redirect to the
 // callback arrives. maxAge < 0 deletes it.
 func (p *Pages) setCookie(w http.ResponseWriter, name, path string, value domain.Secret, maxAge int) {
+	//nolint:gosec // G124: Secure is on whenever the webapp is served over https (Deps.SecureCookies)
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    string(value),

@@ -37,7 +37,7 @@ func (p *Pages) logClient(next http.Handler) http.Handler {
 // handleStyle serves the stylesheet, the one resource the CSP lets pages
 // load.
 func handleStyle() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/css; charset=utf-8")
 		h.Set("X-Content-Type-Options", "nosniff")

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // endedNotice is what the home page says when it has just ended a session

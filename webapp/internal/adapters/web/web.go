@@ -15,16 +15,25 @@ import (
 	"html/template"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
-	"go.uber.org/zap"
 )
 
 // Browser is the use cases the pages call.
 type Browser interface {
+	// StartLogin records a new sign-in attempt and returns the authorization
+	// request to send the browser to.
 	StartLogin(ctx context.Context) (app.LoginStart, error)
+	// CompleteLogin checks the authorization server's answer to the attempt,
+	// redeems its code and opens a new session, ending oldSession.
 	CompleteLogin(ctx context.Context, attemptID, oldSession domain.Secret, resp domain.AuthorizationResponse) (domain.Session, error)
+	// Home returns what the home page shows for the session; an empty or
+	// unknown session is the signed-out view.
 	Home(ctx context.Context, sessionID domain.Secret) (app.HomeView, error)
+	// Logout ends the session if csrfToken is its CSRF token, and revokes its
+	// refresh token.
 	Logout(ctx context.Context, sessionID domain.Secret, csrfToken string) (app.SignOut, error)
 }
 

@@ -19,9 +19,13 @@ import (
 
 // ClientStore is the store the cache fronts.
 type ClientStore interface {
+	// FindClient returns the client registered under id, or domain.ErrNotFound.
 	FindClient(ctx context.Context, id string) (domain.Client, error)
+	// SaveClient creates or replaces c.
 	SaveClient(ctx context.Context, c domain.Client) error
+	// SaveScope creates or replaces the scope named s.Name.
 	SaveScope(ctx context.Context, s domain.ScopeInfo) error
+	// ListScopes returns every scope the store knows.
 	ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
 }
 
@@ -42,11 +46,14 @@ type entry struct {
 	expires time.Time
 }
 
-// NewClients returns a cache of at most max clients, each kept for ttl.
-func NewClients(next ClientStore, ttl time.Duration, max int, now func() time.Time) *Clients {
-	return &Clients{ClientStore: next, ttl: ttl, max: max, now: now, entries: make(map[string]entry)}
+// NewClients returns a cache of at most maxClients clients, each kept for ttl.
+func NewClients(next ClientStore, ttl time.Duration, maxClients int, now func() time.Time) *Clients {
+	return &Clients{ClientStore: next, ttl: ttl, max: maxClients, now: now, entries: make(map[string]entry)}
 }
 
+// FindClient returns the client registered under id, from the cache while its
+// entry is fresh. Unknown ids are cached too; a store error other than
+// domain.ErrNotFound is returned and not cached.
 func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, error) {
 	now := c.now()
 	c.mu.RLock()
@@ -75,6 +82,8 @@ func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, err
 	return cl, err
 }
 
+// SaveClient saves cl in the store and drops its cache entry, so this process
+// sees the change at once; other processes see it when their entry expires.
 func (c *Clients) SaveClient(ctx context.Context, cl domain.Client) error {
 	err := c.ClientStore.SaveClient(ctx, cl)
 	c.mu.Lock()

@@ -10,6 +10,7 @@ import (
 
 // Sessions.
 
+// CreateSession stores sess under its hash, replacing any session stored there.
 func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -17,6 +18,8 @@ func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
 	return nil
 }
 
+// FindSession returns the session stored under hash, expired or not, or
+// domain.ErrNotFound.
 func (s *Store) FindSession(_ context.Context, hash string) (domain.Session, error) {
 	s.browserMu.RLock()
 	defer s.browserMu.RUnlock()
@@ -27,6 +30,7 @@ func (s *Store) FindSession(_ context.Context, hash string) (domain.Session, err
 	return sess, nil
 }
 
+// DeleteSession deletes the session stored under hash, if there is one.
 func (s *Store) DeleteSession(_ context.Context, hash string) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -36,6 +40,7 @@ func (s *Store) DeleteSession(_ context.Context, hash string) error {
 
 // Authorization codes.
 
+// CreateCode stores c; domain.ErrConflict if its hash is taken.
 func (s *Store) CreateCode(_ context.Context, c domain.AuthorizationCode) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -97,6 +102,7 @@ func (s *Store) MarkCodeReplayed(_ context.Context, hash string) error {
 
 type consentKey struct{ user, client string }
 
+// FindConsent returns the user's consent to the client, or domain.ErrNotFound.
 func (s *Store) FindConsent(_ context.Context, userID, clientID string) (domain.Consent, error) {
 	s.browserMu.RLock()
 	defer s.browserMu.RUnlock()
@@ -107,6 +113,7 @@ func (s *Store) FindConsent(_ context.Context, userID, clientID string) (domain.
 	return c, nil
 }
 
+// SaveConsent creates or replaces the user's consent to the client.
 func (s *Store) SaveConsent(_ context.Context, c domain.Consent) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -115,6 +122,7 @@ func (s *Store) SaveConsent(_ context.Context, c domain.Consent) error {
 	return nil
 }
 
+// ListConsents returns the user's consents, by client id.
 func (s *Store) ListConsents(_ context.Context, userID string) ([]domain.Consent, error) {
 	s.browserMu.RLock()
 	defer s.browserMu.RUnlock()
@@ -128,6 +136,7 @@ func (s *Store) ListConsents(_ context.Context, userID string) ([]domain.Consent
 	return out, nil
 }
 
+// DeleteConsent deletes the user's consent to the client, if there is one.
 func (s *Store) DeleteConsent(_ context.Context, userID, clientID string) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -140,6 +149,7 @@ func (s *Store) DeleteConsent(_ context.Context, userID, clientID string) error 
 
 const auditKeep = 1000
 
+// Record appends e to the ring, dropping the oldest event beyond the last 1000.
 func (s *Store) Record(_ context.Context, e domain.AuditEvent) error {
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()
@@ -150,6 +160,7 @@ func (s *Store) Record(_ context.Context, e domain.AuditEvent) error {
 	return nil
 }
 
+// RecentAudit returns up to limit of the latest events, newest first.
 func (s *Store) RecentAudit(_ context.Context, limit int) ([]domain.AuditEvent, error) {
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()

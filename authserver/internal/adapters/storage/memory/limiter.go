@@ -2,9 +2,10 @@ package memory
 
 import (
 	"context"
-	"github.com/oauth2ref/authserver/internal/app"
 	"sync"
 	"time"
+
+	"github.com/oauth2ref/authserver/internal/app"
 )
 
 // Limiter counts failures per key in fixed windows. A fixed window is crude
@@ -28,6 +29,8 @@ func NewLimiter(cfg app.LimitPolicy, now func() time.Time) *Limiter {
 	return &Limiter{cfg: cfg, now: now, windows: map[string]window{}}
 }
 
+// Blocked reports whether key has reached the maximum number of failures in its
+// current window; never, if the policy sets no maximum.
 func (l *Limiter) Blocked(_ context.Context, key string) (bool, error) {
 	if l.cfg.MaxFailures <= 0 {
 		return false, nil
@@ -38,6 +41,8 @@ func (l *Limiter) Blocked(_ context.Context, key string) (bool, error) {
 	return ok && l.now().Before(w.ends) && w.failures >= l.cfg.MaxFailures, nil
 }
 
+// Failed counts a failure for key, starting a new window if the last one has
+// ended.
 func (l *Limiter) Failed(_ context.Context, key string) error {
 	if l.cfg.MaxFailures <= 0 {
 		return nil

@@ -6,11 +6,11 @@ package memory
 
 import (
 	"context"
-	"github.com/oauth2ref/authserver/internal/app"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
@@ -74,6 +74,7 @@ func (s *Store) Ping(context.Context) error { return nil }
 
 // Clients.
 
+// FindClient returns the client registered under id, or domain.ErrNotFound.
 func (s *Store) FindClient(_ context.Context, id string) (domain.Client, error) {
 	s.clientsMu.RLock()
 	c, ok := s.clients[id]
@@ -84,6 +85,7 @@ func (s *Store) FindClient(_ context.Context, id string) (domain.Client, error) 
 	return c, nil
 }
 
+// SaveClient creates or replaces c, keeping its own copy of c's slices.
 func (s *Store) SaveClient(_ context.Context, c domain.Client) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
@@ -91,6 +93,7 @@ func (s *Store) SaveClient(_ context.Context, c domain.Client) error {
 	return nil
 }
 
+// ListClients returns every client, by id.
 func (s *Store) ListClients(context.Context) ([]domain.Client, error) {
 	s.clientsMu.RLock()
 	defer s.clientsMu.RUnlock()
@@ -102,6 +105,8 @@ func (s *Store) ListClients(context.Context) ([]domain.Client, error) {
 	return out, nil
 }
 
+// DeleteClient deletes the client registered under id, or returns
+// domain.ErrNotFound.
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
@@ -126,6 +131,8 @@ func cloneClient(c domain.Client) domain.Client {
 
 // Users.
 
+// FindUserByUsername returns the user whose login name is username, or
+// domain.ErrNotFound.
 func (s *Store) FindUserByUsername(_ context.Context, username string) (domain.User, error) {
 	s.usersMu.RLock()
 	defer s.usersMu.RUnlock()
@@ -136,6 +143,7 @@ func (s *Store) FindUserByUsername(_ context.Context, username string) (domain.U
 	return s.users[id], nil
 }
 
+// FindUser returns the user with the given id, or domain.ErrNotFound.
 func (s *Store) FindUser(_ context.Context, id string) (domain.User, error) {
 	s.usersMu.RLock()
 	defer s.usersMu.RUnlock()
@@ -166,6 +174,8 @@ func (s *Store) SaveUser(_ context.Context, u domain.User) error {
 
 type revocation struct{ at, until time.Time }
 
+// Revoke revokes every token carrying id issued at or before at, until until.
+// Revoking an id again only ever widens its mark.
 func (s *Store) Revoke(_ context.Context, id string, at, until time.Time) error {
 	s.revokedMu.Lock()
 	defer s.revokedMu.Unlock()
@@ -181,6 +191,8 @@ func (s *Store) Revoke(_ context.Context, id string, at, until time.Time) error 
 	return nil
 }
 
+// Revoked reports whether a token issued at iat and carrying any of ids is
+// revoked by a mark still in force.
 func (s *Store) Revoked(_ context.Context, iat time.Time, ids ...string) (bool, error) {
 	now := s.now()
 	s.revokedMu.RLock()
@@ -198,12 +210,15 @@ func (s *Store) Revoked(_ context.Context, iat time.Time, ids ...string) (bool, 
 
 // Signing keys.
 
+// SigningKeys returns a copy of every key, retired ones included.
 func (s *Store) SigningKeys(context.Context) ([]domain.SigningKey, error) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	return slices.Clone(s.keys), nil
 }
 
+// AddSigningKey adds k and retires every other key still signing, as of
+// k.CreatedAt.
 func (s *Store) AddSigningKey(_ context.Context, k domain.SigningKey) error {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
@@ -216,6 +231,7 @@ func (s *Store) AddSigningKey(_ context.Context, k domain.SigningKey) error {
 	return nil
 }
 
+// DeleteSigningKeys removes the keys retired before retiredBefore.
 func (s *Store) DeleteSigningKeys(_ context.Context, retiredBefore time.Time) error {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
@@ -295,6 +311,7 @@ func compare(a, b string) int {
 
 // Scopes.
 
+// SaveScope creates or replaces the scope named sc.Name.
 func (s *Store) SaveScope(_ context.Context, sc domain.ScopeInfo) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
@@ -305,6 +322,7 @@ func (s *Store) SaveScope(_ context.Context, sc domain.ScopeInfo) error {
 	return nil
 }
 
+// ListScopes returns every scope, by name.
 func (s *Store) ListScopes(context.Context) ([]domain.ScopeInfo, error) {
 	s.clientsMu.RLock()
 	defer s.clientsMu.RUnlock()

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func newStore(clock *storagetest.Clock) *Store {
@@ -19,37 +20,37 @@ func newStore(clock *storagetest.Clock) *Store {
 
 func TestConformance(t *testing.T) {
 	t.Run("clients", func(t *testing.T) {
-		storagetest.RunClients(t, func(t *testing.T) storagetest.ClientStore { return newStore(storagetest.NewClock()) })
+		storagetest.RunClients(t, func(_ *testing.T) storagetest.ClientStore { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("users", func(t *testing.T) {
-		storagetest.RunUsers(t, func(t *testing.T) storagetest.UserStore { return newStore(storagetest.NewClock()) })
+		storagetest.RunUsers(t, func(_ *testing.T) storagetest.UserStore { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("refresh tokens", func(t *testing.T) {
-		storagetest.RunRefreshTokens(t, func(t *testing.T, c *storagetest.Clock) app.RefreshTokenStore { return newStore(c) })
+		storagetest.RunRefreshTokens(t, func(_ *testing.T, c *storagetest.Clock) app.RefreshTokenStore { return newStore(c) })
 	})
 	t.Run("revocations", func(t *testing.T) {
-		storagetest.RunRevocations(t, func(t *testing.T, c *storagetest.Clock) app.RevocationStore { return newStore(c) })
+		storagetest.RunRevocations(t, func(_ *testing.T, c *storagetest.Clock) app.RevocationStore { return newStore(c) })
 	})
 	t.Run("signing keys", func(t *testing.T) {
-		storagetest.RunSigningKeys(t, func(t *testing.T) jwtkeys.Store { return newStore(storagetest.NewClock()) })
+		storagetest.RunSigningKeys(t, func(_ *testing.T) jwtkeys.Store { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("sessions", func(t *testing.T) {
-		storagetest.RunSessions(t, func(t *testing.T, c *storagetest.Clock) app.SessionStore { return newStore(c) })
+		storagetest.RunSessions(t, func(_ *testing.T, c *storagetest.Clock) app.SessionStore { return newStore(c) })
 	})
 	t.Run("codes", func(t *testing.T) {
-		storagetest.RunCodes(t, func(t *testing.T, c *storagetest.Clock) app.CodeStore { return newStore(c) })
+		storagetest.RunCodes(t, func(_ *testing.T, c *storagetest.Clock) app.CodeStore { return newStore(c) })
 	})
 	t.Run("consents", func(t *testing.T) {
-		storagetest.RunConsents(t, func(t *testing.T) app.ConsentStore { return newStore(storagetest.NewClock()) })
+		storagetest.RunConsents(t, func(_ *testing.T) app.ConsentStore { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("user-client revocation", func(t *testing.T) {
-		storagetest.RunUserClientRevocation(t, func(t *testing.T, c *storagetest.Clock) storagetest.UserClientRefreshStore { return newStore(c) })
+		storagetest.RunUserClientRevocation(t, func(_ *testing.T, c *storagetest.Clock) storagetest.UserClientRefreshStore { return newStore(c) })
 	})
 	t.Run("audit", func(t *testing.T) {
-		storagetest.RunAudit(t, func(t *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
+		storagetest.RunAudit(t, func(_ *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("limiter", func(t *testing.T) {
-		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter { return newStore(c).Limiter() })
+		storagetest.RunLimiter(t, func(_ *testing.T, c *storagetest.Clock) storagetest.FailureLimiter { return newStore(c).Limiter() })
 	})
 }
 

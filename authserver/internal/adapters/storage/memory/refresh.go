@@ -53,7 +53,7 @@ var statuses = []domain.RefreshStatus{domain.RefreshActive, domain.RefreshRotate
 
 func statusCode(s domain.RefreshStatus) uint8 {
 	if i := slices.Index(statuses, s); i >= 0 {
-		return uint8(i)
+		return uint8(i) //nolint:gosec // G115: i < len(statuses), which is 3
 	}
 	return 0
 }
@@ -118,6 +118,8 @@ func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) err
 	return nil
 }
 
+// FindRefreshToken returns the token stored under hash, whatever its status or
+// expiry, or domain.ErrNotFound.
 func (s *Store) FindRefreshToken(_ context.Context, hash string) (domain.RefreshToken, error) {
 	s.refreshMu.RLock()
 	defer s.refreshMu.RUnlock()

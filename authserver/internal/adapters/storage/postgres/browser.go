@@ -172,6 +172,7 @@ func scanConsent(r row) (domain.Consent, error) {
 	return c, nil
 }
 
+// FindConsent returns the user's consent to the client, or domain.ErrNotFound.
 func (s *Store) FindConsent(ctx context.Context, userID, clientID string) (domain.Consent, error) {
 	return queryOne(ctx, s, scanConsent, `SELECT `+consentColumns+` FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 }

@@ -43,6 +43,7 @@ func scanClient(r row) (domain.Client, error) {
 	return c, nil
 }
 
+// FindClient returns the client registered under id, or domain.ErrNotFound.
 func (s *Store) FindClient(ctx context.Context, id string) (domain.Client, error) {
 	return queryOne(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id)
 }
@@ -116,10 +117,13 @@ func scanUser(r row) (domain.User, error) {
 	return u, nil
 }
 
+// FindUserByUsername returns the user whose login name is username, or
+// domain.ErrNotFound.
 func (s *Store) FindUserByUsername(ctx context.Context, username string) (domain.User, error) {
 	return queryOne(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE username = $1`, username)
 }
 
+// FindUser returns the user with the given id, or domain.ErrNotFound.
 func (s *Store) FindUser(ctx context.Context, id string) (domain.User, error) {
 	return queryOne(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
 }

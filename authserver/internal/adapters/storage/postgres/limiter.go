@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+
 	"github.com/oauth2ref/authserver/internal/app"
 )
 
@@ -17,6 +18,8 @@ type Limiter struct {
 // Limiter returns a failure limiter kept in this store's database.
 func (s *Store) Limiter(cfg app.LimitPolicy) *Limiter { return &Limiter{store: s, cfg: cfg} }
 
+// Blocked reports whether key's window is live and holds MaxFailures failures
+// or more.
 func (l *Limiter) Blocked(ctx context.Context, key string) (bool, error) {
 	if l.cfg.MaxFailures <= 0 {
 		return false, nil

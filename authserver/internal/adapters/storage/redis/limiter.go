@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/oauth2ref/authserver/internal/app"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauth2ref/authserver/internal/app"
 )
 
 // Limiter counts failures per key in fixed windows, with the memory
@@ -48,6 +49,8 @@ redis.call('SET', KEYS[1], string.format('{"failures":%d,"ends_us":%.0f}', failu
 return failures
 `)
 
+// Blocked reports whether key's window is live and holds MaxFailures failures
+// or more.
 func (l *Limiter) Blocked(ctx context.Context, key string) (bool, error) {
 	if l.cfg.MaxFailures <= 0 {
 		return false, nil
@@ -68,6 +71,7 @@ func (l *Limiter) Blocked(ctx context.Context, key string) (bool, error) {
 	return l.store.now().UnixMicro() < w.EndMicros && w.Failures >= l.cfg.MaxFailures, nil
 }
 
+// Failed counts one failure for key with failScript, atomically.
 func (l *Limiter) Failed(ctx context.Context, key string) error {
 	if l.cfg.MaxFailures <= 0 {
 		return nil

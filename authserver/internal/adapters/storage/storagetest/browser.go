@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/app"
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // RunSessions tests a session store.

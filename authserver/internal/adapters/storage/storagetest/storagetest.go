@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Clock is a settable clock shared by a store and its test.
@@ -27,22 +28,31 @@ type Clock struct {
 // NewClock returns a clock at a fixed, whole-second time.
 func NewClock() *Clock { return &Clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
+// Now returns the clock's time; pass c.Now to the store as its clock.
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
+// Advance moves the clock d forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // ClientStore is what a client backend offers.
 type ClientStore interface {
 	app.ClientFinder
+	// SaveClient creates or replaces c.
 	SaveClient(ctx context.Context, c domain.Client) error
+	// ListClients returns every client, by id.
 	ListClients(ctx context.Context) ([]domain.Client, error)
+	// DeleteClient deletes the client registered under id, or returns
+	// domain.ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
 }
 
 // UserStore is what a user backend offers.
 type UserStore interface {
 	app.UserFinder
+	// FindUser returns the user with the given id, or domain.ErrNotFound.
 	FindUser(ctx context.Context, id string) (domain.User, error)
+	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
+	// to another user.
 	SaveUser(ctx context.Context, u domain.User) error
 }
 
@@ -54,7 +64,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 	t.Run("save find list delete", func(t *testing.T) {
 		s := newStore(t)
 		id := uniq("client")
-		c := domain.Client{
+		c := domain.Client{ //nolint:gosec // G101: a placeholder hash, not a secret
 			ID: id, Name: "Demo", Type: domain.Confidential, SecretHash: "$hmac-sha256$x$y",
 			AuthMethods:  []domain.AuthMethod{domain.ClientSecretBasic, domain.ClientSecretPost},
 			GrantTypes:   []domain.GrantType{domain.GrantPassword, domain.GrantRefreshToken},
@@ -106,7 +116,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 	ctx := context.Background()
 	t.Run("save and find by id and username", func(t *testing.T) {
 		s := newStore(t)
-		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x",
+		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x", //nolint:gosec // G101: a placeholder hash
 			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		require.NoError(t, s.SaveUser(ctx, u))
 		got, err := s.FindUserByUsername(ctx, u.Username)

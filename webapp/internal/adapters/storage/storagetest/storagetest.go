@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/webapp/internal/app"
-	"github.com/oauth2ref/webapp/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/webapp/internal/app"
+	"github.com/oauth2ref/webapp/internal/domain"
 )
 
 // Clock is a clock the suites move by hand.
@@ -156,7 +157,10 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 				_, err := st.Update(ctx, "s1", func(s *domain.Session) error {
 					now := inFlight.Add(1)
 					defer inFlight.Add(-1)
-					for m := maxInFlight.Load(); now > m && !maxInFlight.CompareAndSwap(m, now); m = maxInFlight.Load() {
+					for m := maxInFlight.Load(); now > m; m = maxInFlight.Load() {
+						if maxInFlight.CompareAndSwap(m, now) {
+							break
+						}
 					}
 					v, err := strconv.Atoi(string(s.Tokens.RefreshToken))
 					if err != nil {

@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/oauth2ref/authserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver"
 )
 
 // pgSchemaDSN returns a URL DSN for an empty PostgreSQL schema of the test's

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/faulttest"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // The guarantees of the README's "What holds under races and faults", raced
@@ -25,7 +26,7 @@ import (
 const raceRounds = 50
 
 // backends are the storage set-ups every race runs on.
-func backends(t *testing.T) map[string]func(t *testing.T) []authserver.Option {
+func backends() map[string]func(t *testing.T) []authserver.Option {
 	return map[string]func(t *testing.T) []authserver.Option{
 		"memory": func(*testing.T) []authserver.Option { return nil },
 		"postgres+redis": func(t *testing.T) []authserver.Option {
@@ -118,7 +119,7 @@ func both(f, g func()) {
 }
 
 func TestRaceCodeReplayedDuringItsExchange(t *testing.T) {
-	for name, storage := range backends(t) {
+	for name, storage := range backends() {
 		t.Run(name, func(t *testing.T) {
 			ts := start(t, storage(t)...)
 			b := signedIn(t, ts)
@@ -139,7 +140,7 @@ func TestRaceCodeReplayedDuringItsExchange(t *testing.T) {
 }
 
 func TestRaceRevocationDuringRotation(t *testing.T) {
-	for name, storage := range backends(t) {
+	for name, storage := range backends() {
 		t.Run(name, func(t *testing.T) {
 			ts := start(t, storage(t)...)
 			b := signedIn(t, ts)
@@ -160,7 +161,7 @@ func TestRaceRevocationDuringRotation(t *testing.T) {
 }
 
 func TestRaceReuseDuringRotation(t *testing.T) {
-	for name, storage := range backends(t) {
+	for name, storage := range backends() {
 		t.Run(name, func(t *testing.T) {
 			ts := start(t, storage(t)...)
 			b := signedIn(t, ts)

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver"
-	"github.com/oauth2ref/authserver/internal/faulttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/internal/faulttest"
 )
 
 // revocationsIn puts the revocations group in the given Redis, the rest in

@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/faulttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/faulttest"
 )
 
 // revocationsEnv keeps revocations in the given Redis (by its unix://

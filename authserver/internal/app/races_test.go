@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2ref/authserver/internal/app"
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // The guarantees of the README's "What holds under races and faults", on

@@ -67,6 +67,7 @@ type ConsentStore interface {
 // atomic step, every family authorized at or before at that is created
 // later (an exchange of an older code still under way).
 type UserClientRevoker interface {
+	// RevokeUserClientTokens revokes the user's grant to the client as of at.
 	RevokeUserClientTokens(ctx context.Context, userID, clientID string, at time.Time) error
 }
 

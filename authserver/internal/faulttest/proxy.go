@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"context"
 	"net"
 	"sync"
 	"testing"
@@ -40,7 +41,7 @@ func (l *link) close() {
 // (host:port). It closes when the test ends.
 func NewProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("faulttest: proxy: %v", err)
 	}
@@ -138,7 +139,8 @@ func reset(c net.Conn) {
 }
 
 func (p *Proxy) serve(c net.Conn) {
-	s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	d := net.Dialer{Timeout: 5 * time.Second}
+	s, err := d.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		reset(c)
 		return

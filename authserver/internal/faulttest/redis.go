@@ -108,7 +108,7 @@ func (r *Redis) Start() {
 	if r.running() {
 		r.tb.Fatal("faulttest: Redis.Start: the server is running")
 	}
-	cmd := exec.Command(r.bin, r.args...)
+	cmd := exec.CommandContext(context.Background(), r.bin, r.args...) //nolint:gosec // G204: the test's own redis-server and arguments; it outlives any one call, so it is stopped by Stop, Kill or test cleanup, not by a context
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		r.tb.Fatalf("faulttest: starting redis-server: %v", err)
@@ -240,7 +240,7 @@ func waitStopped(tb testing.TB, pid int) {
 	path := fmt.Sprintf("/proc/%d/stat", pid)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) //nolint:gosec // G304: /proc/<pid>/stat of our own child
 		if errors.Is(err, os.ErrNotExist) {
 			time.Sleep(50 * time.Millisecond)
 			return

@@ -19,12 +19,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/postgres"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Replicas share one key store; each reloads it on its own schedule. These

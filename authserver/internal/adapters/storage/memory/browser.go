@@ -69,6 +69,7 @@ func (s *Store) ClaimCode(_ context.Context, hash, attempt string, until time.Ti
 	return c, true, nil
 }
 
+// SettleCode ends attempt's claim under the lock (see app.CodeStore).
 func (s *Store) SettleCode(_ context.Context, hash, attempt string, used bool) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
@@ -88,6 +89,7 @@ func (s *Store) SettleCode(_ context.Context, hash, attempt string, used bool) e
 	return nil
 }
 
+// MarkCodeReplayed marks the code replayed; a missing code is fine.
 func (s *Store) MarkCodeReplayed(_ context.Context, hash string) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()

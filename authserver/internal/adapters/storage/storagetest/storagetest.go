@@ -146,7 +146,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 		// Two replicas loading the same fixtures into an empty database.
 		s := newStore(t)
 		for round := 0; round < 50; round++ {
-			u := domain.User{ID: uniq("u"), Username: uniq("fixture-user"), PasswordHash: "$argon2id$x",
+			u := domain.User{ID: uniq("u"), Username: uniq("fixture-user"), PasswordHash: "$argon2id$x", //nolint:gosec // G101: a placeholder hash, not a secret
 				CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			errs := make([]error, 2)
 			var wg sync.WaitGroup

@@ -27,6 +27,9 @@ type Config struct {
 	IdleTimeout       config.Duration `json:"idle_timeout"`
 	ShutdownTimeout   config.Duration `json:"shutdown_timeout"`
 	MaxBodyBytes      int64           `json:"max_body_bytes"`
+	// TrustedProxies are the networks (CIDRs) whose X-Forwarded-For is
+	// believed when telling where a request came from; none by default.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 }
 
 // DefaultConfig returns timeouts that suit an API behind no proxy.
@@ -55,7 +58,8 @@ const ConfigSchema = `{
     "write_timeout": ` + config.DurationSchema + `,
     "idle_timeout": ` + config.DurationSchema + `,
     "shutdown_timeout": ` + config.DurationSchema + `,
-    "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 10485760}
+    "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 10485760},
+    "trusted_proxies": {"type": "array", "maxItems": 64, "items": {"type": "string", "minLength": 1, "maxLength": 64}}
   }
 }`
 

@@ -43,6 +43,36 @@ func NewCachedVerifier(next Verifier, maxEntries int) *CachedVerifier {
 	return &CachedVerifier{next: next, key: k, max: maxEntries, entries: make(map[string][sha256.Size]byte)}
 }
 
+// VerifyQuick checks secret against hash when that needs no slow hash:
+// the hash is of the fast scheme, or this secret verified against it
+// before. done is false when only VerifySecret can tell; nothing is hashed
+// slowly here.
+func (c *CachedVerifier) VerifyQuick(ctx context.Context, hash, secret string) (ok, done bool, err error) {
+	if !IsSlow(hash) {
+		ok, err := c.next.VerifySecret(ctx, hash, secret)
+		return ok, true, err
+	}
+	if c.cached(hash, c.tag(secret)) {
+		return true, true, nil
+	}
+	return false, false, nil
+}
+
+func (c *CachedVerifier) tag(secret string) [sha256.Size]byte {
+	var tag [sha256.Size]byte
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(secret))
+	m.Sum(tag[:0])
+	return tag
+}
+
+func (c *CachedVerifier) cached(hash string, tag [sha256.Size]byte) bool {
+	c.mu.RLock()
+	cached, ok := c.entries[hash]
+	c.mu.RUnlock()
+	return ok && hmac.Equal(cached[:], tag[:])
+}
+
 // VerifySecret reports whether secret matches hash, answering from the cache
 // when this secret has verified against this hash before; only a successful
 // slow verification is cached.
@@ -50,15 +80,8 @@ func (c *CachedVerifier) VerifySecret(ctx context.Context, hash, secret string) 
 	if !IsSlow(hash) {
 		return c.next.VerifySecret(ctx, hash, secret)
 	}
-	var tag [sha256.Size]byte
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(secret))
-	m.Sum(tag[:0])
-
-	c.mu.RLock()
-	cached, ok := c.entries[hash]
-	c.mu.RUnlock()
-	if ok && hmac.Equal(cached[:], tag[:]) {
+	tag := c.tag(secret)
+	if c.cached(hash, tag) {
 		return true, nil
 	}
 

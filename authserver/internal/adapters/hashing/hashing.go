@@ -23,8 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Argon2Params are argon2id's cost parameters.
@@ -51,19 +55,50 @@ var ErrMalformed = errors.New("hashing: malformed hash")
 
 // Hasher hashes and verifies. It bounds how many argon2id computations run
 // at once: each takes MemoryKiB of memory and a core, so without a bound a
-// burst of logins could exhaust memory; with one, the burst queues.
+// burst of logins could exhaust memory; with one, the burst queues. The
+// queue is bounded too, in length and in how long a hash may wait in it:
+// past either, the hash is refused at once with an error matching
+// domain.ErrUnavailable that says when to retry, rather than every request
+// behind a flood waiting seconds for its turn.
 type Hasher struct {
-	params Argon2Params
-	slots  chan struct{}
+	params     Argon2Params
+	slots      chan struct{}
+	waiting    atomic.Int64
+	maxWaiting int64
+	maxWait    time.Duration
 }
 
+// Queue bounds: by default a hash waits behind at most QueuePerSlot hashes
+// per slot, and at most DefaultMaxWait.
+const (
+	QueuePerSlot   = 4
+	DefaultMaxWait = 2 * time.Second
+)
+
+// ErrBusy means a hash was refused because too many were waiting, or it
+// waited too long. It comes wrapped in domain.RetryAfter.
+var ErrBusy = errors.New("hashing: too many password hashes waiting")
+
 // NewHasher returns a Hasher using p for new argon2id hashes and running at
-// most concurrency of them at once.
+// most concurrency of them at once, with the default queue bounds.
 func NewHasher(p Argon2Params, concurrency int) *Hasher {
+	return NewQueuedHasher(p, concurrency, 0, 0)
+}
+
+// NewQueuedHasher is NewHasher with at most maxWaiting hashes waiting for
+// a slot, each at most maxWait (QueuePerSlot × concurrency and
+// DefaultMaxWait if zero).
+func NewQueuedHasher(p Argon2Params, concurrency, maxWaiting int, maxWait time.Duration) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	if maxWaiting <= 0 {
+		maxWaiting = QueuePerSlot * concurrency
+	}
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	return &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWaiting: int64(maxWaiting), maxWait: maxWait}
 }
 
 // HashPassword returns an argon2id hash of secret.
@@ -130,13 +165,37 @@ func (h *Hasher) VerifySecret(ctx context.Context, hash, secret string) (bool, e
 }
 
 func (h *Hasher) argon2(ctx context.Context, secret, salt []byte, p Argon2Params) ([]byte, error) {
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { <-h.slots }()
 	return argon2.IDKey(secret, salt, p.Time, p.MemoryKiB, p.Threads, keyLen), nil
+}
+
+// acquire takes a slot: at once if one is free, else after waiting in a
+// queue of bounded length for a bounded time. A caller whose context ends
+// while it waits gets the context's error.
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxWaiting {
+		h.waiting.Add(-1)
+		return domain.RetryAfter(ErrBusy, time.Second)
+	}
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return domain.RetryAfter(ErrBusy, time.Second)
+	}
 }
 
 func parseArgon2id(hash string) (Argon2Params, []byte, []byte, error) {

@@ -3,11 +3,15 @@ package hashing
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // cheap keeps tests fast; the format and logic are the same at any cost.
@@ -79,6 +83,67 @@ func TestVerifyHonoursContextWhileQueued(t *testing.T) {
 	cancel()
 	_, err = h.VerifySecret(ctx, hash, "pw")
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// The queue for a hash slot is bounded in length and in time: past either
+// a hash is refused at once, as an outage to retry after a second, not
+// queued behind a flood.
+func TestTheQueueIsBounded(t *testing.T) {
+	h := NewQueuedHasher(cheap, 1, 2, 200*time.Millisecond)
+	hash, err := h.HashPassword(context.Background(), "pw")
+	require.NoError(t, err)
+	h.slots <- struct{}{} // the only slot is busy
+
+	start := time.Now()
+	_, err = h.VerifySecret(context.Background(), hash, "pw")
+	assert.ErrorIs(t, err, ErrBusy)
+	assert.ErrorIs(t, err, domain.ErrUnavailable)
+	assert.Equal(t, time.Second, domain.RetryAfterOf(err, 0))
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "waited its turn for maxWait")
+
+	// Two wait; the third is refused without waiting.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { _, _ = h.VerifySecret(ctx, hash, "pw") })
+	}
+	require.Eventually(t, func() bool { return h.waiting.Load() == 2 }, 5*time.Second, time.Millisecond)
+	start = time.Now()
+	_, err = h.VerifySecret(context.Background(), hash, "pw")
+	assert.ErrorIs(t, err, ErrBusy)
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "a full queue refuses at once")
+	cancel()
+	wg.Wait()
+
+	<-h.slots // the slot is free again: hashes run
+	ok, err := h.VerifySecret(context.Background(), hash, "pw")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Zero(t, h.waiting.Load())
+}
+
+func TestQuickVerification(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(cheap, 1)
+	slow, err := h.HashPassword(ctx, "typed")
+	require.NoError(t, err)
+	fast := HashGenerated("generated")
+	c := NewCachedVerifier(h, 10)
+
+	ok, done, err := c.VerifyQuick(ctx, fast, "generated")
+	assert.True(t, ok && done)
+	require.NoError(t, err)
+	ok, done, _ = c.VerifyQuick(ctx, fast, "wrong")
+	assert.True(t, !ok && done, "a fast hash is always decided")
+	_, done, _ = c.VerifyQuick(ctx, slow, "typed")
+	assert.False(t, done, "a slow hash not seen before needs the slow check")
+	ok, err = c.VerifySecret(ctx, slow, "typed")
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, done, _ = c.VerifyQuick(ctx, slow, "typed")
+	assert.True(t, ok && done, "now it is cached")
+	_, done, _ = c.VerifyQuick(ctx, slow, "wrong")
+	assert.False(t, done, "a different secret still needs the slow check")
 }
 
 type countingVerifier struct {

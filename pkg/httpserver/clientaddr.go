@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -115,4 +116,19 @@ func SourceKey(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+type clientAddrKey struct{}
+
+// WithClientAddr returns ctx carrying a, the address of the party its
+// request came from.
+func WithClientAddr(ctx context.Context, a netip.Addr) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, a)
+}
+
+// ClientAddrFrom returns the address WithClientAddr put in ctx, if any
+// (Stack.RecordClientAddr does for every request).
+func ClientAddrFrom(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(clientAddrKey{}).(netip.Addr)
+	return a, ok && a.IsValid()
 }

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -66,4 +68,25 @@ func TestSourceKey(t *testing.T) {
 	assert.Equal(t, SourceKey(netip.MustParseAddr("2001:db8:1:2::1")), SourceKey(netip.MustParseAddr("2001:db8:1:2:ffff::9")),
 		"one /64, one source")
 	assert.Equal(t, "unknown", SourceKey(netip.Addr{}))
+}
+
+func TestRecordClientAddr(t *testing.T) {
+	tp, err := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	require.NoError(t, err)
+	var got netip.Addr
+	var ok bool
+	for _, record := range []bool{false, true} {
+		r := NewRouter(Stack{Log: zap.NewNop(), MaxBodyBytes: 1024, RecordClientAddr: record, TrustedProxies: tp})
+		r.Get("/", func(_ http.ResponseWriter, r *http.Request) { got, ok = ClientAddrFrom(r.Context()) })
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "10.1.2.3:4000"
+		req.Header.Set("X-Forwarded-For", "198.51.100.1")
+		r.ServeHTTP(httptest.NewRecorder(), req)
+		if !record {
+			assert.False(t, ok, "not recorded unless asked")
+			continue
+		}
+		require.True(t, ok)
+		assert.Equal(t, "198.51.100.1", got.String())
+	}
 }

@@ -20,6 +20,11 @@ type Stack struct {
 	MaxBodyBytes int64
 	Health       *Health
 	Metrics      *Metrics
+	// RecordClientAddr puts each request's client address (ClientAddr,
+	// believing TrustedProxies) in its context, for ClientAddrFrom: a
+	// service that calls another for its caller can forward it.
+	RecordClientAddr bool
+	TrustedProxies   TrustedProxies
 }
 
 // NewRouter returns a chi router with what every request of every service
@@ -63,7 +68,11 @@ func (s Stack) middleware() func(http.Handler) http.Handler {
 			}
 			w.Header().Set(RequestIDHeader, id)
 			fields := &zaplog.RequestFields{RequestID: id}
-			r = r.WithContext(zaplog.WithFields(r.Context(), fields))
+			ctx := zaplog.WithFields(r.Context(), fields)
+			if s.RecordClientAddr {
+				ctx = WithClientAddr(ctx, s.TrustedProxies.ClientAddr(r))
+			}
+			r = r.WithContext(ctx)
 			if r.Body != nil && r.Body != http.NoBody {
 				r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
 			}

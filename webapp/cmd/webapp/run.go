@@ -72,10 +72,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 	// still answers, fast, with a 503 naming it, and taking the webapp out
 	// of rotation too would only hide which service is at fault.
 	health := httpserver.NewHealth()
+	proxies, err := httpserver.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("config: http.trusted_proxies: %w", err)
+	}
 	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
 			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 			Health: health, Metrics: httpserver.NewMetrics(),
+			// The password grant forwards the caller's address (authclient).
+			RecordClientAddr: true, TrustedProxies: proxies,
 		},
 		Times:    app.New(tokens, times),
 		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},

@@ -37,9 +37,10 @@ type Client struct {
 }
 
 // New returns a Client that makes its calls with hc, whose timeout bounds
-// every call.
+// every call, forwarding the address of the caller each call is made for
+// (see forwardFor).
 func New(cfg Config, hc *http.Client) *Client {
-	return &Client{cfg: cfg, http: hc}
+	return &Client{cfg: cfg, http: forwarding(hc)}
 }
 
 // Token asks for a token for creds with exactly scope ("" asks for the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpclient"
+	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -185,4 +187,26 @@ func TestTokenStopsWhenTheCallerGivesUp(t *testing.T) {
 	_, err := newClient(t, srv.URL, 5*time.Second).Token(ctx, bob, "current_time")
 	assert.Less(t, time.Since(start), time.Second)
 	assert.Equal(t, domain.Unavailable, domain.CodeOf(err))
+}
+
+// The password grant says whom it is made for: the authserver counts
+// password attempts by that address when it trusts the webapp as a proxy.
+func TestTokenForwardsTheCallersAddress(t *testing.T) {
+	var xff []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		xff = r.Header.Values("X-Forwarded-For")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"at-1","token_type":"Bearer","expires_in":5}`))
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL+"/oauth/token", time.Second)
+
+	_, err := c.Token(context.Background(), bob, "")
+	require.NoError(t, err)
+	assert.Empty(t, xff, "no caller known, nothing forwarded")
+
+	ctx := httpserver.WithClientAddr(context.Background(), netip.MustParseAddr("198.51.100.7"))
+	_, err = c.Token(ctx, bob, "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"198.51.100.7"}, xff)
 }

@@ -12,6 +12,7 @@ package authserver
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/authserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/precis"
 	"github.com/oauth2ref/authserver/internal/app"
 )
 
@@ -70,7 +72,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 			st.Close()
 		}
 	}()
-	hasher := hashing.NewHasher(hashing.Argon2Params(s.argon2), s.hashConcurrency)
+	hasher := hashing.NewQueuedHasher(hashing.Argon2Params(s.argon2), s.hashConcurrency, s.hashQueue, s.hashWait)
 
 	if len(s.fixtures) > 0 {
 		if _, err := loadFixtures(ctx, s.fixtures, st, hasher, s); err != nil {
@@ -86,10 +88,14 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 	// User passwords are verified in full every time; client secrets go
 	// through the cache (see hashing.CachedVerifier for why).
 	clientSecrets := hashing.NewCachedVerifier(hasher, s.secretCacheSize)
-	decoy, err := hasher.HashPassword(ctx, "decoy password for unknown users")
+	// The decoy is verified for unknown users and clients, so that they
+	// take as long as a wrong password. Its password is random: nobody can
+	// make it match, not even once to get it cached.
+	decoy, err := hasher.HashPassword(ctx, rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("authserver: %w", err)
 	}
+	creds := app.Credentials{Users: st.users, Passwords: hasher, Limiter: st.limiter, Text: precis.Rules{}, DecoyHash: decoy}
 
 	minter := app.NewMinter(keys, st.refresh, app.TokenPolicy{
 		Issuer:       s.issuer,
@@ -106,7 +112,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 			grants = append(grants, app.NewAuthorizationCodeGrant(st.codes, st.refresh, st.revocations, minter, now))
 			browser = true
 		case GrantPassword:
-			grants = append(grants, app.NewPasswordGrant(st.users, hasher, st.limiter, minter, decoy))
+			grants = append(grants, app.NewPasswordGrant(creds, minter))
 		case GrantClientCredentials:
 			grants = append(grants, app.NewClientCredentialsGrant(minter))
 		case GrantRefreshToken:
@@ -118,8 +124,11 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 	tokens := app.NewTokenEndpoint(st.audit, now, grants...)
 
 	deps := httpapi.Deps{
-		Log:          s.log,
-		Clients:      app.NewClientAuthenticator(st.clients, clientSecrets),
+		Log:            s.log,
+		TrustedProxies: s.trustedProxies,
+		Clients: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: st.clients, Secrets: clientSecrets, Limiter: st.limiter, DecoyHash: decoy,
+		}),
 		Tokens:       tokens,
 		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.verifyCacheSize, now), st.revocations, st.refresh, now),
 		Revoker:      app.NewRevoker(keys, st.revocations, st.refresh, st.audit, now),
@@ -138,8 +147,13 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 			Issuer: s.issuer, CodeTTL: s.codeTTL, Implicit: implicit,
 		}, st.audit, now)
 		deps.Authorizer = authz
+		cookieKey := s.cookieKey
+		if cookieKey == nil {
+			cookieKey = []byte(rand.Text() + rand.Text())
+		}
 		deps.Accounts = app.NewAccounts(app.AccountsDeps{
-			Users: st.users, Passwords: hasher, Hasher: hasher, Limiter: st.limiter, Sessions: st.sessions,
+			Users: st.users, Passwords: hasher, Hasher: hasher, Limiter: st.limiter, Text: creds.Text,
+			Devices: app.NewDeviceCookies(cookieKey, now), Sessions: st.sessions,
 			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: s.minPassword, MaxLength: s.maxPassword},
 			SessionTTL: s.sessionTTL, Now: now, Audit: st.audit,
 		})

@@ -391,6 +391,13 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"zero lifetimes":        authserver.WithTokenLifetimes(0, time.Hour, time.Hour),
 		"missing fixtures file": authserver.WithFixtures("testdata/nope.json"),
 		"nil logger":            authserver.WithLogger(nil),
+		"no free attempts":      authserver.WithLoginLimits(authserver.LoginLimits{BaseDelay: time.Second, MaxDelay: time.Minute, Window: time.Hour}),
+		"window < max delay": authserver.WithLoginLimits(authserver.LoginLimits{
+			PerAccountSource: 1, PerAccount: 1, PerSource: 1, BaseDelay: time.Second, MaxDelay: time.Hour, Window: time.Minute,
+		}),
+		"short cookie key":  authserver.WithCookieKey([]byte("short")),
+		"bad trusted proxy": authserver.WithTrustedProxies("example.com"),
+		"bad hash queue":    authserver.WithPasswordQueue(-1, time.Second),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := authserver.New(ctx, opt)

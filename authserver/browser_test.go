@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -253,7 +254,9 @@ func TestNoOpenRedirectThroughReturnTo(t *testing.T) {
 }
 
 func TestSignupAndLoginLimits(t *testing.T) {
-	ts := start(t, authserver.WithLoginLimits(3, 60_000_000_000))
+	ts := start(t, authserver.WithLoginLimits(authserver.LoginLimits{
+		PerAccountSource: 3, PerAccount: 50, PerSource: 100, BaseDelay: time.Second, MaxDelay: time.Minute, Window: time.Hour,
+	}))
 	b := newBrowser(t, ts)
 	form := b.Get("/oauth/signup")
 	require.Equal(t, 200, form.Status)
@@ -268,7 +271,7 @@ func TestSignupAndLoginLimits(t *testing.T) {
 	xss := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
 	assert.NotContains(t, xss.Body, "<script>alert(1)</script>", "reflected input is escaped")
 
-	// Brute force on the login page: per account.
+	// Brute force on the login page: slowed per account and source.
 	m := newBrowser(t, ts)
 	lf := m.Get("/oauth/login")
 	for i := 0; i < 3; i++ {
@@ -276,6 +279,6 @@ func TestSignupAndLoginLimits(t *testing.T) {
 		require.Equal(t, 401, p.Status)
 	}
 	p := m.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"long enough password"}})
-	assert.Equal(t, 401, p.Status)
+	assert.Equal(t, 429, p.Status)
 	assert.Contains(t, p.Body, "too many failed attempts")
 }

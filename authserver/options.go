@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/httpserver"
 )
 
 // Grant names a grant type the server may offer. Each client still has its
@@ -54,8 +58,11 @@ type settings struct {
 	hashConcurrency int
 	secretCacheSize int
 	verifyCacheSize int
-	loginFailures   int
-	loginWindow     time.Duration
+	limits          LoginLimits
+	hashQueue       int
+	hashWait        time.Duration
+	trustedProxies  httpserver.TrustedProxies
+	cookieKey       []byte
 	grants          []Grant
 	maxBodyBytes    int64
 	sweepInterval   time.Duration
@@ -85,8 +92,8 @@ func defaults() settings {
 		// About 1 KB a token: 10,000 covers every live token of a busy
 		// minute for a few MB.
 		verifyCacheSize: 10000,
-		loginFailures:   10,
-		loginWindow:     15 * time.Minute,
+		limits:          DefaultLoginLimits,
+		hashWait:        2 * time.Second,
 		grants:          []Grant{GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken},
 		maxBodyBytes:    64 << 10,
 		sweepInterval:   time.Minute,
@@ -230,15 +237,101 @@ func WithPasswordHashing(p Argon2Params, concurrency int) Option {
 	}
 }
 
-// WithLoginLimits sets brute-force protection for the password grant: after
-// maxFailures failures for one username, or from one IP address, within
-// window, further attempts are refused until the window ends. 0 disables it.
-func WithLoginLimits(maxFailures int, window time.Duration) Option {
+// LoginLimits throttle the guessing of passwords and client secrets (NIST
+// SP 800-63B §5.2.2; see the README's "Security notes"). Every attempt is
+// counted before the secret is checked. The first failures under a counter
+// are free; after them each attempt must wait BaseDelay, doubling with
+// every further failure up to MaxDelay, after the last one; a counter is
+// forgotten Window after its last failure. Nobody is locked out.
+type LoginLimits struct {
+	// PerAccountSource failures are free for one account (or client id)
+	// from one source address, or from one browser the user signed in on
+	// before. A success there forgives them.
+	PerAccountSource int
+	// PerAccount failures are free for one account (or client id) from
+	// anywhere: the ceiling on guessing spread over many addresses.
+	PerAccount int
+	// PerSource failures are free for one source address on the login
+	// page whatever the username, and in client authentication whatever
+	// the client id.
+	PerSource                   int
+	BaseDelay, MaxDelay, Window time.Duration
+}
+
+// DefaultLoginLimits are 5 free failures per account and source, 50 per
+// account, 100 per source; then 1 s doubling to 15 min; a counter is
+// forgotten a day after its last failure. The window is long on purpose: were it an hour, an attacker
+// would pause for it after each burst and get the free failures back
+// (about 60 guesses an hour at an account) instead of the 4 an hour that
+// the 15-minute wait leaves.
+var DefaultLoginLimits = LoginLimits{
+	PerAccountSource: 5, PerAccount: 50, PerSource: 100,
+	BaseDelay: time.Second, MaxDelay: 15 * time.Minute, Window: 24 * time.Hour,
+}
+
+// WithLoginLimits sets the throttle on password and client secret
+// guessing.
+func WithLoginLimits(l LoginLimits) Option {
 	return func(s *settings) error {
-		if maxFailures < 0 || (maxFailures > 0 && window <= 0) {
-			return errors.New("WithLoginLimits: out of range")
+		if l.PerAccountSource < 1 || l.PerAccount < 1 || l.PerSource < 1 ||
+			l.BaseDelay <= 0 || l.MaxDelay < l.BaseDelay || l.Window < l.MaxDelay {
+			return errors.New("WithLoginLimits: need free attempts >= 1 and 0 < base delay <= max delay <= window")
 		}
-		s.loginFailures, s.loginWindow = maxFailures, window
+		s.limits = l
+		return nil
+	}
+}
+
+// policy is the limits as the use cases take them.
+func (l LoginLimits) policy() app.LimitPolicy {
+	rule := func(free int) domain.Throttle {
+		return domain.Throttle{Free: free, Base: l.BaseDelay, Max: l.MaxDelay, Window: l.Window}
+	}
+	return app.LimitPolicy{AccountSource: rule(l.PerAccountSource), Account: rule(l.PerAccount), Source: rule(l.PerSource)}
+}
+
+// WithPasswordQueue bounds the queue of password hashes waiting for one of
+// WithPasswordHashing's slots: at most maxWaiting (default 4 per slot),
+// each for at most maxWait (default 2 s). A hash past either bound is
+// refused at once: 503 temporarily_unavailable with Retry-After.
+func WithPasswordQueue(maxWaiting int, maxWait time.Duration) Option {
+	return func(s *settings) error {
+		if maxWaiting < 0 || maxWait <= 0 {
+			return errors.New("WithPasswordQueue: maxWaiting >= 0 (0: 4 per slot) and maxWait > 0")
+		}
+		s.hashQueue, s.hashWait = maxWaiting, maxWait
+		return nil
+	}
+}
+
+// WithTrustedProxies names the networks (CIDRs, or single addresses) whose
+// X-Forwarded-For is believed when counting attempts by source address:
+// reverse proxies in front of the server, and first-party clients that
+// forward their users' addresses on the password grant (the webapp does).
+// Requests from anywhere else are counted by their peer address. None by
+// default.
+func WithTrustedProxies(cidrs ...string) Option {
+	return func(s *settings) error {
+		tp, err := httpserver.ParseTrustedProxies(cidrs)
+		if err != nil {
+			return fmt.Errorf("WithTrustedProxies: %w", err)
+		}
+		s.trustedProxies = tp
+		return nil
+	}
+}
+
+// WithCookieKey sets the secret that signs the login page's known-device
+// cookies: at least 32 random bytes, the same on every replica. Without
+// it a random key is made at start, so devices are forgotten on restart
+// and not recognised by other replicas (their owners then sign in like
+// anyone else, under the per-source limits).
+func WithCookieKey(key []byte) Option {
+	return func(s *settings) error {
+		if len(key) < 32 {
+			return errors.New("WithCookieKey: at least 32 bytes")
+		}
+		s.cookieKey = append([]byte(nil), key...)
 		return nil
 	}
 }

@@ -165,7 +165,7 @@ type stores struct {
 	sessions    app.SessionStore
 	codes       app.CodeStore
 	consents    app.ConsentStore
-	limiter     app.FailureLimiter
+	limiter     app.Limiter
 	audit       app.AuditLog
 	pg          *postgres.Store // nil unless a group lives in PostgreSQL
 
@@ -184,7 +184,7 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 			st.Close()
 		}
 	}()
-	limits := app.LimitPolicy{MaxFailures: s.loginFailures, Window: s.loginWindow}
+	limits := s.limits.policy()
 
 	mem := memory.New(s.clock, limits)
 	st.sweepers = append(st.sweepers, mem.Sweep)

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
@@ -40,10 +41,20 @@ type Config struct {
 		Time        uint32 `json:"time"`
 		Threads     uint8  `json:"threads"`
 		Concurrency int    `json:"concurrency"`
+		// MaxWaiting hashes may wait for a slot (0: 4 per slot), each at
+		// most MaxWait; past either a request gets a fast 503.
+		MaxWaiting int             `json:"max_waiting"`
+		MaxWait    config.Duration `json:"max_wait"`
 	} `json:"passwords"`
+	// LoginLimits throttle password and client secret guessing (see
+	// authserver.LoginLimits).
 	LoginLimits struct {
-		MaxFailures int             `json:"max_failures"`
-		Window      config.Duration `json:"window"`
+		PerAccountSource int             `json:"per_account_source"`
+		PerAccount       int             `json:"per_account"`
+		PerSource        int             `json:"per_source"`
+		BaseDelay        config.Duration `json:"base_delay"`
+		MaxDelay         config.Duration `json:"max_delay"`
+		Window           config.Duration `json:"window"`
 	} `json:"login_limits"`
 	// Storage places each data group on a backend (see the README).
 	Storage struct {
@@ -70,6 +81,10 @@ type Config struct {
 		SessionTTL        config.Duration `json:"session_ttl"`
 		MinPasswordLength int             `json:"min_password_length"`
 		MaxPasswordLength int             `json:"max_password_length"`
+		// CookieKey signs the login page's known-device cookies: base64 of
+		// at least 32 random bytes, the same on every replica. Empty: a
+		// random key per process.
+		CookieKey string `json:"cookie_key"`
 	} `json:"browser"`
 }
 
@@ -94,8 +109,11 @@ func defaultConfig() Config {
 	// argon2id is CPU-bound: more at once than there are cores only adds
 	// 19 MiB of memory each and no throughput.
 	c.Passwords.Concurrency = runtime.NumCPU()
-	c.LoginLimits.MaxFailures = 10
-	c.LoginLimits.Window = config.Duration(15 * time.Minute)
+	c.Passwords.MaxWait = config.Duration(2 * time.Second)
+	d := authserver.DefaultLoginLimits
+	c.LoginLimits.PerAccountSource, c.LoginLimits.PerAccount, c.LoginLimits.PerSource = d.PerAccountSource, d.PerAccount, d.PerSource
+	c.LoginLimits.BaseDelay, c.LoginLimits.MaxDelay = config.Duration(d.BaseDelay), config.Duration(d.MaxDelay)
+	c.LoginLimits.Window = config.Duration(d.Window)
 	c.Browser.CodeTTL = config.Duration(time.Minute)
 	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
 	c.Browser.MinPasswordLength = 12
@@ -149,14 +167,20 @@ const configSchema = `{
         "memory_kib": {"type": "integer", "minimum": 8, "maximum": 1048576},
         "time": {"type": "integer", "minimum": 1, "maximum": 100},
         "threads": {"type": "integer", "minimum": 1, "maximum": 255},
-        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1024}
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1024},
+        "max_waiting": {"type": "integer", "minimum": 0, "maximum": 100000},
+        "max_wait": ` + config.DurationSchema + `
       }
     },
     "login_limits": {
       "type": "object",
       "additionalProperties": false,
       "properties": {
-        "max_failures": {"type": "integer", "minimum": 0},
+        "per_account_source": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "per_account": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "per_source": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "base_delay": ` + config.DurationSchema + `,
+        "max_delay": ` + config.DurationSchema + `,
         "window": ` + config.DurationSchema + `
       }
     },
@@ -201,7 +225,8 @@ const configSchema = `{
         "code_ttl": ` + config.DurationSchema + `,
         "session_ttl": ` + config.DurationSchema + `,
         "min_password_length": {"type": "integer", "minimum": 8, "maximum": 1024},
-        "max_password_length": {"type": "integer", "minimum": 8, "maximum": 4096}
+        "max_password_length": {"type": "integer", "minimum": 8, "maximum": 4096},
+        "cookie_key": {"type": "string", "pattern": "^$|^[A-Za-z0-9+/_-]{43,}={0,2}$"}
       }
     }
   }

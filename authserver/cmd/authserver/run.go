@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,7 +139,13 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithPasswordHashing(authserver.Argon2Params{
 			MemoryKiB: cfg.Passwords.MemoryKiB, Time: cfg.Passwords.Time, Threads: cfg.Passwords.Threads,
 		}, cfg.Passwords.Concurrency),
-		authserver.WithLoginLimits(cfg.LoginLimits.MaxFailures, cfg.LoginLimits.Window.D()),
+		authserver.WithPasswordQueue(cfg.Passwords.MaxWaiting, cfg.Passwords.MaxWait.D()),
+		authserver.WithLoginLimits(authserver.LoginLimits{
+			PerAccountSource: cfg.LoginLimits.PerAccountSource, PerAccount: cfg.LoginLimits.PerAccount,
+			PerSource: cfg.LoginLimits.PerSource, BaseDelay: cfg.LoginLimits.BaseDelay.D(),
+			MaxDelay: cfg.LoginLimits.MaxDelay.D(), Window: cfg.LoginLimits.Window.D(),
+		}),
+		authserver.WithTrustedProxies(cfg.HTTP.TrustedProxies...),
 		authserver.WithMaxBodyBytes(cfg.HTTP.MaxBodyBytes),
 		authserver.WithGrants(grants(cfg.Grants)...),
 		authserver.WithCodeLifetime(cfg.Browser.CodeTTL.D()),
@@ -146,6 +153,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
 		storageOption(cfg),
 	)
+	key, err := cookieKey(cfg.Browser.CookieKey)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		opts = append(opts, authserver.WithCookieKey(key))
+	} else {
+		log.Info("browser.cookie_key is not set: known-device cookies are signed with a key of this process, " +
+			"so a restart or another replica does not recognise them")
+	}
 	srv, err := authserver.New(ctx, opts...)
 	if err != nil {
 		return err
@@ -164,6 +181,23 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	r.Mount("/oauth", srv.Handler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
 	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, onListen)
+}
+
+// cookieKey decodes browser.cookie_key: standard or URL-safe base64,
+// padded or not, of at least 32 bytes. Empty is nil.
+func cookieKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(s); err == nil {
+			if len(key) < 32 {
+				break
+			}
+			return key, nil
+		}
+	}
+	return nil, errors.New("config: browser.cookie_key must be base64 of at least 32 random bytes (e.g. openssl rand -base64 32)")
 }
 
 func keyOptions(cfg Config) []authserver.Option {

@@ -118,29 +118,44 @@ func TestPasswordGrant(t *testing.T) {
 
 func TestPasswordGrantBruteForceLimit(t *testing.T) {
 	w := newWorld(t)
-	bad := app.TokenRequest{GrantType: "password", Username: "alice", Password: "guess"}
-	for i := 0; i < 3; i++ {
-		_, err := w.exchange("pw", bad)
-		require.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+	from := func(src, password string) app.TokenRequest {
+		return app.TokenRequest{GrantType: "password", Username: "alice", Password: password, Source: src}
 	}
-	good := passwordReq()
-	_, err := w.exchange("pw", good)
-	require.Error(t, err, "the account is locked for the window, even with the right password")
-	assert.Contains(t, err.Error(), "too many failed attempts")
+	for range 3 {
+		_, err := w.exchange("pw", from("198.51.100.1", "guess"))
+		require.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+		assert.ErrorContains(t, err, "wrong username or password")
+	}
+	_, err := w.exchange("pw", from("198.51.100.1", "alice-password"))
+	require.ErrorIs(t, err, domain.ErrThrottled, "throttled at that source, even with the right password")
+	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+	var th *domain.Throttled
+	require.ErrorAs(t, err, &th)
+	assert.Equal(t, time.Second, th.RetryAfter)
+	var pe *domain.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "too many failed attempts; try again in a second", pe.Description)
+
+	_, err = w.exchange("pw", from("203.0.113.5", "alice-password"))
+	assert.NoError(t, err, "the owner from another source is not slowed down")
+
+	w.clock.Advance(time.Second)
+	_, err = w.exchange("pw", from("198.51.100.1", "alice-password"))
+	assert.NoError(t, err, "nor locked out where the guesses came from: throttled for a second")
+	for range 3 {
+		_, err := w.exchange("pw", from("198.51.100.1", "typo"))
+		require.ErrorContains(t, err, "wrong username or password", "the success forgave that source's failures")
+	}
 
 	// Guessing at other accounts (all from the same first-party client,
-	// so the same address) does not lock this one out.
+	// so the same address) does not slow this one down.
 	w2 := newWorld(t)
-	for _, user := range []string{"a", "b", "c", "d"} {
+	for _, user := range []string{"a", "b", "c", "d", "e", "f"} {
 		_, err := w2.exchange("pw", app.TokenRequest{GrantType: "password", Username: user, Password: "x"})
 		require.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
 	}
 	_, err = w2.exchange("pw", passwordReq())
 	assert.NoError(t, err)
-
-	w.clock.Advance(time.Minute + time.Second)
-	_, err = w.exchange("pw", good)
-	assert.NoError(t, err, "unlocked once the window has passed")
 }
 
 func TestClientCredentialsGrant(t *testing.T) {
@@ -322,7 +337,7 @@ func TestAuditTrail(t *testing.T) {
 	_, _ = w.exchange("pw", app.TokenRequest{GrantType: "password", Username: "alice", Password: "wrong-secret-value"})
 	at := w.mustExchange("svc", app.TokenRequest{GrantType: "client_credentials"})
 	require.NoError(t, w.revoker.Revoke(ctx, w.client("svc"), at.AccessToken, ""))
-	_, _ = w.accounts.Login(ctx, "alice", "wrong-secret-value", "10.1.1.1")
+	_, _ = w.accounts.Login(ctx, app.LoginAttempt{Username: "alice", Password: "wrong-secret-value", Source: "10.1.1.1"})
 
 	events, err := w.store.RecentAudit(ctx, 10)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -23,7 +24,8 @@ func (a auditor) record(ctx context.Context, e domain.AuditEvent) {
 }
 
 // outcome fills an event's outcome and detail from a use case's error: the
-// protocol error code for a refusal, never its description (which may echo
+// protocol error code for a refusal ("throttled" for an attempt refused
+// by the limits), never its description (which may echo
 // what the caller sent).
 func outcome(e domain.AuditEvent, err error, success string) domain.AuditEvent {
 	if err == nil {
@@ -31,6 +33,10 @@ func outcome(e domain.AuditEvent, err error, success string) domain.AuditEvent {
 		return e
 	}
 	e.Outcome = domain.OutcomeFailure
+	if errors.Is(err, domain.ErrThrottled) {
+		e.Detail = "throttled" // refused before any secret was checked
+		return e
+	}
 	if code := domain.CodeOf(err); code != "" {
 		e.Detail = string(code)
 	} else {

@@ -225,8 +225,13 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 
-	u, err := w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.1")
+	login := func(user, password, src, device string) (app.LoginResult, error) {
+		return w.accounts.Login(ctx, app.LoginAttempt{Username: user, Password: password, Source: src, Device: device})
+	}
+	res, err := login("alice", "alice-password", "10.0.0.1", "")
 	require.NoError(t, err)
+	u := res.User
+	assert.NotEmpty(t, res.Device, "a known-device token for this browser")
 	token, err := w.accounts.StartSession(ctx, u.ID)
 	require.NoError(t, err)
 	s, err := w.accounts.Session(ctx, token)
@@ -244,18 +249,24 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	_, err = w.accounts.Session(ctx, token)
 	assert.ErrorIs(t, err, app.ErrNoSession, "sessions expire")
 
-	_, err = w.accounts.Login(ctx, "alice", "nope", "10.0.0.1")
+	_, err = login("alice", "nope", "10.0.0.1", "")
 	assert.ErrorContains(t, err, "wrong username or password")
 
-	// Per IP: one address guessing across accounts is stopped (limit 3).
+	// Per source: one address guessing across accounts is slowed (3 free).
 	for _, user := range []string{"x1", "x2"} {
-		_, err := w.accounts.Login(ctx, user, "guess", "10.0.0.1")
+		_, err := login(user, "guess", "10.0.0.1", "")
 		require.Error(t, err)
 	}
-	_, err = w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.1")
+	_, err = login("alice", "alice-password", "10.0.0.1", "")
+	assert.ErrorIs(t, err, domain.ErrThrottled)
 	assert.ErrorContains(t, err, "too many failed attempts")
-	_, err = w.accounts.Login(ctx, "alice", "alice-password", "10.0.0.2")
-	assert.NoError(t, err, "another address is not blocked")
+	_, err = login("alice", "alice-password", "10.0.0.2", "")
+	assert.NoError(t, err, "another address is not slowed")
+	again, err := login("ALICE", "alice-password", "10.0.0.1", res.Device)
+	require.NoError(t, err, "nor is the browser alice signed in on before, whatever its address")
+	assert.Equal(t, "u-alice", again.User.ID, "usernames are case-mapped")
+	_, err = login("bob", "alice-password", "10.0.0.1", res.Device)
+	assert.ErrorIs(t, err, domain.ErrThrottled, "the device token is alice's only")
 
 	cases := map[string]struct{ user, pass, want string }{
 		"short password":   {"bob", "short", "at least 8"},
@@ -274,9 +285,12 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	}
 	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery")
 	require.NoError(t, err)
-	got, err := w.accounts.Login(ctx, "bob", "correct horse battery", "10.0.0.9")
+	got, err := login("Bob", "correct horse battery", "10.0.0.9", "")
 	require.NoError(t, err)
-	assert.Equal(t, bob.ID, got.ID)
+	assert.Equal(t, bob.ID, got.User.ID)
+	assert.Equal(t, "bob", bob.Username)
+	_, err = w.accounts.Signup(ctx, "BOB", "another long password")
+	assert.ErrorContains(t, err, "taken", "Bob and bob are one name")
 }
 
 func TestRevokingAGrant(t *testing.T) {

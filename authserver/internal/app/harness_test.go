@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/precis"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
@@ -32,16 +34,43 @@ type world struct {
 	accounts *app.Accounts
 	grants   *app.Grants
 	clients  map[string]domain.Client
+	hasher   *countingHasher
 }
 
 var cheap = hashing.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// testLimits: 3 free failures per account and source (or device), 10 per
+// account, 3 per source; then 1 s doubling to a minute.
+var testLimits = app.LimitPolicy{
+	AccountSource: domain.Throttle{Free: 3, Base: time.Second, Max: time.Minute, Window: time.Hour},
+	Account:       domain.Throttle{Free: 10, Base: time.Second, Max: time.Minute, Window: time.Hour},
+	Source:        domain.Throttle{Free: 3, Base: time.Second, Max: time.Minute, Window: time.Hour},
+}
+
+// countingHasher counts the slow (argon2id) verifications: how many
+// guesses were evaluated. fail, if set, fails every verification.
+type countingHasher struct {
+	*hashing.Hasher
+	slow atomic.Int64
+	fail error
+}
+
+func (h *countingHasher) VerifySecret(ctx context.Context, hash, secret string) (bool, error) {
+	if h.fail != nil {
+		return false, h.fail
+	}
+	if hashing.IsSlow(hash) {
+		h.slow.Add(1)
+	}
+	return h.Hasher.VerifySecret(ctx, hash, secret)
+}
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
 	clock := storagetest.NewClock()
-	store := memory.New(clock.Now, app.LimitPolicy{MaxFailures: 3, Window: time.Minute})
-	hasher := hashing.NewHasher(cheap, 2)
+	store := memory.New(clock.Now, testLimits)
+	hasher := &countingHasher{Hasher: hashing.NewHasher(cheap, 2)}
 	keys, err := jwtkeys.Open(ctx, store, jwtkeys.Options{Algorithm: jwtkeys.ES256, Issuer: issuer, MaxTokenTTL: time.Hour, Clock: clock.Now})
 	require.NoError(t, err)
 
@@ -87,25 +116,29 @@ func newWorld(t *testing.T) *world {
 		Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: 24 * time.Hour,
 	}, clock.Now)
 	tokens := app.NewTokenEndpoint(store, clock.Now,
-		app.NewPasswordGrant(store, hasher, store.Limiter(), minter, decoy),
+		app.NewPasswordGrant(app.Credentials{Users: store, Passwords: hasher, Limiter: store.Limiter(), Text: precis.Rules{}, DecoyHash: decoy}, minter),
 		app.NewClientCredentialsGrant(minter),
 		app.NewRefreshGrant(store, store, minter, clock.Now),
 		app.NewAuthorizationCodeGrant(store, store, store, minter, clock.Now),
 	)
 	return &world{
 		t: t, clock: clock, store: store, keys: keys,
-		auth:    app.NewClientAuthenticator(store, hashing.NewCachedVerifier(hasher, 10)),
+		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
+		}),
 		tokens:  tokens,
 		intro:   app.NewIntrospector(keys, store, store, clock.Now),
 		revoker: app.NewRevoker(keys, store, store, store, clock.Now),
 		authz: app.NewAuthorizer(store, store, store, minter,
 			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, store, clock.Now),
 		accounts: app.NewAccounts(app.AccountsDeps{
-			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Sessions: store,
+			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
+			Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
 			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now, Audit: store,
 		}),
 		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
 		clients: clients,
+		hasher:  hasher,
 	}
 }
 

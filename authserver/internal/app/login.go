@@ -37,6 +37,7 @@ type PasswordPolicy struct {
 // Accounts signs people in and up, and keeps their browser sessions.
 type Accounts struct {
 	creds      credentialChecker
+	devices    *DeviceCookies
 	users      UserStore
 	hasher     PasswordHasher
 	sessions   SessionStore
@@ -48,10 +49,13 @@ type Accounts struct {
 
 // AccountsDeps are what Accounts needs.
 type AccountsDeps struct {
-	Users      UserStore
-	Passwords  SecretVerifier
-	Hasher     PasswordHasher
-	Limiter    FailureLimiter
+	Users     UserStore
+	Passwords SecretVerifier
+	Hasher    PasswordHasher
+	Limiter   Limiter
+	Text      TextRules
+	// Devices issue and check known-device cookies; nil turns them off.
+	Devices    *DeviceCookies
 	Sessions   SessionStore
 	DecoyHash  string
 	Policy     PasswordPolicy
@@ -63,7 +67,10 @@ type AccountsDeps struct {
 // NewAccounts returns Accounts.
 func NewAccounts(d AccountsDeps) *Accounts {
 	return &Accounts{
-		creds:      credentialChecker{users: d.Users, passwords: d.Passwords, limiter: d.Limiter, decoyHash: d.DecoyHash},
+		creds: credentialChecker{Credentials{
+			Users: d.Users, Passwords: d.Passwords, Limiter: d.Limiter, Text: d.Text, DecoyHash: d.DecoyHash,
+		}},
+		devices:    d.Devices,
 		users:      d.Users,
 		hasher:     d.Hasher,
 		sessions:   d.Sessions,
@@ -74,21 +81,63 @@ func NewAccounts(d AccountsDeps) *Accounts {
 	}
 }
 
+// LoginAttempt is a username and password typed into the login page.
+type LoginAttempt struct {
+	Username, Password string
+	// Source is where it comes from: the key of the client address
+	// (pkg/httpserver.SourceKey).
+	Source string
+	// Device is the known-device token the browser sent, if any.
+	Device string
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	User domain.User
+	// Device is a new known-device token for this user and browser, to
+	// replace the one it sent; empty when device cookies are off.
+	Device string
+}
+
 // Login checks a username and password typed into the login page. Failures
-// count per account and per client IP address: here the address is the
-// person's own, so guessing across many accounts from one place is stopped
-// too.
-func (a *Accounts) Login(ctx context.Context, username, password, ip string) (domain.User, error) {
-	if username == "" || password == "" {
-		return domain.User{}, errBadCredentials
-	}
-	u, err := a.creds.check(ctx, username, password, "user:"+username, "ip:"+ip)
-	ev := domain.AuditEvent{Type: domain.AuditLoginSucceeded, UserID: u.ID}
+// count per account, per account and source, and per source: here the
+// source is the person's own address, so one address guessing across many
+// accounts is slowed too. A browser with a device token for this user is
+// counted per account and device instead, so a person who signed in here
+// before is slowed by nobody else's failures.
+func (a *Accounts) Login(ctx context.Context, at LoginAttempt) (LoginResult, error) {
+	res, err := a.login(ctx, at)
+	ev := domain.AuditEvent{Type: domain.AuditLoginSucceeded, UserID: res.User.ID}
 	if err != nil {
 		ev.Type = domain.AuditLoginFailed
 	}
 	a.audit.record(ctx, outcome(ev, err, "password"))
-	return u, err
+	return res, err
+}
+
+func (a *Accounts) login(ctx context.Context, at LoginAttempt) (LoginResult, error) {
+	if at.Username == "" || at.Password == "" {
+		return LoginResult{}, errBadCredentials
+	}
+	username, err := a.creds.username(at.Username)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	keys := []LimitKey{
+		limitKey(LimitAccount, username), limitKey(LimitAccountSource, username, at.Source), limitKey(LimitSource, at.Source),
+	}
+	if dev, ok := a.devices.Check(at.Device, username); ok {
+		keys = []LimitKey{limitKey(LimitAccountDevice, username, dev)}
+	}
+	u, err := a.creds.check(ctx, username, at.Password, keys)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	res := LoginResult{User: u}
+	if a.devices != nil {
+		res.Device = a.devices.Issue(username)
+	}
+	return res, nil
 }
 
 // StartSession opens a session for the user and returns the cookie token.
@@ -129,10 +178,17 @@ func (a *Accounts) User(ctx context.Context, id string) (domain.User, error) {
 	return a.users.FindUser(ctx, id)
 }
 
-// Signup creates an account.
-func (a *Accounts) Signup(ctx context.Context, username, password string) (domain.User, error) {
-	if !validUsername(username) {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "a username is 3 to 64 letters, digits or . _ @ + -")
+// Signup creates an account. The username is stored in its prepared form
+// (so "Alice" cannot be registered beside "alice"), the password hashed in
+// its prepared form; length is counted on the prepared forms.
+func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) (domain.User, error) {
+	username, err := a.creds.username(rawUsername)
+	if err != nil || utf8.RuneCountInString(username) < 3 {
+		return domain.User{}, domain.Errorf(domain.InvalidRequest, "a username has 3 to %d bytes: letters, digits and symbols, no spaces", MaxUsernameBytes)
+	}
+	password, err := a.creds.Text.Password(rawPassword)
+	if err != nil {
+		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password has characters that are not allowed in one")
 	}
 	n := utf8.RuneCountInString(password)
 	if n < a.policy.MinLength {
@@ -141,7 +197,7 @@ func (a *Accounts) Signup(ctx context.Context, username, password string) (domai
 	if n > a.policy.MaxLength {
 		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password must have at most %d characters", a.policy.MaxLength)
 	}
-	if password == username {
+	if folded, err := a.creds.Text.Username(password); password == username || (err == nil && folded == username) {
 		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password must not be the username")
 	}
 	if _, err := a.users.FindUserByUsername(ctx, username); err == nil {
@@ -165,16 +221,3 @@ func (a *Accounts) Signup(ctx context.Context, username, password string) (domai
 }
 
 var errUsernameTaken = domain.Errorf(domain.InvalidRequest, "that username is taken")
-
-func validUsername(s string) bool {
-	if len(s) < 3 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '+' || c == '-') {
-			return false
-		}
-	}
-	return true
-}

@@ -14,6 +14,9 @@ type TokenRequest struct {
 	// password grant
 	Username string
 	Password string
+	// Source is where the request comes from, for the password grant's
+	// limits: the key of the client address (pkg/httpserver.SourceKey).
+	Source string
 	// refresh_token grant
 	RefreshToken string
 	// authorization_code grant

@@ -79,6 +79,12 @@ func (b *Browser) Do(req *http.Request) Page {
 	return Page{Status: resp.StatusCode, Header: resp.Header, Body: string(raw), Location: resp.Header.Get("Location")}
 }
 
+// URL is the absolute URL of a path of the server.
+func (b *Browser) URL(path string) string { return b.base + path }
+
+// Cookies are the cookies a page set.
+func (p Page) Cookies() []*http.Cookie { return (&http.Response{Header: p.Header}).Cookies() }
+
 // Get fetches a path of the server (or an absolute URL).
 func (b *Browser) Get(path string) Page {
 	b.t.Helper()

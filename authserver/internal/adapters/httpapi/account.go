@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
@@ -42,20 +41,16 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 			return
 		}
 		returnTo := p.safeReturn(r.PostFormValue("return_to"))
-		username := r.PostFormValue("username")
-		user, err := accounts.Login(r.Context(), username, r.PostFormValue("password"), remoteIP(r))
+		at := loginAttempt(r)
+		res, err := accounts.Login(r.Context(), at)
 		if err != nil {
-			var pe *domain.Error
-			if !errors.As(err, &pe) {
+			if !p.loginRefused(w, r, err, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: at.Username}) {
 				p.fail(w, r, err)
-				return
 			}
-			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username}
-			data.Error = pe.Description
-			p.render(w, r, http.StatusUnauthorized, "login", data)
 			return
 		}
-		startSession(w, r, p, accounts, user, returnTo)
+		p.rememberDevice(w, res)
+		startSession(w, r, p, accounts, res.User, returnTo)
 	})
 }
 
@@ -196,14 +191,4 @@ func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler 
 		}
 		redirect(w, r, p.base+"/account?revoked=1")
 	})
-}
-
-// remoteIP is the peer address, for per-IP login limits. Forwarded headers
-// are not trusted: anyone can send them.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

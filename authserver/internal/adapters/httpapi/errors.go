@@ -35,11 +35,17 @@ type errorBody struct {
 }
 
 // writeError answers err as an RFC 6749 §5.2 error. Protocol errors are the
-// caller's fault and are not logged as errors; a down backend becomes a fast
-// 503 temporarily_unavailable; anything else is a 500 server_error, logged
-// here and only here, with no detail given to the caller.
+// caller's fault and are not logged as errors (one refused by the limits
+// says when to retry); a down backend becomes a fast 503
+// temporarily_unavailable; a caller that went away is no error at all;
+// anything else is a 500 server_error, logged here and only here, with no
+// detail given to the caller.
 func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	noStore(w)
+	if clientGone(w, r, log, err) {
+		return
+	}
+	setRetryAfter(w, err)
 	var pe *domain.Error
 	switch {
 	case errors.As(err, &pe):

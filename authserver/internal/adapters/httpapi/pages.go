@@ -29,8 +29,8 @@ var staticFS embed.FS
 
 // Accounts signs people in and up and keeps their sessions.
 type Accounts interface {
-	// Login checks a username and password typed into the login page from ip.
-	Login(ctx context.Context, username, password, ip string) (domain.User, error)
+	// Login checks a username and password typed into the login page.
+	Login(ctx context.Context, at app.LoginAttempt) (app.LoginResult, error)
 	// StartSession opens a session for the user and returns its cookie token.
 	StartSession(ctx context.Context, userID string) (string, error)
 	// Session returns the active session behind a cookie token.
@@ -138,6 +138,9 @@ type errorPage struct {
 // fail shows an error page, mapping err as the OAuth edge does: protocol
 // errors are the caller's, a down backend is a 503, anything else a logged 500.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(w, r, p.log, err) {
+		return
+	}
 	var pe *domain.Error
 	switch {
 	case errors.As(err, &pe):

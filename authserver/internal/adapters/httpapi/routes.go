@@ -17,15 +17,18 @@ import (
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	Log          *zap.Logger
-	Clients      ClientAuthenticator
-	Tokens       TokenExchanger
-	Introspector Introspector
-	Revoker      Revoker
-	JWKS         func() []byte
-	Scopes       ScopeLister
-	Metadata     Metadata
-	MaxBodyBytes int64
+	Log *zap.Logger
+	// TrustedProxies are believed when they say, in X-Forwarded-For, whom
+	// they forward; the limits count attempts by that address.
+	TrustedProxies httpserver.TrustedProxies
+	Clients        ClientAuthenticator
+	Tokens         TokenExchanger
+	Introspector   Introspector
+	Revoker        Revoker
+	JWKS           func() []byte
+	Scopes         ScopeLister
+	Metadata       Metadata
+	MaxBodyBytes   int64
 	// The browser flows; nil Authorizer leaves them out.
 	Authorizer Authorizer
 	Accounts   Accounts
@@ -39,6 +42,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	base := basePath(d.Metadata.BaseURL)
 	r := chi.NewRouter()
 	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
+	if len(d.TrustedProxies) > 0 {
+		r.Use(withProxies(d.TrustedProxies))
+	}
 
 	// OAuth endpoints for clients.
 	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))

@@ -44,6 +44,7 @@ func authenticate(r *http.Request, clients ClientAuthenticator) (form, domain.Cl
 	if err != nil {
 		return nil, domain.Client{}, err
 	}
+	cred.Source = sourceOf(r)
 	c, err := clients.Authenticate(r.Context(), cred)
 	if err != nil {
 		return nil, domain.Client{}, err
@@ -70,6 +71,7 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 			Scope:        scope,
 			Username:     f["username"],
 			Password:     f["password"],
+			Source:       sourceOf(r),
 			RefreshToken: f["refresh_token"],
 			Code:         f["code"],
 			RedirectURI:  f["redirect_uri"],

@@ -62,11 +62,11 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 		sessions:     map[string]domain.Session{},
 		codes:        map[string]domain.AuthorizationCode{},
 		consents:     map[consentKey]domain.Consent{},
-		limits:       NewLimiter(limits, now),
+		limits:       NewLimiter(limits, now, 0),
 	}
 }
 
-// Limiter returns the store's failure limiter.
+// Limiter returns the store's attempt limiter.
 func (s *Store) Limiter() *Limiter { return s.limits }
 
 // Ping always succeeds: memory is always there.

@@ -15,7 +15,7 @@ import (
 )
 
 func newStore(clock *storagetest.Clock) *Store {
-	return New(clock.Now, app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
+	return New(clock.Now, storagetest.LimitPolicy)
 }
 
 func TestConformance(t *testing.T) {
@@ -50,7 +50,7 @@ func TestConformance(t *testing.T) {
 		storagetest.RunAudit(t, func(_ *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
 	})
 	t.Run("limiter", func(t *testing.T) {
-		storagetest.RunLimiter(t, func(_ *testing.T, c *storagetest.Clock) storagetest.FailureLimiter { return newStore(c).Limiter() })
+		storagetest.RunLimiter(t, func(_ *testing.T, c *storagetest.Clock) app.Limiter { return newStore(c).Limiter() })
 	})
 }
 
@@ -64,7 +64,10 @@ func TestSweepReclaimsExpiredEntries(t *testing.T) {
 	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(time.Minute)))
 	require.NoError(t, s.CreateSession(ctx, domain.Session{Hash: "s", ExpiresAt: now.Add(time.Minute)}))
 	require.NoError(t, s.CreateCode(ctx, domain.AuthorizationCode{Hash: "c", ExpiresAt: now.Add(time.Minute)}))
-	require.NoError(t, s.Limiter().Failed(ctx, "user:a"))
+	key := app.LimitKey{Kind: app.LimitAccount, Subject: "a"}
+	require.NoError(t, s.Limiter().Reserve(ctx, key))
+	require.NoError(t, s.Limiter().Settle(ctx, domain.AttemptFailed, key))
+	require.Equal(t, 1, s.Limiter().Len())
 
 	clock.Advance(2 * time.Minute)
 	require.NoError(t, s.Sweep(ctx))
@@ -75,7 +78,7 @@ func TestSweepReclaimsExpiredEntries(t *testing.T) {
 	assert.NoError(t, err)
 	assert.NotContains(t, s.families, "f1")
 	assert.Empty(t, s.revoked)
-	assert.Empty(t, s.limits.windows)
+	assert.Zero(t, s.Limiter().Len())
 	assert.Empty(t, s.sessions)
 	assert.Empty(t, s.codes)
 }

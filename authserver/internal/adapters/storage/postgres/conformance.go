@@ -18,5 +18,5 @@ var (
 	_ app.UserClientRevoker = (*Store)(nil)
 	_ app.AuditLog          = (*Store)(nil)
 	_ jwtkeys.Store         = (*Store)(nil)
-	_ app.FailureLimiter    = (*Limiter)(nil)
+	_ app.Limiter           = (*Limiter)(nil)
 )

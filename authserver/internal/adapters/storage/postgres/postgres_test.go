@@ -142,7 +142,6 @@ var (
 
 func TestConformance(t *testing.T) {
 	testDSN(t)
-	limits := app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second}
 	t.Run("clients", func(t *testing.T) {
 		storagetest.RunClients(t, func(t *testing.T) storagetest.ClientStore { return newStore(t, storagetest.NewClock()) })
 	})
@@ -176,8 +175,8 @@ func TestConformance(t *testing.T) {
 		storagetest.RunAudit(t, func(t *testing.T) storagetest.AuditStore { return newStore(t, storagetest.NewClock()) })
 	})
 	t.Run("limiter", func(t *testing.T) {
-		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter {
-			return newStore(t, c).Limiter(limits)
+		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) app.Limiter {
+			return newStore(t, c).Limiter(storagetest.LimitPolicy)
 		})
 	})
 }
@@ -414,7 +413,9 @@ func TestSweepDeletesExpired(t *testing.T) {
 	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(time.Minute)))
 	require.NoError(t, s.CreateSession(ctx, domain.Session{Hash: "s", ExpiresAt: now.Add(time.Minute)}))
 	require.NoError(t, s.CreateCode(ctx, domain.AuthorizationCode{Hash: "c", ExpiresAt: now.Add(time.Minute)}))
-	require.NoError(t, s.Limiter(app.LimitPolicy{MaxFailures: 3, Window: time.Minute}).Failed(ctx, "user:a"))
+	l, key := s.Limiter(storagetest.LimitPolicy), app.LimitKey{Kind: app.LimitAccount, Subject: "a"}
+	require.NoError(t, l.Reserve(ctx, key))
+	require.NoError(t, l.Settle(ctx, domain.AttemptFailed, key))
 
 	clock.Advance(2 * time.Minute)
 	require.NoError(t, s.Sweep(ctx))
@@ -423,7 +424,7 @@ func TestSweepDeletesExpired(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 	_, err = s.FindRefreshToken(ctx, "long")
 	assert.NoError(t, err)
-	for _, table := range []string{"revocations", "sessions", "auth_codes", "login_failures"} {
+	for _, table := range []string{"revocations", "sessions", "auth_codes", "throttle_counters"} {
 		n, err := queryOne(ctx, s, func(r row) (int, error) {
 			var n int
 			err := r.Scan(&n)

@@ -13,9 +13,9 @@ const sweepBatch = 5000
 // their expiry (an expired token is refused whatever its status), marks past
 // the last token they cover, sessions and codes past their expiry (a
 // redeemed code is kept until then, so a replay is still recognised), and
-// ended limiter windows. Each table is swept in batches, each batch one
-// statement under its own timeout; a failure on one table does not stop the
-// others, and every failure is returned.
+// attempt counters that have run out. Each table is swept in batches, each
+// batch one statement under its own timeout; a failure on one table does
+// not stop the others, and every failure is returned.
 func (s *Store) Sweep(ctx context.Context) error {
 	now := s.now()
 	var errs []error
@@ -30,6 +30,7 @@ func (s *Store) Sweep(ctx context.Context) error {
 		{"sessions", "expires_at <= $1"},
 		{"auth_codes", "expires_at <= $1"},
 		{"login_failures", "window_ends <= $1"},
+		{"throttle_counters", "forget_at <= $1"},
 	} {
 		sql := `DELETE FROM ` + t.table + ` WHERE ctid IN (SELECT ctid FROM ` + t.table +
 			` WHERE ` + t.expired + ` LIMIT $2)`

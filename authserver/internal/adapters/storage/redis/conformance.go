@@ -7,5 +7,5 @@ var (
 	_ app.CodeStore       = (*Store)(nil)
 	_ app.SessionStore    = (*Store)(nil)
 	_ app.RevocationStore = (*Store)(nil)
-	_ app.FailureLimiter  = (*Limiter)(nil)
+	_ app.Limiter         = (*Limiter)(nil)
 )

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/authserver/internal/faulttest"
@@ -33,17 +33,18 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 	const slack = time.Second // scheduling on a loaded machine
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
 	s := openPrivate(t, r, timeout)
-	l := s.Limiter(app.LimitPolicy{MaxFailures: 5, Window: time.Minute})
+	l := s.Limiter(storagetest.LimitPolicy)
+	key := app.LimitKey{Kind: app.LimitSource, Subject: "a"}
 	ctx := context.Background()
 	now := time.Now()
 
 	calls := map[string]func() error{
-		"ping":           func() error { return s.Ping(ctx) },
-		"read (MGET)":    func() error { _, err := s.Revoked(ctx, now, "jti:a", "gid:b"); return err },
-		"script":         func() error { return s.Revoke(ctx, "jti:a", now, now.Add(time.Minute)) },
-		"limiter read":   func() error { _, err := l.Blocked(ctx, "user:a"); return err },
-		"limiter script": func() error { return l.Failed(ctx, "user:a") },
-		"read (GET)":     func() error { _, err := s.FindSession(ctx, "s"); return err },
+		"ping":            func() error { return s.Ping(ctx) },
+		"read (MGET)":     func() error { _, err := s.Revoked(ctx, now, "jti:a", "gid:b"); return err },
+		"script":          func() error { return s.Revoke(ctx, "jti:a", now, now.Add(time.Minute)) },
+		"limiter reserve": func() error { return l.Reserve(ctx, key) },
+		"limiter settle":  func() error { return l.Settle(ctx, domain.AttemptFailed, key) },
+		"read (GET)":      func() error { _, err := s.FindSession(ctx, "s"); return err },
 	}
 	// Load the scripts and fill the pool with a connection per call, so
 	// that the stalled calls below write and wait on live connections.
@@ -87,13 +88,17 @@ func TestAScriptRunsAtMostOncePerCall(t *testing.T) {
 	const timeout = time.Second
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
 	s := openPrivate(t, r, timeout)
-	l := s.Limiter(app.LimitPolicy{MaxFailures: 100, Window: time.Minute})
+	l := s.Limiter(storagetest.LimitPolicy)
+	key := app.LimitKey{Kind: app.LimitSource, Subject: "a"}
 	ctx := context.Background()
-	require.NoError(t, l.Failed(ctx, "user:a"), "loads the script: one failure")
+	for range 3 {
+		require.NoError(t, l.Reserve(ctx, key), "three attempts in flight")
+	}
+	require.NoError(t, l.Settle(ctx, domain.AttemptCancelled, key), "loads the script: one taken back")
 
 	r.Pause()
 	done := make(chan error, 1)
-	go func() { done <- l.Failed(ctx, "user:a") }()
+	go func() { done <- l.Settle(ctx, domain.AttemptCancelled, key) }()
 	// Resume after the first attempt has timed out but while a retry would
 	// still be waiting for its answer.
 	time.Sleep(timeout * 3 / 2)
@@ -104,12 +109,35 @@ func TestAScriptRunsAtMostOncePerCall(t *testing.T) {
 	}
 
 	// Whatever was sent has run once Redis answers a later command on a new
-	// connection of the test's own.
-	raw, err := r.Client().Get(ctx, s.limitKey("user:a")).Bytes()
+	// connection of the test's own: each run of the settlement takes one
+	// attempt back.
+	f, err := r.Client().HGet(ctx, s.limitKey(key.String()), "f").Int()
 	require.NoError(t, err)
-	var w windowRecord
-	require.NoError(t, json.Unmarshal(raw, &w))
-	assert.LessOrEqual(t, w.Failures, 2, "one failure before the stall, at most one from the call that stalled")
+	assert.GreaterOrEqual(t, f, 1, "the stalled settlement took at most one attempt back")
+}
+
+// TestLateReservationsCountNothing: a reservation Redis runs only after its
+// caller gave up (Redis was paused) counts nothing: the caller was told the
+// limiter is unavailable, and its attempt never ran.
+func TestLateReservationsCountNothing(t *testing.T) {
+	const timeout = time.Second
+	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
+	s := openPrivate(t, r, timeout)
+	l := s.Limiter(storagetest.LimitPolicy)
+	key := app.LimitKey{Kind: app.LimitSource, Subject: "late"}
+	ctx := context.Background()
+	warm := app.LimitKey{Kind: app.LimitSource, Subject: "warm-up"}
+	require.NoError(t, l.Reserve(ctx, warm), "loads the script")
+
+	r.Pause()
+	done := make(chan error, 1)
+	go func() { done <- l.Reserve(ctx, key) }()
+	time.Sleep(timeout * 3 / 2) // the call has timed out; Redis still holds it
+	r.Resume()
+	assert.ErrorIs(t, <-done, domain.ErrUnavailable)
+	n, err := r.Client().Exists(ctx, s.limitKey(key.String())).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "the late reservation counted nothing")
 }
 
 // TestLateCodeCallsHaveNoEffect: a claim or a used-settlement that Redis

@@ -109,8 +109,8 @@ func TestConformance(t *testing.T) {
 		storagetest.RunRevocations(t, func(t *testing.T, c *storagetest.Clock) app.RevocationStore { return newStore(t, c) })
 	})
 	t.Run("limiter", func(t *testing.T) {
-		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) storagetest.FailureLimiter {
-			return newStore(t, c).Limiter(app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
+		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) app.Limiter {
+			return newStore(t, c).Limiter(storagetest.LimitPolicy)
 		})
 	})
 }
@@ -218,11 +218,21 @@ func TestKeysExpireWithTheirEntries(t *testing.T) {
 	require.NoError(t, s.Revoke(ctx, "jti:x", now, now.Add(10*time.Second)))
 	assert.InDelta(t, 90*time.Second, pttl(s.revokedKey("jti:x")), float64(2*time.Second), "and never shorter")
 
-	l := s.Limiter(app.LimitPolicy{MaxFailures: 3, Window: 10 * time.Second})
-	require.NoError(t, l.Failed(ctx, "user:a"))
-	clock.Advance(4 * time.Second)
-	require.NoError(t, l.Failed(ctx, "user:a"))
-	assert.InDelta(t, 6*time.Second, pttl(s.limitKey("user:a")), float64(2*time.Second), "the window is not extended by later failures")
+	l := s.Limiter(storagetest.LimitPolicy)
+	key := app.LimitKey{Kind: app.LimitAccount, Subject: "a"}
+	require.NoError(t, l.Reserve(ctx, key))
+	require.NoError(t, l.Settle(ctx, domain.AttemptFailed, key))
+	assert.InDelta(t, time.Minute, pttl(s.limitKey(key.String())), float64(2*time.Second), "a failure lives a window")
+	clock.Advance(40 * time.Second)
+	require.NoError(t, l.Reserve(ctx, key))
+	require.NoError(t, l.Settle(ctx, domain.AttemptFailed, key))
+	assert.InDelta(t, time.Minute, pttl(s.limitKey(key.String())), float64(2*time.Second), "a later failure extends it")
+	other := app.LimitKey{Kind: app.LimitAccount, Subject: "b"}
+	require.NoError(t, l.Reserve(ctx, other))
+	require.NoError(t, l.Settle(ctx, domain.AttemptSucceeded, other))
+	n, err := s.client.Exists(ctx, s.limitKey(other.String())).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a counter that settles back to nothing is deleted")
 }
 
 func TestValuesAreJSON(t *testing.T) {

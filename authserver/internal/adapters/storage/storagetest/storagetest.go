@@ -413,32 +413,3 @@ func RunSigningKeys(t *testing.T, newStore func(t *testing.T) jwtkeys.Store) {
 		assert.Equal(t, k2.ID, keys[0].ID)
 	})
 }
-
-// FailureLimiter is what a limiter backend offers.
-type FailureLimiter = app.FailureLimiter
-
-// RunLimiter tests a failure limiter configured with at most 3 failures per
-// 10 seconds.
-func RunLimiter(t *testing.T, newLimiter func(t *testing.T, clock *Clock) FailureLimiter) {
-	ctx := context.Background()
-	clock := NewClock()
-	l := newLimiter(t, clock)
-	key, other := uniq("user:alice"), uniq("user:bob")
-	for i := 0; i < 3; i++ {
-		blocked, err := l.Blocked(ctx, key)
-		require.NoError(t, err)
-		assert.False(t, blocked, "attempt %d", i+1)
-		require.NoError(t, l.Failed(ctx, key))
-	}
-	blocked, err := l.Blocked(ctx, key)
-	require.NoError(t, err)
-	assert.True(t, blocked, "blocked after 3 failures")
-	blocked, err = l.Blocked(ctx, other)
-	require.NoError(t, err)
-	assert.False(t, blocked, "keys are independent")
-
-	clock.Advance(11 * time.Second)
-	blocked, err = l.Blocked(ctx, key)
-	require.NoError(t, err)
-	assert.False(t, blocked, "unblocked when the window ends")
-}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
@@ -52,9 +53,15 @@ func NewClients(next ClientStore, ttl time.Duration, maxClients int, now func() 
 }
 
 // FindClient returns the client registered under id, from the cache while its
-// entry is fresh. Unknown ids are cached too; a store error other than
-// domain.ErrNotFound is returned and not cached.
+// entry is fresh. Unknown ids are cached too, unless longer than any
+// client id may be (those are not found, without a look-up); a store error
+// other than domain.ErrNotFound is returned and not cached.
 func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, error) {
+	if len(id) > app.MaxClientIDBytes {
+		// No client has such an id, and caching it would let junk ids of
+		// any size fill the cache.
+		return domain.Client{}, domain.ErrNotFound
+	}
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.entries[id]

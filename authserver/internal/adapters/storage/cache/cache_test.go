@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,17 @@ func TestClientsCache(t *testing.T) {
 		_, _ = c.FindClient(ctx, string(rune('b'+i)))
 	}
 	assert.LessOrEqual(t, len(c.entries), 10, "bounded")
+}
+
+// An id longer than any client id is not found without a look-up, and
+// takes no room: junk ids of any size cannot fill the cache.
+func TestClientsCacheIgnoresOverlongIDs(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	next := &counting{ClientStore: memory.New(clock.Now, app.LimitPolicy{})}
+	c := NewClients(next, 5*time.Second, 10, clock.Now)
+	_, err := c.FindClient(ctx, strings.Repeat("x", app.MaxClientIDBytes+1))
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+	assert.Zero(t, next.finds)
+	assert.Empty(t, c.entries)
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
@@ -93,7 +94,7 @@ func defaults() settings {
 		// minute for a few MB.
 		verifyCacheSize: 10000,
 		limits:          DefaultLoginLimits,
-		hashWait:        2 * time.Second,
+		hashWait:        hashing.DefaultMaxWait,
 		grants:          []Grant{GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken},
 		maxBodyBytes:    64 << 10,
 		sweepInterval:   time.Minute,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
@@ -109,7 +110,7 @@ func defaultConfig() Config {
 	// argon2id is CPU-bound: more at once than there are cores only adds
 	// 19 MiB of memory each and no throughput.
 	c.Passwords.Concurrency = runtime.NumCPU()
-	c.Passwords.MaxWait = config.Duration(2 * time.Second)
+	c.Passwords.MaxWait = config.Duration(hashing.DefaultMaxWait)
 	d := authserver.DefaultLoginLimits
 	c.LoginLimits.PerAccountSource, c.LoginLimits.PerAccount, c.LoginLimits.PerSource = d.PerAccountSource, d.PerAccount, d.PerSource
 	c.LoginLimits.BaseDelay, c.LoginLimits.MaxDelay = config.Duration(d.BaseDelay), config.Duration(d.MaxDelay)

@@ -66,12 +66,16 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 			writeError(w, r, log, err)
 			return
 		}
+		source := ""
+		if f["grant_type"] == string(domain.GrantPassword) {
+			source = sourceOf(r) // for the password grant's limits
+		}
 		resp, err := tokens.Exchange(r.Context(), client, app.TokenRequest{
 			GrantType:    f["grant_type"],
 			Scope:        scope,
 			Username:     f["username"],
 			Password:     f["password"],
-			Source:       sourceOf(r),
+			Source:       source,
 			RefreshToken: f["refresh_token"],
 			Code:         f["code"],
 			RedirectURI:  f["redirect_uri"],

@@ -64,11 +64,12 @@ type ClientAuthDeps struct {
 // and in time, and guessing is throttled like a user's password.
 type ClientAuthenticator struct {
 	ClientAuthDeps
+	gate *gate
 }
 
 // NewClientAuthenticator returns a ClientAuthenticator.
 func NewClientAuthenticator(d ClientAuthDeps) *ClientAuthenticator {
-	return &ClientAuthenticator{d}
+	return &ClientAuthenticator{ClientAuthDeps: d, gate: newGate(d.Limiter)}
 }
 
 // errBadClient is the one answer for every failed authentication: an unknown
@@ -120,7 +121,7 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, cred ClientCrede
 	// While other attempts are in flight, one of them may be this client's
 	// own first check of its secret, which makes the next one quick.
 	quickNow := false
-	res, err := admit(ctx, a.Limiter, domain.InvalidClient, keys, func() (bool, error) {
+	res, err := a.gate.admit(ctx, domain.InvalidClient, keys, func() (bool, error) {
 		if hash != c.SecretHash {
 			return true, nil
 		}

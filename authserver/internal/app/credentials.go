@@ -50,6 +50,11 @@ type Credentials struct {
 // so that timing tells nothing, the outcome settled after.
 type credentialChecker struct {
 	Credentials
+	gate *gate
+}
+
+func newCredentialChecker(c Credentials) credentialChecker {
+	return credentialChecker{Credentials: c, gate: newGate(c.Limiter)}
 }
 
 var errBadCredentials = domain.Errorf(domain.InvalidGrant, "wrong username or password")
@@ -84,7 +89,7 @@ func (cc *credentialChecker) password(raw string) string {
 // check returns the user if password is theirs. username is prepared;
 // keys are the counters the attempt is reserved under.
 func (cc *credentialChecker) check(ctx context.Context, username, password string, keys []LimitKey) (domain.User, error) {
-	res, err := admit(ctx, cc.Limiter, domain.InvalidGrant, keys, nil)
+	res, err := cc.gate.admit(ctx, domain.InvalidGrant, keys, nil)
 	if err != nil {
 		return domain.User{}, err
 	}

@@ -28,7 +28,7 @@ type PasswordGrant struct {
 
 // NewPasswordGrant returns the grant.
 func NewPasswordGrant(c Credentials, m *Minter) *PasswordGrant {
-	return &PasswordGrant{creds: credentialChecker{c}, minter: m}
+	return &PasswordGrant{creds: newCredentialChecker(c), minter: m}
 }
 
 // Type returns password, the grant_type this grant handles.

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -114,65 +116,151 @@ type Limiter interface {
 // in, while a burst of guesses is refused once the first ones failed.
 const maxBusyWait = 2 * time.Second
 
-// reservation is an attempt counted under keys, to be settled once.
-type reservation struct {
+// gate admits attempts through a Limiter. When only attempts still in
+// flight stand in an attempt's way it waits for them to settle rather than
+// being refused, and the attempts of this process waiting on the same keys
+// wait in one line, first come first served: only the head asks the
+// limiter again (at once when an attempt under those keys settles here,
+// else after a short pause, for settlements on other replicas), and a new
+// attempt cannot overtake one that has waited longer.
+type gate struct {
 	limiter Limiter
-	keys    []LimitKey
-	done    bool
+
+	mu    sync.Mutex
+	lines map[string]*line
 }
 
-// settle ends the attempt. It runs even if the caller has gone: the check
-// was made, so its outcome must count. Its error changes no answer: an
-// attempt left unsettled lapses after domain.AttemptLease, counted as a
-// failure.
+// line is the attempts of this process on one set of keys. turn holds
+// the one token that makes an attempt the head; channel receivers are
+// served in the order they came.
+type line struct {
+	users int
+	turn  chan struct{}
+	wake  chan struct{}
+}
+
+func newGate(l Limiter) *gate { return &gate{limiter: l, lines: map[string]*line{}} }
+
+func lineName(keys []LimitKey) string {
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k.String())
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func (g *gate) join(name string) *line {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ln := g.lines[name]
+	if ln == nil {
+		ln = &line{turn: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+		ln.turn <- struct{}{}
+		g.lines[name] = ln
+	}
+	ln.users++
+	return ln
+}
+
+func (g *gate) leave(name string, ln *line) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ln.users--; ln.users == 0 {
+		delete(g.lines, name)
+	}
+}
+
+// wake tells the head of the line on name that an attempt settled.
+func (g *gate) wake(name string) {
+	g.mu.Lock()
+	ln := g.lines[name]
+	g.mu.Unlock()
+	if ln != nil {
+		select {
+		case ln.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// admit reserves an attempt under keys, waiting in line while only
+// attempts in flight stand in the way, up to maxBusyWait. Whenever it had
+// to wait it asks stillNeeded (if set) whether the attempt is still needed
+// before asking the limiter again; if not, admit returns (nil, nil). A
+// refusal is a *domain.Throttled answered with code.
+func (g *gate) admit(ctx context.Context, code domain.ErrorCode, keys []LimitKey, stillNeeded func() (bool, error)) (*reservation, error) {
+	name := lineName(keys)
+	ln := g.join(name)
+	defer g.leave(name, ln)
+	deadline := time.NewTimer(maxBusyWait)
+	defer deadline.Stop()
+	busy := &domain.Throttled{RetryAfter: time.Second, Code: code}
+
+	waited := false
+	select {
+	case <-ln.turn:
+	default:
+		waited = true
+		select {
+		case <-ln.turn:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, busy
+		}
+	}
+	defer func() { ln.turn <- struct{}{} }()
+
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if waited && stillNeeded != nil {
+			if needed, err := stillNeeded(); err != nil || !needed {
+				return nil, err
+			}
+		}
+		err := g.limiter.Reserve(ctx, keys...)
+		if err == nil {
+			return &reservation{gate: g, line: name, keys: keys}, nil
+		}
+		var th *domain.Throttled
+		switch {
+		case !errors.As(err, &th):
+			return nil, err
+		case !th.Busy:
+			return nil, &domain.Throttled{RetryAfter: th.RetryAfter, Code: code}
+		}
+		waited = true
+		pause.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, busy
+		case <-ln.wake:
+		case <-pause.C:
+		}
+	}
+}
+
+// reservation is an attempt counted under keys, to be settled once.
+type reservation struct {
+	gate *gate
+	line string
+	keys []LimitKey
+	done bool
+}
+
+// settle ends the attempt, and wakes the attempts waiting on its keys. It
+// runs even if the caller has gone: the check was made, so its outcome
+// must count. Its error changes no answer: an attempt left unsettled
+// lapses after domain.AttemptLease, counted as a failure.
 func (r *reservation) settle(ctx context.Context, result domain.AttemptResult) {
 	if r.done {
 		return
 	}
 	r.done = true
-	_ = r.limiter.Settle(context.WithoutCancel(ctx), result, r.keys...)
-}
-
-// admit reserves an attempt under keys. While only attempts in flight
-// stand in the way it waits for them to settle, up to maxBusyWait, and
-// before each retry asks stillNeeded (if set) whether the attempt is still
-// needed; if not, admit returns (nil, nil). A refusal is a
-// *domain.Throttled answered with code.
-func admit(ctx context.Context, l Limiter, code domain.ErrorCode, keys []LimitKey, stillNeeded func() (bool, error)) (*reservation, error) {
-	pause := 5 * time.Millisecond
-	var deadline time.Time
-	for {
-		err := l.Reserve(ctx, keys...)
-		if err == nil {
-			return &reservation{limiter: l, keys: keys}, nil
-		}
-		var th *domain.Throttled
-		if !errors.As(err, &th) {
-			return nil, err
-		}
-		if !th.Busy {
-			return nil, &domain.Throttled{RetryAfter: th.RetryAfter, Code: code}
-		}
-		if deadline.IsZero() {
-			deadline = time.Now().Add(maxBusyWait)
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, &domain.Throttled{RetryAfter: time.Second, Code: code}
-		}
-		t := time.NewTimer(min(pause, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		pause = min(2*pause, 100*time.Millisecond)
-		if stillNeeded != nil {
-			needed, err := stillNeeded()
-			if err != nil || !needed {
-				return nil, err
-			}
-		}
-	}
+	_ = r.gate.limiter.Settle(context.WithoutCancel(ctx), result, r.keys...)
+	r.gate.wake(r.line)
 }

@@ -68,6 +68,21 @@ func TestConcurrentPasswordGuessesEvaluateAtMostTheLimit(t *testing.T) {
 	assert.NoError(t, err, "the owner from a source that has not been failing")
 }
 
+// The same person signing in many times at once from one address (tabs,
+// a client's worker pool) is not refused: attempts past the free ones wait
+// in line for those in flight, and each success frees a place.
+func TestConcurrentRightPasswordsAllGetIn(t *testing.T) {
+	w := newWorld(t)
+	errs := all(20, func() error {
+		_, err := w.exchange("pw", app.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password", Source: "198.51.100.1"})
+		return err
+	})
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.Zero(t, w.store.Limiter().Len(), "nothing left counted")
+}
+
 // The same on the login page, where one address also has a limit over
 // every account: a browser alice signed in on before still gets in from
 // that address, and so does alice from another.

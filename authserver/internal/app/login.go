@@ -67,9 +67,9 @@ type AccountsDeps struct {
 // NewAccounts returns Accounts.
 func NewAccounts(d AccountsDeps) *Accounts {
 	return &Accounts{
-		creds: credentialChecker{Credentials{
+		creds: newCredentialChecker(Credentials{
 			Users: d.Users, Passwords: d.Passwords, Limiter: d.Limiter, Text: d.Text, DecoyHash: d.DecoyHash,
-		}},
+		}),
 		devices:    d.Devices,
 		users:      d.Users,
 		hasher:     d.Hasher,

@@ -25,16 +25,20 @@ func (a auditor) record(ctx context.Context, e domain.AuditEvent) {
 
 // outcome fills an event's outcome and detail from a use case's error: the
 // protocol error code for a refusal ("throttled" for an attempt refused
-// by the limits), never its description (which may echo
-// what the caller sent).
+// by the limits, "cancelled" when the caller went away), never its
+// description (which may echo what the caller sent).
 func outcome(e domain.AuditEvent, err error, success string) domain.AuditEvent {
 	if err == nil {
 		e.Outcome, e.Detail = domain.OutcomeSuccess, success
 		return e
 	}
 	e.Outcome = domain.OutcomeFailure
-	if errors.Is(err, domain.ErrThrottled) {
+	switch {
+	case errors.Is(err, domain.ErrThrottled):
 		e.Detail = "throttled" // refused before any secret was checked
+		return e
+	case errors.Is(err, context.Canceled):
+		e.Detail = "cancelled" // the caller went away
 		return e
 	}
 	if code := domain.CodeOf(err); code != "" {

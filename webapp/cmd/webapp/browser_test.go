@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,28 +16,18 @@ import (
 	"github.com/oauth2ref/webapp/internal/fake"
 )
 
-// freeAddr is a loopback address that was free a moment ago: the redirect
-// URI has to name the webapp's port before it starts.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // The browser demo as run wires it from config: sign in at a fake
 // authserver, read both times, sign out.
 func TestRunServesTheBrowserDemo(t *testing.T) {
-	addr := freeAddr(t)
+	// The redirect URI names the webapp's address before it starts.
+	ln := listen(t)
+	addr := ln.Addr().String()
 	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
 		RedirectURI: "http://" + addr + "/callback"})
 	t.Cleanup(as.Close)
 	rs := fake.NewResourceServer(as.Active)
 	t.Cleanup(rs.Close)
-	s := start(t, map[string]string{
-		"WEBAPP_HTTP_ADDR":               addr,
+	s := startOn(t, ln, map[string]string{
 		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
 		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
 		"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
@@ -49,7 +38,7 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: bound}
 	get := func(u string) (*http.Response, string) {
 		t.Helper()
 		resp, err := c.Get(u)

@@ -36,7 +36,9 @@ const (
 	Healthy Failure = iota
 	// Unavailable answers every request 503.
 	Unavailable
-	// Hang answers nothing until the caller gives up (or 5 s pass).
+	// Hang answers nothing until the caller gives up, or for a minute:
+	// far longer than the short timeout of a test about hanging, however
+	// late that timeout fires on a loaded machine.
 	Hang
 )
 
@@ -205,7 +207,7 @@ func failing(get func() Failure, next http.Handler) http.Handler {
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(time.Minute):
 			}
 		default:
 			next.ServeHTTP(w, r)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
@@ -70,22 +69,4 @@ func (s *Store) RecentAudit(ctx context.Context, limit int) ([]domain.AuditEvent
 		e.Type, e.Outcome = domain.AuditType(typ), domain.AuditOutcome(outcome)
 		return e, nil
 	}, `SELECT occurred_at, event_type, client_id, user_id, outcome, detail FROM audit_log ORDER BY id DESC LIMIT $1`, limit)
-}
-
-// RecordMany appends events in one COPY: how the audit batcher writes, so
-// that auditing every token issued costs the database one statement per
-// batch, not one per token.
-func (s *Store) RecordMany(ctx context.Context, events []domain.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows := make([][]any, len(events))
-	for i, e := range events {
-		rows[i] = []any{e.Time, string(e.Type), e.ClientID, e.UserID, string(e.Outcome), e.Detail}
-	}
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"audit_log"},
-		[]string{"occurred_at", "event_type", "client_id", "user_id", "outcome", "detail"}, pgx.CopyFromRows(rows))
-	return mapErr(err)
 }

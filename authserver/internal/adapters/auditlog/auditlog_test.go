@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -121,7 +120,7 @@ type faulty struct {
 	stored  atomic.Int64 // events committed through this wrapper
 }
 
-var errDown = errors.New("store down")
+var errDown = fmt.Errorf("%w: store down", domain.ErrUnavailable)
 
 func (f *faulty) AppendAudit(ctx context.Context, entries []Entry) error {
 	f.calls.Add(1)
@@ -137,7 +136,7 @@ func (f *faulty) AppendAudit(ctx context.Context, entries []Entry) error {
 	}
 	f.stored.Add(int64(len(entries)))
 	if f.lostAck.Load() {
-		return errors.New("connection lost after commit")
+		return fmt.Errorf("%w: connection lost after commit", domain.ErrUnavailable)
 	}
 	return nil
 }
@@ -394,6 +393,44 @@ func TestTornAndBadLinesAreSkipped(t *testing.T) {
 	},
 		5*time.Second, 20*time.Millisecond)
 	assert.Contains(t, out.String(), "audit spool lines that cannot be read were skipped")
+}
+
+// An event the table refuses (PostgreSQL takes no NUL in text) goes to the
+// log alone: it neither fails its batch nor stops the spool from draining.
+func TestAnEventTheTableRefusesIsLoggedAlone(t *testing.T) {
+	tb := pgTable(t)
+	dir := t.TempDir()
+	log, out := newLogger(t)
+	c := newCommitter(t, pgStore{tb.store}, dir, log)
+	poison := event(0)
+	poison.ClientID = "bad\x00id"
+	errs := make([]error, 11)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { errs[i] = c.Record(context.Background(), event(i)) })
+	}
+	wg.Go(func() { errs[10] = c.Record(context.Background(), poison) })
+	wg.Wait()
+	for _, err := range errs[:10] {
+		assert.NoError(t, err)
+	}
+	rows, _ := tb.counts(t)
+	assert.Equal(t, 10, rows, "the rest of its batch is stored")
+	assert.Equal(t, 1, strings.Count(out.String(), `"msg":"audit"`), "the refused event is logged")
+	assert.Contains(t, out.String(), "audit table refused an event")
+	assert.NotContains(t, out.String(), "audit table not written", "a refusal is not an outage")
+
+	// The same from a spool left behind.
+	good := func() string {
+		return fmt.Sprintf(`{"id":%q,"time":"2026-01-01T00:00:00Z","event":"token.issued","client_id":"c","outcome":"success"}`+"\n", NewID())
+	}
+	bad := fmt.Sprintf(`{"id":%q,"time":"2026-01-01T00:00:00Z","event":"token.issued","client_id":"a\u0000b","outcome":"success"}`+"\n", NewID())
+	left := filepath.Join(dir, spoolPrefix+"dead"+spoolSuffix)
+	require.NoError(t, os.WriteFile(left, []byte(good()+bad+good()), 0o600))
+	newCommitter(t, pgStore{tb.store}, dir, log)
+	require.Eventually(t, func() bool { rows, _ := tb.counts(t); return rows == 12 }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := os.Stat(left); return os.IsNotExist(err) }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 2, strings.Count(out.String(), `"msg":"audit"`))
 }
 
 func TestALiveProcessSpoolIsNotTaken(t *testing.T) {

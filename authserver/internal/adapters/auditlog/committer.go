@@ -123,6 +123,7 @@ type Committer struct {
 	degraded     atomic.Bool // the store failed: write to the spool until it answers
 	spoolFailing atomic.Bool
 	lastWarn     atomic.Int64 // unix nanoseconds of the last outage warning
+	lastRefused  atomic.Int64 // and of the last refused event's
 
 	stop   chan struct{}
 	cancel context.CancelFunc // ends a replay under way
@@ -256,13 +257,12 @@ func (c *Committer) commit(b *batch) {
 // persist stores entries in the table, else the spool, else the log.
 func (c *Committer) persist(entries []Entry) error {
 	if !c.degraded.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.WriteTimeout)
-		err := c.store.AppendAudit(ctx, entries)
-		cancel()
+		rest, err := c.write(context.Background(), entries)
 		if err == nil {
 			return nil
 		}
-		c.enterDegraded(err, len(entries))
+		c.enterDegraded(err, len(rest))
+		entries = rest
 	}
 	if c.spool != nil {
 		err := c.spool.append(entries)
@@ -281,6 +281,55 @@ func (c *Committer) persist(entries []Entry) error {
 	}
 	c.fallback.sync()
 	return errNotDurable
+}
+
+// write stores entries in the table. Should the table refuse them for
+// another reason than an outage (an event it cannot take, or a schema not
+// migrated), it writes each event alone, and logs those refused alone: one
+// bad event must not hold up the others, nor stop the spool from draining.
+// On an outage it returns the error and the entries not stored.
+func (c *Committer) write(ctx context.Context, entries []Entry) (rest []Entry, err error) {
+	switch err = c.append(ctx, entries); {
+	case err == nil:
+		return nil, nil
+	case outage(err):
+		return entries, err
+	}
+	for i := range entries {
+		err := c.append(ctx, entries[i:i+1])
+		switch {
+		case err == nil:
+		case outage(err):
+			return entries[i:], err
+		default:
+			c.refused(entries[i], err)
+		}
+	}
+	return nil, nil
+}
+
+func (c *Committer) append(ctx context.Context, entries []Entry) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+	defer cancel()
+	return c.store.AppendAudit(ctx, entries)
+}
+
+// outage reports whether err says the table could not be reached or
+// answered too late, so that a later try may succeed.
+func outage(err error) bool {
+	return errors.Is(err, domain.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// refused logs an event the table will not take, with a warning at most
+// once a minute.
+func (c *Committer) refused(e Entry, err error) {
+	c.fallback.write(e.Event, zap.Stringer("event_id", e.ID))
+	c.fallback.sync()
+	now := time.Now().UnixNano()
+	if last := c.lastRefused.Load(); last == 0 || now-last >= int64(time.Minute) {
+		c.lastRefused.Store(now)
+		c.log.Warn("audit table refused an event; it is kept in the JSON log only", zap.Stringer("event_id", e.ID), zap.Error(err))
+	}
 }
 
 // enterDegraded switches writes to the spool and warns, once per outage
@@ -323,9 +372,8 @@ func (c *Committer) replay(ctx context.Context) {
 	replayed := 0
 	if c.spool != nil {
 		n, err := c.spool.replay(ctx, c.cfg.MaxBatch, func(entries []Entry) error {
-			wctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
-			defer cancel()
-			return c.store.AppendAudit(wctx, entries)
+			_, err := c.write(ctx, entries)
+			return err
 		})
 		replayed = n
 		if err != nil {

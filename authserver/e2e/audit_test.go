@@ -156,11 +156,13 @@ func TestAuditSurvivesPostgresOutage(t *testing.T) {
 	env["AUTHSERVER_POSTGRES_DSN"] = u.String()
 	dataDir := t.TempDir()
 	env["AUTHSERVER_DATA_DIR"] = dataDir
+	// The client cache keeps client_credentials working with PostgreSQL
+	// away; long enough here that a slow machine does not outlast it.
+	env["AUTHSERVER_STORAGE_CLIENT_CACHE_TTL"] = "1m"
 	auth := start(t, "authserver", env)
 
-	// outage issues tokens for a while with PostgreSQL cut away (the client
-	// cache, 5 s, keeps client_credentials working), and returns how many
-	// were acknowledged.
+	// outage issues tokens for a while with PostgreSQL cut away, and
+	// returns how many were acknowledged.
 	outage := func() int {
 		is := newIssuer(auth, 8)
 		require.Eventually(t, func() bool { return is.acked.Load() > 20 }, 10*time.Second, 10*time.Millisecond)

@@ -155,6 +155,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
 		storageOption(cfg),
 	)
+	if cfg.DataDir != "" {
+		// Audit events that cannot reach PostgreSQL wait here, on disk.
+		opts = append(opts, authserver.WithAuditSpool(cfg.DataDir))
+	}
 	srv, err := authserver.New(ctx, opts...)
 	if err != nil {
 		return err

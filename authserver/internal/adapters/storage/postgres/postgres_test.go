@@ -471,21 +471,6 @@ func TestScopesAreStoredSorted(t *testing.T) {
 	assert.Nil(t, got.Scope, "an empty scope reads back as the domain's empty scope")
 }
 
-func TestRecordMany(t *testing.T) {
-	s := newStore(t, storagetest.NewClock())
-	ctx := context.Background()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	events := []domain.AuditEvent{
-		{Time: t0, Type: domain.AuditTokenIssued, ClientID: "a", Outcome: domain.OutcomeSuccess, Detail: "client_credentials"},
-		{Time: t0.Add(time.Second), Type: domain.AuditTokenRefused, ClientID: "b", Outcome: domain.OutcomeFailure, Detail: "invalid_scope"},
-	}
-	require.NoError(t, s.RecordMany(ctx, events))
-	require.NoError(t, s.RecordMany(ctx, nil))
-	got, err := s.RecentAudit(ctx, 5)
-	require.NoError(t, err)
-	assert.Equal(t, []domain.AuditEvent{events[1], events[0]}, got)
-}
-
 // TestDeadlockedTransactionIsRetried makes two transactions lock two rows
 // in opposite orders. PostgreSQL aborts one (40P01); inTx runs it again and
 // both succeed, instead of one answering 500.

@@ -224,7 +224,7 @@ one_run() {
 
 # have_image IMAGE: present, or pulled within a short time.
 have_image() {
-  docker image inspect "$1" >/dev/null 2>&1 || timeout 60 docker pull -q "$1" >/dev/null 2>&1
+  docker image inspect "$1" >/dev/null 2>&1 || timeout 30 docker pull -q "$1" >/dev/null 2>&1
 }
 
 if [ "$runs" != durable ]; then

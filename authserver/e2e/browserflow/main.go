@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(profile)
+	defer func() { _ = os.RemoveAll(profile) }()
 
 	// The flags every headless Chromium here needs: no sandbox as root, and
 	// none of the background traffic that a closed network refuses.
@@ -120,7 +120,9 @@ const (
 	allowButton   = `//button[@value="allow"]`
 )
 
-func (f *flow) step(format string, args ...any) { fmt.Fprintf(f.out, "  ok  "+format+"\n", args...) }
+func (f *flow) step(format string, args ...any) {
+	_, _ = fmt.Fprintf(f.out, "  ok  "+format+"\n", args...)
+}
 
 func (f *flow) run() error {
 	o := f.o

@@ -64,7 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.chromium, "chromium", getenv("CHROMIUM"), "Chromium's path (default: chromium, chromium-browser or google-chrome on PATH)")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "bound on the whole flow")
 	fs.DurationVar(&o.maxSkew, "max-skew", 2*time.Minute, "how far the times shown may be from this machine's clock")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -178,8 +178,12 @@ func (f *flow) run() error {
 	if loc := f.location(); loc != o.webapp+"/" {
 		return fmt.Errorf("signing out led to %s, not %s/", loc, o.webapp)
 	}
-	if n, err := chromedp.Run(f.ctx, chromedp.Evaluate[int](`document.querySelectorAll("dl.times").length`)); err != nil || n != 0 {
-		return fmt.Errorf("signed out, the page still shows times (%d, %v)", n, err)
+	n, err := chromedp.Run(f.ctx, chromedp.Evaluate[int](`document.querySelectorAll("dl.times").length`))
+	if err != nil {
+		return fmt.Errorf("signed out, reading the page: %w", err)
+	}
+	if n != 0 {
+		return fmt.Errorf("signed out, the page still shows times (%d)", n)
 	}
 	f.step("signed out")
 	return nil
@@ -241,7 +245,7 @@ func (f *flow) explain(err error) error {
 	}
 	if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(90)); serr == nil {
 		shot := filepath.Join(os.TempDir(), fmt.Sprintf("browserflow-%d.png", time.Now().Unix()))
-		if os.WriteFile(shot, png, 0o644) == nil {
+		if os.WriteFile(shot, png, 0o600) == nil {
 			fmt.Fprintf(&b, "\n  screenshot: %s", shot)
 		}
 	}

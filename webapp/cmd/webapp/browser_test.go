@@ -94,11 +94,24 @@ func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {
 	assert.Contains(t, s.logs.String(), "browser pages off")
 
 	s = start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret",
-		"WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret"})
+		"WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret", "WEBAPP_BROWSER_COOKIE_KEY": testCookieKey})
 	resp, body := get(t, s.url+"/")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "Sign in with authserver")
 	assert.NotContains(t, s.logs.String(), "another-real-secret")
+	assert.NotContains(t, s.logs.String(), testCookieKey)
+	assert.NotContains(t, s.logs.String(), "cookie_key is empty")
+}
+
+// testCookieKey is 32 bytes in base64.
+const testCookieKey = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+
+// Without a configured key a process seals sign-ins with a key of its own,
+// and says that replicas need a shared one.
+func TestRunMakesACookieKeyWhenNoneIsSet(t *testing.T) {
+	s := start(t, nil)
+	assert.Contains(t, s.logs.String(), "browser.cookie_key is empty")
+	assert.Contains(t, s.logs.String(), "WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
 }
 
 func TestRunRefusesBadBrowserConfig(t *testing.T) {
@@ -134,6 +147,15 @@ func TestRunRefusesBadBrowserConfig(t *testing.T) {
 		{"zero session lifetime",
 			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "0s"},
 			[]string{"browser.session_ttl must be positive"}},
+		{"production with the browser pages on and no cookie key",
+			map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret", "WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret"},
+			[]string{"browser.cookie_key is empty", "WEBAPP_BROWSER_COOKIE_KEY"}},
+		{"cookie key too short",
+			map[string]string{"WEBAPP_BROWSER_COOKIE_KEY": "c2hvcnQ="},
+			[]string{"browser.cookie_key decodes to 5 bytes; it needs at least 32"}},
+		{"cookie key not base64",
+			map[string]string{"WEBAPP_BROWSER_COOKIE_KEY": "not base64 at all, but long enough to be a key?"},
+			[]string{"browser.cookie_key is not base64"}},
 		{"bad session lifetime",
 			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "forever"},
 			[]string{"browser.session_ttl", "WEBAPP_BROWSER_SESSION_TTL"}},

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/webapp/internal/adapters/web"
 )
 
 // demoClientSecret is the development fixtures' secret for client 1234.
@@ -67,6 +70,11 @@ type Config struct {
 		RedirectURL string          `json:"redirect_url"`
 		Scopes      []string        `json:"scopes"`
 		SessionTTL  config.Duration `json:"session_ttl"`
+		// CookieKey seals the sign-in cookie (state, PKCE verifier, nonce):
+		// at least 32 random bytes in base64. Every replica needs the same
+		// one. Empty makes a random key at start, which is fine for one
+		// process; production requires it set.
+		CookieKey string `json:"cookie_key"`
 	} `json:"browser"`
 }
 
@@ -113,7 +121,15 @@ func (c Config) check(env string) error {
 	if u, err := url.Parse(c.Browser.RedirectURL); err == nil && u.Path != callbackPath {
 		problems = append(problems, "browser.redirect_url must have the path "+callbackPath+", where the webapp serves it")
 	}
+	if c.Browser.CookieKey != "" {
+		if _, err := c.cookieKey(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if env == "production" {
+		if c.BrowserEnabled() && c.Browser.CookieKey == "" {
+			problems = append(problems, "browser.cookie_key is empty, which production refuses while the browser pages are on: set WEBAPP_BROWSER_COOKIE_KEY to at least 32 random bytes in base64 (openssl rand -base64 32), the same on every replica")
+		}
 		if c.Browser.ClientSecret == demoBrowserSecret {
 			problems = append(problems, "browser.client_secret is the public demo secret, which production refuses: set WEBAPP_BROWSER_CLIENT_SECRET (or empty it to switch the browser pages off)")
 		}
@@ -132,6 +148,24 @@ func (c Config) check(env string) error {
 		return errors.New("config: invalid: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// cookieKey decodes browser.cookie_key: base64, standard or URL-safe,
+// padded or not, of at least web.MinCookieKeyLen bytes.
+func (c Config) cookieKey() ([]byte, error) {
+	text := strings.TrimSpace(c.Browser.CookieKey)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		key, err := enc.DecodeString(text)
+		if err != nil {
+			continue
+		}
+		if len(key) < web.MinCookieKeyLen {
+			return nil, fmt.Errorf("browser.cookie_key decodes to %d bytes; it needs at least %d", len(key), web.MinCookieKeyLen)
+		}
+		return key, nil
+	}
+	// Never the value: it is a secret.
+	return nil, errors.New("browser.cookie_key is not base64")
 }
 
 const configSchema = `{
@@ -185,7 +219,8 @@ const configSchema = `{
           "uniqueItems": true,
           "items": {"type": "string", "pattern": "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$"}
         },
-        "session_ttl": ` + config.DurationSchema + `
+        "session_ttl": ` + config.DurationSchema + `,
+        "cookie_key": {"type": "string"}
       }
     }
   }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,11 +94,11 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, nil)
 }
 
-// The most sessions and sign-ins in progress kept in memory. A session is
-// a few hundred bytes, so each bound is a few megabytes at most.
+// The most sessions, and claims of completed sign-ins, kept in memory. A
+// session is a few hundred bytes, so each bound is a few megabytes at most.
 const (
-	maxSessions      = 10000
-	maxLoginAttempts = 10000
+	maxSessions    = 10000
+	maxLoginClaims = 10000
 )
 
 // browserPages wires the browser demo: the authorization code client on
@@ -119,14 +120,33 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 		Revoker:    code,
 		Times:      times,
 		Sessions:   memory.NewSessions(memory.Options{Capacity: maxSessions}),
-		Attempts:   memory.NewLoginAttempts(memory.Options{Capacity: maxLoginAttempts}),
+		Claims:     memory.NewLoginClaims(memory.Options{Capacity: maxLoginClaims}),
 		Issuer:     cfg.Browser.Issuer,
 		SessionTTL: cfg.Browser.SessionTTL.D(),
 	})
+	key, err := browserCookieKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	return web.New(web.Deps{
 		Browser:       browser,
+		CookieKey:     key,
 		Log:           log,
 		SecureCookies: strings.HasPrefix(cfg.Browser.RedirectURL, "https://"),
 		ClientID:      cfg.Browser.ClientID,
 	})
+}
+
+// browserCookieKey is browser.cookie_key, or a random key for this process
+// alone if it is empty.
+func browserCookieKey(cfg Config, log *zap.Logger) ([]byte, error) {
+	if cfg.Browser.CookieKey != "" {
+		return cfg.cookieKey()
+	}
+	log.Info("browser.cookie_key is empty: sign-in cookies are sealed with a random key made at start, " +
+		"so sign-ins in progress do not survive a restart, and replicas cannot complete each other's; " +
+		"set WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
+	key := make([]byte, web.MinCookieKeyLen)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return key, nil
 }

@@ -67,7 +67,7 @@ type browserFixture struct {
 	b        *app.Browser
 	oauth    *fakeOAuth
 	sessions *memory.Sessions
-	attempts *memory.LoginAttempts
+	claims   *memory.LoginClaims
 	clock    *storagetest.Clock
 }
 
@@ -76,12 +76,12 @@ func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
 	f := browserFixture{
 		oauth:    oauth,
 		sessions: memory.NewSessions(memory.Options{Capacity: 10, Now: c.Now}),
-		attempts: memory.NewLoginAttempts(memory.Options{Capacity: 10, Now: c.Now}),
+		claims:   memory.NewLoginClaims(memory.Options{Capacity: 10, Now: c.Now}),
 		clock:    c,
 	}
 	f.b = app.NewBrowser(app.BrowserDeps{
 		Authorizer: oauth, Renewer: oauth, Revoker: oauth, Times: times,
-		Sessions: f.sessions, Attempts: f.attempts,
+		Sessions: f.sessions, Claims: f.claims,
 		Issuer: issuer, SessionTTL: time.Hour, Now: c.Now,
 	})
 	return f
@@ -89,23 +89,22 @@ func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
 
 func TestStartLogin(t *testing.T) {
 	f := newBrowser(&fakeOAuth{}, nil)
-	start, err := f.b.StartLogin(context.Background())
-	require.NoError(t, err)
+	start := f.b.StartLogin("/somewhere")
 	a := start.Attempt
 	assert.GreaterOrEqual(t, len(a.State), 26, "state has at least 128 bits (base32)")
-	assert.GreaterOrEqual(t, len(a.ID), 26)
-	assert.NotEqual(t, a.ID, a.State, "the cookie does not give the state away")
+	assert.GreaterOrEqual(t, len(a.Nonce), 26, "so has the nonce")
+	assert.NotEqual(t, a.State, a.Nonce)
 	assert.True(t, strings.HasPrefix(string(a.Verifier), "verifier-"), "the verifier comes from the authorizer")
 	assert.Equal(t, f.clock.Now().Add(10*time.Minute), a.Expires)
+	assert.Equal(t, "/somewhere", a.ReturnTo)
 	assert.Equal(t, "https://as.example/authorize?state="+string(a.State)+"&v="+string(a.Verifier), start.URL)
 
-	again, err := f.b.StartLogin(context.Background())
-	require.NoError(t, err)
+	again := f.b.StartLogin("")
 	assert.NotEqual(t, a.State, again.Attempt.State, "a new state every time")
-
-	stored, err := f.attempts.Take(context.Background(), a.ID)
-	require.NoError(t, err)
-	assert.Equal(t, a, stored)
+	assert.NotEqual(t, a.Nonce, again.Attempt.Nonce, "a new nonce every time")
+	assert.Empty(t, again.Attempt.ReturnTo)
+	assert.Zero(t, f.claims.Len(), "starting a sign-in stores nothing")
+	assert.Zero(t, f.sessions.Len())
 }
 
 func TestCompleteLogin(t *testing.T) {
@@ -116,19 +115,23 @@ func TestCompleteLogin(t *testing.T) {
 	cases := []struct {
 		name         string
 		resp         func(a domain.LoginAttempt) domain.AuthorizationResponse
-		attemptID    func(a domain.LoginAttempt) domain.Secret // nil: the attempt's
+		attempt      func(a domain.LoginAttempt) domain.LoginAttempt // nil: the one started
 		advance      time.Duration
 		exchange     func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error)
 		wantCode     domain.ErrorCode
 		wantErr      error
 		wantDesc     string
 		wantExchange bool
+		// wantClaimed says the attempt is used up: a second answer to it
+		// would be refused before its code is presented.
+		wantClaimed bool
 	}{
-		{name: "valid answer", resp: ok, wantExchange: true},
-		{name: "no attempt cookie", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "" },
+		{name: "valid answer", resp: ok, wantExchange: true, wantClaimed: true},
+		{name: "no attempt cookie", resp: ok, attempt: func(domain.LoginAttempt) domain.LoginAttempt { return domain.LoginAttempt{} },
 			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
-		{name: "unknown attempt", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "forged" },
-			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
+		{name: "another attempt, as another browser has", resp: ok, attempt: func(a domain.LoginAttempt) domain.LoginAttempt {
+			return domain.LoginAttempt{State: "other", Verifier: "v", Expires: a.Expires}
+		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
 		{name: "expired attempt", resp: ok, advance: 10 * time.Minute,
 			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
 		{name: "wrong state", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
@@ -165,11 +168,15 @@ func TestCompleteLogin(t *testing.T) {
 			r.Code = ""
 			return r
 		}, wantCode: domain.LoginFailed, wantDesc: "neither a code nor an error"},
-		{name: "exchange failure passes through", resp: ok, wantExchange: true, wantErr: down,
-			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+		{name: "exchange failure passes through, the code may be spent", resp: ok, wantExchange: true, wantErr: down,
+			wantClaimed: true, exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 				return domain.Tokens{}, down
 			}},
-		{name: "empty access token", resp: ok, wantExchange: true, wantCode: domain.BadGateway,
+		{name: "code refused: nothing left to protect", resp: ok, wantExchange: true, wantCode: domain.LoginFailed,
+			wantDesc: "code refused", exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+				return domain.Tokens{}, &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: "code refused"}
+			}},
+		{name: "empty access token", resp: ok, wantExchange: true, wantCode: domain.BadGateway, wantClaimed: true,
 			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 				return domain.Tokens{}, nil
 			}},
@@ -188,21 +195,20 @@ func TestCompleteLogin(t *testing.T) {
 			ctx := context.Background()
 			old := domain.Session{ID: "old", CSRFToken: "old-csrf", Expires: f.clock.Now().Add(time.Hour)}
 			require.NoError(t, f.sessions.Create(ctx, old))
-			start, err := f.b.StartLogin(ctx)
-			require.NoError(t, err)
+			start := f.b.StartLogin("/back")
 			f.clock.Advance(tc.advance)
-			id := start.Attempt.ID
-			if tc.attemptID != nil {
-				id = tc.attemptID(start.Attempt)
+			a := start.Attempt
+			if tc.attempt != nil {
+				a = tc.attempt(a)
 			}
 
-			s, err := f.b.CompleteLogin(ctx, id, old.ID, tc.resp(start.Attempt))
+			in, err := f.b.CompleteLogin(ctx, a, old.ID, tc.resp(start.Attempt))
+			s := in.Session
 
 			assert.Equal(t, tc.wantExchange, oauth.exchanges == 1, "code redeemed")
-			_, takeErr := f.attempts.Take(ctx, start.Attempt.ID)
-			if tc.attemptID == nil {
-				assert.ErrorIs(t, takeErr, domain.ErrNotFound, "the attempt is used up whatever the outcome")
-			}
+			fresh, claimErr := f.claims.Claim(ctx, start.Attempt.State, start.Attempt.Expires)
+			require.NoError(t, claimErr)
+			assert.Equal(t, tc.wantClaimed, !fresh, "attempt used up")
 			switch {
 			case tc.wantErr != nil:
 				assert.Same(t, tc.wantErr, err)
@@ -219,6 +225,7 @@ func TestCompleteLogin(t *testing.T) {
 				assert.NotEqual(t, s.ID, s.CSRFToken)
 				assert.GreaterOrEqual(t, len(s.ID), 26)
 				assert.Equal(t, f.clock.Now().Add(time.Hour), s.Expires)
+				assert.Equal(t, "/back", in.ReturnTo, "back where the sign-in started")
 				_, err := f.sessions.Update(ctx, s.ID, func(*domain.Session) error { return nil })
 				assert.NoError(t, err, "the new session is stored")
 				_, err = f.sessions.Delete(ctx, old.ID)
@@ -229,6 +236,69 @@ func TestCompleteLogin(t *testing.T) {
 			assert.NoError(t, err, "a failed sign-in leaves the old session alone")
 		})
 	}
+}
+
+// An answer is completed once, however it is replayed: with a copy of the
+// sign-in cookie afterwards, or twice at the same moment (a double click).
+// The replay never reaches the authserver, which would take the second
+// presentation of the code for theft and revoke the first one's grant.
+func TestCompleteLoginPresentsACodeOnce(t *testing.T) {
+	ctx := context.Background()
+	ok := func(a domain.LoginAttempt) domain.AuthorizationResponse {
+		return domain.AuthorizationResponse{Code: "c1", State: string(a.State), Issuer: issuer}
+	}
+
+	t.Run("replayed afterwards", func(t *testing.T) {
+		f := newBrowser(&fakeOAuth{}, nil)
+		a := f.b.StartLogin("").Attempt
+		_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+		require.NoError(t, err)
+		_, err = f.b.CompleteLogin(ctx, a, "", ok(a))
+		assert.Equal(t, domain.LoginFailed, domain.CodeOf(err))
+		assert.ErrorContains(t, err, "completed already")
+		assert.Equal(t, 1, f.oauth.exchanges)
+		assert.Equal(t, 1, f.sessions.Len())
+	})
+
+	t.Run("at once", func(t *testing.T) {
+		release := make(chan struct{})
+		oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+			<-release
+			return domain.Tokens{AccessToken: "at", RefreshToken: "rt"}, nil
+		}}
+		f := newBrowser(oauth, nil)
+		a := f.b.StartLogin("").Attempt
+		const n = 20
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+				errs <- err
+			})
+		}
+		for range n - 1 {
+			assert.Equal(t, domain.LoginFailed, domain.CodeOf(<-errs), "all but one refused without waiting")
+		}
+		close(release)
+		wg.Wait()
+		assert.NoError(t, <-errs)
+		assert.Equal(t, 1, oauth.exchanges)
+	})
+
+	t.Run("a refused code is not claimed: trying again presents it again", func(t *testing.T) {
+		refused := &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: "refused"}
+		f := newBrowser(&fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+			return domain.Tokens{}, refused
+		}}, nil)
+		a := f.b.StartLogin("").Attempt
+		for range 2 {
+			_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+			assert.Same(t, refused, err)
+		}
+		assert.Equal(t, 2, f.oauth.exchanges)
+		assert.Zero(t, f.claims.Len(), "nothing kept for a dead code")
+	})
 }
 
 func TestHome(t *testing.T) {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -75,13 +76,18 @@ type SessionStore interface {
 	Delete(ctx context.Context, id domain.Secret) (domain.Session, error)
 }
 
-// LoginAttemptStore keeps sign-ins in progress until they are completed or
-// expire.
-type LoginAttemptStore interface {
-	// Create adds a new attempt. A full store makes room by dropping the
-	// attempts closest to expiring.
-	Create(ctx context.Context, a domain.LoginAttempt) error
-	// Take removes the attempt and returns it, so that it can be completed
-	// only once; domain.ErrNotFound if it is not there or has expired.
-	Take(ctx context.Context, id domain.Secret) (domain.LoginAttempt, error)
+// LoginClaimStore remembers which sign-ins are being or have been
+// completed. A sign-in in progress lives only in the browser's cookie, so
+// without this a copy of that cookie, replayed with the answer, would
+// present the same code again; the authorization server would refuse it,
+// but would also take it for a stolen code and revoke what the first use
+// gave. Claims are keyed by the attempt's state and kept until the attempt
+// expires.
+type LoginClaimStore interface {
+	// Claim marks the sign-in whose state this is as completed, until
+	// expires; false if it was claimed already.
+	Claim(ctx context.Context, state domain.Secret, expires time.Time) (bool, error)
+	// Release forgets a claim: for a sign-in whose code the authorization
+	// server refused, where nothing is left to protect.
+	Release(ctx context.Context, state domain.Secret) error
 }

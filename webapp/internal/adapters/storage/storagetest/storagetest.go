@@ -1,5 +1,5 @@
 // Package storagetest is the one behavioural suite every session and
-// sign-in attempt store runs: a backend's test only supplies a constructor.
+// sign-in claim store runs: a backend's test only supplies a constructor.
 package storagetest
 
 import (
@@ -45,9 +45,9 @@ func (c *Clock) Advance(d time.Duration) {
 // on the clock now.
 type NewSessions func(t *testing.T, capacity int, now func() time.Time) app.SessionStore
 
-// NewLoginAttempts returns an empty store holding at most capacity
-// attempts, on the clock now.
-type NewLoginAttempts func(t *testing.T, capacity int, now func() time.Time) app.LoginAttemptStore
+// NewLoginClaims returns an empty store holding at most capacity claims
+// (a bound a backend may not need), on the clock now.
+type NewLoginClaims func(t *testing.T, capacity int, now func() time.Time) app.LoginClaimStore
 
 func session(id string, expires time.Time) domain.Session {
 	return domain.Session{
@@ -239,69 +239,67 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 	})
 }
 
-func attempt(id string, expires time.Time) domain.LoginAttempt {
-	return domain.LoginAttempt{ID: domain.Secret(id), State: domain.Secret("state-" + id), Verifier: domain.Secret("v-" + id), Expires: expires}
-}
-
-// RunLoginAttempts runs the sign-in attempt store suite.
-func RunLoginAttempts(t *testing.T, newStore NewLoginAttempts) {
+// RunLoginClaims runs the sign-in claim store suite.
+func RunLoginClaims(t *testing.T, newStore NewLoginClaims) {
 	ctx := context.Background()
-	setup := func(t *testing.T, capacity int) (app.LoginAttemptStore, *Clock) {
+	setup := func(t *testing.T, capacity int) (app.LoginClaimStore, *Clock) {
 		c := NewClock()
 		return newStore(t, capacity, c.Now), c
 	}
 
-	t.Run("an attempt can be taken once", func(t *testing.T) {
+	t.Run("a sign-in can be claimed once", func(t *testing.T) {
 		st, c := setup(t, 10)
-		a := attempt("a1", c.Now().Add(10*time.Minute))
-		require.NoError(t, st.Create(ctx, a))
-		got, err := st.Take(ctx, "a1")
+		ok, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
 		require.NoError(t, err)
-		assert.Equal(t, a, got)
-		_, err = st.Take(ctx, "a1")
-		assert.ErrorIs(t, err, domain.ErrNotFound, "single use")
+		assert.True(t, ok)
+		ok, err = st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, ok, "the second claim is refused")
+		ok, err = st.Claim(ctx, "state-2", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok, "another sign-in is not affected")
 	})
 
-	t.Run("unknown and expired attempts are not found", func(t *testing.T) {
-		cases := []struct {
-			name    string
-			id      domain.Secret
-			advance time.Duration
-		}{
-			{"unknown id", "nope", 0},
-			{"empty id", "", 0},
-			{"expired", "a1", 10 * time.Minute},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				st, c := setup(t, 10)
-				require.NoError(t, st.Create(ctx, attempt("a1", c.Now().Add(10*time.Minute))))
-				c.Advance(tc.advance)
-				_, err := st.Take(ctx, tc.id)
-				assert.ErrorIs(t, err, domain.ErrNotFound)
+	t.Run("a released claim can be made again", func(t *testing.T) {
+		st, c := setup(t, 10)
+		_, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		require.NoError(t, st.Release(ctx, "state-1"))
+		ok, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.NoError(t, st.Release(ctx, "never-claimed"), "releasing nothing is fine")
+	})
+
+	t.Run("a claim lapses when its sign-in expires", func(t *testing.T) {
+		st, c := setup(t, 10)
+		_, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		c.Advance(10*time.Minute - time.Second)
+		ok, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, ok, "still claimed just before")
+		c.Advance(time.Second)
+		ok, err = st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok, "expired: nothing left to protect")
+	})
+
+	t.Run("concurrent claims of one sign-in: exactly one wins", func(t *testing.T) {
+		st, c := setup(t, 100)
+		const n = 50
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				ok, err := st.Claim(ctx, "state-1", c.Now().Add(10*time.Minute))
+				assert.NoError(t, err)
+				if ok {
+					wins.Add(1)
+				}
 			})
 		}
-	})
-
-	t.Run("ids are unique", func(t *testing.T) {
-		st, c := setup(t, 10)
-		require.NoError(t, st.Create(ctx, attempt("a1", c.Now().Add(time.Minute))))
-		assert.Error(t, st.Create(ctx, attempt("a1", c.Now().Add(time.Minute))))
-		assert.Error(t, st.Create(ctx, attempt("", c.Now().Add(time.Minute))))
-	})
-
-	t.Run("a full store drops the attempt closest to expiring", func(t *testing.T) {
-		st, c := setup(t, 3)
-		for _, id := range []string{"b", "a", "c"} {
-			exp := map[string]time.Duration{"a": time.Minute, "b": 2 * time.Minute, "c": 3 * time.Minute}[id]
-			require.NoError(t, st.Create(ctx, attempt(id, c.Now().Add(exp))))
-		}
-		require.NoError(t, st.Create(ctx, attempt("d", c.Now().Add(10*time.Minute))), "starting a sign-in always works")
-		_, err := st.Take(ctx, "a")
-		assert.ErrorIs(t, err, domain.ErrNotFound, "the oldest made room")
-		for _, id := range []domain.Secret{"b", "c", "d"} {
-			_, err := st.Take(ctx, id)
-			assert.NoError(t, err, string(id))
-		}
+		wg.Wait()
+		assert.Equal(t, int32(1), wins.Load())
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/adapters/web"
+	"github.com/oauth2ref/webapp/internal/app"
 )
 
 // demoClientSecret is the development fixtures' secret for client 1234.
@@ -75,6 +76,13 @@ type Config struct {
 		// one. Empty makes a random key at start, which is fine for one
 		// process; production requires it set.
 		CookieKey string `json:"cookie_key"`
+		// MaxSessions is the most signed-in sessions the webapp holds; past
+		// it, sign-ins are refused with a 503 until some end, rather than
+		// signing anyone out.
+		MaxSessions int `json:"max_sessions"`
+		// SessionsPerUser is the most sessions one user holds; a new
+		// sign-in ends the user's oldest beyond it.
+		SessionsPerUser int `json:"sessions_per_user"`
 	} `json:"browser"`
 }
 
@@ -101,6 +109,8 @@ func defaultConfig() Config {
 	c.Browser.RedirectURL = "http://localhost:5003" + callbackPath
 	c.Browser.Scopes = []string{"current_time", "epoch_time"}
 	c.Browser.SessionTTL = config.Duration(time.Hour)
+	c.Browser.MaxSessions = app.DefaultMaxSessions
+	c.Browser.SessionsPerUser = app.DefaultSessionsPerUser
 	return c
 }
 
@@ -220,7 +230,9 @@ const configSchema = `{
           "items": {"type": "string", "pattern": "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$"}
         },
         "session_ttl": ` + config.DurationSchema + `,
-        "cookie_key": {"type": "string"}
+        "cookie_key": {"type": "string"},
+        "max_sessions": {"type": "integer", "minimum": 1},
+        "sessions_per_user": {"type": "integer", "minimum": 1}
       }
     }
   }

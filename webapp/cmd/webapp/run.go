@@ -94,12 +94,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, nil)
 }
 
-// The most sessions, and claims of completed sign-ins, kept in memory. A
-// session is a few hundred bytes, so each bound is a few megabytes at most.
-const (
-	maxSessions    = 10000
-	maxLoginClaims = 10000
-)
+// maxLoginClaims is the most claims of completed sign-ins kept in memory:
+// a claim is a few dozen bytes, and one lasts 10 minutes, so this is room
+// for a sign-in every 60 ms, and less than a megabyte.
+const maxLoginClaims = 10000
 
 // browserPages wires the browser demo: the authorization code client on
 // the authserver's HTTP client, the resource client shared with the curl
@@ -119,7 +117,7 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 		Renewer:    code,
 		Revoker:    code,
 		Times:      times,
-		Sessions:   memory.NewSessions(memory.Options{Capacity: maxSessions}),
+		Sessions:   memory.NewSessions(memory.Options{Capacity: cfg.Browser.MaxSessions, PerUser: cfg.Browser.SessionsPerUser}),
 		Claims:     memory.NewLoginClaims(memory.Options{Capacity: maxLoginClaims}),
 		Issuer:     cfg.Browser.Issuer,
 		SessionTTL: cfg.Browser.SessionTTL.D(),

@@ -13,6 +13,13 @@ type SignIn struct {
 	// ReturnTo is where the browser goes now: the path the sign-in was
 	// started for, "" for the home page.
 	ReturnTo string
+	// Evicted is how many of the user's oldest sessions were ended to keep
+	// within the per-user cap.
+	Evicted int
+	// RevokeErr is why a refresh token of a session the sign-in ended (the
+	// browser's previous one, or an evicted one) could not be revoked. The
+	// sessions are gone regardless; this is for the logs.
+	RevokeErr error
 }
 
 // notInProgress is why a callback without a live, unused attempt fails.
@@ -29,7 +36,9 @@ const notInProgress = "this browser has no sign-in in progress: it was completed
 // attempt is claimed first, so a replayed answer is refused here rather
 // than by the authorization server, which would revoke the first
 // sign-in's grant. oldSession, the session the browser had before, if
-// any, is ended: every sign-in gets a new session id.
+// any, is ended: every sign-in gets a new session id. So are the user's
+// oldest sessions beyond the per-user cap, and the refresh tokens of the
+// sessions ended are revoked, which ends their grants.
 func (b *Browser) CompleteLogin(ctx context.Context, a domain.LoginAttempt, oldSession domain.Secret, resp domain.AuthorizationResponse) (SignIn, error) {
 	now := b.d.Now()
 	if a.State == "" || a.Expired(now) {
@@ -75,21 +84,57 @@ func (b *Browser) CompleteLogin(ctx context.Context, a domain.LoginAttempt, oldS
 		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued an empty access token"}
 	}
-	s := domain.Session{
+	sub, ok := subjectOf(tokens.AccessToken)
+	if !ok {
+		b.revokeQuietly(ctx, tokens)
+		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
+			Description: "the authserver's access token does not say who signed in (it is not a JWT with a sub claim)"}
+	}
+	in := SignIn{ReturnTo: a.ReturnTo}
+	if oldSession != "" {
+		// First, so that it does not count against the cap. Not found is
+		// fine: it had expired or was never ours.
+		if old, err := b.d.Sessions.Delete(ctx, oldSession); err == nil {
+			in.RevokeErr = b.revoke(ctx, old.Tokens)
+		}
+	}
+	in.Session = domain.Session{
 		ID:        domain.NewRandom(),
 		CSRFToken: domain.NewRandom(),
+		Subject:   sub,
 		Tokens:    tokens,
 		Created:   now,
 		Expires:   now.Add(b.d.SessionTTL),
 	}
-	if err := b.d.Sessions.Create(ctx, s); err != nil {
+	evicted, err := b.d.Sessions.Create(ctx, in.Session)
+	if err != nil {
+		b.revokeQuietly(ctx, tokens)
 		return SignIn{}, err
 	}
-	if oldSession != "" {
-		// Not found is fine: it had expired or was never ours.
-		_, _ = b.d.Sessions.Delete(ctx, oldSession)
+	in.Evicted = len(evicted)
+	for _, t := range evicted {
+		if err := b.revoke(ctx, t); err != nil && in.RevokeErr == nil {
+			in.RevokeErr = err
+		}
 	}
-	return SignIn{Session: s, ReturnTo: a.ReturnTo}, nil
+	return in, nil
+}
+
+// revoke revokes the refresh token of a session that has ended, if it has
+// one. The session is gone, so nothing else will ever revoke it: it
+// finishes even if the browser leaves.
+func (b *Browser) revoke(ctx context.Context, t domain.Tokens) error {
+	if t.RefreshToken == "" {
+		return nil
+	}
+	return b.d.Revoker.Revoke(context.WithoutCancel(ctx), t.RefreshToken)
+}
+
+// revokeQuietly revokes the tokens of a sign-in that failed after its code
+// was redeemed: no session holds them. Best effort, since the sign-in has
+// failed already: a grant left behind lapses with its refresh token.
+func (b *Browser) revokeQuietly(ctx context.Context, t domain.Tokens) {
+	_ = b.revoke(ctx, t)
 }
 
 func loginFailed(desc string) error {

@@ -58,12 +58,25 @@ type TokenRevoker interface {
 	Revoke(ctx context.Context, refreshToken domain.Secret) error
 }
 
+// The session stores' limits unless configured otherwise: sessions in all,
+// and sessions of one user.
+const (
+	DefaultMaxSessions     = 10000
+	DefaultSessionsPerUser = 20
+)
+
 // SessionStore keeps signed-in sessions until they expire. Every method
 // returns domain.ErrNotFound for a session that is not there or has expired.
+// A store that cannot be reached in time fails with a domain.Unavailable
+// error.
 type SessionStore interface {
-	// Create adds a new session. A full store may refuse it with a
-	// domain.Unavailable error.
-	Create(ctx context.Context, s domain.Session) error
+	// Create adds a new session. A user (a Subject, which must not be
+	// empty) holds at most the store's per-user number of sessions: Create
+	// first ends that user's oldest ones to make room, and returns their
+	// tokens, oldest first, so that their grants can be revoked. When the
+	// store holds as many live sessions as it may, it refuses with a
+	// domain.Unavailable error rather than sign anyone else out.
+	Create(ctx context.Context, s domain.Session) (evicted []domain.Tokens, err error)
 	// Update runs fn on a copy of the session and stores what fn leaves
 	// (but never a changed ID or Expires). It has the session to itself
 	// while fn runs: Updates and Deletes of one session run one after

@@ -72,8 +72,12 @@ type Session struct {
 	ID Secret
 	// CSRFToken must come back with every form the session submits.
 	CSRFToken Secret
-	Tokens    Tokens
-	Created   time.Time
+	// Subject is the user signed in: the sub of their access token. It
+	// groups a user's sessions, so that one account cannot hold more than
+	// its share of the webapp's.
+	Subject string
+	Tokens  Tokens
+	Created time.Time
 	// Expires is when the session ends however it is used.
 	Expires time.Time
 }

@@ -114,6 +114,14 @@ func handleCallback(p *Pages) http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		log := zaplog.For(r.Context(), p.d.Log)
+		if in.Evicted > 0 {
+			log.Info("the user's oldest sessions were ended to keep within the per-user cap", zap.Int("sessions", in.Evicted))
+		}
+		if in.RevokeErr != nil {
+			log.Warn("revoking an ended session's refresh token failed; the session is gone anyway",
+				zap.String("service", string(domain.ServiceOf(in.RevokeErr))), zap.Error(in.RevokeErr))
+		}
 		p.setCookie(w, sessionCookie, "/", in.Session.ID, p.secondsUntil(in.Session.Expires))
 		to := in.ReturnTo
 		if to == "" {

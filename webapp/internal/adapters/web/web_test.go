@@ -58,6 +58,7 @@ type options struct {
 	timeout time.Duration
 	secure  bool
 	key     []byte
+	perUser int
 }
 
 func newSystem(t *testing.T, opts ...func(*options)) *system {
@@ -89,7 +90,7 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 		RedirectURL:  redirect,
 		Scopes:       []string{"current_time", "epoch_time"},
 	}, httpclient.New(o.timeout))
-	sessions := memory.NewSessions(memory.Options{Capacity: 100, Now: clock.Now})
+	sessions := memory.NewSessions(memory.Options{Capacity: 100, PerUser: o.perUser, Now: clock.Now})
 	claims := memory.NewLoginClaims(memory.Options{Capacity: 100, Now: clock.Now})
 	browser := app.NewBrowser(app.BrowserDeps{
 		Authorizer: code, Renewer: code, Revoker: code,
@@ -479,6 +480,34 @@ func TestSignInsInProgressCostTheServerNothing(t *testing.T) {
 	assertSignedIn(t, resp, body)
 }
 
+// One account cannot take the webapp's sessions from everyone else: its
+// oldest sessions make way for its newest, their grants revoked, and other
+// users still sign in.
+func TestOneUserCannotFillTheSessionStore(t *testing.T) {
+	s := newSystem(t, func(o *options) { o.perUser = 3 })
+	s.as.SetSubject("mallory")
+	var first *browser
+	for i := range 120 { // more than the store's 100
+		b := newBrowser(t)
+		s.signIn(t, b)
+		if i == 0 {
+			first = b
+		}
+	}
+	assert.Equal(t, 3, s.sessions.Len())
+	assert.Len(t, s.as.Revocations(), 117, "each evicted session's refresh token was revoked")
+	assert.Equal(t, fake.Revocation{Token: "rt-1", Hint: "refresh_token"}, s.as.Revocations()[0], "the oldest first")
+	assert.Equal(t, 117, s.logs.FilterMessage("the user's oldest sessions were ended to keep within the per-user cap").Len())
+	resp, body := first.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+
+	s.as.SetSubject("alice")
+	alice := newBrowser(t)
+	s.signIn(t, alice)
+	resp, body = alice.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+}
+
 // return_to brings the browser back to a page of the webapp after signing
 // in, and never anywhere else.
 func TestReturnTo(t *testing.T) {
@@ -738,7 +767,7 @@ func TestLogout(t *testing.T) {
 			if tc.wantLog == "" {
 				assert.Equal(t, []fake.Revocation{{Token: "rt-2", Hint: "refresh_token"}}, s.as.Revocations(),
 					"the current refresh token is revoked, with the client's credentials")
-				assert.False(t, s.as.Active("at-2"), "which ends the grant")
+				assert.False(t, s.as.Active(fake.AccessToken(fake.DefaultSubject, "at-2")), "which ends the grant")
 			} else {
 				assert.Equal(t, 1, s.logs.FilterMessage(tc.wantLog).Len(), "the failure is logged")
 			}

@@ -16,8 +16,8 @@ import (
 )
 
 func TestSessions(t *testing.T) {
-	storagetest.RunSessions(t, func(_ *testing.T, capacity int, now func() time.Time) app.SessionStore {
-		return memory.NewSessions(memory.Options{Capacity: capacity, Now: now})
+	storagetest.RunSessions(t, func(_ *testing.T, l storagetest.Limits, now func() time.Time) app.SessionStore {
+		return memory.NewSessions(memory.Options{Capacity: l.Capacity, PerUser: l.PerUser, Now: now})
 	})
 }
 
@@ -35,16 +35,18 @@ func TestExpiredEntriesAreReclaimed(t *testing.T) {
 	claims := memory.NewLoginClaims(memory.Options{Capacity: 1000, Now: c.Now})
 	for i := range 100 {
 		id := domain.Secret(strconv.Itoa(i))
-		require.NoError(t, sessions.Create(ctx, domain.Session{ID: id, Expires: c.Now().Add(time.Second)}))
-		_, err := claims.Claim(ctx, id, c.Now().Add(time.Second))
+		_, err := sessions.Create(ctx, domain.Session{ID: id, Subject: "user-" + string(id), Expires: c.Now().Add(time.Second)})
+		require.NoError(t, err)
+		_, err = claims.Claim(ctx, id, c.Now().Add(time.Second))
 		require.NoError(t, err)
 	}
 	require.Equal(t, 100, sessions.Len())
 	require.Equal(t, 100, claims.Len())
 
 	c.Advance(2 * time.Minute)
-	require.NoError(t, sessions.Create(ctx, domain.Session{ID: "live", Expires: c.Now().Add(time.Hour)}))
-	_, err := claims.Claim(ctx, "live", c.Now().Add(time.Hour))
+	_, err := sessions.Create(ctx, domain.Session{ID: "live", Subject: "alice", Expires: c.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = claims.Claim(ctx, "live", c.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, 1, sessions.Len())
 	assert.Equal(t, 1, claims.Len())

@@ -11,6 +11,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
 	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 )
@@ -84,6 +85,20 @@ type Config struct {
 		// sign-in ends the user's oldest beyond it.
 		SessionsPerUser int `json:"sessions_per_user"`
 	} `json:"browser"`
+	// Redis, when URL is set, keeps the browser sessions (and the claims of
+	// completed sign-ins) so that replicas share them; otherwise they live
+	// in this process's memory.
+	Redis struct {
+		// URL is redis://[:password@]host:port/db, rediss://... or
+		// unix:///path?db=N.
+		URL       string `json:"url"`
+		KeyPrefix string `json:"key_prefix"`
+		// Timeout bounds each call as a whole, connecting included.
+		Timeout config.Duration `json:"timeout"`
+		// LockLease is how long a session update (a token refresh) may
+		// hold the session before another replica may take it.
+		LockLease config.Duration `json:"lock_lease"`
+	} `json:"redis"`
 }
 
 // BrowserEnabled reports whether the browser pages are served.
@@ -111,6 +126,9 @@ func defaultConfig() Config {
 	c.Browser.SessionTTL = config.Duration(time.Hour)
 	c.Browser.MaxSessions = app.DefaultMaxSessions
 	c.Browser.SessionsPerUser = app.DefaultSessionsPerUser
+	c.Redis.KeyPrefix = redis.DefaultKeyPrefix
+	c.Redis.Timeout = config.Duration(redis.DefaultTimeout)
+	c.Redis.LockLease = config.Duration(redis.DefaultLockLease)
 	return c
 }
 
@@ -130,6 +148,15 @@ func (c Config) check(env string) error {
 	}
 	if u, err := url.Parse(c.Browser.RedirectURL); err == nil && u.Path != callbackPath {
 		problems = append(problems, "browser.redirect_url must have the path "+callbackPath+", where the webapp serves it")
+	}
+	if c.Redis.Timeout.D() <= 0 {
+		problems = append(problems, "redis.timeout must be positive")
+	}
+	if c.Redis.LockLease.D() <= c.AuthServer.Timeout.D() {
+		// An update holds the session while it refreshes the tokens at the
+		// authserver; a lease that ends first lets another replica spend
+		// the same refresh token.
+		problems = append(problems, "redis.lock_lease must be longer than authserver.timeout")
 	}
 	if c.Browser.CookieKey != "" {
 		if _, err := c.cookieKey(); err != nil {
@@ -233,6 +260,16 @@ const configSchema = `{
         "cookie_key": {"type": "string"},
         "max_sessions": {"type": "integer", "minimum": 1},
         "sessions_per_user": {"type": "integer", "minimum": 1}
+      }
+    },
+    "redis": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "url": {"type": "string", "pattern": "^$|^(redis|rediss|unix)://"},
+        "key_prefix": {"type": "string", "minLength": 1},
+        "timeout": ` + config.DurationSchema + `,
+        "lock_lease": ` + config.DurationSchema + `
       }
     }
   }

@@ -43,7 +43,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	r := &privateRedis{sock: filepath.Join(dir, "redis.sock")}
-	r.cmd = exec.Command(bin, "--port", "0", "--unixsocket", r.sock, "--save", "", "--appendonly", "no", "--dir", dir) //nolint:gosec // G204: the test's own redis-server
+	r.cmd = exec.Command(bin, "--port", "0", "--unixsocket", r.sock, "--save", "", "--appendonly", "no", "--dir", dir)
 	require.NoError(t, r.cmd.Start())
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Signal(syscall.SIGCONT)

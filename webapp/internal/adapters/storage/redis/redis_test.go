@@ -103,7 +103,10 @@ func TestReplicasShareSessions(t *testing.T) {
 			_, err := st.Update(ctx, "s1", func(s *domain.Session) error {
 				now := inFlight.Add(1)
 				defer inFlight.Add(-1)
-				for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+				for m := most.Load(); now > m; m = most.Load() {
+					if most.CompareAndSwap(m, now) {
+						break
+					}
 				}
 				v, err := strconv.Atoi(string(s.Tokens.RefreshToken))
 				s.Tokens.RefreshToken = domain.Secret(strconv.Itoa(v + 1))

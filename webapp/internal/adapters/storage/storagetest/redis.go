@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"os"
@@ -54,7 +55,10 @@ func reachable(raw string) error {
 	} else if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "6379")
 	}
-	c, err := net.DialTimeout(network, addr, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return err
 	}

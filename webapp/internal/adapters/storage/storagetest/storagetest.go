@@ -234,7 +234,7 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 	t.Run("concurrent sign-ins of one user never exceed the cap", func(t *testing.T) {
 		const perUser, n = 5, 50
 		st, c := setup(t, 1000, perUser)
-		var evictions atomic.Int32
+		var evictions atomic.Int64
 		var wg sync.WaitGroup
 		ids := make([]string, n)
 		for i := range n {
@@ -242,11 +242,11 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 			wg.Go(func() {
 				evicted, err := st.Create(ctx, session(ids[i], "alice", c.Now().Add(time.Duration(i)*time.Millisecond), c.Now().Add(time.Hour)))
 				assert.NoError(t, err)
-				evictions.Add(int32(len(evicted)))
+				evictions.Add(int64(len(evicted)))
 			})
 		}
 		wg.Wait()
-		assert.Equal(t, int32(n-perUser), evictions.Load(), "every session beyond the cap was evicted once")
+		assert.Equal(t, int64(n-perUser), evictions.Load(), "every session beyond the cap was evicted once")
 		assert.Len(t, found(t, st, ids...), perUser)
 		create(t, st, session("bob", "bob", c.Now(), c.Now().Add(time.Hour)))
 		assert.Equal(t, []string{"bob"}, found(t, st, "bob"))

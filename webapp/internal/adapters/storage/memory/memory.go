@@ -1,7 +1,7 @@
 // Package memory keeps the browser's sessions and sign-in claims in the
 // process's memory: each entry until it expires, and never more than a set
 // number of entries. Everything is lost on restart, and replicas do not share
-// it; a durable store implements the same app interfaces.
+// it; package redis implements the same app interfaces for replicas.
 package memory
 
 import (

@@ -114,6 +114,8 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 		"APP_ENV":                       "test",
 		"WEBAPP_AUTHSERVER_TIMEOUT":     "30s",
 		"WEBAPP_RESOURCESERVER_TIMEOUT": "30s",
+		// Longer than the authserver timeout, as the config requires.
+		"WEBAPP_REDIS_LOCK_LEASE": "1m",
 	}
 	for k, v := range env {
 		vars[k] = v

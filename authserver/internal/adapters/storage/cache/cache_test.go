@@ -73,5 +73,5 @@ func TestClientsCache(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		_, _ = c.FindClient(ctx, string(rune('b'+i)))
 	}
-	assert.LessOrEqual(t, len(c.entries), 10, "bounded")
+	assert.LessOrEqual(t, c.entries.Len(), 10, "bounded")
 }

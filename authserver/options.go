@@ -44,6 +44,7 @@ type Option func(*settings) error
 type settings struct {
 	log             *zap.Logger
 	auditLog        *zap.Logger
+	auditSpool      string
 	clock           func() time.Time
 	issuer          string
 	baseURL         string
@@ -422,6 +423,22 @@ func WithAuditLog(l *zap.Logger) Option {
 			return errors.New("WithAuditLog: nil logger")
 		}
 		s.auditLog = l
+		return nil
+	}
+}
+
+// WithAuditSpool sets the directory (created if missing) where audit events
+// are spooled, fsynced, while the audit group's PostgreSQL cannot be written,
+// and from where they are replayed into it when it answers again, or at the
+// next start after a crash. Without it such events only reach the JSON log.
+// It matters only with the audit group in PostgreSQL. Each process takes a
+// file of its own there, so replicas may share the directory.
+func WithAuditSpool(dir string) Option {
+	return func(s *settings) error {
+		if dir == "" {
+			return errors.New("WithAuditSpool: empty directory")
+		}
+		s.auditSpool = dir
 		return nil
 	}
 }

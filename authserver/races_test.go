@@ -39,12 +39,20 @@ func backends() map[string]func(t *testing.T) []authserver.Option {
 // durableStorage places everything in a fresh PostgreSQL database of its
 // own, with codes, sessions and rate limits in Redis (redisURL, else the
 // shared server) under a key prefix of its own, and returns the database's
-// DSN too. Zero timeouts keep the defaults.
+// DSN too. Zero timeouts are generous ones.
 func durableStorage(t *testing.T, redisURL string, queryTimeout, redisTimeout time.Duration) (authserver.Option, string) {
 	t.Helper()
 	dsn := faulttest.NewDatabase(t)
 	if redisURL == "" {
 		redisURL = envOr("AUTHSERVER_REDIS_URL", "redis://127.0.0.1:6379/0")
+	}
+	// Calls that must succeed get bounds a loaded machine cannot reach; a
+	// test about a timeout passes its own.
+	if queryTimeout == 0 {
+		queryTimeout = 30 * time.Second
+	}
+	if redisTimeout == 0 {
+		redisTimeout = 30 * time.Second
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

@@ -270,21 +270,41 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 		st.keys = mem
 	}
 
-	// Audit: PostgreSQL when it is chosen, batched off the request path;
-	// else the JSON log.
+	// Audit: with the group in PostgreSQL, each event is committed (by
+	// group commit) or spooled to disk before its request is answered; else
+	// it is a JSON log line.
 	auditLog := s.auditLog
 	if auditLog == nil {
 		auditLog = s.log
 	}
 	if cfg.backend("audit") == Postgres {
-		b := auditlog.NewBatcher(pg, auditLog.Named("audit"), 10000, 500, 200*time.Millisecond)
-		st.audit = b
-		st.closers = append([]func(){b.Close}, st.closers...) // flush before the pool closes
+		c, err := auditlog.NewCommitter(auditlog.Config{
+			Store: auditTable{pg}, SpoolDir: s.auditSpool,
+			Fallback: auditLog.Named("audit"), Log: s.log.Named("audit"),
+		})
+		if err != nil {
+			return st, err
+		}
+		st.audit = c
+		st.closers = append([]func(){c.Close}, st.closers...) // commit before the pool closes
 	} else {
 		st.audit = auditlog.NewLog(auditLog.Named("audit"))
 	}
 	return st, nil
 }
+
+// auditTable is the audit group in PostgreSQL as the audit committer sees it.
+type auditTable struct{ pg *postgres.Store }
+
+func (a auditTable) AppendAudit(ctx context.Context, entries []auditlog.Entry) error {
+	recs := make([]postgres.AuditRecord, len(entries))
+	for i, e := range entries {
+		recs[i] = postgres.AuditRecord{ID: e.ID, Event: e.Event}
+	}
+	return a.pg.AppendAudit(ctx, recs)
+}
+
+func (a auditTable) Ping(ctx context.Context) error { return a.pg.Ping(ctx) }
 
 // Every backend holds the groups it may be given.
 var (

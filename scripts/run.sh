@@ -28,6 +28,31 @@ export CONFIG_DIR=${CONFIG_DIR:-$root/configs}
 bin="$root/bin"
 mkdir -p "$bin"
 
+# port_of ADDR: the port of a listen address (":5001", "127.0.0.1:5001").
+port_of() { echo "${1##*:}"; }
+declare -A ports=(
+  [authserver]=$(port_of "${AUTHSERVER_HTTP_ADDR:-:5001}")
+  [resourceserver]=$(port_of "${RESOURCESERVER_HTTP_ADDR:-:5002}")
+  [webapp]=$(port_of "${WEBAPP_HTTP_ADDR:-:5003}")
+)
+
+# Refuse to start over something that already listens: the services would
+# fail to bind, or worse, the checks below would find the other server and
+# report ours as up.
+taken=()
+for svc in authserver resourceserver webapp; do
+  port=${ports[$svc]}
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    taken+=("$port ($svc)")
+  fi
+done
+if [ ${#taken[@]} -gt 0 ]; then
+  list=$(printf ', %s' "${taken[@]}")
+  echo "cannot start: already in use on this machine: port ${list:2}." >&2
+  echo "Stop what listens there (ss -ltnp shows it), or move the service with <SERVICE>_HTTP_ADDR." >&2
+  exit 1
+fi
+
 echo "building into $bin ..."
 for svc in authserver resourceserver webapp; do
   go build -o "$bin/$svc" "./$svc/cmd/$svc"
@@ -45,12 +70,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# wait_for PORT NAME: until the port accepts connections (bash's /dev/tcp,
-# so no curl is needed), or the service has died.
+# wait_for PORT NAME PID: until the port accepts connections (bash's
+# /dev/tcp, so no curl is needed) and the service that should be listening
+# there is still running, or the service has died.
 wait_for() {
   local port=$1 name=$2 pid=$3
   for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && kill -0 "$pid" 2>/dev/null; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$name exited; see its log above" >&2
       exit 1
@@ -62,26 +88,26 @@ wait_for() {
 }
 
 start() {
-  local name=$1 port=$2
+  local name=$1
   "$bin/$name" &
   pids+=($!)
-  wait_for "$port" "$name" "$!"
+  wait_for "${ports[$name]}" "$name" "$!"
 }
 
-start authserver 5001
-start resourceserver 5002
-start webapp 5003
+start authserver
+start resourceserver
+start webapp
 
 cat <<MSG
 
 All three services are up (logs above are JSON, one line per event):
-  authserver      http://localhost:5001   (metadata: /.well-known/oauth-authorization-server)
-  resourceserver  http://localhost:5002
-  webapp          http://localhost:5003
+  authserver      http://localhost:${ports[authserver]}   (metadata: /.well-known/oauth-authorization-server)
+  resourceserver  http://localhost:${ports[resourceserver]}
+  webapp          http://localhost:${ports[webapp]}
 
-Try:  curl localhost:5003/current_time
-      curl localhost:5003/epoch_time
-      open http://localhost:5003/ and sign in as alice / alice-password
+Try:  curl localhost:${ports[webapp]}/current_time
+      curl localhost:${ports[webapp]}/epoch_time
+      open http://localhost:${ports[webapp]}/ and sign in as alice / alice-password
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}"

@@ -45,9 +45,9 @@ func TestBrowserSignIn(t *testing.T) {
 	// The browser sees everything on "localhost"; the webapp's redirect URI
 	// must be registered before the authserver starts, so its port is
 	// chosen first and a fixture registers a client for it.
-	webAddr, authAddr := freeAddr(t), freeAddr(t)
-	webURL := "http://localhost:" + port(webAddr)
-	authURL := "http://localhost:" + port(authAddr)
+	webLn, authLn := listen(t), listen(t)
+	webURL := "http://localhost:" + port(webLn.Addr().String())
+	authURL := "http://localhost:" + port(authLn.Addr().String())
 	fixture := filepath.Join(t.TempDir(), "browser-client.yaml")
 	require.NoError(t, os.WriteFile(fixture, []byte(fmt.Sprintf(`clients:
   - id: webapp-browser-e2e
@@ -60,26 +60,24 @@ func TestBrowserSignIn(t *testing.T) {
     default_scopes: [current_time, epoch_time]
 `, webURL)), 0o600))
 
-	authEnvs := authEnv(t, authAddr, t.TempDir())
+	authEnvs := authEnv(t, authLn.Addr().String(), t.TempDir())
 	authEnvs["AUTHSERVER_ISSUER"] = authURL
 	authEnvs["AUTHSERVER_TOKENS_MAX_ACCESS_TTL"] = "1h"
 	authEnvs["AUTHSERVER_FIXTURES"] = "fixtures/demo.json," + fixture
-	auth := start(t, "authserver", authEnvs)
-	rs := start(t, "resourceserver", map[string]string{
-		"RESOURCESERVER_HTTP_ADDR":              "127.0.0.1:0",
-		"RESOURCESERVER_INTROSPECTION_ENDPOINT": auth.url("/oauth/introspect"),
-	})
-	start(t, "webapp", map[string]string{
-		"WEBAPP_HTTP_ADDR":               webAddr,
-		"WEBAPP_AUTHSERVER_TOKEN_URL":    auth.url("/oauth/token"),
-		"WEBAPP_RESOURCESERVER_BASE_URL": "http://" + rs.addr,
-		"WEBAPP_BROWSER_CLIENT_ID":       "webapp-browser-e2e",
-		"WEBAPP_BROWSER_CLIENT_SECRET":   "e2e-browser-secret",
-		"WEBAPP_BROWSER_AUTHORIZE_URL":   authURL + "/oauth/authorize",
-		"WEBAPP_BROWSER_REVOKE_URL":      auth.url("/oauth/revoke"),
-		"WEBAPP_BROWSER_ISSUER":          authURL,
-		"WEBAPP_BROWSER_REDIRECT_URL":    webURL + "/callback",
-	})
+	auth := startOn(t, "authserver", authLn, authEnvs)
+	rs := startRS(t, auth)
+	web := webEnv(auth, rs)
+	for k, v := range map[string]string{
+		"WEBAPP_BROWSER_CLIENT_ID":     "webapp-browser-e2e",
+		"WEBAPP_BROWSER_CLIENT_SECRET": "e2e-browser-secret",
+		"WEBAPP_BROWSER_AUTHORIZE_URL": authURL + "/oauth/authorize",
+		"WEBAPP_BROWSER_REVOKE_URL":    auth.url("/oauth/revoke"),
+		"WEBAPP_BROWSER_ISSUER":        authURL,
+		"WEBAPP_BROWSER_REDIRECT_URL":  webURL + "/callback",
+	} {
+		web[k] = v
+	}
+	startOn(t, "webapp", webLn, web)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(browser),
@@ -89,12 +87,14 @@ func TestBrowserSignIn(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoInheritEnv, chromedp.Env(childEnv(nil)...),
 		chromedp.WindowSize(900, 700),
 	)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	// Only against a hang: a loaded machine takes its time.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelTimeout()
 
 	shots := screenshotDir(t)

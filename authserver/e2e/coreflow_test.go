@@ -38,13 +38,13 @@ func TestCoreFlow(t *testing.T) {
 		require.Equal(t, 200, r.status, r.raw)
 		ts, err := time.Parse(time.RFC3339, r.body["current_time"].(string))
 		require.NoError(t, err)
-		assert.WithinDuration(t, time.Now(), ts, 5*time.Second)
+		assert.WithinDuration(t, time.Now(), ts, 30*time.Second, "now, give or take a slow answer")
 	})
 	t.Run("webapp epoch_time", func(t *testing.T) {
 		r := get(t, s.web.url("/epoch_time"))
 		require.Equal(t, 200, r.status, r.raw)
 		epoch := int64(r.body["epoch_time"].(float64))
-		assert.InDelta(t, time.Now().Unix(), epoch, 5)
+		assert.InDelta(t, time.Now().Unix(), epoch, 30, "now, give or take a slow answer")
 		assert.NotContains(t, r.raw, ".", "an integer, not a float")
 	})
 	t.Run("webapp with the user's own Basic credentials", func(t *testing.T) {
@@ -141,34 +141,26 @@ func TestDependenciesDown(t *testing.T) {
 	require.NoError(t, s.rs.stop(t), "resourceserver exits 0 on SIGTERM")
 	start := time.Now()
 	r := get(t, s.web.url("/current_time"))
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second, "fast: no waiting for the 30 s timeouts")
 	assert.Equal(t, 503, r.status, r.raw)
 	assert.Equal(t, "resourceserver", r.body["service"])
 
 	tok := passwordToken(t, s, "")
-	rs := start2(t, s)
+	rs := startRS(t, s.auth) // a second one, with nothing in front of it
 	require.NoError(t, s.auth.stop(t), "authserver exits 0 on SIGTERM")
 
 	start = time.Now()
 	r = get(t, rs.url("/current_time"), "Authorization", "Bearer "+tok)
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second, "fast: no waiting for the 30 s timeouts")
 	assert.Equal(t, 503, r.status, "the token may be valid: 503, not 401")
 	assert.Equal(t, "temporarily_unavailable", r.body["error"])
 
 	start = time.Now()
 	r = get(t, s.web.url("/current_time"))
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second, "fast: no waiting for the 30 s timeouts")
 	assert.Equal(t, 503, r.status, r.raw)
 	assert.Equal(t, "authserver", r.body["service"])
 	assert.NoError(t, s.web.stop(t), "webapp exits 0 on SIGTERM")
-}
-
-// start2 starts a second resource server against the same authserver.
-func start2(t *testing.T, s *system) *proc {
-	return start(t, "resourceserver", map[string]string{
-		"RESOURCESERVER_HTTP_ADDR":              "127.0.0.1:0",
-		"RESOURCESERVER_INTROSPECTION_ENDPOINT": s.auth.url("/oauth/introspect"),
-	})
 }
 
 func basic(user, pass string) string {

@@ -100,6 +100,7 @@ func TestReadmeExamples(t *testing.T) {
 		fmt.Fprintf(&script, "\nprintf '\\n@@END %d@@\\n'\n", i)
 	}
 	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Env = childEnv(nil)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "the README's examples failed to run:\n%s", out)
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -16,9 +15,9 @@ import (
 )
 
 // revocationsEnv keeps revocations in the given Redis (by its unix://
-// URL), everything else in memory.
-func revocationsEnv(t *testing.T, r *faulttest.Redis) map[string]string {
-	e := authEnv(t, freeAddr(t), t.TempDir())
+// URL), everything else in memory, for a server at addr.
+func revocationsEnv(t *testing.T, r *faulttest.Redis, addr string) map[string]string {
+	e := authEnv(t, addr, t.TempDir())
 	e["AUTHSERVER_STORAGE_GROUPS"] = "revocations=redis"
 	e["AUTHSERVER_REDIS_URL"] = r.URL()
 	return e
@@ -31,10 +30,11 @@ func TestRevocationsRefuseARedisWithoutAOF(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t, "authserver"))
-	cmd.Env = append(os.Environ(), "CONFIG_DIR="+filepath.Join(repoRoot, "configs"), "APP_ENV=test")
-	for k, v := range revocationsEnv(t, r) {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	vars := map[string]string{"CONFIG_DIR": filepath.Join(repoRoot, "configs"), "APP_ENV": "test"}
+	for k, v := range revocationsEnv(t, r, "127.0.0.1:0") {
+		vars[k] = v
 	}
+	cmd.Env = childEnv(vars)
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "the server must not start:\n%s", out)
 	assert.Contains(t, string(out), "put revocations in postgres, or run Redis with appendonly yes and appendfsync everysec")
@@ -45,7 +45,8 @@ func TestRevocationsRefuseARedisWithoutAOF(t *testing.T) {
 // introspection never sees it active again.
 func TestRevocationsSurviveRedisKill9(t *testing.T) {
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{AOF: true})
-	auth := start(t, "authserver", revocationsEnv(t, r))
+	ln := listen(t)
+	auth := startOn(t, "authserver", ln, revocationsEnv(t, r, ln.Addr().String()))
 
 	tok := postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"client_credentials"}}, serviceClient, serviceSecret)
 	require.Equal(t, 200, tok.status, tok.raw)

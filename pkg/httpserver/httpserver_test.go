@@ -199,12 +199,12 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		<-release
 		_, _ = io.WriteString(w, "finished")
 	})
-	cfg := DefaultConfig("127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr()
 	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, cfg, slow, log, NewHealth(), func(a net.Addr) { addrc <- a }) }()
-	addr := <-addrc
+	go func() { done <- Serve(ctx, DefaultConfig(addr.String()), slow, log, NewHealth(), ln) }()
 
 	respc := make(chan string, 1)
 	go func() {

@@ -65,14 +65,18 @@ const ConfigSchema = `{
   }
 }`
 
-// Serve listens on cfg.Addr and serves h until ctx ends, then shuts down
-// gracefully: it stops accepting, marks health not ready, and waits up to
-// cfg.ShutdownTimeout for in-flight requests to finish. onListen, if not nil,
-// learns the bound address (useful with port 0).
-func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, onListen func(net.Addr)) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+// Serve serves h on ln until ctx ends, then shuts down gracefully: it
+// stops accepting, marks health not ready, and waits up to
+// cfg.ShutdownTimeout for in-flight requests to finish. ln is the socket a
+// service manager passed (see Inherited) or one a test opened; with ln nil
+// Serve listens on cfg.Addr itself. Serve closes the listener when it
+// returns.
+func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -85,9 +89,6 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
 	_ = log.Sync() // scripts and tests wait for this line
-	if onListen != nil {
-		onListen(ln.Addr())
-	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -20,8 +20,10 @@ type Config struct {
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
-	// DataDir holds the signing key file. Empty keeps keys in memory only,
-	// so a restart invalidates every token issued before it.
+	// DataDir holds the signing key file and the audit spool. Empty keeps
+	// keys in memory only, so a restart invalidates every token issued
+	// before it, and leaves audit events that PostgreSQL cannot take only
+	// the JSON log.
 	DataDir string `json:"data_dir"`
 	// Fixtures are loaded at start; relative paths are relative to the
 	// config directory.

@@ -40,7 +40,11 @@ flags:
 
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, opts ...option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg := defaultConfig()
 	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
@@ -76,7 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch strings.Join(cmd, " ") {
 	case "", "serve":
-		return serve(ctx, cfg, file, c.Env, stdout, nil)
+		if o.listener == nil {
+			if o.listener, err = httpserver.Inherited(getenv); err != nil {
+				return err
+			}
+		}
+		return serve(ctx, cfg, file, c.Env, stdout, o.listener)
 	case "migrate":
 		applied, err := authserver.Migrate(ctx, storageOption(cfg))
 		if err != nil {
@@ -112,9 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
 }
 
-// serve runs the server until ctx ends. onListen, for tests, learns the
-// bound address.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, onListen func(net.Addr)) error {
+// serve runs the server until ctx ends, on ln if not nil, else on
+// http.addr.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -153,6 +162,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
 		storageOption(cfg),
 	)
+	if cfg.DataDir != "" {
+		// Audit events that cannot reach PostgreSQL wait here, on disk.
+		opts = append(opts, authserver.WithAuditSpool(cfg.DataDir))
+	}
 	key, err := cookieKey(cfg.Browser.CookieKey)
 	if err != nil {
 		return err
@@ -180,8 +193,20 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	})
 	r.Mount("/oauth", srv.Handler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
-	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, onListen)
+	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, ln)
 }
+
+// option adjusts run for a test.
+type option func(*options)
+
+type options struct {
+	// listener is served on instead of a socket from the service manager
+	// or http.addr: a test opens it on port 0, so it knows the address
+	// before the server starts and no other process can take it.
+	listener net.Listener
+}
+
+func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
 
 // cookieKey decodes browser.cookie_key: standard or URL-safe base64,
 // padded or not, of at least 32 bytes. Empty is nil.

@@ -36,42 +36,73 @@ func fakeEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// listening waits for the "listening" log line and returns its address.
-func listening(t *testing.T, logs *syncBuffer) string {
+// bound is how long the test waits for what must happen, however loaded
+// the machine: only a hang takes that long.
+const bound = time.Minute
+
+// listen opens a loopback socket for run to serve on, so the test knows the
+// address before the server starts.
+func listen(t *testing.T) net.Listener {
 	t.Helper()
-	var addr string
-	require.Eventually(t, func() bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// waitListening waits for the "listening" log line, which says the server
+// accepts on addr, or fails if run returns first.
+func waitListening(t *testing.T, logs *syncBuffer, addr string, done chan error) {
+	t.Helper()
+	deadline := time.After(bound)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		sc := bufio.NewScanner(strings.NewReader(logs.String()))
 		for sc.Scan() {
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr = line.Addr
-				return true
+				require.Equal(t, addr, line.Addr, "run serves on the socket it was given")
+				return
 			}
 		}
-		return false
-	}, 10*time.Second, 10*time.Millisecond, "server never listened: %s", logs.String())
-	return addr
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("run returned before listening: %v\n%s", err, logs.String())
+		case <-deadline:
+			t.Fatalf("server never listened: %s", logs.String())
+		case <-tick.C:
+		}
+	}
 }
+
+// client makes the tests' calls; its timeout only turns a hang into a
+// failure.
+var client = &http.Client{Timeout: bound}
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var stdout syncBuffer
 	env := fakeEnv(map[string]string{
-		"CONFIG_DIR":           "../../../configs",
-		"APP_ENV":              "test",
-		"AUTHSERVER_HTTP_ADDR": "127.0.0.1:0",
-		"AUTHSERVER_DATA_DIR":  t.TempDir(),
+		"CONFIG_DIR":          "../../../configs",
+		"APP_ENV":             "test",
+		"AUTHSERVER_DATA_DIR": t.TempDir(),
 	})
+	ln := listen(t)
+	addr := ln.Addr().String()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard) }()
-	addr := listening(t, &stdout)
+	go func() {
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+	}()
+	waitListening(t, &stdout, addr, done)
 
-	resp, err := http.Get("http://" + addr + "/healthz")
+	resp, err := client.Get("http://" + addr + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
-	resp, err = http.Get("http://" + addr + "/readyz")
+	resp, err = client.Get("http://" + addr + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
@@ -79,12 +110,12 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = client.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
 
-	resp, err = http.Get("http://" + addr + "/metrics")
+	resp, err = client.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -95,7 +126,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	select {
 	case err := <-done:
 		assert.NoError(t, err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(bound):
 		t.Fatal("run did not return after cancel")
 	}
 	assert.Contains(t, stdout.String(), `"msg":"stopped"`)
@@ -160,29 +191,33 @@ func TestHashSecretCommand(t *testing.T) {
 }
 
 func TestAuditSurvivesAQuietLog(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var stdout syncBuffer
 	env := fakeEnv(map[string]string{
-		"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "AUTHSERVER_HTTP_ADDR": addr,
+		"CONFIG_DIR": "../../../configs", "APP_ENV": "test",
 		"AUTHSERVER_DATA_DIR": t.TempDir(), "AUTHSERVER_LOG_LEVEL": "error",
 	})
+	ln := listen(t)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+	}()
 
-	var resp *http.Response
-	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
-		var err error
-		resp, err = http.DefaultClient.Do(req)
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
+	// A quiet log has no "listening" line to wait for; the socket is open
+	// already, so the request waits in its backlog until the server serves.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
+	resp, err := client.Do(req)
+	if err != nil {
+		select {
+		case runErr := <-done:
+			t.Fatalf("run returned: %v\n%s", runErr, stdout.String())
+		default:
+		}
+	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 	cancel()

@@ -147,6 +147,11 @@ func (c *Client) Validate() error {
 	if (c.AllowsGrant(GrantAuthorizationCode) || c.AllowsGrant(GrantImplicit)) && len(c.RedirectURIs) == 0 {
 		errs = append(errs, errors.New("redirect-based grants need at least one redirect URI"))
 	}
+	for _, u := range c.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if !c.Scopes.Covers(c.DefaultScopes) {
 		errs = append(errs, fmt.Errorf("default scopes %q are not all allowed scopes", c.Scopes.Missing(c.DefaultScopes).String()))
 	}

@@ -23,7 +23,11 @@ import (
 
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg := defaultConfig()
 	cmd, file, err := config.LoadService("resourceserver", "RESOURCESERVER", "usage: resourceserver [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
@@ -38,11 +42,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := cfg.check(cmd.Env); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout)
+	if o.listener == nil {
+		if o.listener, err = httpserver.Inherited(getenv); err != nil {
+			return err
+		}
+	}
+	return serve(ctx, cfg, file, cmd.Env, stdout, o.listener)
 }
 
-// serve runs the server until ctx ends.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
+// option adjusts run for a test.
+type option func(*options)
+
+type options struct {
+	// listener is served on instead of a socket from the service manager
+	// or http.addr: a test opens it on port 0, so it knows the address
+	// before the server starts and no other process can take it.
+	listener net.Listener
+}
+
+func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
+
+// serve runs the server until ctx ends, on ln if not nil, else on
+// http.addr.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -75,7 +97,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 		Health: health, Metrics: httpserver.NewMetrics(),
 	})
 	r.Mount("/", api)
-	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, nil)
+	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, ln)
 }
 
 // secureEndpoint reports whether calls to endpoint are safe from the

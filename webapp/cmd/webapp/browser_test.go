@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,28 +16,18 @@ import (
 	"github.com/oauth2ref/webapp/internal/fake"
 )
 
-// freeAddr is a loopback address that was free a moment ago: the redirect
-// URI has to name the webapp's port before it starts.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // The browser demo as run wires it from config: sign in at a fake
 // authserver, read both times, sign out.
 func TestRunServesTheBrowserDemo(t *testing.T) {
-	addr := freeAddr(t)
+	// The redirect URI names the webapp's address before it starts.
+	ln := listen(t)
+	addr := ln.Addr().String()
 	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
 		RedirectURI: "http://" + addr + "/callback"})
 	t.Cleanup(as.Close)
 	rs := fake.NewResourceServer(as.Active)
 	t.Cleanup(rs.Close)
-	s := start(t, map[string]string{
-		"WEBAPP_HTTP_ADDR":               addr,
+	s := startOn(t, ln, map[string]string{
 		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
 		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
 		"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
@@ -49,7 +38,7 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: bound}
 	get := func(u string) (*http.Response, string) {
 		t.Helper()
 		resp, err := c.Get(u)
@@ -94,11 +83,65 @@ func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {
 	assert.Contains(t, s.logs.String(), "browser pages off")
 
 	s = start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret",
-		"WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret"})
+		"WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret", "WEBAPP_BROWSER_COOKIE_KEY": testCookieKey})
 	resp, body := get(t, s.url+"/")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "Sign in with authserver")
 	assert.NotContains(t, s.logs.String(), "another-real-secret")
+	assert.NotContains(t, s.logs.String(), testCookieKey)
+	assert.NotContains(t, s.logs.String(), "cookie_key is empty")
+}
+
+// A Redis that is down at start does not stop the webapp: what needs no
+// session works, what does answers a fast 503 naming the session store.
+func TestRunWithRedisDown(t *testing.T) {
+	ln := listen(t)
+	addr := ln.Addr().String()
+	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
+		RedirectURI: "http://" + addr + "/callback"})
+	t.Cleanup(as.Close)
+	s := startOn(t, ln, map[string]string{
+		"WEBAPP_HTTP_ADDR":             addr,
+		"WEBAPP_AUTHSERVER_TOKEN_URL":  as.URL + "/oauth/token",
+		"WEBAPP_BROWSER_AUTHORIZE_URL": as.URL + "/oauth/authorize",
+		"WEBAPP_BROWSER_ISSUER":        as.Issuer(),
+		"WEBAPP_BROWSER_REDIRECT_URL":  "http://" + addr + "/callback",
+		"WEBAPP_REDIS_URL":             "redis://:redis-pw@127.0.0.1:1/0",
+		"WEBAPP_REDIS_TIMEOUT":         "200ms",
+	})
+	assert.Contains(t, s.logs.String(), "the session store (Redis) does not answer")
+	assert.NotContains(t, s.logs.String(), "redis-pw")
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	resp, err := c.Get(s.url + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "signed out needs no store")
+
+	start := time.Now()
+	resp, err = c.Get(s.url + "/login") // through the authserver to the callback
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Contains(t, string(body), "The session store is unavailable right now")
+	assert.Equal(t, s.url+"/callback", resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path,
+		"starting the sign-in needed no store; completing it did")
+}
+
+// testCookieKey is 32 bytes in base64.
+const testCookieKey = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+
+// Without a configured key a process seals sign-ins with a key of its own,
+// and says that replicas need a shared one.
+func TestRunMakesACookieKeyWhenNoneIsSet(t *testing.T) {
+	s := start(t, nil)
+	assert.Contains(t, s.logs.String(), "browser.cookie_key is empty")
+	assert.Contains(t, s.logs.String(), "WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
 }
 
 func TestRunRefusesBadBrowserConfig(t *testing.T) {
@@ -134,6 +177,33 @@ func TestRunRefusesBadBrowserConfig(t *testing.T) {
 		{"zero session lifetime",
 			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "0s"},
 			[]string{"browser.session_ttl must be positive"}},
+		{"production with the browser pages on and no cookie key",
+			map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret", "WEBAPP_BROWSER_CLIENT_SECRET": "another-real-secret"},
+			[]string{"browser.cookie_key is empty", "WEBAPP_BROWSER_COOKIE_KEY"}},
+		{"cookie key too short",
+			map[string]string{"WEBAPP_BROWSER_COOKIE_KEY": "c2hvcnQ="},
+			[]string{"browser.cookie_key decodes to 5 bytes; it needs at least 32"}},
+		{"cookie key not base64",
+			map[string]string{"WEBAPP_BROWSER_COOKIE_KEY": "not base64 at all, but long enough to be a key?"},
+			[]string{"browser.cookie_key is not base64"}},
+		{"no room for sessions",
+			map[string]string{"WEBAPP_BROWSER_MAX_SESSIONS": "0"},
+			[]string{"browser.max_sessions", "WEBAPP_BROWSER_MAX_SESSIONS"}},
+		{"no sessions per user",
+			map[string]string{"WEBAPP_BROWSER_SESSIONS_PER_USER": "0"},
+			[]string{"browser.sessions_per_user", "WEBAPP_BROWSER_SESSIONS_PER_USER"}},
+		{"redis URL of another kind",
+			map[string]string{"WEBAPP_REDIS_URL": "http://127.0.0.1:6379"},
+			[]string{"redis.url", "WEBAPP_REDIS_URL"}},
+		{"redis URL that does not parse",
+			map[string]string{"WEBAPP_REDIS_URL": "redis://:pw@[::1"},
+			[]string{"redis.url: redis: the URL cannot be parsed"}},
+		{"zero redis timeout",
+			map[string]string{"WEBAPP_REDIS_TIMEOUT": "0s"},
+			[]string{"redis.timeout must be positive"}},
+		{"lock lease no longer than a refresh may take",
+			map[string]string{"WEBAPP_REDIS_URL": "redis://127.0.0.1:6379/0", "WEBAPP_REDIS_LOCK_LEASE": "2s", "WEBAPP_AUTHSERVER_TIMEOUT": "2s"},
+			[]string{"redis.lock_lease must be longer than authserver.timeout"}},
 		{"bad session lifetime",
 			map[string]string{"WEBAPP_BROWSER_SESSION_TTL": "forever"},
 			[]string{"browser.session_ttl", "WEBAPP_BROWSER_SESSION_TTL"}},

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -9,6 +11,9 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
+	"github.com/oauth2ref/webapp/internal/adapters/web"
+	"github.com/oauth2ref/webapp/internal/app"
 )
 
 // demoClientSecret is the development fixtures' secret for client 1234.
@@ -67,7 +72,33 @@ type Config struct {
 		RedirectURL string          `json:"redirect_url"`
 		Scopes      []string        `json:"scopes"`
 		SessionTTL  config.Duration `json:"session_ttl"`
+		// CookieKey seals the sign-in cookie (state, PKCE verifier, nonce):
+		// at least 32 random bytes in base64. Every replica needs the same
+		// one. Empty makes a random key at start, which is fine for one
+		// process; production requires it set.
+		CookieKey string `json:"cookie_key"`
+		// MaxSessions is the most signed-in sessions the webapp holds; past
+		// it, sign-ins are refused with a 503 until some end, rather than
+		// signing anyone out.
+		MaxSessions int `json:"max_sessions"`
+		// SessionsPerUser is the most sessions one user holds; a new
+		// sign-in ends the user's oldest beyond it.
+		SessionsPerUser int `json:"sessions_per_user"`
 	} `json:"browser"`
+	// Redis, when URL is set, keeps the browser sessions (and the claims of
+	// completed sign-ins) so that replicas share them; otherwise they live
+	// in this process's memory.
+	Redis struct {
+		// URL is redis://[:password@]host:port/db, rediss://... or
+		// unix:///path?db=N.
+		URL       string `json:"url"`
+		KeyPrefix string `json:"key_prefix"`
+		// Timeout bounds each call as a whole, connecting included.
+		Timeout config.Duration `json:"timeout"`
+		// LockLease is how long a session update (a token refresh) may
+		// hold the session before another replica may take it.
+		LockLease config.Duration `json:"lock_lease"`
+	} `json:"redis"`
 }
 
 // BrowserEnabled reports whether the browser pages are served.
@@ -93,6 +124,11 @@ func defaultConfig() Config {
 	c.Browser.RedirectURL = "http://localhost:5003" + callbackPath
 	c.Browser.Scopes = []string{"current_time", "epoch_time"}
 	c.Browser.SessionTTL = config.Duration(time.Hour)
+	c.Browser.MaxSessions = app.DefaultMaxSessions
+	c.Browser.SessionsPerUser = app.DefaultSessionsPerUser
+	c.Redis.KeyPrefix = redis.DefaultKeyPrefix
+	c.Redis.Timeout = config.Duration(redis.DefaultTimeout)
+	c.Redis.LockLease = config.Duration(redis.DefaultLockLease)
 	return c
 }
 
@@ -113,7 +149,24 @@ func (c Config) check(env string) error {
 	if u, err := url.Parse(c.Browser.RedirectURL); err == nil && u.Path != callbackPath {
 		problems = append(problems, "browser.redirect_url must have the path "+callbackPath+", where the webapp serves it")
 	}
+	if c.Redis.Timeout.D() <= 0 {
+		problems = append(problems, "redis.timeout must be positive")
+	}
+	if c.Redis.URL != "" && c.Redis.LockLease.D() <= c.AuthServer.Timeout.D() {
+		// An update holds the session while it refreshes the tokens at the
+		// authserver; a lease that ends first lets another replica spend
+		// the same refresh token.
+		problems = append(problems, "redis.lock_lease must be longer than authserver.timeout")
+	}
+	if c.Browser.CookieKey != "" {
+		if _, err := c.cookieKey(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if env == "production" {
+		if c.BrowserEnabled() && c.Browser.CookieKey == "" {
+			problems = append(problems, "browser.cookie_key is empty, which production refuses while the browser pages are on: set WEBAPP_BROWSER_COOKIE_KEY to at least 32 random bytes in base64 (openssl rand -base64 32), the same on every replica")
+		}
 		if c.Browser.ClientSecret == demoBrowserSecret {
 			problems = append(problems, "browser.client_secret is the public demo secret, which production refuses: set WEBAPP_BROWSER_CLIENT_SECRET (or empty it to switch the browser pages off)")
 		}
@@ -132,6 +185,24 @@ func (c Config) check(env string) error {
 		return errors.New("config: invalid: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// cookieKey decodes browser.cookie_key: base64, standard or URL-safe,
+// padded or not, of at least web.MinCookieKeyLen bytes.
+func (c Config) cookieKey() ([]byte, error) {
+	text := strings.TrimSpace(c.Browser.CookieKey)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		key, err := enc.DecodeString(text)
+		if err != nil {
+			continue
+		}
+		if len(key) < web.MinCookieKeyLen {
+			return nil, fmt.Errorf("browser.cookie_key decodes to %d bytes; it needs at least %d", len(key), web.MinCookieKeyLen)
+		}
+		return key, nil
+	}
+	// Never the value: it is a secret.
+	return nil, errors.New("browser.cookie_key is not base64")
 }
 
 const configSchema = `{
@@ -185,7 +256,20 @@ const configSchema = `{
           "uniqueItems": true,
           "items": {"type": "string", "pattern": "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$"}
         },
-        "session_ttl": ` + config.DurationSchema + `
+        "session_ttl": ` + config.DurationSchema + `,
+        "cookie_key": {"type": "string"},
+        "max_sessions": {"type": "integer", "minimum": 1},
+        "sessions_per_user": {"type": "integer", "minimum": 1}
+      }
+    },
+    "redis": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "url": {"type": "string", "pattern": "^$|^(redis|rediss|unix)://"},
+        "key_prefix": {"type": "string", "minLength": 1},
+        "timeout": ` + config.DurationSchema + `,
+        "lock_lease": ` + config.DurationSchema + `
       }
     }
   }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/pkg/config"
@@ -18,6 +22,7 @@ import (
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
+	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
 	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
@@ -25,7 +30,11 @@ import (
 
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg := defaultConfig()
 	cmd, file, err := config.LoadService("webapp", "WEBAPP", "usage: webapp [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
 	if errors.Is(err, flag.ErrHelp) {
@@ -40,11 +49,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := cfg.check(cmd.Env); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout)
+	if o.listener == nil {
+		if o.listener, err = httpserver.Inherited(getenv); err != nil {
+			return err
+		}
+	}
+	return serve(ctx, cfg, file, cmd.Env, stdout, o.listener)
 }
 
-// serve wires the adapters to the use cases and serves until ctx ends.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) error {
+// option adjusts run for a test.
+type option func(*options)
+
+type options struct {
+	// listener is served on instead of a socket from the service manager
+	// or http.addr: a test opens it on port 0, so it knows the address
+	// before the server starts and no other process can take it.
+	listener net.Listener
+}
+
+func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
+
+// serve wires the adapters to the use cases and serves until ctx ends, on
+// ln if not nil, else on http.addr.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -56,7 +83,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 		zap.String("resourceserver", cfg.ResourceServer.BaseURL), zap.Bool("demo_user", cfg.DemoUser.Username != ""),
 		zap.Bool("browser_pages", cfg.BrowserEnabled()), zap.String("browser_client_id", cfg.Browser.ClientID),
 		zap.String("authorize_url", cfg.Browser.AuthorizeURL), zap.String("redirect_url", cfg.Browser.RedirectURL),
-		zap.String("issuer", cfg.Browser.Issuer))
+		zap.String("issuer", cfg.Browser.Issuer), zap.String("session_store", sessionStoreName(cfg)))
 
 	// One client per upstream, each bounded by that upstream's timeout and
 	// keeping its connections for reuse.
@@ -88,7 +115,12 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 		ClientID: cfg.AuthServer.ClientID,
 	}
 	if cfg.BrowserEnabled() {
-		pages, err := browserPages(cfg, log, authHTTP, times)
+		st, err := sessionStores(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		pages, err := browserPages(cfg, log, authHTTP, times, st)
 		if err != nil {
 			return err
 		}
@@ -96,20 +128,76 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer) 
 	} else {
 		log.Info("browser pages off: browser.client_secret is empty")
 	}
-	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, nil)
+	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, ln)
 }
 
-// The most sessions and sign-ins in progress kept in memory. A session is
-// a few hundred bytes, so each bound is a few megabytes at most.
-const (
-	maxSessions      = 10000
-	maxLoginAttempts = 10000
-)
+// maxLoginClaims is the most claims of completed sign-ins kept in memory:
+// a claim is a few dozen bytes, and one lasts 10 minutes, so this is room
+// for a sign-in every 60 ms, and less than a megabyte.
+const maxLoginClaims = 10000
+
+// stores are where the browser's sessions and sign-in claims live.
+type stores struct {
+	sessions app.SessionStore
+	claims   app.LoginClaimStore
+	close    func()
+}
+
+// sessionStoreName says where sessions live, for the start-up log line:
+// "memory", or the Redis URL without its password.
+func sessionStoreName(cfg Config) string {
+	if cfg.Redis.URL == "" {
+		return "memory"
+	}
+	u, err := url.Parse(cfg.Redis.URL)
+	if err != nil {
+		return "redis"
+	}
+	return u.Redacted()
+}
+
+// sessionStores are Redis if redis.url is set, else this process's memory.
+// A Redis that does not answer at start is no reason to stop: the pages
+// answer 503 until it does, and the curl flow needs no Redis at all.
+func sessionStores(ctx context.Context, cfg Config, log *zap.Logger) (stores, error) {
+	if cfg.Redis.URL == "" {
+		return stores{
+			sessions: memory.NewSessions(memory.Options{Capacity: cfg.Browser.MaxSessions, PerUser: cfg.Browser.SessionsPerUser}),
+			claims:   memory.NewLoginClaims(memory.Options{Capacity: maxLoginClaims}),
+			close:    func() {},
+		}, nil
+	}
+	// go-redis logs dial failures through a package-level hook only.
+	goredis.SetLogger(redisLog{log.Named("redis")})
+	st, err := redis.New(redis.Config{
+		URL:       cfg.Redis.URL,
+		KeyPrefix: cfg.Redis.KeyPrefix,
+		Timeout:   cfg.Redis.Timeout.D(),
+		LockLease: cfg.Redis.LockLease.D(),
+		Capacity:  cfg.Browser.MaxSessions,
+		PerUser:   cfg.Browser.SessionsPerUser,
+	}, nil)
+	if err != nil {
+		return stores{}, fmt.Errorf("redis.url: %w", err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		log.Warn("the session store (Redis) does not answer; the browser pages answer 503 until it does", zap.Error(err))
+	}
+	return stores{sessions: st, claims: st, close: st.Close}, nil
+}
+
+// redisLog routes go-redis's own messages (dial failures, mostly) into the
+// JSON log.
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...))
+}
 
 // browserPages wires the browser demo: the authorization code client on
 // the authserver's HTTP client, the resource client shared with the curl
-// flow, and memory stores.
-func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client) (*web.Pages, error) {
+// flow, and the session stores.
+func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client, st stores) (*web.Pages, error) {
 	code := authclient.NewCodeClient(authclient.CodeConfig{
 		AuthorizeURL: cfg.Browser.AuthorizeURL,
 		TokenURL:     cfg.AuthServer.TokenURL,
@@ -124,15 +212,34 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 		Renewer:    code,
 		Revoker:    code,
 		Times:      times,
-		Sessions:   memory.NewSessions(memory.Options{Capacity: maxSessions}),
-		Attempts:   memory.NewLoginAttempts(memory.Options{Capacity: maxLoginAttempts}),
+		Sessions:   st.sessions,
+		Claims:     st.claims,
 		Issuer:     cfg.Browser.Issuer,
 		SessionTTL: cfg.Browser.SessionTTL.D(),
 	})
+	key, err := browserCookieKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	return web.New(web.Deps{
 		Browser:       browser,
+		CookieKey:     key,
 		Log:           log,
 		SecureCookies: strings.HasPrefix(cfg.Browser.RedirectURL, "https://"),
 		ClientID:      cfg.Browser.ClientID,
 	})
+}
+
+// browserCookieKey is browser.cookie_key, or a random key for this process
+// alone if it is empty.
+func browserCookieKey(cfg Config, log *zap.Logger) ([]byte, error) {
+	if cfg.Browser.CookieKey != "" {
+		return cfg.cookieKey()
+	}
+	log.Info("browser.cookie_key is empty: sign-in cookies are sealed with a random key made at start, " +
+		"so sign-ins in progress do not survive a restart, and replicas cannot complete each other's; " +
+		"set WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
+	key := make([]byte, web.MinCookieKeyLen)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return key, nil
 }

@@ -13,7 +13,7 @@ type BrowserDeps struct {
 	Revoker    TokenRevoker
 	Times      TimeReader
 	Sessions   SessionStore
-	Attempts   LoginAttemptStore
+	Claims     LoginClaimStore
 	// Issuer is the authorization server's issuer identifier, which every
 	// authorization response must carry in its iss parameter (RFC 9207).
 	Issuer string

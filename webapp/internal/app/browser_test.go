@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +41,7 @@ func (f *fakeOAuth) Exchange(ctx context.Context, code, verifier domain.Secret) 
 	f.exchanges++
 	f.mu.Unlock()
 	if f.exchange == nil {
-		return domain.Tokens{AccessToken: "at-" + code, RefreshToken: "rt-" + code, TokenType: "Bearer"}, nil
+		return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt-" + code, TokenType: "Bearer"}, nil
 	}
 	return f.exchange(ctx, code, verifier)
 }
@@ -63,11 +65,29 @@ func (f *fakeOAuth) Revoke(ctx context.Context, rt domain.Secret) error {
 
 const issuer = "https://as.example"
 
+// accessToken is a JWT access token for sub, as the authserver issues
+// (the signature is not checked, so there is none worth the name).
+func accessToken(sub string) domain.Secret {
+	enc := base64.RawURLEncoding.EncodeToString
+	return domain.Secret(enc([]byte(`{"alg":"ES256","typ":"at+jwt"}`)) + "." +
+		enc([]byte(`{"sub":"`+sub+`","scope":"current_time"}`)) + ".c2ln")
+}
+
+// store creates s, as alice's if it names no user.
+func (f browserFixture) store(t *testing.T, s domain.Session) {
+	t.Helper()
+	if s.Subject == "" {
+		s.Subject = "alice"
+	}
+	_, err := f.sessions.Create(context.Background(), s)
+	require.NoError(t, err)
+}
+
 type browserFixture struct {
 	b        *app.Browser
 	oauth    *fakeOAuth
 	sessions *memory.Sessions
-	attempts *memory.LoginAttempts
+	claims   *memory.LoginClaims
 	clock    *storagetest.Clock
 }
 
@@ -75,13 +95,13 @@ func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
 	c := storagetest.NewClock()
 	f := browserFixture{
 		oauth:    oauth,
-		sessions: memory.NewSessions(memory.Options{Capacity: 10, Now: c.Now}),
-		attempts: memory.NewLoginAttempts(memory.Options{Capacity: 10, Now: c.Now}),
+		sessions: memory.NewSessions(memory.Options{Capacity: 10, PerUser: 2, Now: c.Now}),
+		claims:   memory.NewLoginClaims(memory.Options{Capacity: 10, Now: c.Now}),
 		clock:    c,
 	}
 	f.b = app.NewBrowser(app.BrowserDeps{
 		Authorizer: oauth, Renewer: oauth, Revoker: oauth, Times: times,
-		Sessions: f.sessions, Attempts: f.attempts,
+		Sessions: f.sessions, Claims: f.claims,
 		Issuer: issuer, SessionTTL: time.Hour, Now: c.Now,
 	})
 	return f
@@ -89,23 +109,22 @@ func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
 
 func TestStartLogin(t *testing.T) {
 	f := newBrowser(&fakeOAuth{}, nil)
-	start, err := f.b.StartLogin(context.Background())
-	require.NoError(t, err)
+	start := f.b.StartLogin("/somewhere")
 	a := start.Attempt
 	assert.GreaterOrEqual(t, len(a.State), 26, "state has at least 128 bits (base32)")
-	assert.GreaterOrEqual(t, len(a.ID), 26)
-	assert.NotEqual(t, a.ID, a.State, "the cookie does not give the state away")
+	assert.GreaterOrEqual(t, len(a.Nonce), 26, "so has the nonce")
+	assert.NotEqual(t, a.State, a.Nonce)
 	assert.True(t, strings.HasPrefix(string(a.Verifier), "verifier-"), "the verifier comes from the authorizer")
 	assert.Equal(t, f.clock.Now().Add(10*time.Minute), a.Expires)
+	assert.Equal(t, "/somewhere", a.ReturnTo)
 	assert.Equal(t, "https://as.example/authorize?state="+string(a.State)+"&v="+string(a.Verifier), start.URL)
 
-	again, err := f.b.StartLogin(context.Background())
-	require.NoError(t, err)
+	again := f.b.StartLogin("")
 	assert.NotEqual(t, a.State, again.Attempt.State, "a new state every time")
-
-	stored, err := f.attempts.Take(context.Background(), a.ID)
-	require.NoError(t, err)
-	assert.Equal(t, a, stored)
+	assert.NotEqual(t, a.Nonce, again.Attempt.Nonce, "a new nonce every time")
+	assert.Empty(t, again.Attempt.ReturnTo)
+	assert.Zero(t, f.claims.Len(), "starting a sign-in stores nothing")
+	assert.Zero(t, f.sessions.Len())
 }
 
 func TestCompleteLogin(t *testing.T) {
@@ -116,19 +135,23 @@ func TestCompleteLogin(t *testing.T) {
 	cases := []struct {
 		name         string
 		resp         func(a domain.LoginAttempt) domain.AuthorizationResponse
-		attemptID    func(a domain.LoginAttempt) domain.Secret // nil: the attempt's
+		attempt      func(a domain.LoginAttempt) domain.LoginAttempt // nil: the one started
 		advance      time.Duration
 		exchange     func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error)
 		wantCode     domain.ErrorCode
 		wantErr      error
 		wantDesc     string
 		wantExchange bool
+		// wantClaimed says the attempt is used up: a second answer to it
+		// would be refused before its code is presented.
+		wantClaimed bool
 	}{
-		{name: "valid answer", resp: ok, wantExchange: true},
-		{name: "no attempt cookie", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "" },
+		{name: "valid answer", resp: ok, wantExchange: true, wantClaimed: true},
+		{name: "no attempt cookie", resp: ok, attempt: func(domain.LoginAttempt) domain.LoginAttempt { return domain.LoginAttempt{} },
 			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
-		{name: "unknown attempt", resp: ok, attemptID: func(domain.LoginAttempt) domain.Secret { return "forged" },
-			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
+		{name: "another attempt, as another browser has", resp: ok, attempt: func(a domain.LoginAttempt) domain.LoginAttempt {
+			return domain.LoginAttempt{State: "other", Verifier: "v", Expires: a.Expires}
+		}, wantCode: domain.LoginFailed, wantDesc: "state does not match"},
 		{name: "expired attempt", resp: ok, advance: 10 * time.Minute,
 			wantCode: domain.LoginFailed, wantDesc: "no sign-in in progress"},
 		{name: "wrong state", resp: func(a domain.LoginAttempt) domain.AuthorizationResponse {
@@ -165,11 +188,15 @@ func TestCompleteLogin(t *testing.T) {
 			r.Code = ""
 			return r
 		}, wantCode: domain.LoginFailed, wantDesc: "neither a code nor an error"},
-		{name: "exchange failure passes through", resp: ok, wantExchange: true, wantErr: down,
-			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+		{name: "exchange failure passes through, the code may be spent", resp: ok, wantExchange: true, wantErr: down,
+			wantClaimed: true, exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 				return domain.Tokens{}, down
 			}},
-		{name: "empty access token", resp: ok, wantExchange: true, wantCode: domain.BadGateway,
+		{name: "code refused: nothing left to protect", resp: ok, wantExchange: true, wantCode: domain.LoginFailed,
+			wantDesc: "code refused", exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+				return domain.Tokens{}, &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: "code refused"}
+			}},
+		{name: "empty access token", resp: ok, wantExchange: true, wantCode: domain.BadGateway, wantClaimed: true,
 			exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 				return domain.Tokens{}, nil
 			}},
@@ -182,27 +209,27 @@ func TestCompleteLogin(t *testing.T) {
 				if tc.exchange != nil {
 					return tc.exchange(ctx, code, verifier)
 				}
-				return domain.Tokens{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}, nil
+				return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt", TokenType: "Bearer"}, nil
 			}}
 			f := newBrowser(oauth, nil)
 			ctx := context.Background()
-			old := domain.Session{ID: "old", CSRFToken: "old-csrf", Expires: f.clock.Now().Add(time.Hour)}
-			require.NoError(t, f.sessions.Create(ctx, old))
-			start, err := f.b.StartLogin(ctx)
-			require.NoError(t, err)
+			old := domain.Session{ID: "old", CSRFToken: "old-csrf", Expires: f.clock.Now().Add(time.Hour),
+				Tokens: domain.Tokens{RefreshToken: "old-rt"}}
+			f.store(t, old)
+			start := f.b.StartLogin("/back")
 			f.clock.Advance(tc.advance)
-			id := start.Attempt.ID
-			if tc.attemptID != nil {
-				id = tc.attemptID(start.Attempt)
+			a := start.Attempt
+			if tc.attempt != nil {
+				a = tc.attempt(a)
 			}
 
-			s, err := f.b.CompleteLogin(ctx, id, old.ID, tc.resp(start.Attempt))
+			in, err := f.b.CompleteLogin(ctx, a, old.ID, tc.resp(start.Attempt))
+			s := in.Session
 
 			assert.Equal(t, tc.wantExchange, oauth.exchanges == 1, "code redeemed")
-			_, takeErr := f.attempts.Take(ctx, start.Attempt.ID)
-			if tc.attemptID == nil {
-				assert.ErrorIs(t, takeErr, domain.ErrNotFound, "the attempt is used up whatever the outcome")
-			}
+			fresh, claimErr := f.claims.Claim(ctx, start.Attempt.State, start.Attempt.Expires)
+			require.NoError(t, claimErr)
+			assert.Equal(t, tc.wantClaimed, !fresh, "attempt used up")
 			switch {
 			case tc.wantErr != nil:
 				assert.Same(t, tc.wantErr, err)
@@ -215,20 +242,194 @@ func TestCompleteLogin(t *testing.T) {
 			default:
 				require.NoError(t, err)
 				assert.Equal(t, start.Attempt.Verifier, gotVerifier, "the attempt's verifier goes with the code")
-				assert.Equal(t, domain.Tokens{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}, s.Tokens)
+				assert.Equal(t, domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt", TokenType: "Bearer"}, s.Tokens)
+				assert.Equal(t, "alice", s.Subject, "the access token's sub")
+				assert.Equal(t, f.clock.Now(), s.Created)
 				assert.NotEqual(t, s.ID, s.CSRFToken)
 				assert.GreaterOrEqual(t, len(s.ID), 26)
 				assert.Equal(t, f.clock.Now().Add(time.Hour), s.Expires)
+				assert.Equal(t, "/back", in.ReturnTo, "back where the sign-in started")
 				_, err := f.sessions.Update(ctx, s.ID, func(*domain.Session) error { return nil })
 				assert.NoError(t, err, "the new session is stored")
 				_, err = f.sessions.Delete(ctx, old.ID)
 				assert.ErrorIs(t, err, domain.ErrNotFound, "the browser's old session is ended")
+				assert.Equal(t, []domain.Secret{"old-rt"}, oauth.revoked, "and its grant with it")
+				assert.Zero(t, in.Evicted)
 				return
 			}
 			_, err = f.sessions.Delete(ctx, old.ID)
 			assert.NoError(t, err, "a failed sign-in leaves the old session alone")
+			assert.NotContains(t, oauth.revoked, domain.Secret("old-rt"))
 		})
 	}
+}
+
+// An answer is completed once, however it is replayed: with a copy of the
+// sign-in cookie afterwards, or twice at the same moment (a double click).
+// The replay never reaches the authserver, which would take the second
+// presentation of the code for theft and revoke the first one's grant.
+func TestCompleteLoginPresentsACodeOnce(t *testing.T) {
+	ctx := context.Background()
+	ok := func(a domain.LoginAttempt) domain.AuthorizationResponse {
+		return domain.AuthorizationResponse{Code: "c1", State: string(a.State), Issuer: issuer}
+	}
+
+	t.Run("replayed afterwards", func(t *testing.T) {
+		f := newBrowser(&fakeOAuth{}, nil)
+		a := f.b.StartLogin("").Attempt
+		_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+		require.NoError(t, err)
+		_, err = f.b.CompleteLogin(ctx, a, "", ok(a))
+		assert.Equal(t, domain.LoginFailed, domain.CodeOf(err))
+		assert.ErrorContains(t, err, "completed already")
+		assert.Equal(t, 1, f.oauth.exchanges)
+		assert.Equal(t, 1, f.sessions.Len())
+	})
+
+	t.Run("at once", func(t *testing.T) {
+		release := make(chan struct{})
+		oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+			<-release
+			return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt"}, nil
+		}}
+		f := newBrowser(oauth, nil)
+		a := f.b.StartLogin("").Attempt
+		const n = 20
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+				errs <- err
+			})
+		}
+		for range n - 1 {
+			assert.Equal(t, domain.LoginFailed, domain.CodeOf(<-errs), "all but one refused without waiting")
+		}
+		close(release)
+		wg.Wait()
+		assert.NoError(t, <-errs)
+		assert.Equal(t, 1, oauth.exchanges)
+	})
+
+	t.Run("a refused code is not claimed: trying again presents it again", func(t *testing.T) {
+		refused := &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: "refused"}
+		f := newBrowser(&fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+			return domain.Tokens{}, refused
+		}}, nil)
+		a := f.b.StartLogin("").Attempt
+		for range 2 {
+			_, err := f.b.CompleteLogin(ctx, a, "", ok(a))
+			assert.Same(t, refused, err)
+		}
+		assert.Equal(t, 2, f.oauth.exchanges)
+		assert.Zero(t, f.claims.Len(), "nothing kept for a dead code")
+	})
+}
+
+// The session belongs to the user the access token names; a token that
+// names no one is refused, and the grant it came with revoked, since no
+// session will hold it.
+func TestCompleteLoginNeedsTheUser(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	cases := []struct {
+		name    string
+		token   domain.Secret
+		wantSub string
+	}{
+		{"JWT with sub", accessToken("5b8f3c2e"), "5b8f3c2e"},
+		{"opaque token", "2YotnFZFEjr1zCsicMWpAA", ""},
+		{"JWT without sub", domain.Secret(enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(`{"scope":"x"}`)) + ".sig"), ""},
+		{"JWT with an empty sub", domain.Secret(enc([]byte(`{}`)) + "." + enc([]byte(`{"sub":""}`)) + ".sig"), ""},
+		{"sub not a string", domain.Secret(enc([]byte(`{}`)) + "." + enc([]byte(`{"sub":42}`)) + ".sig"), ""},
+		{"payload not base64url", "a.b*c.d", ""},
+		{"payload not JSON", domain.Secret("a." + enc([]byte("sub")) + ".c"), ""},
+		{"two parts", domain.Secret("a." + enc([]byte(`{"sub":"x"}`))), ""},
+		{"huge", domain.Secret("a." + enc([]byte(`{"sub":"x","pad":"`+strings.Repeat("p", 20<<10)+`"}`)) + ".c"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+				return domain.Tokens{AccessToken: tc.token, RefreshToken: "rt"}, nil
+			}}
+			f := newBrowser(oauth, nil)
+			a := f.b.StartLogin("").Attempt
+			in, err := f.b.CompleteLogin(context.Background(), a, "",
+				domain.AuthorizationResponse{Code: "c", State: string(a.State), Issuer: issuer})
+			if tc.wantSub != "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.wantSub, in.Session.Subject)
+				assert.Empty(t, oauth.revoked)
+				return
+			}
+			assert.Equal(t, domain.BadGateway, domain.CodeOf(err))
+			assert.Equal(t, domain.AuthServer, domain.ServiceOf(err))
+			assert.ErrorContains(t, err, "does not say who signed in")
+			assert.Zero(t, f.sessions.Len())
+			assert.Equal(t, []domain.Secret{"rt"}, oauth.revoked)
+		})
+	}
+}
+
+// One user holds at most the per-user number of sessions (2 here): a new
+// sign-in ends the oldest, and revokes its grant. Other users are not
+// touched, and the browser's own previous session does not count.
+func TestCompleteLoginKeepsToThePerUserCap(t *testing.T) {
+	ctx := context.Background()
+	sub := "alice"
+	n := 0
+	oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
+		n++
+		return domain.Tokens{AccessToken: accessToken(sub), RefreshToken: domain.Secret("rt-" + strconv.Itoa(n))}, nil
+	}}
+	f := newBrowser(oauth, nil)
+	signIn := func(old domain.Secret) app.SignIn {
+		t.Helper()
+		f.clock.Advance(time.Second)
+		a := f.b.StartLogin("").Attempt
+		in, err := f.b.CompleteLogin(ctx, a, old, domain.AuthorizationResponse{Code: "c", State: string(a.State), Issuer: issuer})
+		require.NoError(t, err)
+		return in
+	}
+
+	first, second := signIn(""), signIn("")
+	sub = "bob"
+	bobs := signIn("")
+	sub = "alice"
+	assert.Zero(t, first.Evicted+second.Evicted+bobs.Evicted)
+	assert.Empty(t, oauth.revoked)
+
+	third := signIn("")
+	assert.Equal(t, 1, third.Evicted)
+	assert.Equal(t, []domain.Secret{"rt-1"}, oauth.revoked, "the oldest session's grant is revoked")
+	assert.Equal(t, 3, f.sessions.Len(), "two of alice's, one of bob's")
+
+	// Signing in again from the browser of the third: it replaces that
+	// session, and no other is evicted.
+	fourth := signIn(third.Session.ID)
+	assert.Zero(t, fourth.Evicted)
+	assert.Equal(t, []domain.Secret{"rt-1", "rt-4"}, oauth.revoked)
+	for id, want := range map[domain.Secret]bool{first.Session.ID: false, second.Session.ID: true, bobs.Session.ID: true,
+		third.Session.ID: false, fourth.Session.ID: true} {
+		_, err := f.sessions.Update(ctx, id, func(*domain.Session) error { return nil })
+		assert.Equal(t, want, err == nil)
+	}
+}
+
+// A store that cannot take the session fails the sign-in, and the grant
+// just made is revoked rather than left with no one holding it.
+func TestCompleteLoginWhenTheStoreIsFull(t *testing.T) {
+	ctx := context.Background()
+	oauth := &fakeOAuth{}
+	f := newBrowser(oauth, nil)
+	for i := range 10 {
+		f.store(t, domain.Session{ID: domain.Secret("s" + strconv.Itoa(i)), Subject: "user-" + strconv.Itoa(i), Expires: f.clock.Now().Add(time.Hour)})
+	}
+	a := f.b.StartLogin("").Attempt
+	_, err := f.b.CompleteLogin(ctx, a, "", domain.AuthorizationResponse{Code: "c", State: string(a.State), Issuer: issuer})
+	assert.Equal(t, domain.Unavailable, domain.CodeOf(err))
+	assert.Equal(t, []domain.Secret{"rt-c"}, oauth.revoked)
+	assert.Equal(t, 10, f.sessions.Len(), "no one else was signed out")
 }
 
 func TestHome(t *testing.T) {
@@ -305,7 +506,7 @@ func TestHome(t *testing.T) {
 			ctx := context.Background()
 			s := domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
 				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}}
-			require.NoError(t, f.sessions.Create(ctx, s))
+			f.store(t, s)
 			id := s.ID
 			if tc.noSession {
 				id = ""
@@ -349,8 +550,8 @@ func TestHomeRefreshOutlivesTheRequest(t *testing.T) {
 		return domain.TimeAnswer{}, &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer, Err: ctx.Err()}
 	}}
 	f := newBrowser(oauth, times)
-	require.NoError(t, f.sessions.Create(context.Background(), domain.Session{ID: "s1", Expires: f.clock.Now().Add(time.Hour),
-		Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}}))
+	f.store(t, domain.Session{ID: "s1", Expires: f.clock.Now().Add(time.Hour),
+		Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}})
 
 	_, err := f.b.Home(ctx, "s1")
 	require.NoError(t, err)
@@ -386,8 +587,8 @@ func TestLogout(t *testing.T) {
 			oauth := &fakeOAuth{revoke: func(context.Context, domain.Secret) error { return tc.revokeErr }}
 			f := newBrowser(oauth, nil)
 			ctx := context.Background()
-			require.NoError(t, f.sessions.Create(ctx, domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
-				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: tc.refresh}}))
+			f.store(t, domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
+				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: tc.refresh}})
 
 			out, err := f.b.Logout(ctx, tc.id, tc.csrf)
 			if tc.wantCode != "" {

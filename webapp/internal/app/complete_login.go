@@ -2,78 +2,139 @@ package app
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
+// SignIn is a completed sign-in.
+type SignIn struct {
+	Session domain.Session
+	// ReturnTo is where the browser goes now: the path the sign-in was
+	// started for, "" for the home page.
+	ReturnTo string
+	// Evicted is how many of the user's oldest sessions were ended to keep
+	// within the per-user cap.
+	Evicted int
+	// RevokeErr is why a refresh token of a session the sign-in ended (the
+	// browser's previous one, or an evicted one) could not be revoked. The
+	// sessions are gone regardless; this is for the logs.
+	RevokeErr error
+}
+
+// notInProgress is why a callback without a live, unused attempt fails.
+const notInProgress = "this browser has no sign-in in progress: it was completed already, it expired (after 10 minutes), or it was started in another browser"
+
 // CompleteLogin checks the authorization server's answer (RFC 6749 §4.1.2)
-// against the sign-in this browser started, identified by attemptID, and
-// if it belongs to it redeems the code and starts a new session.
+// against the sign-in this browser started, a (the zero attempt if the
+// browser brought none, or one that is not the webapp's), and if it
+// belongs to it redeems the code and starts a new session.
 //
-// The attempt is used up whatever the outcome, so a replayed answer is
-// refused. The answer must carry the attempt's state (CSRF defence, RFC 6749
+// The answer must carry the attempt's state (CSRF defence, RFC 6749
 // §10.12) and the configured issuer (mix-up defence, RFC 9207), the error
-// answers included. oldSession, the session the browser had before, if any,
-// is ended: every sign-in gets a new session id.
-func (b *Browser) CompleteLogin(ctx context.Context, attemptID, oldSession domain.Secret, resp domain.AuthorizationResponse) (domain.Session, error) {
-	const notInProgress = "this browser has no sign-in in progress: it was completed already, it expired (after 10 minutes), or it was started in another browser"
-	if attemptID == "" {
-		return domain.Session{}, loginFailed(notInProgress)
-	}
-	a, err := b.d.Attempts.Take(ctx, attemptID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Session{}, loginFailed(notInProgress)
-	}
-	if err != nil {
-		return domain.Session{}, err
-	}
+// answers included. A code is presented at most once per attempt: the
+// attempt is claimed first, so a replayed answer is refused here rather
+// than by the authorization server, which would revoke the first
+// sign-in's grant. oldSession, the session the browser had before, if
+// any, is ended: every sign-in gets a new session id. So are the user's
+// oldest sessions beyond the per-user cap, and the refresh tokens of the
+// sessions ended are revoked, which ends their grants.
+func (b *Browser) CompleteLogin(ctx context.Context, a domain.LoginAttempt, oldSession domain.Secret, resp domain.AuthorizationResponse) (SignIn, error) {
 	now := b.d.Now()
-	if a.Expired(now) {
-		return domain.Session{}, loginFailed(notInProgress)
+	if a.State == "" || a.Expired(now) {
+		return SignIn{}, loginFailed(notInProgress)
 	}
 	if !a.StateMatches(resp.State) {
-		return domain.Session{}, loginFailed("the answer does not belong to the sign-in this browser started (its state does not match)")
+		return SignIn{}, loginFailed("the answer does not belong to the sign-in this browser started (its state does not match)")
 	}
 	// RFC 9207 §2.4: a simple string comparison, and an answer without iss
 	// is refused, since the authserver is known to send it.
 	switch {
 	case resp.Issuer == "":
-		return domain.Session{}, loginFailed("the answer does not say which authorization server sent it (no iss parameter)")
+		return SignIn{}, loginFailed("the answer does not say which authorization server sent it (no iss parameter)")
 	case resp.Issuer != b.d.Issuer:
-		return domain.Session{}, loginFailed("the answer comes from another authorization server than the one this sign-in went to (its iss does not match)")
+		return SignIn{}, loginFailed("the answer comes from another authorization server than the one this sign-in went to (its iss does not match)")
 	}
 	if resp.Error != "" {
-		return domain.Session{}, authorizationError(resp)
+		return SignIn{}, authorizationError(resp)
 	}
 	if resp.Code == "" {
-		return domain.Session{}, loginFailed("the answer carries neither a code nor an error")
+		return SignIn{}, loginFailed("the answer carries neither a code nor an error")
 	}
 
+	claimed, err := b.d.Claims.Claim(ctx, a.State, a.Expires)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if !claimed {
+		return SignIn{}, loginFailed(notInProgress)
+	}
 	tokens, err := b.d.Authorizer.Exchange(ctx, resp.Code, a.Verifier)
 	if err != nil {
-		return domain.Session{}, err
+		if domain.CodeOf(err) == domain.LoginFailed {
+			// The authserver refused the code, so it can never work:
+			// a replay can do no harm, and the claim's room is freed. Best
+			// effort: a claim left behind lapses with the attempt. Any other
+			// failure keeps the claim, since the code may have been redeemed.
+			_ = b.d.Claims.Release(context.WithoutCancel(ctx), a.State)
+		}
+		return SignIn{}, err
 	}
 	if tokens.AccessToken == "" {
-		return domain.Session{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
+		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued an empty access token"}
 	}
-	s := domain.Session{
+	sub, ok := subjectOf(tokens.AccessToken)
+	if !ok {
+		b.revokeQuietly(ctx, tokens)
+		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
+			Description: "the authserver's access token does not say who signed in (it is not a JWT with a sub claim)"}
+	}
+	in := SignIn{ReturnTo: a.ReturnTo}
+	if oldSession != "" {
+		// First, so that it does not count against the cap. Not found is
+		// fine: it had expired or was never ours.
+		if old, err := b.d.Sessions.Delete(ctx, oldSession); err == nil {
+			in.RevokeErr = b.revoke(ctx, old.Tokens)
+		}
+	}
+	in.Session = domain.Session{
 		ID:        domain.NewRandom(),
 		CSRFToken: domain.NewRandom(),
+		Subject:   sub,
 		Tokens:    tokens,
 		Created:   now,
 		Expires:   now.Add(b.d.SessionTTL),
 	}
-	if err := b.d.Sessions.Create(ctx, s); err != nil {
-		return domain.Session{}, err
+	evicted, err := b.d.Sessions.Create(ctx, in.Session)
+	if err != nil {
+		b.revokeQuietly(ctx, tokens)
+		return SignIn{}, err
 	}
-	if oldSession != "" {
-		// Not found is fine: it had expired or was never ours.
-		_, _ = b.d.Sessions.Delete(ctx, oldSession)
+	in.Evicted = len(evicted)
+	for _, t := range evicted {
+		if err := b.revoke(ctx, t); err != nil && in.RevokeErr == nil {
+			in.RevokeErr = err
+		}
 	}
-	return s, nil
+	return in, nil
+}
+
+// revoke revokes the refresh token of a session that has ended, if it has
+// one. The session is gone, so nothing else will ever revoke it: it
+// finishes even if the browser leaves.
+func (b *Browser) revoke(ctx context.Context, t domain.Tokens) error {
+	if t.RefreshToken == "" {
+		return nil
+	}
+	return b.d.Revoker.Revoke(context.WithoutCancel(ctx), t.RefreshToken)
+}
+
+// revokeQuietly revokes the tokens of a sign-in that failed after its code
+// was redeemed: no session holds them. Best effort, since the sign-in has
+// failed already: a grant left behind lapses with its refresh token.
+func (b *Browser) revokeQuietly(ctx context.Context, t domain.Tokens) {
+	_ = b.revoke(ctx, t)
 }
 
 func loginFailed(desc string) error {

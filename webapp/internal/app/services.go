@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -57,12 +58,25 @@ type TokenRevoker interface {
 	Revoke(ctx context.Context, refreshToken domain.Secret) error
 }
 
+// The session stores' limits unless configured otherwise: sessions in all,
+// and sessions of one user.
+const (
+	DefaultMaxSessions     = 10000
+	DefaultSessionsPerUser = 20
+)
+
 // SessionStore keeps signed-in sessions until they expire. Every method
 // returns domain.ErrNotFound for a session that is not there or has expired.
+// A store that cannot be reached in time fails with a domain.Unavailable
+// error.
 type SessionStore interface {
-	// Create adds a new session. A full store may refuse it with a
-	// domain.Unavailable error.
-	Create(ctx context.Context, s domain.Session) error
+	// Create adds a new session. A user (a Subject, which must not be
+	// empty) holds at most the store's per-user number of sessions: Create
+	// first ends that user's oldest ones to make room, and returns their
+	// tokens, oldest first, so that their grants can be revoked. When the
+	// store holds as many live sessions as it may, it refuses with a
+	// domain.Unavailable error rather than sign anyone else out.
+	Create(ctx context.Context, s domain.Session) (evicted []domain.Tokens, err error)
 	// Update runs fn on a copy of the session and stores what fn leaves
 	// (but never a changed ID or Expires). It has the session to itself
 	// while fn runs: Updates and Deletes of one session run one after
@@ -75,13 +89,18 @@ type SessionStore interface {
 	Delete(ctx context.Context, id domain.Secret) (domain.Session, error)
 }
 
-// LoginAttemptStore keeps sign-ins in progress until they are completed or
-// expire.
-type LoginAttemptStore interface {
-	// Create adds a new attempt. A full store makes room by dropping the
-	// attempts closest to expiring.
-	Create(ctx context.Context, a domain.LoginAttempt) error
-	// Take removes the attempt and returns it, so that it can be completed
-	// only once; domain.ErrNotFound if it is not there or has expired.
-	Take(ctx context.Context, id domain.Secret) (domain.LoginAttempt, error)
+// LoginClaimStore remembers which sign-ins are being or have been
+// completed. A sign-in in progress lives only in the browser's cookie, so
+// without this a copy of that cookie, replayed with the answer, would
+// present the same code again; the authorization server would refuse it,
+// but would also take it for a stolen code and revoke what the first use
+// gave. Claims are keyed by the attempt's state and kept until the attempt
+// expires.
+type LoginClaimStore interface {
+	// Claim marks the sign-in whose state this is as completed, until
+	// expires; false if it was claimed already.
+	Claim(ctx context.Context, state domain.Secret, expires time.Time) (bool, error)
+	// Release forgets a claim: for a sign-in whose code the authorization
+	// server refused, where nothing is left to protect.
+	Release(ctx context.Context, state domain.Secret) error
 }

@@ -1,29 +1,28 @@
 package app
 
 import (
-	"context"
-
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
-// LoginStart is a sign-in just started: the attempt, whose ID the browser
-// must keep (in a cookie) until it comes back, and where to send it.
+// LoginStart is a sign-in just started: the attempt, which the browser
+// keeps (sealed in a cookie) until it comes back, and where to send it.
 type LoginStart struct {
 	Attempt domain.LoginAttempt
 	URL     string
 }
 
-// StartLogin records a new sign-in attempt, with a fresh state and PKCE
-// verifier, and returns the authorization request to send the browser to.
-func (b *Browser) StartLogin(ctx context.Context) (LoginStart, error) {
+// StartLogin makes a new sign-in attempt, with a fresh state, PKCE
+// verifier and nonce, and returns the authorization request to send the
+// browser to. It stores nothing: however many sign-ins are started, they
+// cost the webapp no memory and push no one else's out. returnTo is where
+// to go once signed in, already checked to be a path of the webapp's own.
+func (b *Browser) StartLogin(returnTo string) LoginStart {
 	a := domain.LoginAttempt{
-		ID:       domain.NewRandom(),
 		State:    domain.NewRandom(),
 		Verifier: b.d.Authorizer.NewVerifier(),
+		Nonce:    domain.NewRandom(),
 		Expires:  b.d.Now().Add(domain.LoginAttemptTTL),
+		ReturnTo: returnTo,
 	}
-	if err := b.d.Attempts.Create(ctx, a); err != nil {
-		return LoginStart{}, err
-	}
-	return LoginStart{Attempt: a, URL: b.d.Authorizer.AuthCodeURL(a.State, a.Verifier)}, nil
+	return LoginStart{Attempt: a, URL: b.d.Authorizer.AuthCodeURL(a.State, a.Verifier)}
 }

@@ -8,10 +8,12 @@ import (
 // Service names an upstream the webapp depends on.
 type Service string
 
-// The two upstreams.
+// The two upstreams, and the store the browser sessions are kept in when
+// it is not the webapp's own memory.
 const (
 	AuthServer     Service = "authserver"
 	ResourceServer Service = "resourceserver"
+	SessionStorage Service = "session store"
 )
 
 // ErrorCode says what went wrong, in the words the webapp's callers see.

@@ -37,17 +37,24 @@ type Tokens struct {
 
 // LoginAttempt is one sign-in a browser started: the values that tie the
 // authorization server's answer to this browser and this request (RFC 6749
-// §10.12, RFC 7636). It is used once.
+// §10.12, RFC 7636). The webapp keeps no copy: the browser holds it, sealed
+// in a cookie that only the webapp can read or make, until it comes back.
+// It is used once.
 type LoginAttempt struct {
-	// ID is the value of the cookie that names this attempt.
-	ID Secret
 	// State goes out in the authorization request and must come back
 	// unchanged in the answer.
 	State Secret
 	// Verifier is the PKCE code verifier whose S256 challenge went out; it
 	// is sent with the code, so a code stolen on the way back is useless.
 	Verifier Secret
-	Expires  time.Time
+	// Nonce is for OpenID Connect, where it goes out in the authentication
+	// request and must come back inside the ID token. It is made now so
+	// that the cookie's format need not change then; nothing sends it yet.
+	Nonce   Secret
+	Expires time.Time
+	// ReturnTo is the webapp's own path to show once signed in; "" is the
+	// home page.
+	ReturnTo string
 }
 
 // Expired reports whether the attempt is too old to complete.
@@ -65,8 +72,12 @@ type Session struct {
 	ID Secret
 	// CSRFToken must come back with every form the session submits.
 	CSRFToken Secret
-	Tokens    Tokens
-	Created   time.Time
+	// Subject is the user signed in: the sub of their access token. It
+	// groups a user's sessions, so that one account cannot hold more than
+	// its share of the webapp's.
+	Subject string
+	Tokens  Tokens
+	Created time.Time
 	// Expires is when the session ends however it is used.
 	Expires time.Time
 }

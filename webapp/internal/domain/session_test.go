@@ -63,9 +63,9 @@ func TestExpiry(t *testing.T) {
 func TestSessionNeverPrintsItsSecrets(t *testing.T) {
 	s := domain.Session{ID: "sid-123", CSRFToken: "csrf-123",
 		Tokens: domain.Tokens{AccessToken: "at-123", RefreshToken: "rt-123"}}
-	a := domain.LoginAttempt{ID: "aid-123", State: "state-123", Verifier: "verifier-123"}
+	a := domain.LoginAttempt{State: "state-123", Verifier: "verifier-123", Nonce: "nonce-123"}
 	out := fmt.Sprintf("%v %+v %#v %v %+v", s, s, s, a, a)
-	for _, secret := range []string{"sid-123", "csrf-123", "at-123", "rt-123", "aid-123", "state-123", "verifier-123"} {
+	for _, secret := range []string{"sid-123", "csrf-123", "at-123", "rt-123", "state-123", "verifier-123", "nonce-123"} {
 		assert.NotContains(t, out, secret)
 	}
 }

@@ -36,7 +36,9 @@ const (
 	Healthy Failure = iota
 	// Unavailable answers every request 503.
 	Unavailable
-	// Hang answers nothing until the caller gives up (or 5 s pass).
+	// Hang answers nothing until the caller gives up, or for a minute:
+	// far longer than the short timeout of a test about hanging, however
+	// late that timeout fires on a loaded machine.
 	Hang
 )
 
@@ -48,6 +50,11 @@ type Revocation struct {
 // AuthServer is a fake authorization server: /oauth/authorize,
 // /oauth/token (authorization_code with PKCE, refresh_token with rotation
 // and reuse detection) and /oauth/revoke. Its issuer identifier is its URL.
+//
+// Its access tokens are shaped like RFC 9068 JWTs, with the user in sub
+// and the token's name (at-1, at-2, ...) in jti, and a signature no one
+// checks; TokenID reads the name back. Refresh tokens are rt-1, rt-2, ...
+// and codes code-1, code-2, ...
 type AuthServer struct {
 	*httptest.Server
 	cfg AuthConfig
@@ -58,6 +65,7 @@ type AuthServer struct {
 	refreshDelay time.Duration
 	failure      Failure
 	deny         [2]string // error, error_description for the next authorizations
+	subject      string    // the user the next authorizations sign in
 	codeN, n     int
 	codes        map[string]*authCode
 	refresh      map[string]*family // by refresh token, spent ones included
@@ -72,12 +80,15 @@ type AuthServer struct {
 }
 
 type authCode struct {
-	challenge, redirectURI, scope string
-	used                          bool
-	fam                           *family
+	challenge, redirectURI, scope, subject string
+	used                                   bool
+	fam                                    *family
 }
 
-type family struct{ revoked bool }
+type family struct {
+	subject string
+	revoked bool
+}
 
 // NewAuthServer starts a fake authorization server. Close it when done.
 func NewAuthServer(cfg AuthConfig) *AuthServer {
@@ -85,7 +96,7 @@ func NewAuthServer(cfg AuthConfig) *AuthServer {
 		cfg.Scopes = []string{"current_time", "epoch_time"}
 	}
 	as := &AuthServer{
-		cfg: cfg, accessTTL: 3600,
+		cfg: cfg, accessTTL: 3600, subject: DefaultSubject,
 		codes: map[string]*authCode{}, refresh: map[string]*family{}, access: map[string]*family{}, spent: map[string]bool{},
 	}
 	mux := http.NewServeMux()
@@ -96,6 +107,14 @@ func NewAuthServer(cfg AuthConfig) *AuthServer {
 	as.issuer = as.URL
 	return as
 }
+
+// DefaultSubject is the user the fake signs in until SetSubject says
+// otherwise.
+const DefaultSubject = "user-1"
+
+// SetSubject makes the following authorizations sign in user sub, as if
+// that user had logged in at the authorization server.
+func (as *AuthServer) SetSubject(sub string) { as.with(func() { as.subject = sub }) }
 
 // Issuer is the issuer identifier the fake puts in iss.
 func (as *AuthServer) Issuer() string {
@@ -205,7 +224,7 @@ func failing(get func() Failure, next http.Handler) http.Handler {
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(time.Minute):
 			}
 		default:
 			next.ServeHTTP(w, r)
@@ -250,7 +269,7 @@ func (as *AuthServer) authorize(w http.ResponseWriter, r *http.Request) {
 	default:
 		as.codeN++
 		code := fmt.Sprintf("code-%d", as.codeN)
-		as.codes[code] = &authCode{challenge: challenge, redirectURI: q.Get("redirect_uri"), scope: q.Get("scope")}
+		as.codes[code] = &authCode{challenge: challenge, redirectURI: q.Get("redirect_uri"), scope: q.Get("scope"), subject: as.subject}
 		answer.Set("code", code)
 	}
 	http.Redirect(w, r, as.cfg.RedirectURI+"?"+answer.Encode(), http.StatusFound)
@@ -330,7 +349,7 @@ func (as *AuthServer) exchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.used = true
-	c.fam = &family{}
+	c.fam = &family{subject: c.subject}
 	as.issue(w, c.fam, c.scope)
 }
 
@@ -370,7 +389,7 @@ func (as *AuthServer) refreshGrant(w http.ResponseWriter, r *http.Request) {
 // family f. Call with mu held.
 func (as *AuthServer) issue(w http.ResponseWriter, f *family, scope string) {
 	as.n++
-	at, rt := fmt.Sprintf("at-%d", as.n), fmt.Sprintf("rt-%d", as.n)
+	at, rt := AccessToken(f.subject, fmt.Sprintf("at-%d", as.n)), fmt.Sprintf("rt-%d", as.n)
 	as.access[at] = f
 	as.refresh[rt] = f
 	body := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": as.accessTTL, "refresh_token": rt}
@@ -401,6 +420,31 @@ func (as *AuthServer) revoke(w http.ResponseWriter, r *http.Request) {
 		f.revoked = true
 	}
 	w.WriteHeader(http.StatusOK) // RFC 7009 §2.2: also for unknown tokens
+}
+
+// AccessToken is the access token the fake issues to sub under the name
+// id: a JWT in shape, whose signature is not one.
+func AccessToken(sub, id string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	claims, _ := json.Marshal(map[string]string{"sub": sub, "jti": id})
+	return enc([]byte(`{"alg":"ES256","kid":"fake","typ":"at+jwt"}`)) + "." + enc(claims) + ".ZmFrZQ"
+}
+
+// TokenID is the name (jti) of an access token AccessToken made, or tok
+// itself if it is not one.
+func TokenID(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return tok
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		ID string `json:"jti"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.ID == "" {
+		return tok
+	}
+	return claims.ID
 }
 
 func oauthError(w http.ResponseWriter, status int, code string) {

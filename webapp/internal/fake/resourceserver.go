@@ -47,7 +47,8 @@ func (rs *ResourceServer) SetFailure(f Failure) {
 	rs.failure = f
 }
 
-// Tokens are the bearer tokens presented, in order.
+// Tokens are the bearer tokens presented, in order, by their names (see
+// TokenID).
 func (rs *ResourceServer) Tokens() []string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -58,7 +59,7 @@ func (rs *ResourceServer) serve(body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		rs.mu.Lock()
-		rs.tokens = append(rs.tokens, tok)
+		rs.tokens = append(rs.tokens, TokenID(tok))
 		rs.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if !ok || !rs.active(tok) {

@@ -5,7 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Verifier is what CachedVerifier wraps.
@@ -27,20 +28,18 @@ type Verifier interface {
 // Use it for client secrets only. User passwords are verified in full each
 // time: a person's password is the secret most worth keeping out of memory.
 type CachedVerifier struct {
-	next Verifier
-	key  []byte
-	max  int
-
-	mu      sync.RWMutex
-	entries map[string][sha256.Size]byte
+	next    Verifier
+	key     []byte
+	entries *lru.Cache[string, [sha256.Size]byte]
 }
 
 // NewCachedVerifier returns a cache of at most maxEntries entries in front
-// of next.
+// of next, the least recently used going first when it is full.
 func NewCachedVerifier(next Verifier, maxEntries int) *CachedVerifier {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
-	return &CachedVerifier{next: next, key: k, max: maxEntries, entries: make(map[string][sha256.Size]byte)}
+	entries, _ := lru.New[string, [sha256.Size]byte](max(maxEntries, 1)) // errs only on a size below 1
+	return &CachedVerifier{next: next, key: k, entries: entries}
 }
 
 // VerifyQuick checks secret against hash when that needs no slow hash:
@@ -67,9 +66,7 @@ func (c *CachedVerifier) tag(secret string) [sha256.Size]byte {
 }
 
 func (c *CachedVerifier) cached(hash string, tag [sha256.Size]byte) bool {
-	c.mu.RLock()
-	cached, ok := c.entries[hash]
-	c.mu.RUnlock()
+	cached, ok := c.entries.Get(hash)
 	return ok && hmac.Equal(cached[:], tag[:])
 }
 
@@ -84,19 +81,10 @@ func (c *CachedVerifier) VerifySecret(ctx context.Context, hash, secret string) 
 	if c.cached(hash, tag) {
 		return true, nil
 	}
-
 	valid, err := c.next.VerifySecret(ctx, hash, secret)
 	if err != nil || !valid {
 		return valid, err
 	}
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries { // evict one arbitrary entry
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[hash] = tag
-	c.mu.Unlock()
+	c.entries.Add(hash, tag)
 	return true, nil
 }

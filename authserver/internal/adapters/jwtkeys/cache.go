@@ -2,8 +2,9 @@ package jwtkeys
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -23,65 +24,37 @@ type Verifier interface {
 // still judged by the caller on every call: the cache answers "is this our
 // signature, and what does it say", never "is it still good".
 type VerifyCache struct {
-	next Verifier
-	max  int
-	now  func() time.Time
-
-	mu      sync.RWMutex
-	entries map[string]domain.AccessToken
+	next    Verifier
+	now     func() time.Time
+	entries *lru.Cache[string, domain.AccessToken]
 }
 
-// NewVerifyCache returns a cache of at most maxTokens tokens in front of next.
+// NewVerifyCache returns a cache of at most maxTokens tokens in front of
+// next, the least recently used going first when it is full.
 func NewVerifyCache(next Verifier, maxTokens int, now func() time.Time) *VerifyCache {
-	return &VerifyCache{next: next, max: maxTokens, now: now, entries: make(map[string]domain.AccessToken, maxTokens)}
+	entries, _ := lru.New[string, domain.AccessToken](max(maxTokens, 1)) // errs only on a size below 1
+	return &VerifyCache{next: next, now: now, entries: entries}
 }
 
 // VerifyAccessToken returns the claims of token, from the cache if it verified
 // before, else from next; a token that verifies and has not expired is kept.
 func (c *VerifyCache) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
-	c.mu.RLock()
-	t, ok := c.entries[token]
-	c.mu.RUnlock()
-	if ok {
+	if t, ok := c.entries.Get(token); ok {
+		if !t.Expired(c.now()) {
+			return t, nil
+		}
+		c.entries.Remove(token) // its place is better used by a live one
 		return t, nil
 	}
 	t, err := c.next.VerifyAccessToken(ctx, token)
 	if err != nil {
 		return t, err
 	}
-	if t.Expired(c.now()) {
-		return t, nil // nothing to gain from keeping it
+	if !t.Expired(c.now()) {
+		c.entries.Add(token, t)
 	}
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		c.evict()
-	}
-	c.entries[token] = t
-	c.mu.Unlock()
 	return t, nil
 }
 
-// evict makes room: expired entries go first; if none has expired, an
-// arbitrary eighth of the cache goes, so a full cache is not swept on every
-// insert. Called with the lock held.
-func (c *VerifyCache) evict() {
-	now := c.now()
-	for k, t := range c.entries {
-		if t.Expired(now) {
-			delete(c.entries, k)
-		}
-	}
-	for k := range c.entries {
-		if len(c.entries) < c.max-c.max/8 {
-			break
-		}
-		delete(c.entries, k)
-	}
-}
-
 // Len returns how many tokens are cached.
-func (c *VerifyCache) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
+func (c *VerifyCache) Len() int { return c.entries.Len() }

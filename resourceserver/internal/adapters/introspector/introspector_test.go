@@ -56,6 +56,10 @@ func status(code int) func(w http.ResponseWriter) {
 	return func(w http.ResponseWriter) { w.WriteHeader(code) }
 }
 
+// generous is the introspection timeout of calls that must succeed: no
+// loaded machine reaches it.
+const generous = 30 * time.Second
+
 func newVerifier(endpoint, secret string, timeout time.Duration) *introspector.Verifier {
 	return introspector.New(introspection.NewClient(endpoint, "resourceserver", secret, httpclient.New(timeout)))
 }
@@ -106,7 +110,7 @@ func TestVerifyToken(t *testing.T) {
 			if secret == "" {
 				secret = "resourceserver-secret"
 			}
-			got, err := newVerifier(srv.URL, secret, 2*time.Second).VerifyToken(context.Background(), tc.token)
+			got, err := newVerifier(srv.URL, secret, generous).VerifyToken(context.Background(), tc.token)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				assert.Equal(t, domain.Token{}, got)
@@ -123,7 +127,7 @@ func TestVerifyToken(t *testing.T) {
 
 func TestRejectedIsAKindOfUnavailable(t *testing.T) {
 	srv := fakeAuthserver(t, nil)
-	_, err := newVerifier(srv.URL, "wrong", time.Second).VerifyToken(context.Background(), "t")
+	_, err := newVerifier(srv.URL, "wrong", generous).VerifyToken(context.Background(), "t")
 	assert.ErrorIs(t, err, domain.ErrCredentialsRejected)
 	assert.ErrorIs(t, err, domain.ErrUnavailable, "callers that only know unavailable still answer 503")
 }
@@ -153,13 +157,15 @@ func TestUnreachableIsUnavailableQuickly(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// The slow server answers only when the test ends, so however
+			// late this timeout fires, it fires first.
 			const timeout = 300 * time.Millisecond
 			start := time.Now()
 			_, err := newVerifier(tc.endpoint, "resourceserver-secret", timeout).VerifyToken(context.Background(), "good")
 			elapsed := time.Since(start)
 			require.ErrorIs(t, err, domain.ErrUnavailable)
 			assert.NotErrorIs(t, err, domain.ErrCredentialsRejected)
-			assert.Less(t, elapsed, timeout+time.Second, "bounded by the introspection timeout")
+			assert.Less(t, elapsed, 10*time.Second, "bounded by the introspection timeout")
 		})
 	}
 }
@@ -170,7 +176,7 @@ func TestAudienceIsCheckedEndToEnd(t *testing.T) {
 		"theirs": body(`{"active":true,"scope":"current_time","aud":"webapp"}`),
 		"none":   body(`{"active":true,"scope":"current_time"}`),
 	})
-	auth := app.NewAuthenticator(newVerifier(srv.URL, "resourceserver-secret", time.Second), "resourceserver")
+	auth := app.NewAuthenticator(newVerifier(srv.URL, "resourceserver-secret", generous), "resourceserver")
 	cases := []struct {
 		token   string
 		wantErr error
@@ -198,7 +204,7 @@ func TestEveryCallAsks(t *testing.T) {
 		_, _ = w.Write([]byte(`{"active":true}`))
 	}))
 	defer srv.Close()
-	v := newVerifier(srv.URL, "resourceserver-secret", time.Second)
+	v := newVerifier(srv.URL, "resourceserver-secret", generous)
 	for range 3 {
 		_, err := v.VerifyToken(context.Background(), "t")
 		require.NoError(t, err)
@@ -212,7 +218,7 @@ func BenchmarkVerifyToken(b *testing.B) {
 	srv := fakeAuthserver(b, map[string]func(http.ResponseWriter){
 		"good": body(`{"active":true,"scope":"current_time epoch_time","client_id":"1234","sub":"alice","aud":"resourceserver","token_type":"Bearer","exp":1700000005}`),
 	})
-	v := newVerifier(srv.URL, "resourceserver-secret", 2*time.Second)
+	v := newVerifier(srv.URL, "resourceserver-secret", generous)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

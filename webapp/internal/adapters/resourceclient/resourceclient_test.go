@@ -17,6 +17,17 @@ import (
 
 const token = domain.Secret("at-secret-1")
 
+// Client timeouts. A call that must succeed gets one no loaded machine
+// reaches. A test about timing out gets a short one, and its server hangs
+// far longer (see hang), so the outcome never depends on scheduling.
+const (
+	generous = 30 * time.Second
+	short    = 200 * time.Millisecond
+	// fast bounds a failure that must not wait for a timeout: under the
+	// generous one, over the short one with room for any load.
+	fast = 10 * time.Second
+)
+
 func TestReadTimeSendsTheBearerToken(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -43,7 +54,7 @@ func TestReadTimeSendsTheBearerToken(t *testing.T) {
 			}))
 			defer srv.Close()
 
-			ans, err := resourceclient.New(srv.URL+tc.base, httpclient.New(time.Second)).ReadTime(context.Background(), token, tc.kind)
+			ans, err := resourceclient.New(srv.URL+tc.base, httpclient.New(generous)).ReadTime(context.Background(), token, tc.kind)
 			require.NoError(t, err)
 			require.NotNil(t, got)
 			assert.Equal(t, http.MethodGet, got.Method)
@@ -56,11 +67,12 @@ func TestReadTimeSendsTheBearerToken(t *testing.T) {
 	}
 }
 
-// hang answers nothing until the client gives up.
+// hang answers nothing until the client gives up, or for a minute, which
+// no short timeout comes near however late it fires.
 func hang(_ http.ResponseWriter, r *http.Request) {
 	select {
 	case <-r.Context().Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 	}
 }
 
@@ -86,36 +98,37 @@ func TestReadTimeMapsFailures(t *testing.T) {
 	cases := []struct {
 		name     string
 		handler  http.HandlerFunc // nil: the server is closed
+		timesOut bool             // the point is the client's timeout
 		kind     domain.TimeKind
 		wantCode domain.ErrorCode
 		status   int
 		desc     string
 	}{
-		{"token refused", answer(401, `Bearer error="invalid_token", error_description="expired"`, `{"error":"invalid_token"}`),
+		{"token refused", answer(401, `Bearer error="invalid_token", error_description="expired"`, `{"error":"invalid_token"}`), false,
 			domain.CurrentTime, domain.BadGateway, 401, "the resourceserver answered status 401 (invalid_token)"},
-		{"token refused, code only in the challenge", answer(401, `Bearer realm="rs", error="invalid_token"`, ``),
+		{"token refused, code only in the challenge", answer(401, `Bearer realm="rs", error="invalid_token"`, ``), false,
 			domain.CurrentTime, domain.BadGateway, 401, "the resourceserver answered status 401 (invalid_token)"},
-		{"scope too narrow", answer(403, `Bearer error="insufficient_scope"`, `{"error":"insufficient_scope","error_description":"needs epoch_time"}`),
+		{"scope too narrow", answer(403, `Bearer error="insufficient_scope"`, `{"error":"insufficient_scope","error_description":"needs epoch_time"}`), false,
 			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403 (insufficient_scope)"},
-		{"unsafe code is left out", answer(403, ``, `{"error":"<script>"}`),
+		{"unsafe code is left out", answer(403, ``, `{"error":"<script>"}`), false,
 			domain.EpochTime, domain.BadGateway, 403, "the resourceserver answered status 403"},
-		{"server error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) },
+		{"server error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) }, false,
 			domain.CurrentTime, domain.BadGateway, 500, "the resourceserver answered status 500"},
-		{"unavailable", answer(503, ``, `{"error":"temporarily_unavailable"}`),
+		{"unavailable", answer(503, ``, `{"error":"temporarily_unavailable"}`), false,
 			domain.CurrentTime, domain.Unavailable, 503, "the resourceserver is unavailable (status 503)"},
-		{"not JSON", answer(200, ``, `<html>`),
+		{"not JSON", answer(200, ``, `<html>`), false,
 			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
-		{"wrong field", answer(200, ``, `{"epoch_time":1}`),
+		{"wrong field", answer(200, ``, `{"epoch_time":1}`), false,
 			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
-		{"not RFC 3339", answer(200, ``, `{"current_time":"yesterday"}`),
+		{"not RFC 3339", answer(200, ``, `{"current_time":"yesterday"}`), false,
 			domain.CurrentTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
-		{"epoch not an integer", answer(200, ``, `{"epoch_time":"1"}`),
+		{"epoch not an integer", answer(200, ``, `{"epoch_time":"1"}`), false,
 			domain.EpochTime, domain.BadGateway, 200, "the resourceserver's answer (status 200) could not be read"},
-		{"closed server", nil,
+		{"closed server", nil, false,
 			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver cannot be reached"},
-		{"slower than the timeout", hang,
+		{"slower than the timeout", hang, true,
 			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver did not answer in time"},
-		{"body stalls past the timeout", stallBody,
+		{"body stalls past the timeout", stallBody, true,
 			domain.CurrentTime, domain.Unavailable, 0, "the resourceserver did not answer in time"},
 	}
 	for _, tc := range cases {
@@ -126,14 +139,18 @@ func TestReadTimeMapsFailures(t *testing.T) {
 			} else {
 				defer srv.Close()
 			}
-			c := resourceclient.New(srv.URL, httpclient.New(200*time.Millisecond))
+			timeout := generous
+			if tc.timesOut {
+				timeout = short
+			}
+			c := resourceclient.New(srv.URL, httpclient.New(timeout))
 
 			start := time.Now()
 			_, err := c.ReadTime(context.Background(), token, tc.kind)
 			elapsed := time.Since(start)
 
 			require.Error(t, err)
-			assert.Less(t, elapsed, time.Second, "fails fast, never hangs")
+			assert.Less(t, elapsed, fast, "fails fast, never hangs")
 			var de *domain.Error
 			require.ErrorAs(t, err, &de)
 			assert.Equal(t, tc.wantCode, de.Code)

@@ -10,8 +10,8 @@ import (
 const (
 	// sessionCookie names the signed-in session.
 	sessionCookie = "webapp_session"
-	// loginCookie names the sign-in in progress. Only the callback reads
-	// it, so only the callback is sent it.
+	// loginCookie holds the sign-in in progress, sealed. Only the callback
+	// reads it, so only the callback is sent it.
 	loginCookie     = "webapp_login"
 	loginCookiePath = "/callback"
 )

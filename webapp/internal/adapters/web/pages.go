@@ -3,6 +3,9 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -34,16 +37,48 @@ func handleHome(p *Pages) http.Handler {
 }
 
 // handleLogin starts a sign-in and sends the browser to the authserver.
+// The attempt goes into the sign-in cookie, sealed; nothing is stored, so a
+// flood of /login costs the webapp nothing. A return_to parameter names
+// the page to show once signed in.
 func handleLogin(p *Pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start, err := p.d.Browser.StartLogin(r.Context())
+		start := p.d.Browser.StartLogin(returnPath(r.URL.Query().Get("return_to")))
+		sealed, err := p.sealer.seal(start.Attempt)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		p.setCookie(w, loginCookie, loginCookiePath, start.Attempt.ID, p.secondsUntil(start.Attempt.Expires))
+		p.setCookie(w, loginCookie, loginCookiePath, domain.Secret(sealed), p.secondsUntil(start.Attempt.Expires))
 		http.Redirect(w, r, start.URL, http.StatusFound)
 	})
+}
+
+// maxReturnPath bounds return_to, which travels in the sign-in cookie.
+const maxReturnPath = 512
+
+// returnPath is raw if it is a path on this site the browser may be sent
+// to after signing in, else "" (the home page). Never another site: not
+// "//host" or "/\host" (which browsers read as //host), nothing with a
+// scheme, no control characters. Never the sign-in routes themselves,
+// which would start the sign-in over and over.
+func returnPath(raw string) string {
+	if raw == "" || len(raw) > maxReturnPath || raw[0] != '/' || strings.HasPrefix(raw, "//") {
+		return ""
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	switch path.Clean(u.Path) {
+	case "/login", loginCookiePath, "/logout":
+		return ""
+	}
+	return raw
 }
 
 // callbackParams are the authorization response's parameters, none of
@@ -51,10 +86,11 @@ func handleLogin(p *Pages) http.Handler {
 var callbackParams = []string{"code", "state", "iss", "error", "error_description"}
 
 // handleCallback completes a sign-in with the authserver's answer and, on
-// success, starts a session under a new cookie and goes home.
+// success, starts a session under a new cookie and goes to the page the
+// sign-in was for.
 func handleCallback(p *Pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		attempt := cookieValue(r, loginCookie)
+		attempt := p.attempt(r)
 		// Whatever happens, this sign-in is over.
 		p.setCookie(w, loginCookie, loginCookiePath, "", -1)
 
@@ -73,14 +109,43 @@ func handleCallback(p *Pages) http.Handler {
 			Error:            q.Get("error"),
 			ErrorDescription: q.Get("error_description"),
 		}
-		s, err := p.d.Browser.CompleteLogin(r.Context(), attempt, cookieValue(r, sessionCookie), resp)
+		in, err := p.d.Browser.CompleteLogin(r.Context(), attempt, cookieValue(r, sessionCookie), resp)
 		if err != nil {
 			p.fail(w, r, err)
 			return
 		}
-		p.setCookie(w, sessionCookie, "/", s.ID, p.secondsUntil(s.Expires))
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		log := zaplog.For(r.Context(), p.d.Log)
+		if in.Evicted > 0 {
+			log.Info("the user's oldest sessions were ended to keep within the per-user cap", zap.Int("sessions", in.Evicted))
+		}
+		if in.RevokeErr != nil {
+			log.Warn("revoking an ended session's refresh token failed; the session is gone anyway",
+				zap.String("service", string(domain.ServiceOf(in.RevokeErr))), zap.Error(in.RevokeErr))
+		}
+		p.setCookie(w, sessionCookie, "/", in.Session.ID, p.secondsUntil(in.Session.Expires))
+		to := in.ReturnTo
+		if to == "" {
+			to = "/"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
+}
+
+// attempt is the sign-in the request's cookie holds, or the zero attempt
+// if it holds none that opens.
+func (p *Pages) attempt(r *http.Request) domain.LoginAttempt {
+	v := cookieValue(r, loginCookie)
+	if v == "" {
+		return domain.LoginAttempt{}
+	}
+	a, err := p.sealer.open(string(v))
+	if err != nil {
+		// Altered, from before a key change, or sealed by a replica with
+		// another key. Debug only: anyone can send a bad cookie.
+		zaplog.For(r.Context(), p.d.Log).Debug("the sign-in cookie did not open", zap.Error(err))
+		return domain.LoginAttempt{}
+	}
+	return a
 }
 
 // handleLogout ends the session, if the form carries its CSRF token, and

@@ -3,9 +3,10 @@
 // html/template from embedded files, plus their stylesheet. Every route is
 // listed in routes.go.
 //
-// State lives on the server (package app's stores); the browser holds only
-// two random cookies, both HttpOnly and SameSite=Lax: one naming the
-// sign-in in progress, one naming the session.
+// The browser holds two cookies, both HttpOnly and SameSite=Lax: the
+// sign-in in progress itself, sealed (encrypted and authenticated, see
+// sealed.go) so that the webapp keeps nothing for it, and a random id naming
+// the session, which lives on the server (package app's SessionStore).
 package web
 
 import (
@@ -23,12 +24,13 @@ import (
 
 // Browser is the use cases the pages call.
 type Browser interface {
-	// StartLogin records a new sign-in attempt and returns the authorization
-	// request to send the browser to.
-	StartLogin(ctx context.Context) (app.LoginStart, error)
-	// CompleteLogin checks the authorization server's answer to the attempt,
-	// redeems its code and opens a new session, ending oldSession.
-	CompleteLogin(ctx context.Context, attemptID, oldSession domain.Secret, resp domain.AuthorizationResponse) (domain.Session, error)
+	// StartLogin makes a new sign-in attempt, to come back to returnTo, and
+	// returns the authorization request to send the browser to.
+	StartLogin(returnTo string) app.LoginStart
+	// CompleteLogin checks the authorization server's answer to the attempt
+	// (the zero attempt if the browser brought none), redeems its code and
+	// opens a new session, ending oldSession.
+	CompleteLogin(ctx context.Context, attempt domain.LoginAttempt, oldSession domain.Secret, resp domain.AuthorizationResponse) (app.SignIn, error)
 	// Home returns what the home page shows for the session; an empty or
 	// unknown session is the signed-out view.
 	Home(ctx context.Context, sessionID domain.Secret) (app.HomeView, error)
@@ -42,6 +44,10 @@ type Deps struct {
 	Browser Browser
 	// Log is where failures are logged (a no-op logger if nil).
 	Log *zap.Logger
+	// CookieKey seals the sign-in cookie: at least MinCookieKeyLen random
+	// bytes, the same for every replica, so that a sign-in started on one
+	// can be completed on another.
+	CookieKey []byte
 	// SecureCookies marks the cookies Secure. Set it when the webapp's own
 	// base URL (its redirect URI) is https.
 	SecureCookies bool
@@ -64,8 +70,9 @@ var pageNames = []string{"home", "message"}
 
 // Pages serves the browser demo.
 type Pages struct {
-	d     Deps
-	pages map[string]*template.Template
+	d      Deps
+	sealer *sealer
+	pages  map[string]*template.Template
 }
 
 // New parses the templates and returns the pages.
@@ -76,7 +83,11 @@ func New(d Deps) (*Pages, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	p := &Pages{d: d, pages: map[string]*template.Template{}}
+	sl, err := newSealer(d.CookieKey)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pages{d: d, sealer: sl, pages: map[string]*template.Template{}}
 	for _, name := range pageNames {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {

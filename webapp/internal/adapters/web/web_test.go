@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,17 +52,80 @@ type system struct {
 	rs       *fake.ResourceServer
 	clock    *storagetest.Clock
 	sessions *memory.Sessions
+	claims   *memory.LoginClaims
 	logs     *observer.ObservedLogs
+	upstream *upstreamTimeout
+}
+
+// Bounds on the webapp's calls upstream. Calls that must succeed get one no
+// loaded machine reaches; a test about a hanging upstream sets the short
+// one for just the call that must time out, and the fake hangs far longer.
+const (
+	generous = 30 * time.Second
+	short    = 200 * time.Millisecond
+	// fast bounds a page that must not wait for a timeout: under the
+	// generous one, over the short one with room for any load.
+	fast = 10 * time.Second
+)
+
+// upstreamTimeout bounds each call of the webapp's upstream clients by a
+// timeout the test can change between steps, which a client's own Timeout
+// is not made for: signing in and healing need the generous one, the call
+// to a hanging upstream the short one.
+type upstreamTimeout struct{ d atomic.Int64 }
+
+func newUpstreamTimeout() *upstreamTimeout {
+	u := &upstreamTimeout{}
+	u.set(generous)
+	return u
+}
+
+func (u *upstreamTimeout) set(d time.Duration) { u.d.Store(int64(d)) }
+
+// client is a client as run builds one, with each call bounded by u.
+func (u *upstreamTimeout) client() *http.Client {
+	c := httpclient.New(generous)
+	c.Transport = boundedTransport{next: c.Transport, timeout: u}
+	return c
+}
+
+type boundedTransport struct {
+	next    http.RoundTripper
+	timeout *upstreamTimeout
+}
+
+func (b boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(b.timeout.d.Load()))
+	resp, err := b.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a call's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 type options struct {
-	timeout time.Duration
 	secure  bool
+	key     []byte
+	perUser int
 }
 
 func newSystem(t *testing.T, opts ...func(*options)) *system {
 	t.Helper()
-	o := options{timeout: 300 * time.Millisecond}
+	o := options{key: []byte(rand.Text() + rand.Text())}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -76,6 +143,7 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 	t.Cleanup(rs.Close)
 
 	clock := storagetest.NewClock()
+	upstream := newUpstreamTimeout()
 	code := authclient.NewCodeClient(authclient.CodeConfig{
 		AuthorizeURL: as.URL + "/oauth/authorize",
 		TokenURL:     as.URL + "/oauth/token",
@@ -84,20 +152,21 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 		ClientSecret: clientSecret,
 		RedirectURL:  redirect,
 		Scopes:       []string{"current_time", "epoch_time"},
-	}, httpclient.New(o.timeout))
-	sessions := memory.NewSessions(memory.Options{Capacity: 100, Now: clock.Now})
+	}, upstream.client())
+	sessions := memory.NewSessions(memory.Options{Capacity: 100, PerUser: o.perUser, Now: clock.Now})
+	claims := memory.NewLoginClaims(memory.Options{Capacity: 100, Now: clock.Now})
 	browser := app.NewBrowser(app.BrowserDeps{
 		Authorizer: code, Renewer: code, Revoker: code,
-		Times:      resourceclient.New(rs.URL, httpclient.New(o.timeout)),
+		Times:      resourceclient.New(rs.URL, upstream.client()),
 		Sessions:   sessions,
-		Attempts:   memory.NewLoginAttempts(memory.Options{Capacity: 100, Now: clock.Now}),
+		Claims:     claims,
 		Issuer:     as.Issuer(),
 		SessionTTL: time.Hour,
 		Now:        clock.Now,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	pages, err := web.New(web.Deps{Browser: browser, Log: log, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
+	pages, err := web.New(web.Deps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
 	require.NoError(t, err)
 	ws.Config.Handler = httpapi.NewHandler(httpapi.Deps{
 		Stack: httpserver.Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 1 << 10,
@@ -106,7 +175,7 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 	})
 	ws.Start()
 	t.Cleanup(ws.Close)
-	return &system{url: base, as: as, rs: rs, clock: clock, sessions: sessions, logs: logs}
+	return &system{url: base, as: as, rs: rs, clock: clock, sessions: sessions, claims: claims, logs: logs, upstream: upstream}
 }
 
 // browser is a user agent with a cookie jar that follows no redirect by
@@ -121,7 +190,7 @@ func newBrowser(t *testing.T) *browser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &browser{t: t, jar: jar, c: &http.Client{
-		Jar: jar, Timeout: 5 * time.Second,
+		Jar: jar, Timeout: time.Minute, // only against a hang
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
@@ -372,6 +441,23 @@ func TestCallbackRefusals(t *testing.T) {
 			edit: func(_ *system, q url.Values, b *browser) *browser { q.Del("code"); return b }},
 		{name: "another browser (no sign-in cookie)", detail: "no sign-in in progress",
 			edit: func(_ *system, _ url.Values, b *browser) *browser { return newBrowser(b.t) }},
+		{name: "sign-in cookie altered", detail: "no sign-in in progress",
+			edit: func(s *system, _ url.Values, b *browser) *browser {
+				cb, _ := url.Parse(s.url + "/callback")
+				v := []byte(b.cookie(cb.String(), "webapp_login"))
+				v[len(v)/2] ^= 1
+				b.jar.SetCookies(cb, []*http.Cookie{{Name: "webapp_login", Value: string(v), Path: "/callback"}})
+				return b
+			}},
+		{name: "sign-in cookie sealed by a webapp with another key", detail: "no sign-in in progress",
+			edit: func(s *system, _ url.Values, b *browser) *browser {
+				other := newSystem(b.t)
+				cb, _ := url.Parse(s.url + "/callback")
+				resp, _ := b.get(other.url + "/login") // same host: the jar shares cookies across ports
+				require.Equal(b.t, http.StatusFound, resp.StatusCode)
+				require.NotEmpty(b.t, b.cookie(cb.String(), "webapp_login"))
+				return b
+			}},
 		{name: "expired after 10 minutes", detail: "no sign-in in progress",
 			edit: func(s *system, _ url.Values, b *browser) *browser { s.clock.Advance(10 * time.Minute); return b }},
 		{name: "replayed with the sign-in cookie put back", detail: "no sign-in in progress", signedIn: true,
@@ -427,6 +513,97 @@ func TestCallbackRefusals(t *testing.T) {
 }
 
 // An error answer still has to belong to this browser's sign-in: its state
+
+// The sign-in cookie holds the attempt sealed: the state is not readable
+// in it, and nothing about the sign-in is kept on the server, so however
+// many sign-ins anyone starts, every other one still completes.
+func TestSignInsInProgressCostTheServerNothing(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	cb, err := url.Parse(s.authorize(t, b))
+	require.NoError(t, err)
+	sealed := b.cookie(s.url+"/callback", "webapp_login")
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	require.NoError(t, err, "base64url")
+	state := cb.Query().Get("state")
+	assert.NotContains(t, sealed, state)
+	assert.NotContains(t, string(raw), state, "encrypted, not just encoded")
+
+	flood := newBrowser(t)
+	for range 2000 {
+		resp, _ := flood.get(s.url + "/login")
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+	}
+	assert.Zero(t, s.claims.Len())
+	assert.Zero(t, s.sessions.Len())
+
+	resp, _ := b.get(cb.String())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the sign-in started before the flood completes")
+	resp, body := b.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+}
+
+// One account cannot take the webapp's sessions from everyone else: its
+// oldest sessions make way for its newest, their grants revoked, and other
+// users still sign in.
+func TestOneUserCannotFillTheSessionStore(t *testing.T) {
+	s := newSystem(t, func(o *options) { o.perUser = 3 })
+	s.as.SetSubject("mallory")
+	var first *browser
+	for i := range 120 { // more than the store's 100
+		b := newBrowser(t)
+		s.signIn(t, b)
+		if i == 0 {
+			first = b
+		}
+	}
+	assert.Equal(t, 3, s.sessions.Len())
+	assert.Len(t, s.as.Revocations(), 117, "each evicted session's refresh token was revoked")
+	assert.Equal(t, fake.Revocation{Token: "rt-1", Hint: "refresh_token"}, s.as.Revocations()[0], "the oldest first")
+	assert.Equal(t, 117, s.logs.FilterMessage("the user's oldest sessions were ended to keep within the per-user cap").Len())
+	resp, body := first.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+
+	s.as.SetSubject("alice")
+	alice := newBrowser(t)
+	s.signIn(t, alice)
+	resp, body = alice.get(s.url + "/")
+	assertSignedIn(t, resp, body)
+}
+
+// return_to brings the browser back to a page of the webapp after signing
+// in, and never anywhere else.
+func TestReturnTo(t *testing.T) {
+	cases := []struct{ returnTo, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/page?x=1&y=%2F", "/page?x=1&y=%2F"},
+		{"//evil.example/", "/"},
+		{"/\\evil.example/", "/"},
+		{"https://evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+		{"evil.example", "/"},
+		{"/a\tb", "/"},
+		{"/login", "/"},
+		{"/login?return_to=/login", "/"},
+		{"/./callback", "/"},
+		{"/" + strings.Repeat("a", 600), "/"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.returnTo, func(t *testing.T) {
+			s := newSystem(t)
+			b := newBrowser(t)
+			resp, _ := b.get(s.url + "/login?" + url.Values{"return_to": {tc.returnTo}}.Encode())
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			resp, _ = b.get(resp.Header.Get("Location"))
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			resp, _ = b.get(resp.Header.Get("Location"))
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			assert.Equal(t, tc.want, resp.Header.Get("Location"))
+		})
+	}
+}
+
 // and iss are checked before it is shown.
 func TestCallbackErrorAnswers(t *testing.T) {
 	cases := []struct {
@@ -653,7 +830,7 @@ func TestLogout(t *testing.T) {
 			if tc.wantLog == "" {
 				assert.Equal(t, []fake.Revocation{{Token: "rt-2", Hint: "refresh_token"}}, s.as.Revocations(),
 					"the current refresh token is revoked, with the client's credentials")
-				assert.False(t, s.as.Active("at-2"), "which ends the grant")
+				assert.False(t, s.as.Active(fake.AccessToken(fake.DefaultSubject, "at-2")), "which ends the grant")
 			} else {
 				assert.Equal(t, 1, s.logs.FilterMessage(tc.wantLog).Len(), "the failure is logged")
 			}
@@ -688,14 +865,14 @@ func TestUpstreamFailuresShowOnThePage(t *testing.T) {
 	}{
 		{"resource server unavailable", 3600, func(s *system) { s.rs.SetFailure(fake.Unavailable) },
 			func(s *system) { s.rs.SetFailure(fake.Healthy) }, 503, "The resourceserver is unavailable right now"},
-		{"resource server hangs", 3600, func(s *system) { s.rs.SetFailure(fake.Hang) },
-			func(s *system) { s.rs.SetFailure(fake.Healthy) }, 503, "The resourceserver is unavailable right now"},
+		{"resource server hangs", 3600, func(s *system) { s.rs.SetFailure(fake.Hang); s.upstream.set(short) },
+			func(s *system) { s.rs.SetFailure(fake.Healthy); s.upstream.set(generous) }, 503, "The resourceserver is unavailable right now"},
 		{"resource server down", 3600, func(s *system) { s.rs.Close() },
 			nil, 503, "The resourceserver is unavailable right now"},
 		{"authserver unavailable for the refresh", 1, func(s *system) { s.as.SetFailure(fake.Unavailable) },
 			func(s *system) { s.as.SetFailure(fake.Healthy) }, 503, "The authserver is unavailable right now"},
-		{"authserver hangs on the refresh", 1, func(s *system) { s.as.SetFailure(fake.Hang) },
-			func(s *system) { s.as.SetFailure(fake.Healthy) }, 503, "The authserver is unavailable right now"},
+		{"authserver hangs on the refresh", 1, func(s *system) { s.as.SetFailure(fake.Hang); s.upstream.set(short) },
+			func(s *system) { s.as.SetFailure(fake.Healthy); s.upstream.set(generous) }, 503, "The authserver is unavailable right now"},
 		{"authserver down for the refresh", 1, func(s *system) { s.as.Close() },
 			nil, 503, "The authserver is unavailable right now"},
 	}
@@ -709,7 +886,7 @@ func TestUpstreamFailuresShowOnThePage(t *testing.T) {
 
 			start := time.Now()
 			resp, body := b.get(s.url + "/")
-			assert.Less(t, time.Since(start), time.Second, "fails fast, never hangs")
+			assert.Less(t, time.Since(start), fast, "fails fast, never hangs")
 			assert.Equal(t, tc.status, resp.StatusCode)
 			assertPageHeaders(t, resp)
 			assert.Contains(t, body, tc.want)

@@ -11,8 +11,9 @@ package cache
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -33,12 +34,9 @@ type ClientStore interface {
 // Clients is a read-through cache of clients.
 type Clients struct {
 	ClientStore
-	ttl time.Duration
-	max int
-	now func() time.Time
-
-	mu      sync.RWMutex
-	entries map[string]entry
+	ttl     time.Duration
+	now     func() time.Time
+	entries *lru.Cache[string, entry]
 }
 
 type entry struct {
@@ -47,9 +45,11 @@ type entry struct {
 	expires time.Time
 }
 
-// NewClients returns a cache of at most maxClients clients, each kept for ttl.
+// NewClients returns a cache of at most maxClients clients, each kept for
+// ttl by the injected clock, the least recently used going first when full.
 func NewClients(next ClientStore, ttl time.Duration, maxClients int, now func() time.Time) *Clients {
-	return &Clients{ClientStore: next, ttl: ttl, max: maxClients, now: now, entries: make(map[string]entry)}
+	entries, _ := lru.New[string, entry](max(maxClients, 1)) // errs only on a size below 1
+	return &Clients{ClientStore: next, ttl: ttl, now: now, entries: entries}
 }
 
 // FindClient returns the client registered under id, from the cache while its
@@ -63,10 +63,7 @@ func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, err
 		return domain.Client{}, domain.ErrNotFound
 	}
 	now := c.now()
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if ok && now.Before(e.expires) {
+	if e, ok := c.entries.Get(id); ok && now.Before(e.expires) {
 		if !e.found {
 			return domain.Client{}, domain.ErrNotFound
 		}
@@ -77,15 +74,7 @@ func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, err
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return cl, err // an outage is not cached
 	}
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries { // evict one arbitrary entry
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[id] = entry{client: cl, found: found, expires: now.Add(c.ttl)}
-	c.mu.Unlock()
+	c.entries.Add(id, entry{client: cl, found: found, expires: now.Add(c.ttl)})
 	return cl, err
 }
 
@@ -93,8 +82,6 @@ func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, err
 // sees the change at once; other processes see it when their entry expires.
 func (c *Clients) SaveClient(ctx context.Context, cl domain.Client) error {
 	err := c.ClientStore.SaveClient(ctx, cl)
-	c.mu.Lock()
-	delete(c.entries, cl.ID)
-	c.mu.Unlock()
+	c.entries.Remove(cl.ID)
 	return err
 }

@@ -74,7 +74,7 @@ func TestClientsCache(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		_, _ = c.FindClient(ctx, string(rune('b'+i)))
 	}
-	assert.LessOrEqual(t, len(c.entries), 10, "bounded")
+	assert.LessOrEqual(t, c.entries.Len(), 10, "bounded")
 }
 
 // An id longer than any client id is not found without a look-up, and
@@ -87,5 +87,5 @@ func TestClientsCacheIgnoresOverlongIDs(t *testing.T) {
 	_, err := c.FindClient(ctx, strings.Repeat("x", app.MaxClientIDBytes+1))
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 	assert.Zero(t, next.finds)
-	assert.Empty(t, c.entries)
+	assert.Zero(t, c.entries.Len())
 }

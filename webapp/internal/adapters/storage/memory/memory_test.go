@@ -16,14 +16,14 @@ import (
 )
 
 func TestSessions(t *testing.T) {
-	storagetest.RunSessions(t, func(_ *testing.T, capacity int, now func() time.Time) app.SessionStore {
-		return memory.NewSessions(memory.Options{Capacity: capacity, Now: now})
+	storagetest.RunSessions(t, func(_ *testing.T, l storagetest.Limits, now func() time.Time) app.SessionStore {
+		return memory.NewSessions(memory.Options{Capacity: l.Capacity, PerUser: l.PerUser, Now: now})
 	})
 }
 
-func TestLoginAttempts(t *testing.T) {
-	storagetest.RunLoginAttempts(t, func(_ *testing.T, capacity int, now func() time.Time) app.LoginAttemptStore {
-		return memory.NewLoginAttempts(memory.Options{Capacity: capacity, Now: now})
+func TestLoginClaims(t *testing.T) {
+	storagetest.RunLoginClaims(t, func(_ *testing.T, capacity int, now func() time.Time) app.LoginClaimStore {
+		return memory.NewLoginClaims(memory.Options{Capacity: capacity, Now: now})
 	})
 }
 
@@ -32,31 +32,46 @@ func TestExpiredEntriesAreReclaimed(t *testing.T) {
 	ctx := context.Background()
 	c := storagetest.NewClock()
 	sessions := memory.NewSessions(memory.Options{Capacity: 1000, Now: c.Now})
-	attempts := memory.NewLoginAttempts(memory.Options{Capacity: 1000, Now: c.Now})
+	claims := memory.NewLoginClaims(memory.Options{Capacity: 1000, Now: c.Now})
 	for i := range 100 {
 		id := domain.Secret(strconv.Itoa(i))
-		require.NoError(t, sessions.Create(ctx, domain.Session{ID: id, Expires: c.Now().Add(time.Second)}))
-		require.NoError(t, attempts.Create(ctx, domain.LoginAttempt{ID: id, Expires: c.Now().Add(time.Second)}))
+		_, err := sessions.Create(ctx, domain.Session{ID: id, Subject: "user-" + string(id), Expires: c.Now().Add(time.Second)})
+		require.NoError(t, err)
+		_, err = claims.Claim(ctx, id, c.Now().Add(time.Second))
+		require.NoError(t, err)
 	}
 	require.Equal(t, 100, sessions.Len())
-	require.Equal(t, 100, attempts.Len())
+	require.Equal(t, 100, claims.Len())
 
 	c.Advance(2 * time.Minute)
-	require.NoError(t, sessions.Create(ctx, domain.Session{ID: "live", Expires: c.Now().Add(time.Hour)}))
-	require.NoError(t, attempts.Create(ctx, domain.LoginAttempt{ID: "live", Expires: c.Now().Add(time.Hour)}))
+	_, err := sessions.Create(ctx, domain.Session{ID: "live", Subject: "alice", Expires: c.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = claims.Claim(ctx, "live", c.Now().Add(time.Hour))
+	require.NoError(t, err)
 	assert.Equal(t, 1, sessions.Len())
-	assert.Equal(t, 1, attempts.Len())
+	assert.Equal(t, 1, claims.Len())
 }
 
-// However many sign-ins are started, the attempt store stays within its
-// bound.
-func TestLoginAttemptsStayBounded(t *testing.T) {
+// However many sign-ins are claimed, the claim store stays within its
+// bound, and a claim is never refused for lack of room: the one closest to
+// expiring makes way.
+func TestLoginClaimsStayBounded(t *testing.T) {
 	ctx := context.Background()
 	c := storagetest.NewClock()
-	attempts := memory.NewLoginAttempts(memory.Options{Capacity: 50, Now: c.Now})
+	claims := memory.NewLoginClaims(memory.Options{Capacity: 50, Now: c.Now})
 	for i := range 500 {
 		c.Advance(time.Millisecond)
-		require.NoError(t, attempts.Create(ctx, domain.LoginAttempt{ID: domain.NewRandom(), Expires: c.Now().Add(10 * time.Minute)}))
-		require.LessOrEqual(t, attempts.Len(), 50, "after %d", i)
+		ok, err := claims.Claim(ctx, domain.NewRandom(), c.Now().Add(10*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.LessOrEqual(t, claims.Len(), 50, "after %d", i)
 	}
+	first := domain.Secret("first")
+	_, err := claims.Claim(ctx, first, c.Now().Add(time.Minute))
+	require.NoError(t, err)
+	_, err = claims.Claim(ctx, "next", c.Now().Add(10*time.Minute))
+	require.NoError(t, err)
+	ok, err := claims.Claim(ctx, first, c.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, ok, "the claim closest to expiring made way")
 }

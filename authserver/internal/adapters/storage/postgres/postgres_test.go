@@ -507,7 +507,9 @@ func TestDeadlockedTransactionIsRetried(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	assert.Equal(t, 3, attempts[0]+attempts[1], "exactly one transaction was aborted and run again")
+	// PostgreSQL aborts one of them, or now and then both when their
+	// deadlock checks run at the same moment; either way each ran again.
+	assert.GreaterOrEqual(t, attempts[0]+attempts[1], 3, "an aborted transaction was run again")
 	sum, err := queryOne(ctx, s, func(r row) (int, error) { var n int; err := r.Scan(&n); return n, err }, `SELECT sum(v) FROM pair`)
 	require.NoError(t, err)
 	assert.Equal(t, 4, sum, "both transactions took effect once each")

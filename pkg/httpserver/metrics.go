@@ -40,8 +40,11 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// observe records one request. Paths that match no route share one label,
-// which keeps cardinality bounded.
+// observe records one request. Every label takes a bounded set of values,
+// whatever the request says: paths that match no route share "unmatched",
+// methods outside the standard ones share "OTHER", and status codes
+// outside 100-599 share "other". Otherwise each invented method or path
+// would be a new series kept for the life of the process.
 func (m *Metrics) observe(r *http.Request, status int, elapsed time.Duration) {
 	route := "unmatched"
 	if rc := chi.RouteContext(r.Context()); rc != nil {
@@ -49,8 +52,28 @@ func (m *Metrics) observe(r *http.Request, status int, elapsed time.Duration) {
 			route = p
 		}
 	}
-	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, methodLabel(r.Method), statusLabel(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+}
+
+// methodLabel is the method if it is one of RFC 9110's (and PATCH), else
+// "OTHER".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// statusLabel is the status code as text, or "other" outside 100-599 (a
+// handler may write any three-digit code; net/http refuses the rest).
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 const (
@@ -278,4 +279,38 @@ func TestSignupAndLoginLimits(t *testing.T) {
 	p := m.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"long enough password"}})
 	assert.Equal(t, 401, p.Status)
 	assert.Contains(t, p.Body, "too many failed attempts")
+}
+
+// TestHeadWhereverGetIsServed: every GET route of the handler answers HEAD
+// the same way, without a body, even mounted on a router of the embedder's
+// that knows nothing of HEAD.
+func TestHeadWhereverGetIsServed(t *testing.T) {
+	ts := start(t)
+	signedIn := newBrowser(t, ts)
+	require.Equal(t, 303, signedIn.Login("/oauth/account").Status)
+	// Signed out: no cookie jar, so GET and HEAD each start afresh.
+	signedOut := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for name, c := range map[string]struct {
+		c    *http.Client
+		path string
+	}{
+		"jwks":                    {signedOut, "/oauth/jwks.json"},
+		"login":                   {signedOut, "/oauth/login"},
+		"signup":                  {signedOut, "/oauth/signup"},
+		"logout":                  {signedOut, "/oauth/logout"},
+		"account, signed out":     {signedOut, "/oauth/account"},
+		"account":                 {signedIn.C, "/oauth/account"},
+		"authorize, signed out":   {signedOut, authorizeQuery(nil)},
+		"authorize, bad redirect": {signedOut, authorizeQuery(map[string]string{"redirect_uri": "https://evil.example/cb"})},
+		"consent":                 {signedIn.C, authorizeQuery(nil)}, // HEAD must not skip it
+
+		"stylesheet": {signedOut, "/oauth/static/style.css"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			servertest.HeadLikeGet(t, c.c, func(method string) *http.Request {
+				req, _ := http.NewRequestWithContext(t.Context(), method, ts.URL+c.path, nil)
+				return req
+			})
+		})
+	}
 }

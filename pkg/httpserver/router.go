@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -24,10 +25,11 @@ type Stack struct {
 
 // NewRouter returns a chi router with what every request of every service
 // goes through (see Stack.middleware), and /healthz, /readyz and /metrics.
-// Unknown paths and methods answer JSON, like everything else.
+// HEAD is answered wherever GET is, as GET without the body (RFC 9110
+// §9.3.2). Unknown paths and methods answer JSON, like everything else.
 func NewRouter(s Stack) chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.middleware())
+	r.Use(s.middleware(), middleware.GetHead)
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server and read from
@@ -114,6 +116,14 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
+
+	noRedirect := &http.Client{Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/oauth-authorization-server", "/oauth/jwks.json", "/oauth/login", "/oauth/authorize", "/nope"} {
+		servertest.HeadLikeGet(t, noRedirect, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+			return req
+		})
+	}
 
 	resp, err = client.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)

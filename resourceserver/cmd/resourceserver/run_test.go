@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer is stdout for a server running on another goroutine.
@@ -157,6 +159,17 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	resp, body = get("/metrics", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `route="/current_time"`)
+
+	// HEAD wherever GET is served.
+	for path, token := range map[string]string{"/current_time": "good", "/epoch_time": "good", "/healthz": "", "/readyz": "", "/nope": ""} {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, method, base+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return req
+		})
+	}
 
 	cancel()
 	select {

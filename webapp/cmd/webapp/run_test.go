@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer collects run's log output; run writes from the server's
@@ -206,6 +208,13 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 			assert.NotEmpty(t, resp.Header.Get("X-Request-ID"))
+		})
+	}
+
+	for _, path := range []string{"/current_time", "/epoch_time", "/healthz", "/readyz", "/nope"} {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, nil)
+			return req
 		})
 	}
 

@@ -102,7 +102,9 @@ func handleAuthorize(p *pages, authz Authorizer, accounts Accounts, scopes Scope
 			redirectError(w, r, auth, authz.Issuer(), domain.Errorf(domain.AccessDenied, "the user denied the request"))
 			return
 		}
-		if r.Method == http.MethodGet {
+		if r.Method != http.MethodPost {
+			// GET, or HEAD answered as GET: only the consent page's POST
+			// is the user's answer; anything else asks first.
 			need, err := authz.NeedsConsent(r.Context(), sess.UserID, auth)
 			if err != nil {
 				p.fail(w, r, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -38,7 +39,9 @@ type Deps struct {
 func NewHandler(d Deps) (http.Handler, error) {
 	base := basePath(d.Metadata.BaseURL)
 	r := chi.NewRouter()
-	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
+	// HEAD wherever GET is served: here too, since an embedder may mount
+	// this handler without the base router (httpserver.NewRouter).
+	r.Use(httpserver.LimitBody(d.MaxBodyBytes), middleware.GetHead)
 
 	// OAuth endpoints for clients.
 	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))

@@ -21,6 +21,10 @@ type Stack struct {
 	MaxBodyBytes int64
 	Health       *Health
 	Metrics      *Metrics
+	// MetricsAccess says how Metrics are served: at /metrics on this
+	// router unless MetricsAccess.Addr is set (then MetricsServer serves
+	// them), behind MetricsAccess.Token when it is set.
+	MetricsAccess MetricsConfig
 }
 
 // NewRouter returns a chi router with what every request of every service
@@ -30,8 +34,8 @@ type Stack struct {
 func NewRouter(s Stack) chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.middleware(), middleware.GetHead)
-	if s.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
+	if s.Metrics != nil && s.MetricsAccess.Addr == "" {
+		r.Method(http.MethodGet, "/metrics", s.Metrics.Endpoint(s.MetricsAccess.Token))
 	}
 	if s.Health != nil {
 		r.Method(http.MethodGet, "/healthz", s.Health.Live())

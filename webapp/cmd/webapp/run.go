@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o.listener)
+	return serve(ctx, cfg, file, cmd.Env, stdout, o)
 }
 
 // option adjusts run for a test.
@@ -61,13 +61,21 @@ type options struct {
 	// or http.addr: a test opens it on port 0, so it knows the address
 	// before the server starts and no other process can take it.
 	listener net.Listener
+	// metricsListener is served on instead of metrics.addr, when that is
+	// set.
+	metricsListener net.Listener
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
 
+func withMetricsListener(ln net.Listener) option {
+	return func(o *options) { o.metricsListener = ln }
+}
+
 // serve wires the adapters to the use cases and serves until ctx ends, on
-// ln if not nil, else on http.addr.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
+// o.listener if not nil, else on http.addr, and the metrics beside it when
+// metrics.addr is set.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -95,10 +103,11 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	// still answers, fast, with a 503 naming it, and taking the webapp out
 	// of rotation too would only hide which service is at fault.
 	health := httpserver.NewHealth()
+	metrics := httpserver.NewMetrics()
 	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
 			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-			Health: health, Metrics: httpserver.NewMetrics(),
+			Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 		},
 		Times:    app.New(tokens, times),
 		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},
@@ -113,7 +122,13 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	} else {
 		log.Info("browser pages off: browser.client_secret is empty")
 	}
-	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, ln)
+	if env == "production" && cfg.Metrics.Public() {
+		log.Warn(httpserver.PublicMetricsWarning)
+	}
+	h := httpapi.NewHandler(deps)
+	return httpserver.ServeAll(ctx,
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, h, log, health, o.listener) },
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
 // The most sessions and sign-ins in progress kept in memory. A session is

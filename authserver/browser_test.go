@@ -314,3 +314,19 @@ func TestHeadWhereverGetIsServed(t *testing.T) {
 		})
 	}
 }
+
+func TestStaticFilesWithoutListings(t *testing.T) {
+	ts := start(t)
+	b := newBrowser(t, ts)
+	css := b.Get("/oauth/static/style.css")
+	assert.Equal(t, 200, css.Status)
+	assert.Equal(t, "nosniff", css.Header.Get("X-Content-Type-Options"))
+	for _, path := range []string{"/oauth/static/", "/oauth/static/.", "/oauth/static//", "/oauth/static/nope.css", "/oauth/static/../templates/login.html"} {
+		p := b.Get(path)
+		assert.Contains(t, []int{301, 404}, p.Status, path)
+		assert.NotContains(t, p.Body, "style.css", "%s lists no directory", path)
+		if p.Status == 301 {
+			assert.Equal(t, 404, b.Get(p.Location).Status, "%s redirects to nothing to see", path)
+		}
+	}
+}

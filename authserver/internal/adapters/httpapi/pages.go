@@ -251,12 +251,30 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, code) //nolint:gosec // G710: see above
 }
 
+// handleStatic serves the embedded stylesheet and whatever joins it in
+// static/: files only, never a listing of a directory.
 func handleStatic() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	files := http.FileServer(http.FS(sub))
+	files := http.FileServerFS(filesOnly{sub})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// filesOnly hides the directories of a file system: opening one fails as
+// if it were not there, so a file server answers 404, not a listing.
+type filesOnly struct{ fsys fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		_ = file.Close() // read-only and embedded: nothing to lose
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
 }

@@ -386,6 +386,12 @@ func TestStyleSheet(t *testing.T) {
 	assert.Equal(t, "text/css; charset=utf-8", resp.Header.Get("Content-Type"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	assert.Contains(t, body, ".button")
+
+	for _, path := range []string{"/static/", "/static", "/static/nope.css"} {
+		resp, body := newBrowser(t).get(s.url + path)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.NotContains(t, body, "style.css", "%s lists no directory", path)
+	}
 }
 
 // Every sign-in gets a new session id: one planted in the browser before

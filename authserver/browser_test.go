@@ -330,3 +330,22 @@ func TestStaticFilesWithoutListings(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountRevokeTakesOnlyRealGrants: a made-up client id changes
+// nothing and says nothing was revoked; an overlong one is a 400.
+func TestAccountRevokeTakesOnlyRealGrants(t *testing.T) {
+	ts := start(t)
+	b := newBrowser(t, ts)
+	require.Equal(t, 303, b.Login("/oauth/account").Status)
+	account := b.Get("/oauth/account")
+	require.Equal(t, 200, account.Status)
+	csrf := csrfOf(t, account)
+
+	unknown := b.Post("/oauth/account/revoke", url.Values{"csrf_token": {csrf}, "client_id": {"made-up-client"}})
+	assert.Equal(t, 303, unknown.Status)
+	assert.Equal(t, "/oauth/account", unknown.Location, "no \"revoked\" notice")
+
+	long := b.Post("/oauth/account/revoke", url.Values{"csrf_token": {csrf}, "client_id": {strings.Repeat("x", 50<<10)}})
+	assert.Equal(t, 400, long.Status)
+	pageHeaders(t, long)
+}

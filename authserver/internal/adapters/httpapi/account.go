@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/zaplog"
 )
@@ -175,10 +176,16 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 	})
 }
 
-// handleRevokeGrant withdraws the user's grant to one client.
+// handleRevokeGrant withdraws the user's grant to one client. A client id
+// that is not one of the user's grants changes nothing.
 func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
+			return
+		}
+		clientID := r.PostFormValue("client_id")
+		if len(clientID) > app.MaxClientIDLength {
+			p.fail(w, r, domain.Errorf(domain.InvalidRequest, "client_id is longer than any client's"))
 			return
 		}
 		sess, ok, err := p.session(r, accounts)
@@ -190,7 +197,12 @@ func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler 
 			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		if err := grants.Revoke(r.Context(), sess.UserID, r.PostFormValue("client_id")); err != nil {
+		err = grants.Revoke(r.Context(), sess.UserID, clientID)
+		if errors.Is(err, app.ErrNoGrant) {
+			redirect(w, r, p.base+"/account") // revoked already, or never granted
+			return
+		}
+		if err != nil {
 			p.fail(w, r, err)
 			return
 		}

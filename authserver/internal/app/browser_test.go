@@ -405,3 +405,28 @@ func TestRevokeThatFailsKeepsTheGrantListed(t *testing.T) {
 	require.NoError(t, grants.Revoke(ctx, "u-alice", "web"), "the retry revokes it")
 	assert.False(t, w.introspect("rs", resp.AccessToken).Active)
 }
+
+func TestEndAllSessions(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	first, err := w.accounts.StartSession(ctx, "u-alice")
+	require.NoError(t, err)
+	w.clock.Advance(time.Second)
+	second, err := w.accounts.StartSession(ctx, "u-alice")
+	require.NoError(t, err)
+	list, err := w.accounts.UserSessions(ctx, "u-alice")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, app.HashToken(first), list[0].Hash, "oldest first")
+
+	require.NoError(t, w.accounts.EndAllSessions(ctx, "u-alice"))
+	for _, tok := range []string{first, second} {
+		_, err := w.accounts.Session(ctx, tok)
+		assert.ErrorIs(t, err, app.ErrNoSession)
+	}
+	events, err := w.store.RecentAudit(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	assert.Equal(t, domain.AuditSessionsEnded, events[0].Type)
+	assert.Equal(t, "u-alice", events[0].UserID)
+}

@@ -266,7 +266,10 @@ func TestSignupAndLoginLimits(t *testing.T) {
 	ok := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"long enough password"}})
 	require.Equal(t, 303, ok.Status, ok.Body)
 	assert.Equal(t, 200, b.Get("/oauth/account").Status, "signed in after signup")
-	xss := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	fresh := newBrowser(t, ts)
+	form = fresh.Get("/oauth/signup")
+	xss := fresh.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	require.Equal(t, 400, xss.Status)
 	assert.NotContains(t, xss.Body, "<script>alert(1)</script>", "reflected input is escaped")
 
 	// Brute force on the login page: per account.

@@ -67,7 +67,7 @@ func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Acc
 		return
 	}
 	zaplog.SetUserID(r.Context(), user.ID)
-	http.SetCookie(w, p.cookie(sessionCookie, token, 0))
+	p.startBrowserSession(w, token)
 	redirect(w, r, returnTo)
 }
 
@@ -107,18 +107,32 @@ func handleLogoutForm(p *pages) http.Handler {
 	})
 }
 
+// handleLogout ends the browser's session on the server, not only its
+// cookie, so the cookie is worth nothing after even if it was copied. With
+// everywhere set (the account page's "sign out everywhere") it ends every
+// session of the user, in every browser.
 func handleLogout(p *pages, accounts Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
 			return
 		}
-		if c, err := r.Cookie(sessionCookie); err == nil {
+		if r.PostFormValue("everywhere") != "" {
+			sess, ok, err := p.session(r, accounts)
+			if err == nil && ok {
+				err = accounts.EndAllSessions(r.Context(), sess.UserID)
+			}
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		if c, err := r.Cookie(p.sessionCookie); err == nil {
 			if err := accounts.EndSession(r.Context(), c.Value); err != nil {
 				p.fail(w, r, err)
 				return
 			}
 		}
-		http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+		p.endBrowserSession(w)
 		redirect(w, r, p.base+"/login")
 	})
 }
@@ -130,11 +144,21 @@ type grantRow struct {
 	Updated              string
 }
 
+type sessionRow struct {
+	Created, CreatedISO string
+	Expires, ExpiresISO string
+	Current             bool
+}
+
 type accountPage struct {
 	pageData
 	Username string
 	Grants   []grantRow
+	Sessions []sessionRow
 }
+
+// pageTime is how the pages show a time.
+func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") }
 
 // handleAccount lists the apps the user let in, each with a revoke button.
 func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
@@ -158,17 +182,29 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		sessions, err := accounts.UserSessions(r.Context(), sess.UserID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
 		data := accountPage{pageData: p.data(w, r), Username: user.Username}
+		for _, s := range sessions {
+			data.Sessions = append(data.Sessions, sessionRow{
+				Created: pageTime(s.CreatedAt), CreatedISO: s.CreatedAt.UTC().Format(time.RFC3339),
+				Expires: pageTime(s.ExpiresAt), ExpiresISO: s.ExpiresAt.UTC().Format(time.RFC3339),
+				Current: s.Hash == sess.Hash,
+			})
+		}
 		if r.URL.Query().Get("revoked") != "" {
 			data.Notice = "Access revoked. That app's tokens no longer work."
 		}
 		for _, g := range list {
 			row := grantRow{
 				ClientID: g.Client.ID, ClientName: g.Client.Name, Scopes: g.Consent.Scope,
-				Created: g.Consent.CreatedAt.UTC().Format("2 Jan 2006 15:04 MST"), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
+				Created: pageTime(g.Consent.CreatedAt), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
 			}
 			if g.Consent.UpdatedAt.Sub(g.Consent.CreatedAt) > time.Second {
-				row.Updated = g.Consent.UpdatedAt.UTC().Format("2 Jan 2006 15:04 MST")
+				row.Updated = pageTime(g.Consent.UpdatedAt)
 			}
 			data.Grants = append(data.Grants, row)
 		}

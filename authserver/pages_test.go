@@ -198,3 +198,36 @@ func TestSignOutEverywhere(t *testing.T) {
 	assert.Equal(t, 302, phone.Get("/oauth/account").Status, "and on the phone")
 	assert.Equal(t, 200, bob.Get("/oauth/account").Status, "another user stays signed in")
 }
+
+// TestFormActionAllowsOnlyWhereTheFormLeads: the pages' CSP limits forms
+// to this server, plus the client's origin where the form's redirects end
+// there (browsers apply form-action to those redirects).
+func TestFormActionAllowsOnlyWhereTheFormLeads(t *testing.T) {
+	ts := start(t)
+	formAction := func(p page) string {
+		for _, d := range strings.Split(p.Header.Get("Content-Security-Policy"), ";") {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "form-action ") {
+				return strings.TrimPrefix(d, "form-action ")
+			}
+		}
+		return ""
+	}
+	b := newBrowser(t, ts)
+	assert.Equal(t, "'self'", formAction(b.Get("/oauth/login")))
+	assert.Equal(t, "'self'", formAction(b.Get("/oauth/login?return_to=/oauth/account")))
+	assert.Equal(t, "'self' http://localhost:5003", formAction(b.Get("/oauth/login?return_to="+url.QueryEscape(authorizeQuery(nil)))),
+		"the login may end at the client, consent remembered")
+	assert.Equal(t, "'self' http://localhost:5003", formAction(b.Get("/oauth/signup?return_to="+url.QueryEscape(authorizeQuery(nil)))))
+	evil := authorizeQuery(map[string]string{"redirect_uri": "https://evil.example/cb"})
+	assert.Equal(t, "'self'", formAction(b.Get("/oauth/login?return_to="+url.QueryEscape(evil))), "an unregistered redirect URI is not let in")
+	failed := b.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, b.Get("/oauth/login"))}, "return_to": {authorizeQuery(nil)},
+		"username": {"alice"}, "password": {"wrong"}})
+	assert.Equal(t, "'self' http://localhost:5003", formAction(failed), "nor when the login is shown again")
+
+	require.Equal(t, 303, b.Login("/oauth/account").Status)
+	consent := b.Get(authorizeQuery(nil))
+	require.Equal(t, 200, consent.Status)
+	assert.Equal(t, "'self' http://localhost:5003", formAction(consent))
+	assert.Equal(t, "'self'", formAction(b.Get("/oauth/account")))
+	assert.Equal(t, "'self'", formAction(b.Get("/oauth/logout")))
+}

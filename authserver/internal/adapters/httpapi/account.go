@@ -30,7 +30,8 @@ func handleLoginForm(p *pages, accounts Accounts, signup bool) http.Handler {
 			redirect(w, r, returnTo)
 			return
 		}
-		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword})
+		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword},
+			p.returnTargets(r, returnTo)...)
 	})
 }
 
@@ -53,7 +54,7 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 			}
 			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username}
 			data.Error = pe.Description
-			p.render(w, r, http.StatusUnauthorized, "login", data)
+			p.render(w, r, http.StatusUnauthorized, "login", data, p.returnTargets(r, returnTo)...)
 			return
 		}
 		startSession(w, r, p, accounts, user, returnTo)
@@ -92,7 +93,7 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 			}
 			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword}
 			data.Error = pe.Description
-			p.render(w, r, http.StatusBadRequest, "signup", data)
+			p.render(w, r, http.StatusBadRequest, "signup", data, p.returnTargets(r, returnTo)...)
 			return
 		}
 		startSession(w, r, p, accounts, user, returnTo)

@@ -158,7 +158,13 @@ func showConsent(w http.ResponseWriter, r *http.Request, p *pages, accounts Acco
 	for k, vs := range authorizeValues(auth.Request) {
 		data.Hidden = append(data.Hidden, hiddenField{Name: k, Value: vs[0]})
 	}
-	p.render(w, r, http.StatusOK, "consent", data)
+	// The form's POST ends in a redirect to the client: form-action must
+	// allow its origin (see securityHeaders).
+	var targets []string
+	if src := cspSource(auth.Redirect); src != "" {
+		targets = append(targets, src)
+	}
+	p.render(w, r, http.StatusOK, "consent", data, targets...)
 }
 
 // redirectError sends an error back to the client (RFC 6749 §4.1.2.1),

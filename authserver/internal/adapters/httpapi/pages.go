@@ -86,6 +86,7 @@ type pages struct {
 	base      string // the path Handler is mounted at, e.g. "/oauth"
 	cfg       PageConfig
 	log       *zap.Logger
+	authz     Authorizer
 	templates map[string]*template.Template
 	// The cookies' names and path (see newPages).
 	sessionCookie, csrfCookie, cookiePath string
@@ -99,8 +100,8 @@ type pages struct {
 // Path=/, so under https the cookies go with every request to the host, not
 // only to the pages under base. Plain http (local development) keeps plain
 // names, scoped to base.
-func newPages(base string, cfg PageConfig, log *zap.Logger) (*pages, error) {
-	p := &pages{base: base, cfg: cfg, log: log, templates: map[string]*template.Template{},
+func newPages(base string, cfg PageConfig, authz Authorizer, log *zap.Logger) (*pages, error) {
+	p := &pages{base: base, cfg: cfg, authz: authz, log: log, templates: map[string]*template.Template{},
 		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf", cookiePath: base + "/"}
 	if cfg.SecureCookies {
 		p.sessionCookie, p.csrfCookie, p.cookiePath = "__Host-"+p.sessionCookie, "__Host-"+p.csrfCookie, "/"
@@ -124,19 +125,64 @@ type pageData struct {
 }
 
 // securityHeaders go on every page: no framing (clickjacking of the
-// consent page), no scripts or foreign content, no referrer (URLs carry
-// codes), no caching.
-func securityHeaders(w http.ResponseWriter) {
+// consent page), no scripts or foreign content, forms only to this server
+// (form-action), no referrer (URLs carry codes), no caching.
+//
+// Browsers apply form-action to the redirects that follow a form's
+// submission too, and a consent form (or a login form on the way to an
+// authorization) ends in a redirect to the client's redirect URI, another
+// origin: formTargets are those origins, added to 'self'.
+func securityHeaders(w http.ResponseWriter, formTargets ...string) {
+	formAction := "'self'"
+	for _, o := range formTargets {
+		formAction += " " + o
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 }
 
-func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+// cspSource is the CSP source expression of a redirect URI's origin
+// ("https://app.example:8443"; a custom scheme's "com.example.app:"), or ""
+// if it has none that can be written safely.
+func cspSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Host != "" {
+		src += "//" + u.Host
+	}
+	for _, c := range src {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("+-.:/[]", c)) {
+			return ""
+		}
+	}
+	return src
+}
+
+// returnTargets are the form targets (see securityHeaders) of a page whose
+// form leads on to returnTo: the client's redirect URI when returnTo is an
+// authorization request that names a good one, since it may end there.
+func (p *pages) returnTargets(r *http.Request, returnTo string) []string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != p.base+"/authorize" || p.authz == nil {
+		return nil
+	}
+	req, _ := readAuthorize(u.Query())
+	auth, _ := p.authz.Validate(r.Context(), req)
+	if src := cspSource(auth.Redirect); src != "" {
+		return []string{src}
+	}
+	return nil
+}
+
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any, formTargets ...string) {
 	var buf bytes.Buffer
 	if err := p.templates[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		zaplog.For(r.Context(), p.log).Error("rendering page", zap.String("page", name), zap.Error(err))
@@ -144,7 +190,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>Error</title><p>Internal error.</p>")
 	}
-	securityHeaders(w)
+	securityHeaders(w, formTargets...)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

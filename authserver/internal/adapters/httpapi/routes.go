@@ -52,7 +52,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	// Pages for people. Their forms carry CSRF tokens (pages.go); in
 	// front of them, cross-origin POSTs are refused outright.
 	if d.Authorizer != nil {
-		p, err := newPages(base, d.Pages, d.Log)
+		p, err := newPages(base, d.Pages, d.Authorizer, d.Log)
 		if err != nil {
 			return nil, err
 		}

@@ -231,3 +231,16 @@ func TestFormActionAllowsOnlyWhereTheFormLeads(t *testing.T) {
 	assert.Equal(t, "'self'", formAction(b.Get("/oauth/account")))
 	assert.Equal(t, "'self'", formAction(b.Get("/oauth/logout")))
 }
+
+// TestAMalformedCSRFCookieIsReplaced: a browser holding a cookie of the
+// right name that this server did not make gets a new one, and the form
+// it is shown works at once.
+func TestAMalformedCSRFCookieIsReplaced(t *testing.T) {
+	ts := start(t)
+	b := newBrowser(t, ts)
+	b.C.Jar.SetCookies(mustURL(ts.URL+"/oauth/"), []*http.Cookie{{Name: "authserver_csrf", Value: "short", Path: "/oauth/"}})
+	form := b.Get("/oauth/login")
+	require.NotNil(t, setCookies(form)["authserver_csrf"], "a new pre-session cookie")
+	login := b.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"alice"}, "password": {"alice-password"}})
+	assert.Equal(t, 303, login.Status, login.Body)
+}

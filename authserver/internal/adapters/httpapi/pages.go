@@ -248,11 +248,23 @@ func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
 // csrfSecret is what the request's CSRF token derives from: the session
 // cookie if there is one, else the pre-session cookie; "" if neither.
 func (p *pages) csrfSecret(r *http.Request) string {
-	if c, err := r.Cookie(p.sessionCookie); err == nil && len(c.Value) >= minCookieSecret {
-		return "session " + c.Value
+	if v := cookieSecret(r, p.sessionCookie); v != "" {
+		return "session " + v
 	}
-	if c, err := r.Cookie(p.csrfCookie); err == nil && len(c.Value) >= minCookieSecret {
-		return "pre-session " + c.Value
+	if v := cookieSecret(r, p.csrfCookie); v != "" {
+		return "pre-session " + v
+	}
+	return ""
+}
+
+// cookieSecret is the first value of the named cookie long enough to be
+// one this server made, or "". (A browser sends the cookie of the longest
+// path first, when there are several.)
+func cookieSecret(r *http.Request, name string) string {
+	for _, c := range r.CookiesNamed(name) {
+		if len(c.Value) >= minCookieSecret {
+			return c.Value
+		}
 	}
 	return ""
 }

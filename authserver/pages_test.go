@@ -191,6 +191,16 @@ func TestSignOutEverywhere(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(account.Body, "this browser"))
 	assert.Contains(t, account.Body, "Sign out everywhere")
 
+	// Signed in many times: the newest sessions and this browser's are
+	// listed, the rest counted.
+	for range 25 {
+		require.Equal(t, 303, newBrowser(t, ts).Login("/oauth/account").Status)
+	}
+	account = laptop.Get("/oauth/account")
+	assert.Equal(t, 20, strings.Count(account.Body, "<time datetime=")/2, "twenty rows")
+	assert.Contains(t, account.Body, "this browser", "the oldest, but this browser's")
+	assert.Contains(t, account.Body, "and 7 older")
+
 	out := laptop.Post("/oauth/logout", url.Values{"csrf_token": {csrfOf(t, account)}, "everywhere": {"1"}})
 	require.Equal(t, 303, out.Status)
 	assert.Equal(t, "/oauth/login", out.Location)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/app"
@@ -156,7 +157,12 @@ type accountPage struct {
 	Username string
 	Grants   []grantRow
 	Sessions []sessionRow
+	// OlderSessions are not shown (see maxSessionRows).
+	OlderSessions int
 }
+
+// maxSessionRows is how many sessions the account page lists.
+const maxSessionRows = 20
 
 // pageTime is how the pages show a time.
 func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") }
@@ -189,6 +195,18 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 			return
 		}
 		data := accountPage{pageData: p.data(w, r), Username: user.Username}
+		// The newest few, and this browser's: a user signed in thousands
+		// of times does not get a page of thousands of rows.
+		if n := len(sessions) - maxSessionRows; n > 0 {
+			data.OlderSessions = n
+			sessions = slices.DeleteFunc(sessions, func(s domain.Session) bool {
+				if n > 0 && s.Hash != sess.Hash {
+					n--
+					return true
+				}
+				return false
+			})
+		}
 		for _, s := range sessions {
 			data.Sessions = append(data.Sessions, sessionRow{
 				Created: pageTime(s.CreatedAt), CreatedISO: s.CreatedAt.UTC().Format(time.RFC3339),

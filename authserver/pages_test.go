@@ -54,6 +54,7 @@ func TestCSRFTokensAreBoundToTheSession(t *testing.T) {
 	require.Equal(t, 200, account.Status)
 	sessionToken := csrfOf(t, account)
 	assert.NotEqual(t, preToken, sessionToken, "the token changes at login")
+	assert.Empty(t, setCookies(account), "signed in, the token derives from the session cookie: no new cookie")
 	stale := b.Post("/oauth/logout", url.Values{"csrf_token": {preToken}})
 	assert.Equal(t, 403, stale.Status, "the login page's token is stale once signed in")
 

@@ -405,3 +405,36 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoAuthorizationHeadersAreRefused: which of two headers counts would
+// depend on who reads them (a proxy in front may read the other), so every
+// endpoint that authenticates a client refuses them, even two good ones.
+func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
+	ts := start(t)
+	good := "Basic " + base64.StdEncoding.EncodeToString([]byte("service:"+serviceSecret))
+	other := "Basic " + base64.StdEncoding.EncodeToString([]byte("resourceserver:resourceserver-secret"))
+	for path, form := range map[string]url.Values{
+		"/oauth/token":      {"grant_type": {"client_credentials"}},
+		"/oauth/introspect": {"token": {"x"}},
+		"/oauth/revoke":     {"token": {"x"}},
+	} {
+		for name, headers := range map[string][]string{"the same twice": {good, good}, "two clients": {other, good}} {
+			t.Run(path+" "+name, func(t *testing.T) {
+				req, err := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				for _, h := range headers {
+					req.Header.Add("Authorization", h)
+				}
+				r := do(t, req)
+				assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
+				assert.Equal(t, "invalid_request", r.body["error"])
+				assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+			})
+		}
+		t.Run(path+" one header", func(t *testing.T) {
+			r := ts.post(t, path, form, "service", serviceSecret)
+			assert.Equal(t, http.StatusOK, r.status, r.raw)
+		})
+	}
+}

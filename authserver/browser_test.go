@@ -12,6 +12,7 @@ import (
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 const (
@@ -268,7 +269,10 @@ func TestSignupAndLoginLimits(t *testing.T) {
 	ok := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {"carol"}, "password": {"long enough password"}, "confirm": {"long enough password"}})
 	require.Equal(t, 303, ok.Status, ok.Body)
 	assert.Equal(t, 200, b.Get("/oauth/account").Status, "signed in after signup")
-	xss := b.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	fresh := newBrowser(t, ts)
+	form = fresh.Get("/oauth/signup")
+	xss := fresh.Post("/oauth/signup", url.Values{"csrf_token": {csrfOf(t, form)}, "username": {`<script>alert(1)</script>`}, "password": {"long enough password"}, "confirm": {"long enough password"}})
+	require.Equal(t, 400, xss.Status)
 	assert.NotContains(t, xss.Body, "<script>alert(1)</script>", "reflected input is escaped")
 
 	// Brute force on the login page: slowed per account and source.
@@ -281,4 +285,73 @@ func TestSignupAndLoginLimits(t *testing.T) {
 	p := m.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, lf)}, "username": {"carol"}, "password": {"long enough password"}})
 	assert.Equal(t, 429, p.Status)
 	assert.Contains(t, p.Body, "too many failed attempts")
+}
+
+// TestHeadWhereverGetIsServed: every GET route of the handler answers HEAD
+// the same way, without a body, even mounted on a router of the embedder's
+// that knows nothing of HEAD.
+func TestHeadWhereverGetIsServed(t *testing.T) {
+	ts := start(t)
+	signedIn := newBrowser(t, ts)
+	require.Equal(t, 303, signedIn.Login("/oauth/account").Status)
+	// Signed out: no cookie jar, so GET and HEAD each start afresh.
+	signedOut := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for name, c := range map[string]struct {
+		c    *http.Client
+		path string
+	}{
+		"jwks":                    {signedOut, "/oauth/jwks.json"},
+		"login":                   {signedOut, "/oauth/login"},
+		"signup":                  {signedOut, "/oauth/signup"},
+		"logout":                  {signedOut, "/oauth/logout"},
+		"account, signed out":     {signedOut, "/oauth/account"},
+		"account":                 {signedIn.C, "/oauth/account"},
+		"authorize, signed out":   {signedOut, authorizeQuery(nil)},
+		"authorize, bad redirect": {signedOut, authorizeQuery(map[string]string{"redirect_uri": "https://evil.example/cb"})},
+		"consent":                 {signedIn.C, authorizeQuery(nil)}, // HEAD must not skip it
+
+		"stylesheet": {signedOut, "/oauth/static/style.css"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			servertest.HeadLikeGet(t, c.c, func(method string) *http.Request {
+				req, _ := http.NewRequestWithContext(t.Context(), method, ts.URL+c.path, nil)
+				return req
+			})
+		})
+	}
+}
+
+func TestStaticFilesWithoutListings(t *testing.T) {
+	ts := start(t)
+	b := newBrowser(t, ts)
+	css := b.Get("/oauth/static/style.css")
+	assert.Equal(t, 200, css.Status)
+	assert.Equal(t, "nosniff", css.Header.Get("X-Content-Type-Options"))
+	for _, path := range []string{"/oauth/static/", "/oauth/static/.", "/oauth/static//", "/oauth/static/nope.css", "/oauth/static/../templates/login.html"} {
+		p := b.Get(path)
+		assert.Contains(t, []int{301, 404}, p.Status, path)
+		assert.NotContains(t, p.Body, "style.css", "%s lists no directory", path)
+		if p.Status == 301 {
+			assert.Equal(t, 404, b.Get(p.Location).Status, "%s redirects to nothing to see", path)
+		}
+	}
+}
+
+// TestAccountRevokeTakesOnlyRealGrants: a made-up client id changes
+// nothing and says nothing was revoked; an overlong one is a 400.
+func TestAccountRevokeTakesOnlyRealGrants(t *testing.T) {
+	ts := start(t)
+	b := newBrowser(t, ts)
+	require.Equal(t, 303, b.Login("/oauth/account").Status)
+	account := b.Get("/oauth/account")
+	require.Equal(t, 200, account.Status)
+	csrf := csrfOf(t, account)
+
+	unknown := b.Post("/oauth/account/revoke", url.Values{"csrf_token": {csrf}, "client_id": {"made-up-client"}})
+	assert.Equal(t, 303, unknown.Status)
+	assert.Equal(t, "/oauth/account", unknown.Location, "no \"revoked\" notice")
+
+	long := b.Post("/oauth/account/revoke", url.Values{"csrf_token": {csrf}, "client_id": {strings.Repeat("x", 50<<10)}})
+	assert.Equal(t, 400, long.Status)
+	pageHeaders(t, long)
 }

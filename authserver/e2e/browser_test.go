@@ -35,8 +35,10 @@ func chromium(t *testing.T) string {
 
 // TestBrowserSignIn runs the user-facing flow in a real headless Chromium
 // against the real binaries: sign in on the webapp, log in and consent on
-// the authserver, see the time; sign in again without being asked; revoke
-// the grant on the account page and see the webapp lose access.
+// the authserver, see the time; sign in again without being asked, and
+// again after signing out of the authserver (the login's redirects end at
+// the webapp); revoke the grant on the account page and see the webapp
+// lose access; sign out everywhere.
 //
 // UPDATE_SCREENSHOTS=1 writes the README's screenshots to docs/.
 func TestBrowserSignIn(t *testing.T) {
@@ -164,7 +166,31 @@ func TestBrowserSignIn(t *testing.T) {
 	))
 	assert.True(t, strings.HasPrefix(location(), webURL+"/"), "no login and no consent page the second time: %s", location())
 
-	// 6. Revoke the grant on the account page.
+	// 6. Sign out of the authserver too, then sign in again on the
+	// webapp: the login form's POST ends, through the authorization
+	// endpoint, in a redirect to the webapp, which the login page's CSP
+	// (form-action) must let through.
+	signOut := `//button[normalize-space(.)="Sign out"]`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(authURL+"/oauth/account"),
+		chromedp.WaitVisible(signOut),
+		chromedp.Click(signOut),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.Navigate(webURL+"/"),
+		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+		chromedp.Click(`//button[contains(., "Sign out")]`),
+		chromedp.WaitVisible(signIn),
+		chromedp.Click(signIn),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "alice-password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+	))
+	assert.True(t, strings.HasPrefix(location(), webURL+"/"), "the login went straight back to the webapp: %s", location())
+	assert.Contains(t, text("body"), time.Now().UTC().Format("2006-01-02"))
+
+	// 7. Revoke the grant on the account page.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(authURL+"/oauth/account"),
 		chromedp.WaitVisible(`//button[contains(., "Revoke")]`),
@@ -172,12 +198,24 @@ func TestBrowserSignIn(t *testing.T) {
 		chromedp.Click(`//button[contains(., "Revoke")]`),
 		chromedp.WaitVisible(`//p[contains(., "No app has access")]`),
 	))
+	assert.Contains(t, text("main"), "this browser", "the account page lists this browser's session")
 
-	// 7. The webapp's next resource call fails: its access is gone.
+	// 8. The webapp's next resource call fails: its access is gone.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(webURL+"/"), chromedp.WaitVisible(chromedp.CSS("body"))))
 	after := text("body")
 	assert.Contains(t, after, "revoked", "the webapp lost access: %s", after)
 	assert.Contains(t, after, "Sign in with authserver")
+
+	// 9. Sign out everywhere: the authserver session ends.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(authURL+"/oauth/account"),
+		chromedp.WaitVisible(`//button[contains(., "Sign out everywhere")]`),
+		chromedp.Click(`//button[contains(., "Sign out everywhere")]`),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.Navigate(authURL+"/oauth/account"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+	))
+	assert.True(t, strings.HasPrefix(location(), authURL+"/oauth/login"), "signed out: %s", location())
 }
 
 func port(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }

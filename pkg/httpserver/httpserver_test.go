@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -239,4 +240,24 @@ func TestServeReportsListenError(t *testing.T) {
 	defer ln.Close()
 	err = Serve(context.Background(), DefaultConfig(ln.Addr().String()), http.NotFoundHandler(), zap.NewNop(), nil, nil)
 	assert.ErrorContains(t, err, "listen")
+}
+
+func TestHeadWhereverGetIsServed(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newTestRouter(t, &logs)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/nope"} {
+		t.Run(path, func(t *testing.T) {
+			servertest.HeadLikeGet(t, srv.Client(), func(method string) *http.Request {
+				req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+path, nil)
+				return req
+			}, "Content-Length") // the metrics page grows between the two requests
+		})
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, srv.URL+"/echo", nil)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "not where only POST is")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -25,16 +26,21 @@ type Stack struct {
 	// service that calls another for its caller can forward it.
 	RecordClientAddr bool
 	TrustedProxies   TrustedProxies
+	// MetricsAccess says how Metrics are served: at /metrics on this
+	// router unless MetricsAccess.Addr is set (then MetricsServer serves
+	// them), behind MetricsAccess.Token when it is set.
+	MetricsAccess MetricsConfig
 }
 
 // NewRouter returns a chi router with what every request of every service
 // goes through (see Stack.middleware), and /healthz, /readyz and /metrics.
-// Unknown paths and methods answer JSON, like everything else.
+// HEAD is answered wherever GET is, as GET without the body (RFC 9110
+// §9.3.2). Unknown paths and methods answer JSON, like everything else.
 func NewRouter(s Stack) chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.middleware())
-	if s.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
+	r.Use(s.middleware(), middleware.GetHead)
+	if s.Metrics != nil && s.MetricsAccess.Addr == "" {
+		r.Method(http.MethodGet, "/metrics", s.Metrics.Endpoint(s.MetricsAccess.Token))
 	}
 	if s.Health != nil {
 		r.Method(http.MethodGet, "/healthz", s.Health.Live())

@@ -72,6 +72,13 @@ const ConfigSchema = `{
 // Serve listens on cfg.Addr itself. Serve closes the listener when it
 // returns.
 func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, ln net.Listener) error {
+	return serve(ctx, cfg, h, log, health, ln, "listening")
+}
+
+// serve is Serve, saying listened with the message msg: a service's main
+// listener says "listening", which scripts and tests wait for, and others
+// say something else.
+func serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, ln net.Listener, msg string) error {
 	if ln == nil {
 		var err error
 		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr); err != nil {
@@ -87,7 +94,7 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	log.Info(msg, zap.String("addr", ln.Addr().String()))
 	_ = log.Sync() // scripts and tests wait for this line
 
 	errc := make(chan error, 1)
@@ -114,4 +121,30 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 	log.Info("stopped")
 	_ = log.Sync()
 	return nil
+}
+
+// ServeAll runs every server until ctx ends or one of them returns, then
+// stops the others and waits for them. It returns the first error. A nil
+// server is skipped.
+func ServeAll(ctx context.Context, servers ...func(ctx context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(servers))
+	n := 0
+	for _, s := range servers {
+		if s == nil {
+			continue
+		}
+		n++
+		go func() { errc <- s(ctx) }()
+	}
+	var first error
+	for i := 0; i < n; i++ {
+		err := <-errc
+		cancel()
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -16,7 +16,9 @@ import (
 // (AUTHSERVER_HTTP_ADDR sets http.addr, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  zaplog.Config     `json:"log"`
+	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
+	Metrics httpserver.MetricsConfig `json:"metrics"`
+	Log     zaplog.Config            `json:"log"`
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
@@ -140,6 +142,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
+    "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},

@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return err
 			}
 		}
-		return serve(ctx, cfg, file, c.Env, stdout, o.listener)
+		return serve(ctx, cfg, file, c.Env, stdout, o)
 	case "migrate":
 		applied, err := authserver.Migrate(ctx, storageOption(cfg))
 		if err != nil {
@@ -121,9 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
 }
 
-// serve runs the server until ctx ends, on ln if not nil, else on
-// http.addr.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
+// serve runs the server until ctx ends, on o.listener if not nil, else on
+// http.addr, and the metrics beside it when metrics.addr is set.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -187,13 +187,19 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}()
 
 	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
+	metrics := httpserver.NewMetrics()
 	r := httpserver.NewRouter(httpserver.Stack{
 		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: httpserver.NewMetrics(),
+		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/oauth", srv.Handler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
-	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, ln)
+	if env == "production" && cfg.Metrics.Public() {
+		log.Warn(httpserver.PublicMetricsWarning)
+	}
+	return httpserver.ServeAll(ctx,
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
 // option adjusts run for a test.
@@ -204,6 +210,9 @@ type options struct {
 	// or http.addr: a test opens it on port 0, so it knows the address
 	// before the server starts and no other process can take it.
 	listener net.Listener
+	// metricsListener is served on instead of metrics.addr, when that is
+	// set.
+	metricsListener net.Listener
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
@@ -223,6 +232,10 @@ func cookieKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("config: browser.cookie_key must be base64 of at least 32 random bytes (e.g. openssl rand -base64 32)")
+}
+
+func withMetricsListener(ln net.Listener) option {
+	return func(o *options) { o.metricsListener = ln }
 }
 
 func keyOptions(cfg Config) []authserver.Option {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server and read from
@@ -115,6 +117,14 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
 
+	noRedirect := &http.Client{Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/oauth-authorization-server", "/oauth/jwks.json", "/oauth/login", "/oauth/authorize", "/nope"} {
+		servertest.HeadLikeGet(t, noRedirect, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+			return req
+		})
+	}
+
 	resp, err = client.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp.Body)
@@ -162,6 +172,43 @@ func TestRunProductionRefusesHTTPIssuer(t *testing.T) {
 	env := fakeEnv(map[string]string{"CONFIG_DIR": "../../../configs", "APP_ENV": "production", "AUTHSERVER_DATA_DIR": t.TempDir()})
 	err := run(context.Background(), []string{"authserver"}, env, strings.NewReader(""), io.Discard, io.Discard)
 	assert.ErrorContains(t, err, "https")
+}
+
+func TestRunProductionServesMetricsApart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout syncBuffer
+	env := fakeEnv(map[string]string{
+		"CONFIG_DIR": "../../../configs", "APP_ENV": "production",
+		"AUTHSERVER_ISSUER": "https://id.example.com", "AUTHSERVER_DATA_DIR": t.TempDir(),
+		"AUTHSERVER_METRICS_TOKEN": "scrape-token-0123456789",
+	})
+	ln, mln := listen(t), listen(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln), withMetricsListener(mln))
+	}()
+	waitListening(t, &stdout, ln.Addr().String(), done)
+
+	get := func(url, token string) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusNotFound, get("http://"+ln.Addr().String()+"/metrics", "scrape-token-0123456789"), "not on the public address")
+	assert.Equal(t, http.StatusUnauthorized, get("http://"+mln.Addr().String()+"/metrics", ""))
+	assert.Equal(t, http.StatusOK, get("http://"+mln.Addr().String()+"/metrics", "scrape-token-0123456789"))
+	assert.Equal(t, http.StatusOK, get("http://"+ln.Addr().String()+"/healthz", ""))
+
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, stdout.String(), `"msg":"metrics listening"`)
+	assert.NotContains(t, stdout.String(), "scrape-token-0123456789", "the token is never logged")
 }
 
 func TestKeysRotateCommand(t *testing.T) {

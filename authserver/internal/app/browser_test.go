@@ -325,3 +325,122 @@ func TestRevokingAGrant(t *testing.T) {
 	fresh := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: again, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
 	assert.True(t, w.introspect("rs", fresh.AccessToken).Active, "tokens of the new consent are not covered by the old revocation")
 }
+
+// marks counts what reaches the revocation and refresh stores, and can
+// fail the refresh store's revocation.
+type marks struct {
+	app.RevocationStore
+	app.UserClientRevoker
+	revokes, userClient int
+	fail                error
+}
+
+func (m *marks) Revoke(ctx context.Context, id string, at, until time.Time) error {
+	m.revokes++
+	return m.RevocationStore.Revoke(ctx, id, at, until)
+}
+
+func (m *marks) RevokeUserClientTokens(ctx context.Context, userID, clientID string, at time.Time) error {
+	m.userClient++
+	if m.fail != nil {
+		return m.fail
+	}
+	return m.UserClientRevoker.RevokeUserClientTokens(ctx, userID, clientID, at)
+}
+
+func TestRevokeOnlyAGrantThatExists(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store}
+	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	w.approve(t, codeReq("web"))
+	audited := func() int {
+		events, err := w.store.RecentAudit(ctx, 1000)
+		require.NoError(t, err)
+		n := 0
+		for _, e := range events {
+			if e.Type == domain.AuditGrantRevoked {
+				n++
+			}
+		}
+		return n
+	}
+
+	for name, id := range map[string]string{
+		"a client never let in": "pw",
+		"no such client":        "made-up-" + strings.Repeat("x", 100),
+		"another user's grant":  "spa",
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := grants.Revoke(ctx, "u-alice", id)
+			assert.ErrorIs(t, err, app.ErrNoGrant)
+			assert.Zero(t, m.revokes+m.userClient, "no mark written")
+			assert.Zero(t, audited(), "no audit event")
+		})
+	}
+	require.NoError(t, w.store.SaveConsent(ctx, domain.Consent{UserID: "u-bob", ClientID: "spa", Scope: domain.NewScope("current_time")}))
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "spa"), app.ErrNoGrant, "bob's grant is not alice's to revoke")
+
+	for name, id := range map[string]string{"empty": "", "too long": strings.Repeat("a", app.MaxClientIDLength+1), "50 KB": strings.Repeat("a", 50<<10)} {
+		t.Run(name, func(t *testing.T) {
+			err := grants.Revoke(ctx, "u-alice", id)
+			assert.Equal(t, domain.InvalidRequest, domain.CodeOf(err))
+			assert.Zero(t, m.revokes+m.userClient)
+		})
+	}
+
+	require.NoError(t, grants.Revoke(ctx, "u-alice", "web"))
+	assert.Equal(t, 1, m.revokes, "the grant that exists is revoked")
+	assert.Equal(t, 1, audited())
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), app.ErrNoGrant, "and only once")
+	assert.Equal(t, 1, m.revokes)
+	list, err := grants.List(ctx, "u-bob")
+	require.NoError(t, err)
+	assert.Len(t, list, 1, "bob's grant stays")
+}
+
+// TestRevokeThatFailsKeepsTheGrantListed: when the tokens cannot be
+// revoked (a backend is down), the consent is put back, so the account
+// page still shows the grant and the user can try again.
+func TestRevokeThatFailsKeepsTheGrantListed(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store, fail: domain.ErrUnavailable}
+	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	code := w.approve(t, codeReq("web"))
+	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
+
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), domain.ErrUnavailable)
+	list, err := grants.List(ctx, "u-alice")
+	require.NoError(t, err)
+	require.Len(t, list, 1, "still listed")
+
+	m.fail = nil
+	require.NoError(t, grants.Revoke(ctx, "u-alice", "web"), "the retry revokes it")
+	assert.False(t, w.introspect("rs", resp.AccessToken).Active)
+}
+
+func TestEndAllSessions(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	first, err := w.accounts.StartSession(ctx, "u-alice")
+	require.NoError(t, err)
+	w.clock.Advance(time.Second)
+	second, err := w.accounts.StartSession(ctx, "u-alice")
+	require.NoError(t, err)
+	list, err := w.accounts.UserSessions(ctx, "u-alice")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, app.HashToken(first), list[0].Hash, "oldest first")
+
+	require.NoError(t, w.accounts.EndAllSessions(ctx, "u-alice"))
+	for _, tok := range []string{first, second} {
+		_, err := w.accounts.Session(ctx, tok)
+		assert.ErrorIs(t, err, app.ErrNoSession)
+	}
+	events, err := w.store.RecentAudit(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	assert.Equal(t, domain.AuditSessionsEnded, events[0].Type)
+	assert.Equal(t, "u-alice", events[0].UserID)
+}

@@ -50,23 +50,65 @@ func (g *Grants) List(ctx context.Context, userID string) ([]GrantView, error) {
 	return out, nil
 }
 
+// MaxClientIDLength is the longest client id Revoke looks up: longer than
+// any registered one (fixtures refuse them), short enough that a request
+// cannot make the server hash, store or log kilobytes for it.
+const MaxClientIDLength = 128
+
+// ErrNoGrant means the user has no grant to that client: Revoke changed
+// nothing.
+var ErrNoGrant = errors.New("no grant to that client")
+
 // Revoke withdraws a user's grant to a client: the consent, every refresh
 // token the client holds for the user (and any family an exchange of an
 // earlier code is still creating), the user's outstanding codes for the
 // client, and every access token issued to it for the user until now. The
 // next resource call with any of them fails.
+//
+// Only a consent that exists is revoked: for any other client id Revoke
+// returns ErrNoGrant and writes nothing, no revocation mark and no audit
+// event, so a request cannot fill the stores with marks for ids it made
+// up. An id longer than MaxClientIDLength is an invalid_request before any
+// look-up.
 func (g *Grants) Revoke(ctx context.Context, userID, clientID string) error {
+	if clientID == "" || len(clientID) > MaxClientIDLength {
+		return domain.Errorf(domain.InvalidRequest, "client_id must be 1 to %d bytes", MaxClientIDLength)
+	}
+	consent, err := g.consents.FindConsent(ctx, userID, clientID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return ErrNoGrant
+	}
+	if err != nil {
+		return err
+	}
 	at := g.now()
+	// The consent goes first: an authorization approved meanwhile saves a
+	// new one, which the account page then shows, and its code, issued
+	// before the mark below, is refused.
 	if err := g.consents.DeleteConsent(ctx, userID, clientID); err != nil {
 		return err
 	}
+	err = g.revokeTokens(ctx, userID, clientID, at)
+	g.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditGrantRevoked, ClientID: clientID, UserID: userID}, err, "account page"))
+	if err != nil {
+		// The grant's tokens may still work: put the consent back, unless
+		// a new one was given meanwhile, so the account page still lists
+		// the grant and the user can try again.
+		if _, ferr := g.consents.FindConsent(ctx, userID, clientID); errors.Is(ferr, domain.ErrNotFound) {
+			_ = g.consents.SaveConsent(ctx, consent) // best effort: err is what the user hears of
+		}
+	}
+	return err
+}
+
+// revokeTokens revokes the refresh tokens, then marks every access token
+// and code of the user's grant to the client as revoked.
+func (g *Grants) revokeTokens(ctx context.Context, userID, clientID string, at time.Time) error {
 	if err := g.refresh.RevokeUserClientTokens(ctx, userID, clientID, at); err != nil {
 		return err
 	}
 	// Stamped after the refresh tokens are revoked (see revokeFamily). The
 	// mark also refuses codes issued before it, so it outlives them too.
 	now := g.now()
-	err := g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, max(g.maxTTL, domain.MaxCodeTTL)))
-	g.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditGrantRevoked, ClientID: clientID, UserID: userID}, err, "account page"))
-	return err
+	return g.revocations.Revoke(ctx, consentKey(userID, clientID), now, revokeFor(now, max(g.maxTTL, domain.MaxCodeTTL)))
 }

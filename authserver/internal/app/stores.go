@@ -21,6 +21,13 @@ type SessionStore interface {
 	// DeleteSession deletes the session stored under hash; deleting one that is
 	// not there is not an error.
 	DeleteSession(ctx context.Context, hash string) error
+	// ListUserSessions returns the user's sessions that are active by the
+	// store's clock, oldest first (by CreatedAt, then Hash).
+	ListUserSessions(ctx context.Context, userID string) ([]domain.Session, error)
+	// DeleteUserSessions deletes every active session of the user; one
+	// that has expired may stay until the store reclaims it (it is never
+	// active again). A user without any is not an error.
+	DeleteUserSessions(ctx context.Context, userID string) error
 }
 
 // CodeStore keeps authorization codes, by hash, and runs their two-phase

@@ -28,6 +28,7 @@ const (
 	AuditConsentGiven   AuditType = "consent.given"
 	AuditGrantRevoked   AuditType = "grant.revoked"
 	AuditUserCreated    AuditType = "user.created"
+	AuditSessionsEnded  AuditType = "sessions.ended"
 	AuditClientChanged  AuditType = "client.changed"
 	AuditUserChanged    AuditType = "user.changed"
 )

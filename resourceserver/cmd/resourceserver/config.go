@@ -19,7 +19,9 @@ const demoSecret = "resourceserver-secret"
 // introspection.endpoint, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  zaplog.Config     `json:"log"`
+	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
+	Metrics httpserver.MetricsConfig `json:"metrics"`
+	Log     zaplog.Config            `json:"log"`
 	// Introspection says where and as whom to ask about tokens (RFC 7662).
 	Introspection struct {
 		Endpoint     string `json:"endpoint"`
@@ -65,6 +67,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
+    "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
     "introspection": {
       "type": "object",

@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o.listener)
+	return serve(ctx, cfg, file, cmd.Env, stdout, o)
 }
 
 // option adjusts run for a test.
@@ -58,13 +58,20 @@ type options struct {
 	// or http.addr: a test opens it on port 0, so it knows the address
 	// before the server starts and no other process can take it.
 	listener net.Listener
+	// metricsListener is served on instead of metrics.addr, when that is
+	// set.
+	metricsListener net.Listener
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
 
-// serve runs the server until ctx ends, on ln if not nil, else on
-// http.addr.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
+func withMetricsListener(ln net.Listener) option {
+	return func(o *options) { o.metricsListener = ln }
+}
+
+// serve runs the server until ctx ends, on o.listener if not nil, else on
+// http.addr, and the metrics beside it when metrics.addr is set.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -92,12 +99,18 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	// No readiness checks: the only dependency is the authorization
 	// server, and each request reports it as a 503 of its own.
 	health := httpserver.NewHealth()
+	metrics := httpserver.NewMetrics()
 	r := httpserver.NewRouter(httpserver.Stack{
 		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: httpserver.NewMetrics(),
+		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/", api)
-	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, ln)
+	if env == "production" && cfg.Metrics.Public() {
+		log.Warn(httpserver.PublicMetricsWarning)
+	}
+	return httpserver.ServeAll(ctx,
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
 // secureEndpoint reports whether calls to endpoint are safe from the

@@ -16,6 +16,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer is stdout for a server running on another goroutine.
@@ -158,6 +161,17 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `route="/current_time"`)
 
+	// HEAD wherever GET is served.
+	for path, token := range map[string]string{"/current_time": "good", "/epoch_time": "good", "/healthz": "", "/readyz": "", "/nope": ""} {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, method, base+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return req
+		})
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -232,10 +246,28 @@ func TestProductionStartsWithARealSecret(t *testing.T) {
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "production",
 		"RESOURCESERVER_INTROSPECTION_CLIENT_SECRET": "a-real-secret-from-the-vault",
 	})
-	ln := listen(t)
-	go func() { done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, withListener(ln)) }()
+	ln, mln := listen(t), listen(t)
+	go func() {
+		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, withListener(ln), withMetricsListener(mln))
+	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
+
+	// Production serves the metrics apart (metrics.addr), not on the
+	// public address.
+	c := &http.Client{Timeout: bound}
+	resp, err := c.Get("http://" + ln.Addr().String() + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, err = c.Get("http://" + mln.Addr().String() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "go_goroutines")
+
 	cancel()
 	require.NoError(t, <-done)
 	assert.NotContains(t, stdout.String(), "a-real-secret-from-the-vault")
+	assert.NotContains(t, stdout.String(), httpserver.PublicMetricsWarning)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/webapp/internal/fake"
 )
 
@@ -74,6 +75,16 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 
 	assert.NotContains(t, s.logs.String(), "webapp-browser-secret", "no client secret in the logs")
 	assert.NotContains(t, s.logs.String(), "rt-1", "no token in the logs")
+
+	// HEAD wherever GET is served. /login starts a new sign-in each time,
+	// to a new state in the Location.
+	noRedirect := &http.Client{Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/", "/login", "/callback", "/static/style.css"} {
+		servertest.HeadLikeGet(t, noRedirect, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, nil)
+			return req
+		}, "Location")
+	}
 }
 
 func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {

@@ -34,7 +34,9 @@ const callbackPath = "/callback"
 // authserver.client_secret, and so on).
 type Config struct {
 	HTTP httpserver.Config `json:"http"`
-	Log  zaplog.Config     `json:"log"`
+	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
+	Metrics httpserver.MetricsConfig `json:"metrics"`
+	Log     zaplog.Config            `json:"log"`
 	// AuthServer is where the webapp gets tokens, and the client it
 	// authenticates as (client_secret_basic).
 	AuthServer struct {
@@ -211,6 +213,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
+    "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
     "authserver": {
       "type": "object",

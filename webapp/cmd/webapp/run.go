@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o.listener)
+	return serve(ctx, cfg, file, cmd.Env, stdout, o)
 }
 
 // option adjusts run for a test.
@@ -65,13 +65,21 @@ type options struct {
 	// or http.addr: a test opens it on port 0, so it knows the address
 	// before the server starts and no other process can take it.
 	listener net.Listener
+	// metricsListener is served on instead of metrics.addr, when that is
+	// set.
+	metricsListener net.Listener
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
 
+func withMetricsListener(ln net.Listener) option {
+	return func(o *options) { o.metricsListener = ln }
+}
+
 // serve wires the adapters to the use cases and serves until ctx ends, on
-// ln if not nil, else on http.addr.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
+// o.listener if not nil, else on http.addr, and the metrics beside it when
+// metrics.addr is set.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
 	log, accessLevel, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
@@ -103,10 +111,11 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if err != nil {
 		return fmt.Errorf("config: http.trusted_proxies: %w", err)
 	}
+	metrics := httpserver.NewMetrics()
 	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
 			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-			Health: health, Metrics: httpserver.NewMetrics(),
+			Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 			// The password grant forwards the caller's address (authclient).
 			RecordClientAddr: true, TrustedProxies: proxies,
 		},
@@ -128,7 +137,13 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	} else {
 		log.Info("browser pages off: browser.client_secret is empty")
 	}
-	return httpserver.Serve(ctx, cfg.HTTP, httpapi.NewHandler(deps), log, health, ln)
+	if env == "production" && cfg.Metrics.Public() {
+		log.Warn(httpserver.PublicMetricsWarning)
+	}
+	h := httpapi.NewHandler(deps)
+	return httpserver.ServeAll(ctx,
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, h, log, health, o.listener) },
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
 // maxLoginClaims is the most claims of completed sign-ins kept in memory:

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // syncBuffer collects run's log output; run writes from the server's
@@ -78,10 +80,12 @@ func fakeResourceServer(t *testing.T) *httptest.Server {
 
 // started is a webapp running in-process.
 type started struct {
-	url  string
-	logs *syncBuffer
-	stop context.CancelFunc
-	done chan error
+	url string
+	// metricsURL is where the metrics are when metrics.addr is set.
+	metricsURL string
+	logs       *syncBuffer
+	stop       context.CancelFunc
+	done       chan error
 }
 
 // bound is how long the test waits for what must happen, however loaded
@@ -121,9 +125,12 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{url: "http://" + ln.Addr().String(), logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
+	mln := listen(t) // served on only when metrics.addr is set
+	s := &started{url: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String(),
+		logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, s.logs, io.Discard, withListener(ln))
+		s.done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, s.logs, io.Discard,
+			withListener(ln), withMetricsListener(mln))
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -211,6 +218,13 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 		})
 	}
 
+	for _, path := range []string{"/current_time", "/epoch_time", "/healthz", "/readyz", "/nope"} {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+			req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, nil)
+			return req
+		})
+	}
+
 	assert.NotContains(t, s.logs.String(), "qwerty", "no client secret in the logs")
 	assert.NotContains(t, s.logs.String(), "alice-password", "no password in the logs")
 	assert.NotContains(t, s.logs.String(), "tok-current_time", "no token in the logs")
@@ -282,6 +296,9 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"demo user without a password",
 			map[string]string{"WEBAPP_DEMO_USER": `{"username":"bob","password":""}`},
 			[]string{"demo_user.password"}},
+		{"a short metrics token",
+			map[string]string{"WEBAPP_METRICS_TOKEN": "guessable"},
+			[]string{"metrics.token", "WEBAPP_METRICS_TOKEN"}},
 		{"unknown environment",
 			map[string]string{"APP_ENV": "staging"},
 			[]string{"unknown environment"}},
@@ -315,4 +332,26 @@ func TestRunStartsInProductionWithARealSecret(t *testing.T) {
 	assert.Equal(t, `Basic realm="webapp"`, resp.Header.Get("WWW-Authenticate"))
 	assert.Contains(t, body, `"error":"invalid_credentials"`)
 	assert.NotContains(t, s.logs.String(), "a-real-secret")
+
+	// Production serves the metrics apart (metrics.addr), not on the
+	// public address.
+	resp, _ = get(t, s.url+"/metrics")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, body = get(t, s.metricsURL+"/metrics")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, `route="/current_time"`)
+}
+
+func TestRunMetricsBehindAToken(t *testing.T) {
+	s := start(t, map[string]string{"WEBAPP_METRICS_TOKEN": "scrape-token-0123456789"})
+	resp, _ := get(t, s.url+"/metrics")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer scrape-token-0123456789")
+	resp, err = (&http.Client{Timeout: bound}).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotContains(t, s.logs.String(), "scrape-token-0123456789", "the token is never logged")
 }

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/zaplog"
 )
@@ -28,7 +30,8 @@ func handleLoginForm(p *pages, accounts Accounts, signup bool) http.Handler {
 			redirect(w, r, returnTo)
 			return
 		}
-		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword})
+		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword},
+			p.returnTargets(r, returnTo)...)
 	})
 }
 
@@ -61,7 +64,7 @@ func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Acc
 		return
 	}
 	zaplog.SetUserID(r.Context(), user.ID)
-	http.SetCookie(w, p.cookie(sessionCookie, token, 0))
+	p.startBrowserSession(w, token)
 	redirect(w, r, returnTo)
 }
 
@@ -86,7 +89,7 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 			}
 			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword}
 			data.Error = pe.Description
-			p.render(w, r, http.StatusBadRequest, "signup", data)
+			p.render(w, r, http.StatusBadRequest, "signup", data, p.returnTargets(r, returnTo)...)
 			return
 		}
 		startSession(w, r, p, accounts, user, returnTo)
@@ -101,18 +104,32 @@ func handleLogoutForm(p *pages) http.Handler {
 	})
 }
 
+// handleLogout ends the browser's session on the server, not only its
+// cookie, so the cookie is worth nothing after even if it was copied. With
+// everywhere set (the account page's "sign out everywhere") it ends every
+// session of the user, in every browser.
 func handleLogout(p *pages, accounts Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
 			return
 		}
-		if c, err := r.Cookie(sessionCookie); err == nil {
+		if r.PostFormValue("everywhere") != "" {
+			sess, ok, err := p.session(r, accounts)
+			if err == nil && ok {
+				err = accounts.EndAllSessions(r.Context(), sess.UserID)
+			}
+			if err != nil {
+				p.fail(w, r, err)
+				return
+			}
+		}
+		if c, err := r.Cookie(p.sessionCookie); err == nil {
 			if err := accounts.EndSession(r.Context(), c.Value); err != nil {
 				p.fail(w, r, err)
 				return
 			}
 		}
-		http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+		p.endBrowserSession(w)
 		redirect(w, r, p.base+"/login")
 	})
 }
@@ -124,11 +141,26 @@ type grantRow struct {
 	Updated              string
 }
 
+type sessionRow struct {
+	Created, CreatedISO string
+	Expires, ExpiresISO string
+	Current             bool
+}
+
 type accountPage struct {
 	pageData
 	Username string
 	Grants   []grantRow
+	Sessions []sessionRow
+	// OlderSessions are not shown (see maxSessionRows).
+	OlderSessions int
 }
+
+// maxSessionRows is how many sessions the account page lists.
+const maxSessionRows = 20
+
+// pageTime is how the pages show a time.
+func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") }
 
 // handleAccount lists the apps the user let in, each with a revoke button.
 func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
@@ -152,17 +184,41 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 			p.fail(w, r, err)
 			return
 		}
+		sessions, err := accounts.UserSessions(r.Context(), sess.UserID)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
 		data := accountPage{pageData: p.data(w, r), Username: user.Username}
+		// The newest few, and this browser's: a user signed in thousands
+		// of times does not get a page of thousands of rows.
+		if n := len(sessions) - maxSessionRows; n > 0 {
+			data.OlderSessions = n
+			sessions = slices.DeleteFunc(sessions, func(s domain.Session) bool {
+				if n > 0 && s.Hash != sess.Hash {
+					n--
+					return true
+				}
+				return false
+			})
+		}
+		for _, s := range sessions {
+			data.Sessions = append(data.Sessions, sessionRow{
+				Created: pageTime(s.CreatedAt), CreatedISO: s.CreatedAt.UTC().Format(time.RFC3339),
+				Expires: pageTime(s.ExpiresAt), ExpiresISO: s.ExpiresAt.UTC().Format(time.RFC3339),
+				Current: s.Hash == sess.Hash,
+			})
+		}
 		if r.URL.Query().Get("revoked") != "" {
 			data.Notice = "Access revoked. That app's tokens no longer work."
 		}
 		for _, g := range list {
 			row := grantRow{
 				ClientID: g.Client.ID, ClientName: g.Client.Name, Scopes: g.Consent.Scope,
-				Created: g.Consent.CreatedAt.UTC().Format("2 Jan 2006 15:04 MST"), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
+				Created: pageTime(g.Consent.CreatedAt), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
 			}
 			if g.Consent.UpdatedAt.Sub(g.Consent.CreatedAt) > time.Second {
-				row.Updated = g.Consent.UpdatedAt.UTC().Format("2 Jan 2006 15:04 MST")
+				row.Updated = pageTime(g.Consent.UpdatedAt)
 			}
 			data.Grants = append(data.Grants, row)
 		}
@@ -170,10 +226,16 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 	})
 }
 
-// handleRevokeGrant withdraws the user's grant to one client.
+// handleRevokeGrant withdraws the user's grant to one client. A client id
+// that is not one of the user's grants changes nothing.
 func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
+			return
+		}
+		clientID := r.PostFormValue("client_id")
+		if len(clientID) > app.MaxClientIDLength {
+			p.fail(w, r, domain.Errorf(domain.InvalidRequest, "client_id is longer than any client's"))
 			return
 		}
 		sess, ok, err := p.session(r, accounts)
@@ -185,7 +247,12 @@ func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler 
 			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		if err := grants.Revoke(r.Context(), sess.UserID, r.PostFormValue("client_id")); err != nil {
+		err = grants.Revoke(r.Context(), sess.UserID, clientID)
+		if errors.Is(err, app.ErrNoGrant) {
+			redirect(w, r, p.base+"/account") // revoked already, or never granted
+			return
+		}
+		if err != nil {
 			p.fail(w, r, err)
 			return
 		}

@@ -102,7 +102,9 @@ func handleAuthorize(p *pages, authz Authorizer, accounts Accounts, scopes Scope
 			redirectError(w, r, auth, authz.Issuer(), domain.Errorf(domain.AccessDenied, "the user denied the request"))
 			return
 		}
-		if r.Method == http.MethodGet {
+		if r.Method != http.MethodPost {
+			// GET, or HEAD answered as GET: only the consent page's POST
+			// is the user's answer; anything else asks first.
 			need, err := authz.NeedsConsent(r.Context(), sess.UserID, auth)
 			if err != nil {
 				p.fail(w, r, err)
@@ -156,7 +158,13 @@ func showConsent(w http.ResponseWriter, r *http.Request, p *pages, accounts Acco
 	for k, vs := range authorizeValues(auth.Request) {
 		data.Hidden = append(data.Hidden, hiddenField{Name: k, Value: vs[0]})
 	}
-	p.render(w, r, http.StatusOK, "consent", data)
+	// The form's POST ends in a redirect to the client: form-action must
+	// allow its origin (see securityHeaders).
+	var targets []string
+	if src := cspSource(auth.Redirect); src != "" {
+		targets = append(targets, src)
+	}
+	p.render(w, r, http.StatusOK, "consent", data, targets...)
 }
 
 // redirectError sends an error back to the client (RFC 6749 §4.1.2.1),

@@ -48,6 +48,6 @@ func (p *pages) loginRefused(w http.ResponseWriter, r *http.Request, err error, 
 		status = http.StatusBadRequest
 	}
 	data.Error = pe.Description
-	p.render(w, r, status, "login", data)
+	p.render(w, r, status, "login", data, p.returnTargets(r, data.ReturnTo)...)
 	return true
 }

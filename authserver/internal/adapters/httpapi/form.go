@@ -97,8 +97,13 @@ var errTooLarge = &domain.Error{Code: domain.InvalidRequest, Description: "reque
 // clientCredentials finds how the request authenticates its client: HTTP
 // Basic (client_secret_basic), client_id and client_secret in the body
 // (client_secret_post), or client_id alone (none, a public client). Using
-// two methods at once is refused (RFC 6749 §2.3).
+// two methods at once is refused (RFC 6749 §2.3), and so are two
+// Authorization headers: which one counts would depend on the reader, and
+// a proxy in front may read the other.
 func clientCredentials(r *http.Request, f form) (app.ClientCredentials, error) {
+	if len(r.Header["Authorization"]) > 1 {
+		return app.ClientCredentials{}, domain.Errorf(domain.InvalidRequest, "send one Authorization header, not several")
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, err := parseBasic(h)
 		if err != nil {

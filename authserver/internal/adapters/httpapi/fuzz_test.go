@@ -75,7 +75,7 @@ func FuzzSafeReturn(f *testing.F) {
 		"/oauth/account/../../x", "/oauth/authorize\r\nLocation: x", "/%2F%2Fevil.example", "javascript:alert(1)", "/oauth/authorize#//evil"} {
 		f.Add(s)
 	}
-	p, err := newPages("/oauth", PageConfig{}, zap.NewNop())
+	p, err := newPages("/oauth", PageConfig{}, nil, zap.NewNop())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -37,6 +39,10 @@ type Accounts interface {
 	Session(ctx context.Context, token string) (domain.Session, error)
 	// EndSession ends the session behind a cookie token.
 	EndSession(ctx context.Context, token string) error
+	// UserSessions returns the user's active sessions, oldest first.
+	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
+	// EndAllSessions ends every session of the user.
+	EndAllSessions(ctx context.Context, userID string) error
 	// Signup creates an account.
 	Signup(ctx context.Context, username, password string) (domain.User, error)
 	// User returns the user with the given id.
@@ -80,11 +86,26 @@ type pages struct {
 	base      string // the path Handler is mounted at, e.g. "/oauth"
 	cfg       PageConfig
 	log       *zap.Logger
+	authz     Authorizer
 	templates map[string]*template.Template
+	// The cookies' names and path (see newPages).
+	sessionCookie, csrfCookie, cookiePath string
 }
 
-func newPages(base string, cfg PageConfig, log *zap.Logger) (*pages, error) {
-	p := &pages{base: base, cfg: cfg, log: log, templates: map[string]*template.Template{}}
+// newPages parses the templates and names the cookies. Under https (when
+// cookies are Secure) they carry the __Host- prefix: a browser then takes
+// them only with Secure, Path=/ and no Domain, so no other host (a sibling
+// subdomain) and no plain-http page can set or overwrite them, which is
+// what a planted CSRF or session cookie would need. The prefix requires
+// Path=/, so under https the cookies go with every request to the host, not
+// only to the pages under base. Plain http (local development) keeps plain
+// names, scoped to base.
+func newPages(base string, cfg PageConfig, authz Authorizer, log *zap.Logger) (*pages, error) {
+	p := &pages{base: base, cfg: cfg, authz: authz, log: log, templates: map[string]*template.Template{},
+		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf", cookiePath: base + "/"}
+	if cfg.SecureCookies {
+		p.sessionCookie, p.csrfCookie, p.cookiePath = "__Host-"+p.sessionCookie, "__Host-"+p.csrfCookie, "/"
+	}
 	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error"} {
 		t, err := template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -104,19 +125,64 @@ type pageData struct {
 }
 
 // securityHeaders go on every page: no framing (clickjacking of the
-// consent page), no scripts or foreign content, no referrer (URLs carry
-// codes), no caching.
-func securityHeaders(w http.ResponseWriter) {
+// consent page), no scripts or foreign content, forms only to this server
+// (form-action), no referrer (URLs carry codes), no caching.
+//
+// Browsers apply form-action to the redirects that follow a form's
+// submission too, and a consent form (or a login form on the way to an
+// authorization) ends in a redirect to the client's redirect URI, another
+// origin: formTargets are those origins, added to 'self'.
+func securityHeaders(w http.ResponseWriter, formTargets ...string) {
+	formAction := "'self'"
+	for _, o := range formTargets {
+		formAction += " " + o
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 }
 
-func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+// cspSource is the CSP source expression of a redirect URI's origin
+// ("https://app.example:8443"; a custom scheme's "com.example.app:"), or ""
+// if it has none that can be written safely.
+func cspSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Host != "" {
+		src += "//" + u.Host
+	}
+	for _, c := range src {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("+-.:/[]", c)) {
+			return ""
+		}
+	}
+	return src
+}
+
+// returnTargets are the form targets (see securityHeaders) of a page whose
+// form leads on to returnTo: the client's redirect URI when returnTo is an
+// authorization request that names a good one, since it may end there.
+func (p *pages) returnTargets(r *http.Request, returnTo string) []string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != p.base+"/authorize" || p.authz == nil {
+		return nil
+	}
+	req, _ := readAuthorize(u.Query())
+	auth, _ := p.authz.Validate(r.Context(), req)
+	if src := cspSource(auth.Redirect); src != "" {
+		return []string{src}
+	}
+	return nil
+}
+
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any, formTargets ...string) {
 	var buf bytes.Buffer
 	if err := p.templates[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		zaplog.For(r.Context(), p.log).Error("rendering page", zap.String("page", name), zap.Error(err))
@@ -124,7 +190,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>Error</title><p>Internal error.</p>")
 	}
-	securityHeaders(w)
+	securityHeaders(w, formTargets...)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -155,54 +221,118 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// CSRF: a double-submit token. A random value lives in a SameSite=Lax
-// cookie and in a hidden field of every form; a POST must carry both, equal.
-// Another site can make the browser send the cookie (not with Lax, mostly)
-// but cannot read it to fill in the field.
+// CSRF. Every form carries a token derived from a secret the browser holds
+// in an HttpOnly cookie: the session cookie once signed in, before that a
+// pre-session cookie of its own. The token is HMAC-SHA256 keyed with that
+// secret, so it is bound to it: a token of another session, or of the
+// same browser before login or after logout, does not match. Nothing is
+// stored, and every replica computes the same token. A POST must carry the
+// token of the cookie it comes with. At login the pre-session cookie is
+// dropped and the session's takes over; at logout both go, and the next
+// page makes a new pre-session cookie: the token changes at both.
+//
+// Another site can make the browser send the cookies but cannot read them,
+// or the page, to learn the token. http.CrossOriginProtection stands in
+// front as a second wall (see NewHandler): browsers say where a POST comes
+// from, and a cross-origin one is refused even with a good token.
 
-const (
-	csrfCookie    = "authserver_csrf"
-	sessionCookie = "authserver_session"
-	csrfField     = "csrf_token"
-)
+const csrfField = "csrf_token"
+
+// minCookieSecret is the shortest cookie value taken as a CSRF secret:
+// 32 random bytes make 43 characters; anything shorter was not made here.
+const minCookieSecret = 43
 
 func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
 	//nolint:gosec // G124: Secure is on whenever the issuer is https (PageConfig.SecureCookies)
-	return &http.Cookie{Name: name, Value: value, Path: p.base + "/", MaxAge: maxAge,
+	return &http.Cookie{Name: name, Value: value, Path: p.cookiePath, MaxAge: maxAge,
 		HttpOnly: true, Secure: p.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
 }
 
-// data returns the common page data, setting a CSRF cookie if there is none.
-func (p *pages) data(w http.ResponseWriter, r *http.Request) pageData {
-	token := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		token = c.Value
-	} else {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		token = base64.RawURLEncoding.EncodeToString(b)
-		http.SetCookie(w, p.cookie(csrfCookie, token, 0))
+// csrfSecret is what the request's CSRF token derives from: the session
+// cookie if there is one, else the pre-session cookie; "" if neither.
+func (p *pages) csrfSecret(r *http.Request) string {
+	if v := cookieSecret(r, p.sessionCookie); v != "" {
+		return "session " + v
 	}
-	return pageData{Base: p.base, CSRF: token}
+	if v := cookieSecret(r, p.csrfCookie); v != "" {
+		return "pre-session " + v
+	}
+	return ""
 }
 
-// checkCSRF parses the form and reports whether it carries the token.
+// cookieSecret is the first value of the named cookie long enough to be
+// one this server made, or "". (A browser sends the cookie of the longest
+// path first, when there are several.)
+func cookieSecret(r *http.Request, name string) string {
+	for _, c := range r.CookiesNamed(name) {
+		if len(c.Value) >= minCookieSecret {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// csrfToken is the token of the forms of a browser holding secret.
+func csrfToken(secret string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("authserver form token"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// data returns the common page data, making the browser a pre-session
+// cookie if it has no cookie to bind the CSRF token to. The new cookie is
+// also added to r, so the rest of the request binds to the same one.
+func (p *pages) data(w http.ResponseWriter, r *http.Request) pageData {
+	secret := p.csrfSecret(r)
+	if secret == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		c := p.cookie(p.csrfCookie, base64.RawURLEncoding.EncodeToString(b), 0)
+		http.SetCookie(w, c)
+		r.AddCookie(c)
+		secret = p.csrfSecret(r)
+	}
+	return pageData{Base: p.base, CSRF: csrfToken(secret)}
+}
+
+// checkCSRF parses the form and reports whether it carries the token of
+// the cookie it came with; if not, it answers 403.
 func (p *pages) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	if err == nil && r.ParseForm() == nil {
+	if secret := p.csrfSecret(r); secret != "" && r.ParseForm() == nil {
 		got := r.PostFormValue(csrfField)
-		if got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Value)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(csrfToken(secret))) == 1 {
 			return true
 		}
 	}
+	p.formRefused(w, r)
+	return false
+}
+
+// formRefused is the answer to a form that did not come from this site's
+// page in this browser: a missing or stale CSRF token, or a cross-origin
+// POST.
+func (p *pages) formRefused(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusForbidden, "error", errorPage{pageData: p.data(w, r), Title: "Please try again",
 		Message: "This form expired or did not come from this site. Go back, reload the page and submit it again."})
-	return false
+}
+
+// startBrowserSession sets the cookie of a new session and drops the
+// pre-session cookie: from here the forms' tokens derive from the session.
+func (p *pages) startBrowserSession(w http.ResponseWriter, token string) {
+	http.SetCookie(w, p.cookie(p.sessionCookie, token, 0))
+	http.SetCookie(w, p.cookie(p.csrfCookie, "", -1))
+}
+
+// endBrowserSession drops both cookies: the next page makes a new
+// pre-session cookie, so no token from before survives.
+func (p *pages) endBrowserSession(w http.ResponseWriter) {
+	http.SetCookie(w, p.cookie(p.sessionCookie, "", -1))
+	http.SetCookie(w, p.cookie(p.csrfCookie, "", -1))
 }
 
 // session returns the signed-in user's session, if any.
 func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, bool, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(p.sessionCookie)
 	if err != nil {
 		return domain.Session{}, false, nil
 	}
@@ -254,12 +384,30 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, code) //nolint:gosec // G710: see above
 }
 
+// handleStatic serves the embedded stylesheet and whatever joins it in
+// static/: files only, never a listing of a directory.
 func handleStatic() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	files := http.FileServer(http.FS(sub))
+	files := http.FileServerFS(filesOnly{sub})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// filesOnly hides the directories of a file system: opening one fails as
+// if it were not there, so a file server answers 404, not a listing.
+type filesOnly struct{ fsys fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		_ = file.Close() // read-only and embedded: nothing to lose
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
 }

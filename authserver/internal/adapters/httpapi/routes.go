@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -41,7 +42,9 @@ type Deps struct {
 func NewHandler(d Deps) (http.Handler, error) {
 	base := basePath(d.Metadata.BaseURL)
 	r := chi.NewRouter()
-	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
+	// HEAD wherever GET is served: here too, since an embedder may mount
+	// this handler without the base router (httpserver.NewRouter).
+	r.Use(httpserver.LimitBody(d.MaxBodyBytes), middleware.GetHead)
 	if len(d.TrustedProxies) > 0 {
 		r.Use(withProxies(d.TrustedProxies))
 	}
@@ -52,23 +55,29 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.Method(http.MethodPost, "/revoke", handleRevoke(d.Clients, d.Revoker, d.Log))
 	r.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
 
-	// Pages for people.
+	// Pages for people. Their forms carry CSRF tokens (pages.go); in
+	// front of them, cross-origin POSTs are refused outright.
 	if d.Authorizer != nil {
-		p, err := newPages(base, d.Pages, d.Log)
+		p, err := newPages(base, d.Pages, d.Authorizer, d.Log)
 		if err != nil {
 			return nil, err
 		}
-		authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
-		r.Method(http.MethodGet, "/authorize", authorize)
-		r.Method(http.MethodPost, "/authorize", authorize)
-		r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
-		r.Method(http.MethodPost, "/login", handleLogin(p, d.Accounts))
-		r.Method(http.MethodGet, "/signup", handleLoginForm(p, d.Accounts, true))
-		r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
-		r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
-		r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
-		r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
-		r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+		sameOrigin := http.NewCrossOriginProtection()
+		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
+		r.Group(func(r chi.Router) {
+			r.Use(sameOrigin.Handler)
+			authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
+			r.Method(http.MethodGet, "/authorize", authorize)
+			r.Method(http.MethodPost, "/authorize", authorize)
+			r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
+			r.Method(http.MethodPost, "/login", handleLogin(p, d.Accounts))
+			r.Method(http.MethodGet, "/signup", handleLoginForm(p, d.Accounts, true))
+			r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
+			r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
+			r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
+			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
+			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+		})
 		r.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
 

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,4 +259,86 @@ func benchVerify(b *testing.B, alg string) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestVerifyRefusesCritAndFutureTimes: tokens signed with this server's
+// own key, on both verification paths (the header byte for byte this
+// server's, and any other header through the full parser), are refused
+// with a crit header or an iat or nbf further ahead than the clock skew.
+func TestVerifyRefusesCritAndFutureTimes(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	store := memory.New(clock.Now, app.LimitPolicy{})
+	ks := open(t, store, jwtkeys.ES256, clock)
+	recs, err := store.SigningKeys(ctx)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	block, _ := pem.Decode(recs[0].PrivatePEM)
+	require.NotNil(t, block)
+	own, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+
+	now := clock.Now()
+	sign := func(extraHeader map[string]any, change jwt.MapClaims) string {
+		c := jwt.MapClaims{"iss": issuer, "sub": "u", "aud": "rs", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "jti": "x", "client_id": "c"}
+		for k, v := range change {
+			c[k] = v
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+		tok.Header["typ"] = "at+jwt"
+		tok.Header["kid"] = ks.SignerID()
+		for k, v := range extraHeader {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(own)
+		require.NoError(t, err)
+		return s
+	}
+	fastPath := map[string]any(nil)                     // the exact header this server writes
+	parsed := map[string]any{"cty": "application/json"} // any other header
+	ahead := func(d time.Duration) int64 { return now.Add(d).Unix() }
+
+	good := map[string]string{
+		"plain, fast path":                    sign(fastPath, nil),
+		"plain, parsed":                       sign(parsed, nil),
+		"iat within the skew":                 sign(fastPath, jwt.MapClaims{"iat": ahead(jwtkeys.ClockSkew)}),
+		"nbf within the skew, parsed":         sign(parsed, jwt.MapClaims{"nbf": ahead(jwtkeys.ClockSkew)}),
+		"nbf in the past":                     sign(fastPath, jwt.MapClaims{"nbf": ahead(-time.Minute)}),
+		"signed by SignAccessToken, iat skew": mustSign(t, ks, now.Add(4*time.Second)),
+	}
+	for name, tok := range good {
+		t.Run("good: "+name, func(t *testing.T) {
+			_, err := ks.VerifyAccessToken(ctx, tok)
+			assert.NoError(t, err)
+		})
+	}
+	bad := map[string]string{
+		"crit header":                          sign(map[string]any{"crit": []string{"exp"}}, nil),
+		"empty crit header":                    sign(map[string]any{"crit": []string{}}, nil),
+		"crit naming an unknown member":        sign(map[string]any{"crit": []string{"x-ext"}, "x-ext": true}, nil),
+		"iat in the future, fast path":         sign(fastPath, jwt.MapClaims{"iat": ahead(time.Minute)}),
+		"iat in the future, parsed":            sign(parsed, jwt.MapClaims{"iat": ahead(time.Minute)}),
+		"iat just past the skew":               sign(fastPath, jwt.MapClaims{"iat": ahead(jwtkeys.ClockSkew + time.Second)}),
+		"nbf in the future, fast path":         sign(fastPath, jwt.MapClaims{"nbf": ahead(time.Minute)}),
+		"nbf in the future, parsed":            sign(parsed, jwt.MapClaims{"nbf": ahead(time.Hour)}),
+		"signed by SignAccessToken, iat ahead": mustSign(t, ks, now.Add(time.Hour)),
+	}
+	for name, tok := range bad {
+		t.Run("bad: "+name, func(t *testing.T) {
+			_, err := ks.VerifyAccessToken(ctx, tok)
+			assert.ErrorIs(t, err, jwtkeys.ErrInvalidToken)
+		})
+	}
+
+	clock.Advance(time.Hour + time.Second)
+	_, err = ks.VerifyAccessToken(ctx, bad["nbf in the future, parsed"])
+	assert.NoError(t, err, "a token is good once its nbf has come")
+}
+
+// mustSign signs a token issued at iat the way the token endpoint does.
+func mustSign(t *testing.T, ks *jwtkeys.KeySet, iat time.Time) string {
+	t.Helper()
+	s, err := ks.SignAccessToken(context.Background(), sampleToken(iat))
+	require.NoError(t, err)
+	return s
 }

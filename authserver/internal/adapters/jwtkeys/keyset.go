@@ -325,6 +325,9 @@ type claims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
 	Gid      string   `json:"gid,omitempty"`
+	// Nbf is never written by this server; a token that has it is held
+	// to it.
+	Nbf *int64 `json:"nbf,omitempty"`
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
@@ -333,10 +336,15 @@ func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
 func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(c.Iat, 0)), nil
 }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
-func (c *claims) GetIssuer() (string, error)              { return c.Iss, nil }
-func (c *claims) GetSubject() (string, error)             { return c.Sub, nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)  { return jwt.ClaimStrings(c.Aud), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error) {
+	if c.Nbf == nil {
+		return nil, nil
+	}
+	return jwt.NewNumericDate(time.Unix(*c.Nbf, 0)), nil
+}
+func (c *claims) GetIssuer() (string, error)             { return c.Iss, nil }
+func (c *claims) GetSubject() (string, error)            { return c.Sub, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Aud), nil }
 
 type audience []string
 
@@ -409,14 +417,30 @@ func (ks *KeySet) signerIfFresh() (*parsedKey, bool) {
 // signed: malformed, wrong type, unknown key, bad signature, other issuer.
 var ErrInvalidToken = errors.New("jwtkeys: invalid access token")
 
+// ClockSkew is how far in the future a token's "iat" or "nbf" may be and
+// the token still be good: replicas' clocks differ by a little (NTP keeps
+// them within milliseconds), and a token signed by one may reach another
+// at once. Anything further ahead was not issued by a sane replica.
+const ClockSkew = 5 * time.Second
+
 // VerifyAccessToken checks the signature, "typ", "kid" and "iss" of token
-// and returns its claims. Expiry is the caller's to judge. A token whose kid
-// is not loaded, met when the keys cannot be reloaded, gets an error
-// matching domain.ErrUnavailable: whether it is ours cannot be told.
+// and returns its claims. A "crit" header is refused (RFC 7515 §4.1.11:
+// this server understands no extension), and so are an "nbf" or an "iat"
+// more than ClockSkew in the future. Expiry is the caller's to judge. A
+// token whose kid is not loaded, met when the keys cannot be reloaded, gets
+// an error matching domain.ErrUnavailable: whether it is ours cannot be
+// told.
 func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
 	var c claims
 	if err := ks.verifyOwn(ctx, token, &c); err != nil {
 		return domain.AccessToken{}, err
+	}
+	latest := ks.opts.Clock().Add(ClockSkew).Unix()
+	if c.Iat > latest {
+		return domain.AccessToken{}, fmt.Errorf("%w: issued in the future", ErrInvalidToken)
+	}
+	if c.Nbf != nil && *c.Nbf > latest {
+		return domain.AccessToken{}, fmt.Errorf("%w: not valid yet", ErrInvalidToken)
 	}
 	return ks.toDomain(c)
 }
@@ -453,6 +477,13 @@ func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) err
 	_, err := ks.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
 			return nil, errors.New("not an access token")
+		}
+		if _, ok := t.Header["crit"]; ok {
+			// golang-jwt ignores crit; RFC 7515 §4.1.11 says a token with
+			// an extension the recipient does not understand is invalid,
+			// and this server understands none. (Its own header, on the
+			// fast path of verifyOwn, has no crit.)
+			return nil, errors.New("critical header extensions are not supported")
 		}
 		kid, _ := t.Header["kid"].(string)
 		k, err := ks.key(ctx, kid)

@@ -392,6 +392,12 @@ func TestStyleSheet(t *testing.T) {
 	assert.Equal(t, "text/css; charset=utf-8", resp.Header.Get("Content-Type"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	assert.Contains(t, body, ".button")
+
+	for _, path := range []string{"/static/", "/static", "/static/nope.css"} {
+		resp, body := newBrowser(t).get(s.url + path)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.NotContains(t, body, "style.css", "%s lists no directory", path)
+	}
 }
 
 // Every sign-in gets a new session id: one planted in the browser before
@@ -798,6 +804,37 @@ func TestLogoutNeedsTheSessionsCSRFToken(t *testing.T) {
 			assertSignedIn(t, resp, body)
 		})
 	}
+}
+
+// TestLogoutFromAnotherOriginIsRefused: even with the session's token, a
+// POST the browser marks as coming from another origin is refused.
+func TestLogoutFromAnotherOriginIsRefused(t *testing.T) {
+	s := newSystem(t)
+	b := newBrowser(t)
+	s.signIn(t, b)
+	_, body := b.get(s.url + "/")
+	token := csrfOf(t, body)
+	for name, h := range map[string]map[string]string{
+		"another site":               {"Sec-Fetch-Site": "cross-site"},
+		"another origin of the site": {"Sec-Fetch-Site": "same-site"},
+		"an Origin of another host":  {"Origin": "https://evil.example"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, s.url+"/logout", strings.NewReader(url.Values{"csrf_token": {token}}.Encode()))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			resp, body := b.do(req)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assertPageHeaders(t, resp)
+			assert.Contains(t, body, "did not come from this site")
+			resp, body = b.get(s.url + "/")
+			assertSignedIn(t, resp, body)
+		})
+	}
+	assert.Empty(t, s.as.Revocations(), "nothing revoked")
 }
 
 func TestLogout(t *testing.T) {

@@ -14,8 +14,31 @@ import (
 func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
+	s.dropSession(sess.Hash)
 	s.sessions[sess.Hash] = sess
+	hashes := s.userSessions[sess.UserID]
+	if hashes == nil {
+		hashes = map[string]struct{}{}
+		s.userSessions[sess.UserID] = hashes
+	}
+	hashes[sess.Hash] = struct{}{}
 	return nil
+}
+
+// dropSession deletes the session under hash and its entry in the user's
+// index. Called with browserMu held.
+func (s *Store) dropSession(hash string) {
+	sess, ok := s.sessions[hash]
+	if !ok {
+		return
+	}
+	delete(s.sessions, hash)
+	if hashes := s.userSessions[sess.UserID]; hashes != nil {
+		delete(hashes, hash)
+		if len(hashes) == 0 {
+			delete(s.userSessions, sess.UserID)
+		}
+	}
 }
 
 // FindSession returns the session stored under hash, expired or not, or
@@ -34,7 +57,41 @@ func (s *Store) FindSession(_ context.Context, hash string) (domain.Session, err
 func (s *Store) DeleteSession(_ context.Context, hash string) error {
 	s.browserMu.Lock()
 	defer s.browserMu.Unlock()
-	delete(s.sessions, hash)
+	s.dropSession(hash)
+	return nil
+}
+
+// ListUserSessions returns the user's active sessions, oldest first.
+func (s *Store) ListUserSessions(_ context.Context, userID string) ([]domain.Session, error) {
+	now := s.now()
+	s.browserMu.RLock()
+	defer s.browserMu.RUnlock()
+	out := []domain.Session{}
+	for h := range s.userSessions[userID] {
+		if sess := s.sessions[h]; sess.Active(now) {
+			out = append(out, sess)
+		}
+	}
+	slices.SortFunc(out, compareSessions)
+	return out, nil
+}
+
+// compareSessions orders sessions oldest first, then by hash.
+func compareSessions(a, b domain.Session) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return compare(a.Hash, b.Hash)
+}
+
+// DeleteUserSessions deletes every session of the user.
+func (s *Store) DeleteUserSessions(_ context.Context, userID string) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	for h := range s.userSessions[userID] {
+		delete(s.sessions, h)
+	}
+	delete(s.userSessions, userID)
 	return nil
 }
 

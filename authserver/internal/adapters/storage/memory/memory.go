@@ -37,10 +37,11 @@ type Store struct {
 	keysMu sync.Mutex
 	keys   []domain.SigningKey
 
-	browserMu sync.RWMutex // sessions, codes and consents
-	sessions  map[string]domain.Session
-	codes     map[string]domain.AuthorizationCode
-	consents  map[consentKey]domain.Consent
+	browserMu    sync.RWMutex // sessions, codes and consents
+	sessions     map[string]domain.Session
+	userSessions map[string]map[string]struct{} // user id -> session hashes
+	codes        map[string]domain.AuthorizationCode
+	consents     map[consentKey]domain.Consent
 
 	auditMu sync.Mutex
 	audit   []domain.AuditEvent
@@ -60,6 +61,7 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 		grantRevoked: map[userClient]time.Time{},
 		revoked:      map[string]revocation{},
 		sessions:     map[string]domain.Session{},
+		userSessions: map[string]map[string]struct{}{},
 		codes:        map[string]domain.AuthorizationCode{},
 		consents:     map[consentKey]domain.Consent{},
 		limits:       NewLimiter(limits, now, 0),
@@ -283,7 +285,7 @@ func (s *Store) Sweep(context.Context) error {
 	s.browserMu.Lock()
 	for h, sess := range s.sessions {
 		if !sess.Active(now) {
-			delete(s.sessions, h)
+			s.dropSession(h)
 		}
 	}
 	for h, c := range s.codes {

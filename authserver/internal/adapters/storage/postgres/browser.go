@@ -25,19 +25,34 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 // FindSession returns the session stored under hash, expired or not, as the
 // memory store does; the caller judges Active.
 func (s *Store) FindSession(ctx context.Context, hash string) (domain.Session, error) {
-	return queryOne(ctx, s, func(r row) (domain.Session, error) {
-		var sess domain.Session
-		if err := r.Scan(&sess.Hash, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt); err != nil {
-			return domain.Session{}, err
-		}
-		sess.CreatedAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.ExpiresAt)
-		return sess, nil
-	}, `SELECT hash, user_id, created_at, expires_at FROM sessions WHERE hash = $1`, hash)
+	return queryOne(ctx, s, scanSession, `SELECT hash, user_id, created_at, expires_at FROM sessions WHERE hash = $1`, hash)
+}
+
+func scanSession(r row) (domain.Session, error) {
+	var sess domain.Session
+	if err := r.Scan(&sess.Hash, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt); err != nil {
+		return domain.Session{}, err
+	}
+	sess.CreatedAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.ExpiresAt)
+	return sess, nil
 }
 
 // DeleteSession deletes a session; deleting one that is not there is fine.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	_, err := s.exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
+	return err
+}
+
+// ListUserSessions returns the user's active sessions, oldest first, by the
+// user_id index.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
+	return queryAll(ctx, s, scanSession, `SELECT hash, user_id, created_at, expires_at FROM sessions
+		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, hash`, userID, s.now())
+}
+
+// DeleteUserSessions deletes every session of the user in one statement.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
 	return err
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -12,7 +14,29 @@ import (
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
-// Sessions.
+// Sessions. Each is a JSON string under its hash, with a TTL up to its
+// expiry. Each user also has a sorted set of the hashes of their sessions,
+// scored by expiry (Unix milliseconds), so that they can be listed and
+// ended together: createSessionScript adds to it and drops the members
+// past their expiry, and its own TTL is stretched to its longest-lived
+// member's. DeleteSession leaves the member: it names nothing once the
+// session is gone, listing skips it, and it leaves the set when the
+// session would have expired, so the set holds at most the sessions
+// created within one session lifetime.
+
+// createSessionScript stores a session and indexes it under its user, in
+// one step. KEYS[1] is the session, KEYS[2] the user's set; ARGV[1] the
+// record, ARGV[2] its TTL in milliseconds, ARGV[3] the hash, ARGV[4] its
+// expiry and ARGV[5] now, both in Unix milliseconds.
+var createSessionScript = goredis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+	redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+`)
 
 type sessionRecord struct {
 	Hash      string    `json:"hash"`
@@ -30,7 +54,8 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return mapErr(s.client.Set(ctx, s.sessionKey(sess.Hash), v, s.ttlUntil(sess.ExpiresAt)).Err())
+	return mapErr(createSessionScript.Run(ctx, s.client, []string{s.sessionKey(sess.Hash), s.userSessionsKey(sess.UserID)},
+		v, s.ttlUntil(sess.ExpiresAt).Milliseconds(), sess.Hash, sess.ExpiresAt.UnixMilli(), s.now().UnixMilli()).Err())
 }
 
 // FindSession returns the session stored under hash; the caller judges
@@ -42,6 +67,10 @@ func (s *Store) FindSession(ctx context.Context, hash string) (domain.Session, e
 	if err != nil {
 		return domain.Session{}, mapErr(err)
 	}
+	return decodeSession(v)
+}
+
+func decodeSession(v []byte) (domain.Session, error) {
 	var r sessionRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return domain.Session{}, fmt.Errorf("redis: decoding session: %w", err)
@@ -50,10 +79,101 @@ func (s *Store) FindSession(ctx context.Context, hash string) (domain.Session, e
 }
 
 // DeleteSession deletes a session; deleting one that is not there is fine.
+// Its member in the user's set stays until it expires (see above).
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return mapErr(s.client.Del(ctx, s.sessionKey(hash)).Err())
+}
+
+// ListUserSessions returns the user's active sessions, oldest first: the
+// members of the user's set not yet expired, then those sessions, each
+// once more judged by the clock.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	now := s.now()
+	hashes, err := s.client.ZRangeArgs(ctx, goredis.ZRangeArgs{
+		Key: s.userSessionsKey(userID), ByScore: true,
+		Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := []domain.Session{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(hashes))
+	for i, h := range hashes {
+		keys[i] = s.sessionKey(h)
+	}
+	vals, err := s.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // ended since: the member outlives it
+		}
+		sess, err := decodeSession([]byte(str))
+		if err != nil {
+			return nil, err
+		}
+		if sess.UserID == userID && sess.Active(now) {
+			out = append(out, sess)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hash, b.Hash)
+	})
+	return out, nil
+}
+
+// DeleteUserSessions reads the user's set and the sessions it names, then
+// in one transaction deletes those that are still the user's and removes
+// the members. A session created meanwhile is not ended: it began after
+// the sign-out did. Members already past their expiry have left the set,
+// and their sessions end by their own TTL.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	set := s.userSessionsKey(userID)
+	hashes, err := s.client.ZRange(ctx, set, 0, -1).Result()
+	if err != nil || len(hashes) == 0 {
+		return mapErr(err)
+	}
+	keys := make([]string, len(hashes))
+	members := make([]any, len(hashes))
+	for i, h := range hashes {
+		keys[i], members[i] = s.sessionKey(h), h
+	}
+	vals, err := s.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return mapErr(err)
+	}
+	// A hash now naming another user's session (CreateSession replaces)
+	// is left alone.
+	var own []string
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			if sess, err := decodeSession([]byte(str)); err == nil && sess.UserID == userID {
+				own = append(own, keys[i])
+			}
+		}
+	}
+	_, err = s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		if len(own) > 0 {
+			p.Del(ctx, own...)
+		}
+		p.ZRem(ctx, set, members...)
+		return nil
+	})
+	return mapErr(err)
 }
 
 // Authorization codes. A code is a hash: "rec" holds what it was issued for

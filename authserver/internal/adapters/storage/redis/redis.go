@@ -127,10 +127,11 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // The key spaces.
-func (s *Store) codeKey(hash string) string    { return s.prefix + "code:" + hash }
-func (s *Store) sessionKey(hash string) string { return s.prefix + "session:" + hash }
-func (s *Store) revokedKey(id string) string   { return s.prefix + "revoked:" + id }
-func (s *Store) limitKey(key string) string    { return s.prefix + "limit:" + key }
+func (s *Store) codeKey(hash string) string       { return s.prefix + "code:" + hash }
+func (s *Store) sessionKey(hash string) string    { return s.prefix + "session:" + hash }
+func (s *Store) userSessionsKey(id string) string { return s.prefix + "user-sessions:" + id }
+func (s *Store) revokedKey(id string) string      { return s.prefix + "revoked:" + id }
+func (s *Store) limitKey(key string) string       { return s.prefix + "limit:" + key }
 
 // minTTL is the shortest life a key gets, so that an entry stored already
 // expired can still be read back right away, as from the memory store.

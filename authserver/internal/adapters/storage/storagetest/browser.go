@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,123 @@ func RunSessions(t *testing.T, newStore func(t *testing.T, clock *Clock) app.Ses
 	assert.NoError(t, s.DeleteSession(ctx, sess.Hash), "deleting twice is fine")
 	_, err = s.FindSession(ctx, uniq("never"))
 	assert.ErrorIs(t, err, domain.ErrNotFound)
+
+	t.Run("a user's sessions", func(t *testing.T) { runUserSessions(t, newStore) })
+	t.Run("ending a user's sessions while more start", func(t *testing.T) { runUserSessionsRace(t, newStore) })
+}
+
+func runUserSessions(t *testing.T, newStore func(t *testing.T, clock *Clock) app.SessionStore) {
+	ctx := context.Background()
+	clock := NewClock()
+	s := newStore(t, clock)
+	alice, bob := uniq("alice"), uniq("bob")
+	start := func(user string, ttl time.Duration) domain.Session {
+		t.Helper()
+		sess := domain.Session{Hash: uniq("sess-" + user), UserID: user, CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(ttl)}
+		require.NoError(t, s.CreateSession(ctx, sess))
+		clock.Advance(time.Second)
+		return sess
+	}
+	list := func(user string) []domain.Session {
+		t.Helper()
+		got, err := s.ListUserSessions(ctx, user)
+		require.NoError(t, err)
+		return got
+	}
+
+	none := list(alice)
+	assert.Empty(t, none, "a user without sessions has none")
+	first := start(alice, time.Hour)
+	short := start(alice, 5*time.Second)
+	third := start(alice, 2*time.Hour)
+	dead := domain.Session{Hash: uniq("dead"), UserID: alice, CreatedAt: clock.Now().Add(-2 * time.Hour), ExpiresAt: clock.Now().Add(-time.Hour)}
+	require.NoError(t, s.CreateSession(ctx, dead))
+	bobs := start(bob, time.Hour)
+
+	assert.Equal(t, []domain.Session{first, short, third}, list(alice), "active ones, oldest first")
+	assert.Equal(t, []domain.Session{bobs}, list(bob))
+
+	clock.Advance(3 * time.Second) // short has just expired
+	assert.Equal(t, []domain.Session{first, third}, list(alice), "an expired session is not listed")
+
+	require.NoError(t, s.DeleteSession(ctx, first.Hash))
+	assert.Equal(t, []domain.Session{third}, list(alice), "nor an ended one")
+
+	// A hash taken over by another user's session (CreateSession replaces)
+	// is that user's now.
+	moved := third
+	moved.UserID = bob
+	require.NoError(t, s.CreateSession(ctx, moved))
+	assert.Empty(t, list(alice))
+	assert.Equal(t, []domain.Session{moved, bobs}, list(bob))
+
+	again := start(alice, time.Hour)
+	other := start(alice, time.Hour)
+	require.NoError(t, s.DeleteUserSessions(ctx, alice))
+	assert.Empty(t, list(alice))
+	for _, sess := range []domain.Session{again, other} {
+		_, err := s.FindSession(ctx, sess.Hash)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "every active session of the user is gone")
+	}
+	for _, sess := range []domain.Session{dead, short} {
+		if got, err := s.FindSession(ctx, sess.Hash); err == nil {
+			assert.False(t, got.Active(clock.Now()), "an expired one may stay until it is reclaimed, never active")
+		} else {
+			assert.ErrorIs(t, err, domain.ErrNotFound)
+		}
+	}
+	assert.Equal(t, []domain.Session{moved, bobs}, list(bob), "another user's stay")
+	assert.NoError(t, s.DeleteUserSessions(ctx, alice), "twice is fine")
+	assert.NoError(t, s.DeleteUserSessions(ctx, uniq("nobody")), "so is a user without sessions")
+
+	later := start(alice, time.Hour)
+	assert.Equal(t, []domain.Session{later}, list(alice), "a new session after the sign-out")
+}
+
+// runUserSessionsRace starts sessions while the user's sessions are ended:
+// whatever the interleaving, a session that exists afterwards is listed,
+// so the next DeleteUserSessions ends it; none escapes the index.
+func runUserSessionsRace(t *testing.T, newStore func(t *testing.T, clock *Clock) app.SessionStore) {
+	ctx := context.Background()
+	clock := NewClock()
+	s := newStore(t, clock)
+	user := uniq("racer")
+	const n = 40
+	hashes := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		hashes[i] = fmt.Sprintf("%s-%d", uniq("sess"), i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, s.CreateSession(ctx, domain.Session{Hash: hashes[i], UserID: user, CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}))
+		}()
+		if i%10 == 5 {
+			wg.Add(1)
+			go func() { defer wg.Done(); assert.NoError(t, s.DeleteUserSessions(ctx, user)) }()
+		}
+	}
+	wg.Wait()
+
+	listed, err := s.ListUserSessions(ctx, user)
+	require.NoError(t, err)
+	inList := map[string]bool{}
+	for _, sess := range listed {
+		inList[sess.Hash] = true
+	}
+	for _, h := range hashes {
+		_, err := s.FindSession(ctx, h)
+		exists := err == nil
+		if !exists {
+			require.ErrorIs(t, err, domain.ErrNotFound)
+		}
+		assert.Equal(t, exists, inList[h], "session %s exists exactly when it is listed", h)
+	}
+	require.NoError(t, s.DeleteUserSessions(ctx, user))
+	for _, h := range hashes {
+		_, err := s.FindSession(ctx, h)
+		assert.ErrorIs(t, err, domain.ErrNotFound)
+	}
 }
 
 func code(clock *Clock) domain.AuthorizationCode {

@@ -76,8 +76,11 @@ type Client struct {
 	// default for every client (RFC 9700 §2.1.1) and can never be off for a
 	// public one.
 	PKCEOptional bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// RateLimit is the client's request budget at the token, introspection
+	// and revocation endpoints; zero means the server's default.
+	RateLimit RateLimit
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // AllowsGrant reports whether the client may use grant g.
@@ -146,6 +149,11 @@ func (c *Client) Validate() error {
 	}
 	if (c.AllowsGrant(GrantAuthorizationCode) || c.AllowsGrant(GrantImplicit)) && len(c.RedirectURIs) == 0 {
 		errs = append(errs, errors.New("redirect-based grants need at least one redirect URI"))
+	}
+	if !c.RateLimit.IsZero() {
+		if err := c.RateLimit.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !c.Scopes.Covers(c.DefaultScopes) {
 		errs = append(errs, fmt.Errorf("default scopes %q are not all allowed scopes", c.Scopes.Missing(c.DefaultScopes).String()))

@@ -34,6 +34,7 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
 	s := openPrivate(t, r, timeout)
 	l := s.Limiter(app.LimitPolicy{MaxFailures: 5, Window: time.Minute})
+	rl := s.RateLimiter()
 	ctx := context.Background()
 	now := time.Now()
 
@@ -44,6 +45,10 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 		"limiter read":   func() error { _, err := l.Blocked(ctx, "user:a"); return err },
 		"limiter script": func() error { return l.Failed(ctx, "user:a") },
 		"read (GET)":     func() error { _, err := s.FindSession(ctx, "s"); return err },
+		"rate limiter": func() error {
+			_, err := rl.Allow(ctx, "source:192.0.2.1", domain.RateLimit{PerSecond: 1000, Burst: 1000})
+			return err
+		},
 	}
 	// Load the scripts and fill the pool with a connection per call, so
 	// that the stalled calls below write and wait on live connections.

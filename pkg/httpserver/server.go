@@ -29,7 +29,9 @@ type Config struct {
 	MaxBodyBytes      int64           `json:"max_body_bytes"`
 	// TrustedProxies are the networks (CIDRs) whose X-Forwarded-For is
 	// believed when telling where a request came from; none by default.
-	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// The default is an empty list, not nil, so that the config loader
+	// knows the field and <SERVICE>_HTTP_TRUSTED_PROXIES can set it.
+	TrustedProxies []string `json:"trusted_proxies"`
 }
 
 // DefaultConfig returns timeouts that suit an API behind no proxy.
@@ -42,6 +44,7 @@ func DefaultConfig(addr string) Config {
 		IdleTimeout:       config.Duration(120 * time.Second),
 		ShutdownTimeout:   config.Duration(15 * time.Second),
 		MaxBodyBytes:      64 << 10,
+		TrustedProxies:    []string{},
 	}
 }
 

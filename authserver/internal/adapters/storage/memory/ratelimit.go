@@ -50,7 +50,13 @@ const rateShards = 16
 
 type rateShard struct {
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets map[string]bucket
+}
+
+// bucket is a key's token bucket and the limit it was last given.
+type bucket struct {
+	*rate.Limiter
+	limit domain.RateLimit
 }
 
 // MaxRateKeyLen is the longest key kept as it is.
@@ -61,7 +67,7 @@ const MaxRateKeyLen = 128
 func NewRateLimiter(maxKeys int, now func() time.Time) *RateLimiter {
 	l := &RateLimiter{now: now, seed: maphash.MakeSeed(), perCap: max(maxKeys/rateShards, 1)}
 	for i := range l.shards {
-		l.shards[i].buckets = make(map[string]*rate.Limiter)
+		l.shards[i].buckets = make(map[string]bucket)
 	}
 	return l
 }
@@ -76,20 +82,19 @@ func (l *RateLimiter) Allow(_ context.Context, key string, limit domain.RateLimi
 	r := rate.Limit(limit.PerSecond)
 
 	sh.mu.Lock()
-	b := sh.buckets[key]
-	if b == nil {
+	b, found := sh.buckets[key]
+	switch {
+	case !found:
 		if len(sh.buckets) >= l.perCap {
 			sh.evict(now, l.perCap)
 		}
-		b = rate.NewLimiter(r, limit.Burst)
+		b = bucket{Limiter: rate.NewLimiter(r, limit.Burst), limit: limit}
 		sh.buckets[key] = b
-	} else {
-		if b.Limit() != r {
-			b.SetLimitAt(now, r)
-		}
-		if b.Burst() != limit.Burst {
-			b.SetBurstAt(now, limit.Burst)
-		}
+	case b.limit != limit:
+		b.SetLimitAt(now, r)
+		b.SetBurstAt(now, limit.Burst)
+		b.limit = limit
+		sh.buckets[key] = b
 	}
 	ok := b.AllowN(now, 1)
 	tokens := b.TokensAt(now)
@@ -118,7 +123,7 @@ func tokensTime(n, perSecond float64) time.Duration {
 // was not an eighth of it, whichever buckets the map yields first.
 func (sh *rateShard) evict(now time.Time, limit int) {
 	for k, b := range sh.buckets {
-		if b.TokensAt(now) >= float64(b.Burst()) {
+		if b.TokensAt(now) >= float64(b.limit.Burst) {
 			delete(sh.buckets, k)
 		}
 	}
@@ -138,7 +143,7 @@ func (l *RateLimiter) Sweep(context.Context) error {
 		sh := &l.shards[i]
 		sh.mu.Lock()
 		for k, b := range sh.buckets {
-			if b.TokensAt(now) >= float64(b.Burst()) {
+			if b.TokensAt(now) >= float64(b.limit.Burst) {
 				delete(sh.buckets, k)
 			}
 		}

@@ -26,6 +26,8 @@ type Deps struct {
 	Scopes       ScopeLister
 	Metadata     Metadata
 	MaxBodyBytes int64
+	// RateLimits limit each source address and each client; nil, nothing.
+	RateLimits *RateLimits
 	// The browser flows; nil Authorizer leaves them out.
 	Authorizer Authorizer
 	Accounts   Accounts
@@ -40,11 +42,15 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r := chi.NewRouter()
 	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
 
-	// OAuth endpoints for clients.
-	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))
-	r.Method(http.MethodPost, "/introspect", handleIntrospect(secretOnly{d.Clients}, d.Introspector, d.Log))
-	r.Method(http.MethodPost, "/revoke", handleRevoke(d.Clients, d.Revoker, d.Log))
-	r.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
+	// OAuth endpoints for clients: each source address, then each
+	// authenticated client, has a budget (ratelimit.go).
+	oauth := r.With(d.RateLimits.bySource(oauthSurface, tooManyRequests))
+	clients := d.RateLimits.limitClients(d.Clients)
+	oauth.Method(http.MethodPost, "/token", handleToken(clients, d.Tokens, d.Log))
+	oauth.Method(http.MethodPost, "/introspect", handleIntrospect(d.RateLimits.limitClients(secretOnly{d.Clients}), d.Introspector, d.Log))
+	oauth.Method(http.MethodPost, "/revoke", handleRevoke(clients, d.Revoker, d.Log))
+	public := r.With(d.RateLimits.bySource(publicSurface, tooManyRequests))
+	public.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
 
 	// Pages for people.
 	if d.Authorizer != nil {
@@ -53,17 +59,18 @@ func NewHandler(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
-		r.Method(http.MethodGet, "/authorize", authorize)
-		r.Method(http.MethodPost, "/authorize", authorize)
-		r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
-		r.Method(http.MethodPost, "/login", handleLogin(p, d.Accounts))
-		r.Method(http.MethodGet, "/signup", handleLoginForm(p, d.Accounts, true))
-		r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
-		r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
-		r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
-		r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
-		r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
-		r.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
+		pageRoutes := r.With(d.RateLimits.bySource(pageSurface, p.tooManyPages))
+		pageRoutes.Method(http.MethodGet, "/authorize", authorize)
+		pageRoutes.Method(http.MethodPost, "/authorize", authorize)
+		pageRoutes.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
+		pageRoutes.Method(http.MethodPost, "/login", handleLogin(p, d.Accounts))
+		pageRoutes.Method(http.MethodGet, "/signup", handleLoginForm(p, d.Accounts, true))
+		pageRoutes.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
+		pageRoutes.Method(http.MethodGet, "/logout", handleLogoutForm(p))
+		pageRoutes.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
+		pageRoutes.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
+		pageRoutes.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
 
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
@@ -87,5 +94,5 @@ func basePath(baseURL string) string {
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
-	return handleMetadata(d.Metadata, d.Scopes, d.Log)
+	return d.RateLimits.bySource(publicSurface, tooManyRequests)(handleMetadata(d.Metadata, d.Scopes, d.Log))
 }

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/zaplog"
@@ -47,6 +48,15 @@ type Config struct {
 		MaxFailures int             `json:"max_failures"`
 		Window      config.Duration `json:"window"`
 	} `json:"login_limits"`
+	// RateLimits are token buckets per source address and per client (see
+	// the README, "Rate limits").
+	RateLimits struct {
+		Enabled     bool    `json:"enabled"`
+		SourceRPS   float64 `json:"source_rps"`
+		SourceBurst int     `json:"source_burst"`
+		ClientRPS   float64 `json:"client_rps"`
+		ClientBurst int     `json:"client_burst"`
+	} `json:"rate_limits"`
 	// Storage places each data group on a backend (see the README).
 	Storage struct {
 		Default        string            `json:"default"`
@@ -98,6 +108,10 @@ func defaultConfig() Config {
 	c.Passwords.Concurrency = runtime.NumCPU()
 	c.LoginLimits.MaxFailures = 10
 	c.LoginLimits.Window = config.Duration(15 * time.Minute)
+	rl := authserver.DefaultRateLimits()
+	c.RateLimits.Enabled = !rl.Disabled
+	c.RateLimits.SourceRPS, c.RateLimits.SourceBurst = rl.Source.PerSecond, rl.Source.Burst
+	c.RateLimits.ClientRPS, c.RateLimits.ClientBurst = rl.Client.PerSecond, rl.Client.Burst
 	c.Browser.CodeTTL = config.Duration(time.Minute)
 	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
 	c.Browser.MinPasswordLength = 12
@@ -160,6 +174,17 @@ const configSchema = `{
       "properties": {
         "max_failures": {"type": "integer", "minimum": 0},
         "window": ` + config.DurationSchema + `
+      }
+    },
+    "rate_limits": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "enabled": {"type": "boolean"},
+        "source_rps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000000},
+        "source_burst": {"type": "integer", "minimum": 1, "maximum": 1000000000},
+        "client_rps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000000},
+        "client_burst": {"type": "integer", "minimum": 1, "maximum": 1000000000}
       }
     },
     "storage": {

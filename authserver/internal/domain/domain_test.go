@@ -138,7 +138,8 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, own, own.Or(def))
 	require.NoError(t, own.Validate())
 	for _, bad := range []RateLimit{{}, {PerSecond: 1}, {Burst: 1}, {PerSecond: -1, Burst: 1},
-		{PerSecond: math.Inf(1), Burst: 1}, {PerSecond: math.NaN(), Burst: 1}, {PerSecond: 1, Burst: -1}} {
+		{PerSecond: math.Inf(1), Burst: 1}, {PerSecond: math.NaN(), Burst: 1}, {PerSecond: 1, Burst: -1},
+		{PerSecond: 1, Burst: MaxRate + 1}, {PerSecond: 2e9, Burst: 1}} {
 		assert.Error(t, bad.Validate(), "%+v", bad)
 	}
 }

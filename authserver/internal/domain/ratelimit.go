@@ -25,14 +25,19 @@ func (l RateLimit) Or(def RateLimit) RateLimit {
 	return l
 }
 
+// MaxRate bounds a rate limit's requests per second and its burst: far
+// past what any server answers, and within what every store keeps.
+const MaxRate = 1_000_000_000
+
 // Validate checks that l is a usable bucket: a positive, finite rate and a
-// burst of at least one request (a burst of zero would refuse everything).
+// burst of at least one request (a burst of zero would refuse everything),
+// neither above MaxRate.
 func (l RateLimit) Validate() error {
-	if math.IsNaN(l.PerSecond) || math.IsInf(l.PerSecond, 0) || l.PerSecond <= 0 {
-		return errors.New("rate limit: requests per second must be a positive number")
+	if math.IsNaN(l.PerSecond) || l.PerSecond <= 0 || l.PerSecond > MaxRate {
+		return errors.New("rate limit: requests per second must be a positive number, at most 1e9")
 	}
-	if l.Burst < 1 {
-		return errors.New("rate limit: burst must be at least 1")
+	if l.Burst < 1 || l.Burst > MaxRate {
+		return errors.New("rate limit: burst must be between 1 and 1e9")
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 // holds limit.Burst requests and refills at limit.PerSecond. The memory
 // and Redis stores implement it.
 type RateLimiter interface {
+	// Allow takes one request from key's bucket, if it has one to give,
+	// and says how the bucket stands; an error if the limiter cannot tell.
 	Allow(ctx context.Context, key string, limit domain.RateLimit) (domain.RateDecision, error)
 }
 

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,7 +69,7 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 		c.ID, c.Name, string(c.Type), c.SecretHash, strs(c.AuthMethods), strs(c.GrantTypes), strs(c.RedirectURIs),
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
-		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, int32(min(c.RateLimit.Burst, math.MaxInt32)),
+		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
 		c.CreatedAt, c.UpdatedAt)
 	return err
 }

@@ -124,23 +124,22 @@ func (l *RateLimits) allow(ctx context.Context, key string, limit domain.RateLim
 	return d, true
 }
 
-// surface is what a route is, to the source address limit.
-type surface int
+// sourceBucket is which of a source address's two buckets a route spends.
+type sourceBucket int
 
 const (
-	oauthSurface  surface = iota // Source, then the client's own budget
-	pageSurface                  // Source
-	publicSurface                // Public
+	sourceBudget sourceBucket = iota // Source: the OAuth endpoints and pages
+	publicBudget                     // Public: the JWKS, metadata and static files
 )
 
 // bySource is middleware that spends one request of the source address's
-// bucket for the surface and answers deny past it.
-func (l *RateLimits) bySource(s surface, deny func(http.ResponseWriter, *http.Request, time.Duration)) func(http.Handler) http.Handler {
+// bucket and answers deny past it.
+func (l *RateLimits) bySource(b sourceBucket, deny func(http.ResponseWriter, *http.Request, time.Duration)) func(http.Handler) http.Handler {
 	if l == nil {
 		return func(next http.Handler) http.Handler { return next }
 	}
 	name, policy, limit := sourcePolicy, l.sourcePolicy, l.cfg.Source
-	if s == publicSurface {
+	if b == publicBudget {
 		name, policy, limit = publicPolicy, l.publicPolicy, l.cfg.Public
 	}
 	return func(next http.Handler) http.Handler {

@@ -164,7 +164,7 @@ func TestNoLimiterNoLimits(t *testing.T) {
 	assert.Nil(t, NewRateLimits(RateLimitConfig{}))
 	var l *RateLimits
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	assert.NotNil(t, l.bySource(oauthSurface, tooManyRequests)(h))
+	assert.NotNil(t, l.bySource(sourceBudget, tooManyRequests)(h))
 	assert.Equal(t, ClientAuthenticator(failingAuthenticator{}), l.limitClients(failingAuthenticator{}))
 }
 
@@ -194,7 +194,7 @@ func BenchmarkRateLimits(b *testing.B) {
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			clients := v.limits.limitClients(okAuthenticator{domain.Client{ID: "service"}})
-			h := v.limits.bySource(oauthSurface, tooManyRequests)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := v.limits.bySource(sourceBudget, tooManyRequests)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				c, err := clients.Authenticate(r.Context(), app.ClientCredentials{ID: "service"})
 				if err != nil {
 					b.Fatal(err)

@@ -44,12 +44,12 @@ func NewHandler(d Deps) (http.Handler, error) {
 
 	// OAuth endpoints for clients: each source address, then each
 	// authenticated client, has a budget (ratelimit.go).
-	oauth := r.With(d.RateLimits.bySource(oauthSurface, tooManyRequests))
+	oauth := r.With(d.RateLimits.bySource(sourceBudget, tooManyRequests))
 	clients := d.RateLimits.limitClients(d.Clients)
 	oauth.Method(http.MethodPost, "/token", handleToken(clients, d.Tokens, d.Log))
 	oauth.Method(http.MethodPost, "/introspect", handleIntrospect(d.RateLimits.limitClients(secretOnly{d.Clients}), d.Introspector, d.Log))
 	oauth.Method(http.MethodPost, "/revoke", handleRevoke(clients, d.Revoker, d.Log))
-	public := r.With(d.RateLimits.bySource(publicSurface, tooManyRequests))
+	public := r.With(d.RateLimits.bySource(publicBudget, tooManyRequests))
 	public.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
 
 	// Pages for people.
@@ -59,7 +59,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
-		pageRoutes := r.With(d.RateLimits.bySource(pageSurface, p.tooManyPages))
+		pageRoutes := r.With(d.RateLimits.bySource(sourceBudget, p.tooManyPages))
 		pageRoutes.Method(http.MethodGet, "/authorize", authorize)
 		pageRoutes.Method(http.MethodPost, "/authorize", authorize)
 		pageRoutes.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
@@ -94,5 +94,5 @@ func basePath(baseURL string) string {
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
-	return d.RateLimits.bySource(publicSurface, tooManyRequests)(handleMetadata(d.Metadata, d.Scopes, d.Log))
+	return d.RateLimits.bySource(publicBudget, tooManyRequests)(handleMetadata(d.Metadata, d.Scopes, d.Log))
 }

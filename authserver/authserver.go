@@ -135,6 +135,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 		JWKS:         keys.JWKS,
 		Scopes:       st.clients,
 		MaxBodyBytes: s.maxBodyBytes,
+		RateLimits:   rateLimits(s, st.rateLimiter),
 		Metadata: httpapi.Metadata{
 			Issuer:        s.issuer,
 			BaseURL:       s.baseURL,
@@ -187,6 +188,22 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 		})
 	})
 	return srv, nil
+}
+
+// rateLimits are the request rate limits the settings ask for, nil if
+// none.
+func rateLimits(s settings, limiter httpapi.RateLimiter) *httpapi.RateLimits {
+	if s.rateLimits.Disabled {
+		return nil
+	}
+	return httpapi.NewRateLimits(httpapi.RateLimitConfig{
+		Limiter:        limiter,
+		Source:         s.rateLimits.Source.domain(),
+		Public:         s.rateLimits.publicRateLimit(),
+		Client:         s.rateLimits.Client.domain(),
+		TrustedProxies: s.trustedProxies,
+		Log:            s.log,
+	})
 }
 
 func (srv *Server) goBackground(f func()) {

@@ -73,6 +73,7 @@ type settings struct {
 	minPassword     int
 	maxPassword     int
 	storage         StorageConfig
+	rateLimits      RateLimits
 }
 
 func defaults() settings {
@@ -104,6 +105,7 @@ func defaults() settings {
 		minPassword:     12,
 		maxPassword:     256,
 		storage:         StorageConfig{Default: Memory, ConnectTimeout: 30 * time.Second, ClientCacheTTL: 5 * time.Second},
+		rateLimits:      DefaultRateLimits(),
 	}
 }
 
@@ -441,4 +443,74 @@ func WithAuditSpool(dir string) Option {
 		s.auditSpool = dir
 		return nil
 	}
+}
+
+// RateLimit is a token bucket: at most Burst requests at once, refilled at
+// PerSecond requests a second.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+func (l RateLimit) domain() domain.RateLimit {
+	return domain.RateLimit{PerSecond: l.PerSecond, Burst: l.Burst}
+}
+
+// RateLimits are the request rate limits (README, "Rate limits"). Past a
+// budget a request gets 429 with Retry-After; every answer of a limited
+// endpoint carries the RateLimit-Policy and RateLimit header fields.
+// Buckets live in Redis when the rate_limits storage group does, shared by
+// every replica on it, else in this process's memory.
+type RateLimits struct {
+	// Disabled turns request rate limits off: no buckets, no header
+	// fields, no 429.
+	Disabled bool
+	// Source is each source address's budget at the OAuth endpoints and
+	// the pages, checked before anything else (an IPv6 address counts by
+	// its /64). The JWKS, the metadata and the pages' static files have a
+	// bucket of their own with ten times as much.
+	Source RateLimit
+	// Client is each client's budget at the token, introspection and
+	// revocation endpoints, unless its record sets its own (rate_limit in
+	// fixtures). It is spent once the client has authenticated.
+	Client RateLimit
+}
+
+// DefaultRateLimits are the limits a server has unless told otherwise:
+// 1,000 requests a second per source address and per client, in bursts of
+// up to 2,000. Far above what a person or a well-behaved client sends, they
+// keep one address or one client from taking the whole server.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Source: RateLimit{PerSecond: 1000, Burst: 2000},
+		Client: RateLimit{PerSecond: 1000, Burst: 2000},
+	}
+}
+
+// rateLimitKeys caps the buckets of the memory rate limiter (about 200
+// bytes each): past it, full buckets are dropped first.
+const rateLimitKeys = 1 << 16
+
+// WithRateLimits sets the request rate limits; the default is
+// DefaultRateLimits. Rates must be positive and bursts at least 1, unless
+// Disabled.
+func WithRateLimits(l RateLimits) Option {
+	return func(s *settings) error {
+		if !l.Disabled {
+			if err := l.Source.domain().Validate(); err != nil {
+				return fmt.Errorf("WithRateLimits: source: %w", err)
+			}
+			if err := l.Client.domain().Validate(); err != nil {
+				return fmt.Errorf("WithRateLimits: client: %w", err)
+			}
+		}
+		s.rateLimits = l
+		return nil
+	}
+}
+
+// publicRateLimit is each source address's budget at the endpoints that
+// cost little and are fetched freely: ten times its budget elsewhere.
+func (l RateLimits) publicRateLimit() domain.RateLimit {
+	return domain.RateLimit{PerSecond: 10 * l.Source.PerSecond, Burst: 10 * l.Source.Burst}
 }

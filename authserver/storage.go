@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/adapters/auditlog"
+	"github.com/oauth2ref/authserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/cache"
 	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
@@ -166,6 +167,7 @@ type stores struct {
 	codes       app.CodeStore
 	consents    app.ConsentStore
 	limiter     app.Limiter
+	rateLimiter httpapi.RateLimiter
 	audit       app.AuditLog
 	pg          *postgres.Store // nil unless a group lives in PostgreSQL
 
@@ -260,6 +262,16 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 	default:
 		st.limiter = mem.Limiter()
 	}
+	// Request rate buckets are shared in Redis, else kept in memory: a
+	// database write per request is what rate limits are there to prevent,
+	// so with the group in PostgreSQL each replica counts for itself.
+	if cfg.backend("rate_limits") == Redis {
+		st.rateLimiter = rd.RateLimiter()
+	} else {
+		rl := memory.NewRateLimiter(rateLimitKeys, s.clock)
+		st.rateLimiter = rl
+		st.sweepers = append(st.sweepers, rl.Sweep)
+	}
 
 	switch {
 	case cfg.backend("signing_keys") == Postgres:
@@ -318,6 +330,9 @@ var (
 	_ app.CodeStore       = (*redis.Store)(nil)
 	_ app.ConsentStore    = (*postgres.Store)(nil)
 	_ jwtkeys.Store       = (*postgres.Store)(nil)
+
+	_ httpapi.RateLimiter = (*memory.RateLimiter)(nil)
+	_ httpapi.RateLimiter = (*redis.RateLimiter)(nil)
 )
 
 // checkRevocationsDurable refuses a Redis that would forget revocations

@@ -107,15 +107,19 @@ func peerAddr(r *http.Request) netip.Addr {
 // SourceKey names where a request came from, for counting it: the address
 // itself for IPv4, its /64 for IPv6, where one subscriber usually holds a
 // whole /64 and could otherwise count under 2^64 names.
-func SourceKey(a netip.Addr) string {
+func SourceKey(a netip.Addr) string { return string(AppendSourceKey(nil, a)) }
+
+// AppendSourceKey appends SourceKey(a) to b, for a caller that builds a
+// longer key around it without an allocation for each part.
+func AppendSourceKey(b []byte, a netip.Addr) []byte {
 	if !a.IsValid() {
-		return "unknown"
+		return append(b, "unknown"...)
 	}
 	if a.Is6() {
 		p, _ := a.Prefix(64)
-		return p.String()
+		return p.AppendTo(b)
 	}
-	return a.String()
+	return a.AppendTo(b)
 }
 
 type clientAddrKey struct{}

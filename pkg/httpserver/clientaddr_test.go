@@ -68,6 +68,7 @@ func TestSourceKey(t *testing.T) {
 	assert.Equal(t, SourceKey(netip.MustParseAddr("2001:db8:1:2::1")), SourceKey(netip.MustParseAddr("2001:db8:1:2:ffff::9")),
 		"one /64, one source")
 	assert.Equal(t, "unknown", SourceKey(netip.Addr{}))
+	assert.Equal(t, "source:2001:db8:1:2::/64", string(AppendSourceKey([]byte("source:"), netip.MustParseAddr("2001:db8:1:2::7"))))
 }
 
 func TestRecordClientAddr(t *testing.T) {

@@ -29,6 +29,8 @@ type Config struct {
 	MaxBodyBytes      int64           `json:"max_body_bytes"`
 	// TrustedProxies are the networks (CIDRs) whose X-Forwarded-For is
 	// believed when telling where a request came from; none by default.
+	// The default is an empty list, not nil, so that the config loader
+	// knows the field and <SERVICE>_HTTP_TRUSTED_PROXIES can set it.
 	// From the environment: comma-separated (..._HTTP_TRUSTED_PROXIES).
 	TrustedProxies []string `json:"trusted_proxies"`
 }

@@ -61,6 +61,15 @@ type Config struct {
 		MaxDelay         config.Duration `json:"max_delay"`
 		Window           config.Duration `json:"window"`
 	} `json:"login_limits"`
+	// RateLimits are token buckets per source address and per client (see
+	// the README, "Rate limits").
+	RateLimits struct {
+		Enabled     bool    `json:"enabled"`
+		SourceRPS   float64 `json:"source_rps"`
+		SourceBurst int     `json:"source_burst"`
+		ClientRPS   float64 `json:"client_rps"`
+		ClientBurst int     `json:"client_burst"`
+	} `json:"rate_limits"`
 	// Storage places each data group on a backend (see the README).
 	Storage struct {
 		Default        string            `json:"default"`
@@ -119,6 +128,10 @@ func defaultConfig() Config {
 	c.LoginLimits.PerAccountSource, c.LoginLimits.PerAccount, c.LoginLimits.PerSource = d.PerAccountSource, d.PerAccount, d.PerSource
 	c.LoginLimits.BaseDelay, c.LoginLimits.MaxDelay = config.Duration(d.BaseDelay), config.Duration(d.MaxDelay)
 	c.LoginLimits.Window = config.Duration(d.Window)
+	rl := authserver.DefaultRateLimits()
+	c.RateLimits.Enabled = !rl.Disabled
+	c.RateLimits.SourceRPS, c.RateLimits.SourceBurst = rl.Source.PerSecond, rl.Source.Burst
+	c.RateLimits.ClientRPS, c.RateLimits.ClientBurst = rl.Client.PerSecond, rl.Client.Burst
 	c.Browser.CodeTTL = config.Duration(time.Minute)
 	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
 	c.Browser.MinPasswordLength = 12
@@ -188,6 +201,17 @@ const configSchema = `{
         "base_delay": ` + config.DurationSchema + `,
         "max_delay": ` + config.DurationSchema + `,
         "window": ` + config.DurationSchema + `
+      }
+    },
+    "rate_limits": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "enabled": {"type": "boolean"},
+        "source_rps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000000},
+        "source_burst": {"type": "integer", "minimum": 1, "maximum": 1000000000},
+        "client_rps": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000000},
+        "client_burst": {"type": "integer", "minimum": 1, "maximum": 1000000000}
       }
     },
     "storage": {

@@ -154,6 +154,8 @@ func TestRunConfigErrorsNameTheField(t *testing.T) {
 		"bad issuer":      {map[string]string{"AUTHSERVER_ISSUER": "localhost"}, "issuer (from AUTHSERVER_ISSUER)"},
 		"bad environment": {map[string]string{"APP_ENV": "staging"}, "staging"},
 		"missing dir":     {map[string]string{"CONFIG_DIR": "/nonexistent"}, "/nonexistent"},
+		"zero rate":       {map[string]string{"AUTHSERVER_RATE_LIMITS_CLIENT_RPS": "0"}, "rate_limits.client_rps (from AUTHSERVER_RATE_LIMITS_CLIENT_RPS)"},
+		"bad proxy":       {map[string]string{"AUTHSERVER_HTTP_TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"}, `trusted proxy "proxy.example"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -273,4 +275,66 @@ func TestAuditSurvivesAQuietLog(t *testing.T) {
 	logs := stdout.String()
 	assert.NotContains(t, logs, `"msg":"request"`, "the log is quiet")
 	assert.Contains(t, logs, `"event":"token.issued"`, "but the audit trail is whole")
+}
+
+// The rate limits and trusted proxies come from the configuration: here a
+// client budget of two requests, and the loopback proxy believed.
+func TestRunRateLimitsFromConfig(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout syncBuffer
+	env := fakeEnv(map[string]string{
+		"CONFIG_DIR":                          "../../../configs",
+		"APP_ENV":                             "test",
+		"AUTHSERVER_DATA_DIR":                 t.TempDir(),
+		"AUTHSERVER_RATE_LIMITS_CLIENT_RPS":   "0.001",
+		"AUTHSERVER_RATE_LIMITS_CLIENT_BURST": "2",
+		"AUTHSERVER_RATE_LIMITS_SOURCE_BURST": "3",
+		"AUTHSERVER_RATE_LIMITS_SOURCE_RPS":   "0.001",
+		"AUTHSERVER_HTTP_TRUSTED_PROXIES":     "127.0.0.1",
+	})
+	ln := listen(t)
+	addr := ln.Addr().String()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+	}()
+	waitListening(t, &stdout, addr, done)
+
+	token := func(forwardedFor string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		req.SetBasicAuth("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 2 {
+		resp := token("192.0.2.1")
+		require.Equal(t, 200, resp.StatusCode, "request %d", i+1)
+		assert.Equal(t, []string{`"source";q=3;w=3000`, `"client";q=2;w=2000`}, resp.Header.Values("RateLimit-Policy"))
+	}
+	resp := token("192.0.2.2")
+	assert.Equal(t, 429, resp.StatusCode, "the client's budget of 2 is spent, from whatever address")
+	assert.Equal(t, `"client";r=0;t=1000`, resp.Header.Values("RateLimit")[1])
+
+	resp = token("192.0.2.1")
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.Equal(t, []string{`"source";r=0;t=3000`, `"client";r=0;t=1000`}, resp.Header.Values("RateLimit"),
+		"192.0.2.1's third request: its address may, its client may not")
+	resp = token("192.0.2.1")
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.Equal(t, []string{`"source";r=0;t=1000`}, resp.Header.Values("RateLimit"),
+		"192.0.2.1's own budget of 3 is spent: refused before the client is even looked at")
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(bound):
+		t.Fatal("run did not return after cancel")
+	}
 }

@@ -76,8 +76,11 @@ type Client struct {
 	// default for every client (RFC 9700 §2.1.1) and can never be off for a
 	// public one.
 	PKCEOptional bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// RateLimit is the client's request budget at the token, introspection
+	// and revocation endpoints; zero means the server's default.
+	RateLimit RateLimit
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // AllowsGrant reports whether the client may use grant g.
@@ -149,6 +152,11 @@ func (c *Client) Validate() error {
 	}
 	for _, u := range c.RedirectURIs {
 		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !c.RateLimit.IsZero() {
+		if err := c.RateLimit.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -78,6 +79,9 @@ func TestClientValidate(t *testing.T) {
 	good := Client{ID: "c", Type: Confidential, SecretHash: "h", AuthMethods: []AuthMethod{ClientSecretBasic},
 		GrantTypes: []GrantType{GrantClientCredentials}, Scopes: NewScope("a"), DefaultScopes: NewScope("a")}
 	require.NoError(t, good.Validate())
+	withRate := good
+	withRate.RateLimit = RateLimit{PerSecond: 0.5, Burst: 3}
+	require.NoError(t, withRate.Validate(), "a rate of its own")
 
 	cases := map[string]func(c *Client){
 		"no id":                          func(c *Client) { c.ID = "" },
@@ -90,6 +94,10 @@ func TestClientValidate(t *testing.T) {
 		"no auth method":                 func(c *Client) { c.AuthMethods = nil },
 		"code without redirect uri":      func(c *Client) { c.GrantTypes = []GrantType{GrantAuthorizationCode} },
 		"default scope not allowed":      func(c *Client) { c.DefaultScopes = NewScope("b") },
+		"rate without burst":             func(c *Client) { c.RateLimit = RateLimit{PerSecond: 5} },
+		"burst without rate":             func(c *Client) { c.RateLimit = RateLimit{Burst: 5} },
+		"negative rate":                  func(c *Client) { c.RateLimit = RateLimit{PerSecond: -1, Burst: 5} },
+		"NaN rate":                       func(c *Client) { c.RateLimit = RateLimit{PerSecond: math.NaN(), Burst: 5} },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -121,4 +129,17 @@ func TestTokenTimes(t *testing.T) {
 	assert.False(t, rt.Usable(now.Add(time.Hour)))
 	rt.Status = RefreshRotated
 	assert.False(t, rt.Usable(now))
+}
+
+func TestRateLimit(t *testing.T) {
+	def := RateLimit{PerSecond: 10, Burst: 20}
+	assert.Equal(t, def, RateLimit{}.Or(def), "zero takes the default")
+	own := RateLimit{PerSecond: 1, Burst: 2}
+	assert.Equal(t, own, own.Or(def))
+	require.NoError(t, own.Validate())
+	for _, bad := range []RateLimit{{}, {PerSecond: 1}, {Burst: 1}, {PerSecond: -1, Burst: 1},
+		{PerSecond: math.Inf(1), Burst: 1}, {PerSecond: math.NaN(), Burst: 1}, {PerSecond: 1, Burst: -1},
+		{PerSecond: 1, Burst: MaxRate + 1}, {PerSecond: 2e9, Burst: 1}} {
+		assert.Error(t, bad.Validate(), "%+v", bad)
+	}
 }

@@ -24,7 +24,7 @@ type Introspector interface {
 // for anything not active is {"active":false} and nothing more.
 func handleIntrospect(clients ClientAuthenticator, in Introspector, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, caller, err := authenticate(r, clients)
+		f, caller, err := authenticate(w, r, clients)
 		if err != nil {
 			writeFormError(w, r, log, err)
 			return

@@ -20,7 +20,7 @@ type Revoker interface {
 // revoked, or if it was unknown or already invalid.
 func handleRevoke(clients ClientAuthenticator, rv Revoker, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, caller, err := authenticate(r, clients)
+		f, caller, err := authenticate(w, r, clients)
 		if err != nil {
 			writeFormError(w, r, log, err)
 			return

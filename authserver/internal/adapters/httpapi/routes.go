@@ -30,6 +30,8 @@ type Deps struct {
 	Scopes         ScopeLister
 	Metadata       Metadata
 	MaxBodyBytes   int64
+	// RateLimits limit each source address and each client; nil, nothing.
+	RateLimits *RateLimits
 	// The browser flows; nil Authorizer leaves them out.
 	Authorizer Authorizer
 	Accounts   Accounts
@@ -49,11 +51,15 @@ func NewHandler(d Deps) (http.Handler, error) {
 		r.Use(withProxies(d.TrustedProxies))
 	}
 
-	// OAuth endpoints for clients.
-	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))
-	r.Method(http.MethodPost, "/introspect", handleIntrospect(secretOnly{d.Clients}, d.Introspector, d.Log))
-	r.Method(http.MethodPost, "/revoke", handleRevoke(d.Clients, d.Revoker, d.Log))
-	r.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
+	// OAuth endpoints for clients: each source address, then each
+	// authenticated client, has a budget (ratelimit.go).
+	oauth := r.With(d.RateLimits.bySource(sourceBudget, tooManyRequests))
+	clients := d.RateLimits.limitClients(d.Clients)
+	oauth.Method(http.MethodPost, "/token", handleToken(clients, d.Tokens, d.Log))
+	oauth.Method(http.MethodPost, "/introspect", handleIntrospect(d.RateLimits.limitClients(secretOnly{d.Clients}), d.Introspector, d.Log))
+	oauth.Method(http.MethodPost, "/revoke", handleRevoke(clients, d.Revoker, d.Log))
+	public := r.With(d.RateLimits.bySource(publicBudget, tooManyRequests))
+	public.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
 
 	// Pages for people. Their forms carry CSRF tokens (pages.go); in
 	// front of them, cross-origin POSTs are refused outright.
@@ -65,7 +71,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		sameOrigin := http.NewCrossOriginProtection()
 		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
 		r.Group(func(r chi.Router) {
-			r.Use(sameOrigin.Handler)
+			r.Use(d.RateLimits.bySource(sourceBudget, p.tooManyPages), sameOrigin.Handler)
 			authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
 			r.Method(http.MethodGet, "/authorize", authorize)
 			r.Method(http.MethodPost, "/authorize", authorize)
@@ -78,7 +84,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
 			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
 		})
-		r.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
+		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
 
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
@@ -102,5 +108,5 @@ func basePath(baseURL string) string {
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
-	return handleMetadata(d.Metadata, d.Scopes, d.Log)
+	return d.RateLimits.bySource(publicBudget, tooManyRequests)(handleMetadata(d.Metadata, d.Scopes, d.Log))
 }

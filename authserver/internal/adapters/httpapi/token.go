@@ -34,8 +34,9 @@ type tokenBody struct {
 }
 
 // authenticate parses an OAuth form and authenticates its client, the first
-// step of the token, introspection and revocation endpoints alike.
-func authenticate(r *http.Request, clients ClientAuthenticator) (form, domain.Client, error) {
+// step of the token, introspection and revocation endpoints alike; with a
+// rate limit per client (clientLimiter), the client then spends a request.
+func authenticate(w http.ResponseWriter, r *http.Request, clients ClientAuthenticator) (form, domain.Client, error) {
 	f, err := parseForm(r)
 	if err != nil {
 		return nil, domain.Client{}, err
@@ -50,13 +51,18 @@ func authenticate(r *http.Request, clients ClientAuthenticator) (form, domain.Cl
 		return nil, domain.Client{}, err
 	}
 	zaplog.SetClientID(r.Context(), c.ID)
+	if l, ok := clients.(clientLimiter); ok {
+		if err := l.limitClient(r.Context(), w.Header(), c); err != nil {
+			return nil, domain.Client{}, err
+		}
+	}
 	return f, c, nil
 }
 
 // handleToken serves the token endpoint (RFC 6749 §3.2).
 func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, client, err := authenticate(r, clients)
+		f, client, err := authenticate(w, r, clients)
 		if err != nil {
 			writeFormError(w, r, log, err)
 			return
@@ -97,8 +103,12 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 	})
 }
 
-// writeFormError is writeError plus 413 for an oversized body.
+// writeFormError is writeError plus 413 for an oversized body and 429 for
+// a client past its rate limit.
 func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
+	if writeRateLimited(w, r, err) {
+		return
+	}
 	if errors.Is(err, errTooLarge) {
 		noStore(w)
 		httpserver.JSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: domain.InvalidRequest, Description: errTooLarge.Description})

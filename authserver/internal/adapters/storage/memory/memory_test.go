@@ -52,6 +52,11 @@ func TestConformance(t *testing.T) {
 	t.Run("limiter", func(t *testing.T) {
 		storagetest.RunLimiter(t, func(_ *testing.T, c *storagetest.Clock) app.Limiter { return newStore(c).Limiter() })
 	})
+	t.Run("rate limiter", func(t *testing.T) {
+		storagetest.RunRateLimiter(t, true, func(_ *testing.T, c *storagetest.Clock) storagetest.RateLimiter {
+			return NewRateLimiter(1000, c.Now)
+		})
+	})
 }
 
 func TestSweepReclaimsExpiredEntries(t *testing.T) {

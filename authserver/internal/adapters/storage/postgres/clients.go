@@ -14,7 +14,8 @@ import (
 
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
-	introspection, allow_plain_pkce, pkce_optional, created_at, updated_at`
+	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
+	created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -23,11 +24,12 @@ func scanClient(r row) (domain.Client, error) {
 		authMethods, grantTypes, redirectURIs []string
 		scopes, defaultScopes, audience       []string
 		accessTTL, refreshTTL                 int64
+		burst                                 int32
 		createdAt, updatedAt                  time.Time
 	)
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
-		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &createdAt, &updatedAt)
+		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -39,6 +41,7 @@ func scanClient(r row) (domain.Client, error) {
 	c.DefaultScopes = domain.NewScope(defaultScopes...)
 	c.Audience = typed[string](audience)
 	c.AccessTokenTTL, c.RefreshTokenTTL = duration(accessTTL), duration(refreshTTL)
+	c.RateLimit.Burst = int(burst)
 	c.CreatedAt, c.UpdatedAt = utc(createdAt), utc(updatedAt)
 	return c, nil
 }
@@ -51,7 +54,7 @@ func (s *Store) FindClient(ctx context.Context, id string) (domain.Client, error
 // SaveClient creates or replaces c.
 func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 	_, err := s.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -61,11 +64,13 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 			refresh_token_ttl_ms = EXCLUDED.refresh_token_ttl_ms,
 			introspection = EXCLUDED.introspection, allow_plain_pkce = EXCLUDED.allow_plain_pkce,
 			pkce_optional = EXCLUDED.pkce_optional,
+			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
 		c.ID, c.Name, string(c.Type), c.SecretHash, strs(c.AuthMethods), strs(c.GrantTypes), strs(c.RedirectURIs),
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
-		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.CreatedAt, c.UpdatedAt)
+		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
+		c.CreatedAt, c.UpdatedAt)
 	return err
 }
 

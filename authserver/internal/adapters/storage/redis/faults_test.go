@@ -35,6 +35,7 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 	s := openPrivate(t, r, timeout)
 	l := s.Limiter(storagetest.LimitPolicy)
 	key := app.LimitKey{Kind: app.LimitSource, Subject: "a"}
+	rl := s.RateLimiter()
 	ctx := context.Background()
 	now := time.Now()
 
@@ -45,6 +46,10 @@ func TestACallIsBoundedByTheTimeout(t *testing.T) {
 		"limiter reserve": func() error { return l.Reserve(ctx, key) },
 		"limiter settle":  func() error { return l.Settle(ctx, domain.AttemptFailed, key) },
 		"read (GET)":      func() error { _, err := s.FindSession(ctx, "s"); return err },
+		"rate limiter": func() error {
+			_, err := rl.Allow(ctx, "source:192.0.2.1", domain.RateLimit{PerSecond: 1000, Burst: 1000})
+			return err
+		},
 	}
 	// Load the scripts and fill the pool with a connection per call, so
 	// that the stalled calls below write and wait on live connections.

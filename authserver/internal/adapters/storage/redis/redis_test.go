@@ -88,22 +88,28 @@ func newStore(t *testing.T, clock *storagetest.Clock) *Store {
 	s, err := Open(context.Background(), Config{URL: u, KeyPrefix: prefix, Timeout: generous}, clock.Now)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		ctx := context.Background()
-		var keys []string
-		iter := s.client.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		err := iter.Err()
-		if err == nil && len(keys) > 0 {
-			err = s.client.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("deleting test keys %s*: %v", prefix, err)
+		// redis_rate puts "rate:" before the keys it is given.
+		for _, pattern := range []string{prefix + "*", "rate:" + prefix + "*"} {
+			if err := deleteKeys(s, pattern); err != nil {
+				t.Errorf("deleting test keys %s: %v", pattern, err)
+			}
 		}
 		s.Close()
 	})
 	return s
+}
+
+func deleteKeys(s *Store, pattern string) error {
+	ctx := context.Background()
+	var keys []string
+	iter := s.client.Scan(ctx, 0, pattern, 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil || len(keys) == 0 {
+		return err
+	}
+	return s.client.Del(ctx, keys...).Err()
 }
 
 func TestConformance(t *testing.T) {
@@ -120,6 +126,13 @@ func TestConformance(t *testing.T) {
 	t.Run("limiter", func(t *testing.T) {
 		storagetest.RunLimiter(t, func(t *testing.T, c *storagetest.Clock) app.Limiter {
 			return newStore(t, c).Limiter(storagetest.LimitPolicy)
+		})
+	})
+	t.Run("rate limiter", func(t *testing.T) {
+		// Redis keeps the time itself (TIME in the script): the clock
+		// is not used.
+		storagetest.RunRateLimiter(t, false, func(t *testing.T, c *storagetest.Clock) storagetest.RateLimiter {
+			return newStore(t, c).RateLimiter()
 		})
 	})
 }

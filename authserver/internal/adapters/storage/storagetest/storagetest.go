@@ -73,6 +73,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 			Audience:       []string{"rs"},
 			AccessTokenTTL: 5 * time.Second, RefreshTokenTTL: time.Hour,
 			Introspection: true, AllowPlainPKCE: true, PKCEOptional: true,
+			RateLimit: domain.RateLimit{PerSecond: 2.5, Burst: 7},
 			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		}
 		require.NoError(t, s.SaveClient(ctx, c))

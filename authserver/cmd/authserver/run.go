@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // serve runs the server until ctx ends, on ln if not nil, else on
 // http.addr.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 
 	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
 	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Health: health, Metrics: httpserver.NewMetrics(),
 	})
 	r.Mount("/oauth", srv.Handler())

@@ -65,7 +65,7 @@ func withListener(ln net.Listener) option { return func(o *options) { o.listener
 // serve runs the server until ctx ends, on ln if not nil, else on
 // http.addr.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	// server, and each request reports it as a 503 of its own.
 	health := httpserver.NewHealth()
 	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Health: health, Metrics: httpserver.NewMetrics(),
 	})
 	r.Mount("/", api)

@@ -72,7 +72,7 @@ func withListener(ln net.Listener) option { return func(o *options) { o.listener
 // serve wires the adapters to the use cases and serves until ctx ends, on
 // ln if not nil, else on http.addr.
 func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	health := httpserver.NewHealth()
 	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
-			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+			Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 			Health: health, Metrics: httpserver.NewMetrics(),
 		},
 		Times:    app.New(tokens, times),

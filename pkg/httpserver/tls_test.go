@@ -107,7 +107,7 @@ func TestTLSSchemaTakesBothFilesOrNeither(t *testing.T) {
 	s, err := schema.Compile("tls.json", []byte(TLSSchema))
 	require.NoError(t, err)
 	for doc, ok := range map[string]bool{
-		`{}`: true,
+		`{}`:                                  true,
 		`{"cert_file": "", "key_file": ""}`:   true,
 		`{"cert_file": "c", "key_file": "k"}`: true,
 		`{"cert_file": "c"}`:                  false,

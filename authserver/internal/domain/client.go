@@ -76,8 +76,13 @@ type Client struct {
 	// default for every client (RFC 9700 §2.1.1) and can never be off for a
 	// public one.
 	PKCEOptional bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// AllowedOrigins are the web origins whose pages may read this client's
+	// answers from the token and revocation endpoints (CORS), in
+	// ValidateOrigin's form. Registration defaults them to the origins of
+	// the redirect URIs (DefaultOrigins); none means no browser app.
+	AllowedOrigins []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // AllowsGrant reports whether the client may use grant g.
@@ -90,6 +95,10 @@ func (c *Client) RequiresPKCE() bool { return c.Type == Public || !c.PKCEOptiona
 // HasRedirectURI reports whether uri is registered, compared exactly as
 // RFC 9700 §4.1.1 requires: no prefixes, no patterns.
 func (c *Client) HasRedirectURI(uri string) bool { return slices.Contains(c.RedirectURIs, uri) }
+
+// AllowsOrigin reports whether a page from origin, as a browser's Origin
+// header names it, may read the client's answers.
+func (c *Client) AllowsOrigin(origin string) bool { return slices.Contains(c.AllowedOrigins, origin) }
 
 // AllowsAuthMethod reports whether the client may authenticate with m.
 func (c *Client) AllowsAuthMethod(m AuthMethod) bool { return slices.Contains(c.AuthMethods, m) }
@@ -149,6 +158,11 @@ func (c *Client) Validate() error {
 	}
 	for _, u := range c.RedirectURIs {
 		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if err := ValidateOrigin(o); err != nil {
 			errs = append(errs, err)
 		}
 	}

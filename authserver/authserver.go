@@ -130,6 +130,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 		Revoker:      app.NewRevoker(keys, st.revocations, st.refresh, st.audit, now),
 		JWKS:         keys.JWKS,
 		Scopes:       st.clients,
+		Origins:      st.clients,
 		MaxBodyBytes: s.maxBodyBytes,
 		Metadata: httpapi.Metadata{
 			Issuer:        s.issuer,

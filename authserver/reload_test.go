@@ -32,8 +32,13 @@ func TestReloadFixtures(t *testing.T) {
 			token := func(id string) reply {
 				return ts.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, refresherSec)
 			}
-			// Looked up before the reload: the cache remembers it unknown.
+			preflight := func() string {
+				r := request(t, "OPTIONS", ts.URL+"/oauth/token", "https://app.reloaded.example", nil, "Access-Control-Request-Method", "POST")
+				return r.header.Get("Access-Control-Allow-Origin")
+			}
+			// Looked up before the reload: the cache remembers them unknown.
 			assert.Equal(t, 401, token("reloaded").status)
+			assert.Empty(t, preflight())
 
 			good := write("good.yaml", `
 scopes:
@@ -46,15 +51,21 @@ clients:
     grant_types: [client_credentials]
     scopes: [current_time, reports]
     default_scopes: [current_time]
+  - id: reloaded-spa
+    name: A browser app added by a reload
+    type: public
+    grant_types: [authorization_code]
+    redirect_uris: ["https://app.reloaded.example/cb"]
 `)
 			sum, err := ts.srv.ReloadFixtures(ctx, demoFixtures, extraFixtures, good)
 			require.NoError(t, err)
-			assert.Equal(t, []string{"reloaded"}, sum.ClientsAdded)
+			assert.Equal(t, []string{"reloaded", "reloaded-spa"}, sum.ClientsAdded)
 			assert.Empty(t, sum.ClientsChanged, "the demo clients are as they were")
 			assert.Equal(t, 1, sum.ScopesWritten)
 			assert.Zero(t, sum.UsersWritten)
 			r := token("reloaded")
 			require.Equal(t, 200, r.status, "the new client works at once: %s", r.raw)
+			assert.Equal(t, "https://app.reloaded.example", preflight(), "and its origin too")
 
 			sum, err = ts.srv.ReloadFixtures(ctx, demoFixtures, extraFixtures, good)
 			require.NoError(t, err)

@@ -24,6 +24,8 @@ type Deps struct {
 	Revoker      Revoker
 	JWKS         func() []byte
 	Scopes       ScopeLister
+	// Origins are the clients' CORS origins.
+	Origins      OriginChecker
 	Metadata     Metadata
 	MaxBodyBytes int64
 	// The browser flows; nil Authorizer leaves them out.
@@ -41,10 +43,12 @@ func NewHandler(d Deps) (http.Handler, error) {
 	r.Use(httpserver.LimitBody(d.MaxBodyBytes))
 
 	// OAuth endpoints for clients.
-	r.Method(http.MethodPost, "/token", handleToken(d.Clients, d.Tokens, d.Log))
+	r.Method(http.MethodPost, "/token", clientCORS(d.Origins, d.Log, handleToken(d.Clients, d.Tokens, d.Log)))
+	r.Method(http.MethodOptions, "/token", clientPreflight(d.Origins, d.Log))
 	r.Method(http.MethodPost, "/introspect", handleIntrospect(secretOnly{d.Clients}, d.Introspector, d.Log))
-	r.Method(http.MethodPost, "/revoke", handleRevoke(d.Clients, d.Revoker, d.Log))
-	r.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
+	r.Method(http.MethodPost, "/revoke", clientCORS(d.Origins, d.Log, handleRevoke(d.Clients, d.Revoker, d.Log)))
+	r.Method(http.MethodOptions, "/revoke", clientPreflight(d.Origins, d.Log))
+	r.Method(http.MethodGet, "/jwks.json", publicCORS(handleJWKS(d.JWKS)))
 
 	// Pages for people.
 	if d.Authorizer != nil {
@@ -87,5 +91,5 @@ func basePath(baseURL string) string {
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
-	return handleMetadata(d.Metadata, d.Scopes, d.Log)
+	return publicCORS(handleMetadata(d.Metadata, d.Scopes, d.Log))
 }

@@ -49,6 +49,7 @@ func authenticate(r *http.Request, clients ClientAuthenticator) (form, domain.Cl
 		return nil, domain.Client{}, err
 	}
 	zaplog.SetClientID(r.Context(), c.ID)
+	corsClient(r.Context(), c)
 	return f, c, nil
 }
 

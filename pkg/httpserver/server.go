@@ -95,6 +95,9 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 		TLSConfig:         tlsConfig,
 	}
+	if tlsConfig != nil {
+		log.Info("serving HTTPS", cfg.TLS.logFields(tlsConfig)...)
+	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsConfig != nil))
 	_ = log.Sync() // scripts and tests wait for this line
 

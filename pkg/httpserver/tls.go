@@ -14,6 +14,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // TLSConfig turns HTTPS on: a certificate and its key in PEM files, or a
@@ -44,6 +46,47 @@ const TLSSchema = `{
 // Enabled reports whether the server speaks HTTPS.
 func (c TLSConfig) Enabled() bool {
 	return c.Certificate != nil || c.CertFile != "" || c.KeyFile != ""
+}
+
+// UseDevCertificate makes the server speak HTTPS with a new DevCertificate
+// (the -dev-tls flag); an error if certificate files are configured too.
+func (c *TLSConfig) UseDevCertificate(now time.Time) error {
+	if c.CertFile != "" || c.KeyFile != "" {
+		return errors.New("-dev-tls and http.tls.cert_file/key_file are both set: choose one")
+	}
+	cert, _, err := DevCertificate(now)
+	if err != nil {
+		return fmt.Errorf("-dev-tls: %w", err)
+	}
+	c.Certificate = cert
+	return nil
+}
+
+// logFields describe the certificate served, for the start-up log: whom
+// it names, until when, and its fingerprint.
+func (c TLSConfig) logFields(tc *tls.Config) []zap.Field {
+	cert := tc.Certificates[0]
+	fields := []zap.Field{zap.String("sha256_fingerprint", Fingerprint(cert.Certificate[0])), zap.Bool("dev_certificate", c.Certificate != nil)}
+	if c.CertFile != "" {
+		fields = append(fields, zap.String("cert_file", c.CertFile))
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	if leaf != nil {
+		fields = append(fields, zap.Strings("names", append(append([]string{}, leaf.DNSNames...), ipStrings(leaf.IPAddresses)...)),
+			zap.Time("not_after", leaf.NotAfter))
+	}
+	return fields
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
 }
 
 // serverConfig is the server's TLS configuration, nil when TLS is off:

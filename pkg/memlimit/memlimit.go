@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // Config is the "runtime" part of a service's configuration.
@@ -96,4 +98,16 @@ func (c Config) Apply(getenv func(string) string) (Applied, error) {
 	}
 	debug.SetMemoryLimit(limit)
 	return Applied{Limit: limit, Source: "config"}, nil
+}
+
+// Log writes the start-up line saying which limit is in force.
+func (a Applied) Log(log *zap.Logger) {
+	switch a.Source {
+	case "GOMEMLIMIT":
+		log.Info("memory limit from GOMEMLIMIT, which wins over runtime.memory_limit", zap.Int64("memory_limit", a.Limit))
+	case "none":
+		log.Info("no memory limit (runtime.memory_limit is off)")
+	default:
+		log.Info("memory limit from runtime.memory_limit", zap.Int64("memory_limit", a.Limit))
+	}
 }

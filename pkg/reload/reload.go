@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -75,6 +76,19 @@ func (l Live) Run(ctx context.Context, ch <-chan os.Signal, log *zap.Logger, ste
 			l.once(ctx, log, step)
 		}
 	}
+}
+
+// Go runs Run on a goroutine of its own, until ctx ends or the returned
+// function is called, which waits for a reload in progress to finish.
+func (l Live) Go(ctx context.Context, ch <-chan os.Signal, log *zap.Logger, step Step) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		l.Run(ctx, ch, log, step)
+	}()
+	return func() { cancel(); wg.Wait() }
 }
 
 func (l Live) once(ctx context.Context, log *zap.Logger, step Step) {

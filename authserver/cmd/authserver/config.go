@@ -6,6 +6,7 @@ import (
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -13,8 +14,9 @@ import (
 // configs/authserver.<env>.json, then AUTHSERVER_* environment variables
 // (AUTHSERVER_HTTP_ADDR sets http.addr, and so on).
 type Config struct {
-	HTTP httpserver.Config `json:"http"`
-	Log  zaplog.Config     `json:"log"`
+	HTTP    httpserver.Config `json:"http"`
+	Log     zaplog.Config     `json:"log"`
+	Runtime memlimit.Config   `json:"runtime"`
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
@@ -79,6 +81,9 @@ func defaultConfig() Config {
 	var c Config
 	c.HTTP = httpserver.DefaultConfig(":5001")
 	c.Log = zaplog.DefaultConfig()
+	// The memory target is 100 MB; the limit leaves room for what the Go
+	// heap does not count (stacks, the runtime's own).
+	c.Runtime.MemoryLimit = "80MiB"
 	c.Issuer = "http://localhost:5001"
 	c.DataDir = "data"
 	c.Fixtures = []string{}
@@ -122,6 +127,7 @@ const configSchema = `{
   "properties": {
     "http": ` + httpserver.ConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
+    "runtime": ` + memlimit.ConfigSchema + `,
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},
     "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},

@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -19,6 +21,7 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -44,8 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg := defaultConfig()
-	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
+	cfg, c, file, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -53,17 +55,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	cmd := c.Args
-	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
-		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
-		// development and test may run on plain http.
-		return errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
-	}
-	// Fixture paths in a config file are relative to its directory.
-	for i, p := range cfg.Fixtures {
-		if !filepath.IsAbs(p) {
-			cfg.Fixtures[i] = filepath.Join(c.ConfigDir, p)
-		}
-	}
 
 	if len(cmd) > 0 && cmd[0] == "loaddata" {
 		if len(cmd) == 1 {
@@ -84,7 +75,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return err
 			}
 		}
-		return serve(ctx, cfg, file, c.Env, stdout, o.listener)
+		if c.DevTLS {
+			if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
+				return err
+			}
+		}
+		if o.reload == nil {
+			signals, stop := reload.Signals()
+			defer stop()
+			o.reload = signals
+		}
+		return serve(ctx, cfg, file, c.Env, stdout, o.listener, liveConfig{
+			getenv: getenv, signals: o.reload,
+			load: func() (Config, string, error) {
+				next, _, file, err := loadConfig(args, getenv, io.Discard)
+				return next, file, err
+			},
+		})
 	case "migrate":
 		applied, err := authserver.Migrate(ctx, storageOption(cfg))
 		if err != nil {
@@ -120,14 +127,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
 }
 
+// loadConfig reads the configuration from the command line, the file of
+// the environment and the environment variables, at start and again on
+// every reload. It returns the command and the file read.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
+	cfg := defaultConfig()
+	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
+	if err != nil {
+		return cfg, c, file, err
+	}
+	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
+		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
+		// development and test may run on plain http.
+		return cfg, c, file, errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
+	}
+	// Fixture paths in a config file are relative to its directory.
+	for i, p := range cfg.Fixtures {
+		if !filepath.IsAbs(p) {
+			cfg.Fixtures[i] = filepath.Join(c.ConfigDir, p)
+		}
+	}
+	return cfg, c, file, nil
+}
+
 // serve runs the server until ctx ends, on ln if not nil, else on
-// http.addr.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener) error {
+// http.addr, and reloads on every signal of live.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, ln net.Listener, live liveConfig) error {
 	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	limit, err := cfg.Runtime.Apply(live.getenv)
+	if err != nil {
+		return fmt.Errorf("config: runtime.memory_limit: %w", err)
+	}
 	// The audit trail is written at info whatever log.level says.
 	audit, err := zaplog.NewBuffered(stdout, "info")
 	if err != nil {
@@ -136,6 +170,11 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	defer func() { _ = audit.Sync() }()
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
+	limit.Log(log)
+	if cfg.HTTP.TLS.Enabled() != strings.HasPrefix(cfg.Issuer, "https://") {
+		log.Warn("the issuer's scheme does not match the server's: clients are sent to the issuer's URLs",
+			zap.String("issuer", cfg.Issuer), zap.Bool("tls", cfg.HTTP.TLS.Enabled()))
+	}
 	goredis.SetLogger(redisLog{log.Named("redis")})
 
 	opts := append(keyOptions(cfg),
@@ -176,6 +215,9 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	})
 	r.Mount("/oauth", srv.Handler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
+
+	stopReloads := live.run(ctx, cfg, srv, levels, log)
+	defer stopReloads()
 	return httpserver.Serve(ctx, cfg.HTTP, r, log, health, ln)
 }
 
@@ -187,9 +229,14 @@ type options struct {
 	// or http.addr: a test opens it on port 0, so it knows the address
 	// before the server starts and no other process can take it.
 	listener net.Listener
+	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
+	// test process, which runs several servers.
+	reload <-chan os.Signal
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
+
+func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
 
 func keyOptions(cfg Config) []authserver.Option {
 	opts := []authserver.Option{

@@ -171,9 +171,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
 	limit.Log(log)
-	if cfg.HTTP.TLS.Enabled() != strings.HasPrefix(cfg.Issuer, "https://") {
-		log.Warn("the issuer's scheme does not match the server's: clients are sent to the issuer's URLs",
-			zap.String("issuer", cfg.Issuer), zap.Bool("tls", cfg.HTTP.TLS.Enabled()))
+	if cfg.HTTP.TLS.Enabled() && !strings.HasPrefix(cfg.Issuer, "https://") {
+		// The reverse, an https issuer on plain HTTP, is TLS ended by a
+		// proxy in front.
+		log.Warn("the server speaks HTTPS but the issuer is http: clients are sent to the issuer's URLs", zap.String("issuer", cfg.Issuer))
 	}
 	goredis.SetLogger(redisLog{log.Named("redis")})
 

@@ -13,7 +13,7 @@ import (
 
 // reloadSecretHash is the fast hash of refresherSec, for the clients a
 // reload adds.
-const reloadSecretHash = "$hmac-sha256$A/O8WDV3lBc4UdE77imDgQ$1oGiPn7g8/yuEb4459SVTWu5/thgOF22eOyh/zBeEwI" //nolint:gosec // G101: a test hash
+const reloadSecretHash = "$hmac-sha256$A/O8WDV3lBc4UdE77imDgQ$1oGiPn7g8/yuEb4459SVTWu5/thgOF22eOyh/zBeEwI"
 
 // TestReloadFixtures: a reload adds a client that works at once, on every
 // backend (PostgreSQL behind the client cache too), and a bad file changes

@@ -11,9 +11,9 @@ import (
 // alike. It names fields and never shows values, which may be secrets, so
 // its result can be logged: a reload says what it applied and what waits
 // for a restart.
-func Changed(old, new any) []string {
-	a, errA := toDoc(old)
-	b, errB := toDoc(new)
+func Changed(before, after any) []string {
+	a, errA := toDoc(before)
+	b, errB := toDoc(after)
 	if errA != nil || errB != nil {
 		return []string{"(unreadable)"}
 	}

@@ -123,11 +123,11 @@ func (l Live) once(ctx context.Context, log *zap.Logger, step Step) {
 	log.Info("reloaded", fields...)
 }
 
-// NeedsRestart names the fields that differ between old and new outside
-// the live ones (top-level names, or dotted paths).
-func NeedsRestart(old, new any, live ...string) []string {
+// NeedsRestart names the fields that differ between before and after
+// outside the live ones (top-level names, or dotted paths).
+func NeedsRestart(before, after any, live ...string) []string {
 	var out []string
-	for _, f := range config.Changed(old, new) {
+	for _, f := range config.Changed(before, after) {
 		if !slices.ContainsFunc(live, func(l string) bool { return f == l || strings.HasPrefix(f, l+".") }) {
 			out = append(out, f)
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -55,8 +54,8 @@ func TestRunDevTLS(t *testing.T) {
 	pinned := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, //nolint:gosec // G402: verified below, by fingerprint
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if httpserver.Fingerprint(raw[0]) != fingerprint {
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if httpserver.Fingerprint(cs.PeerCertificates[0].Raw) != fingerprint {
 				return errors.New("not the logged certificate")
 			}
 			return nil

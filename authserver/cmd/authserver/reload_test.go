@@ -56,7 +56,7 @@ func TestRunReloads(t *testing.T) {
 	write := func(name, body string) {
 		t.Helper()
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600)) //nolint:gosec // G703: the test's own file names
 	}
 	write("fixtures/demo.json", string(demo))
 	config := func(accessLevel string, fixtures ...string) string {

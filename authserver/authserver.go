@@ -35,6 +35,7 @@ type Server struct {
 	metadata http.Handler
 	keys     *jwtkeys.KeySet
 	stores   *stores
+	fixtures *fixtureLoader
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -75,9 +76,13 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 	hasher := hashing.NewQueuedHasher(hashing.Argon2Params(s.argon2), s.hashConcurrency, s.hashQueue, s.hashWait)
 
 	if len(s.fixtures) > 0 {
-		if _, err := loadFixtures(ctx, s.fixtures, st, hasher, s); err != nil {
+		sum, err := loadFixtures(ctx, s.fixtures, st, hasher, s)
+		if err != nil {
 			return nil, err
 		}
+		s.log.Info("fixtures loaded", zap.Strings("files", s.fixtures), zap.Int("scopes", sum.Scopes),
+			zap.Int("clients_written", sum.ClientsWritten), zap.Int("clients_unchanged", sum.ClientsUnchanged),
+			zap.Int("users_written", sum.UsersWritten), zap.Int("users_unchanged", sum.UsersUnchanged))
 	}
 
 	keys, err := openKeys(ctx, s, st.keys)
@@ -134,6 +139,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 		Revoker:      app.NewRevoker(keys, st.revocations, st.refresh, st.audit, now),
 		JWKS:         keys.JWKS,
 		Scopes:       st.clients,
+		Origins:      st.clients,
 		MaxBodyBytes: s.maxBodyBytes,
 		RateLimits:   rateLimits(s, st.rateLimiter),
 		Metadata: httpapi.Metadata{
@@ -175,6 +181,7 @@ func New(ctx context.Context, opts ...Option) (srv *Server, err error) {
 		metadata: httpapi.NewMetadataHandler(deps),
 		keys:     keys,
 		stores:   st,
+		fixtures: &fixtureLoader{stores: st, hasher: hasher, s: s},
 		stop:     stop,
 	}
 	srv.goBackground(func() {
@@ -302,13 +309,17 @@ func Migrate(ctx context.Context, opts ...Option) ([]string, error) {
 	return st.pg.Migrate(ctx)
 }
 
-// LoadSummary says what LoadData wrote.
+// LoadSummary says what LoadData or ReloadFixtures wrote: counts, and the
+// ids of the clients added and changed.
 type LoadSummary struct {
 	Scopes, ClientsWritten, ClientsUnchanged, UsersWritten, UsersUnchanged int
+	ScopesWritten                                                          int
+	ClientsAdded, ClientsChanged                                           []string
 }
 
 // LoadData loads scopes, clients and users from fixture files into the
-// configured storage. Running it twice changes nothing.
+// configured storage, all of them or, if any file or record is bad, none.
+// Running it twice changes nothing.
 func LoadData(ctx context.Context, files []string, opts ...Option) (LoadSummary, error) {
 	s, err := configure(opts)
 	if err != nil {
@@ -331,12 +342,9 @@ func loadFixtures(ctx context.Context, paths []string, st *stores, hasher *hashi
 	if err != nil {
 		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
-	sum, err := fixtures.Load(ctx, set, fixtures.Stores{Clients: st.clients, Users: st.users, Scopes: st.clients}, hasher, s.clock())
+	sum, err := fixtures.Load(ctx, set, fixtures.Stores{Clients: st.clients, Users: st.users, Scopes: st.clients, Batch: st}, hasher, s.clock())
 	if err != nil {
 		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
-	s.log.Info("fixtures loaded", zap.Strings("files", paths), zap.Int("scopes", sum.Scopes),
-		zap.Int("clients_written", sum.ClientsWritten), zap.Int("clients_unchanged", sum.ClientsUnchanged),
-		zap.Int("users_written", sum.UsersWritten), zap.Int("users_unchanged", sum.UsersUnchanged))
 	return LoadSummary(sum), nil
 }

@@ -149,6 +149,17 @@ type (
 		SaveClient(ctx context.Context, c domain.Client) error
 		SaveScope(ctx context.Context, s domain.ScopeInfo) error
 		ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
+		batchSaver
+		OriginAllowed(ctx context.Context, origin string) (bool, error)
+		ClientOrigins(ctx context.Context) ([]string, error)
+	}
+	userGroup interface {
+		app.UserStore
+		batchSaver
+	}
+	// batchSaver saves fixtures in one step: all or none.
+	batchSaver interface {
+		SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error
 	}
 	refreshGroup interface {
 		app.RefreshTokenStore
@@ -158,8 +169,11 @@ type (
 
 // stores is every data group on its chosen backend.
 type stores struct {
-	clients     clientGroup
-	users       app.UserStore
+	clients clientGroup
+	users   userGroup
+	// oneBatch says clients and users share a backend, so one SaveBatch
+	// writes a whole fixture load atomically.
+	oneBatch    bool
 	refresh     refreshGroup
 	revocations app.RevocationStore
 	keys        jwtkeys.Store
@@ -247,7 +261,8 @@ func openStores(ctx context.Context, s settings) (st *stores, err error) {
 	if cfg.backend("clients") != Memory {
 		st.clients = cache.NewClients(st.clients, cfg.ClientCacheTTL, 10000, s.clock)
 	}
-	st.users = pick("users").(app.UserStore)
+	st.users = pick("users").(userGroup)
+	st.oneBatch = cfg.backend("clients") == cfg.backend("users")
 	st.refresh = pick("refresh_tokens").(refreshGroup)
 	st.revocations = pick("revocations").(app.RevocationStore)
 	st.sessions = pick("sessions").(app.SessionStore)
@@ -323,7 +338,8 @@ var (
 	_ clientGroup         = (*memory.Store)(nil)
 	_ clientGroup         = (*postgres.Store)(nil)
 	_ clientGroup         = (*cache.Clients)(nil)
-	_ app.UserStore       = (*postgres.Store)(nil)
+	_ userGroup           = (*memory.Store)(nil)
+	_ userGroup           = (*postgres.Store)(nil)
 	_ refreshGroup        = (*postgres.Store)(nil)
 	_ app.RevocationStore = (*redis.Store)(nil)
 	_ app.SessionStore    = (*redis.Store)(nil)
@@ -368,6 +384,22 @@ func retryConnect[T any](ctx context.Context, timeout time.Duration, open func(c
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// SaveBatch saves a fixture load: in one step when clients and users share
+// a backend; else the users first, then the scopes and clients, each in
+// one step on its own backend, so a failure of the second leaves the
+// first applied.
+func (st *stores) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error {
+	if st.oneBatch {
+		return st.clients.SaveBatch(ctx, scopes, clients, users)
+	}
+	if len(users) > 0 {
+		if err := st.users.SaveBatch(ctx, nil, nil, users); err != nil {
+			return err
+		}
+	}
+	return st.clients.SaveBatch(ctx, scopes, clients, nil)
 }
 
 // Ping reports whether every backend in use answers.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,12 +17,15 @@ type Command struct {
 	// DirRequired is set when the directory was asked for explicitly, so a
 	// typo in it is an error rather than a silent fall-back to defaults.
 	DirRequired bool
-	Args        []string
+	// DevTLS asks for HTTPS with a self-signed certificate made at start,
+	// for trying TLS on one machine (-dev-tls).
+	DevTLS bool
+	Args   []string
 }
 
 // ParseCommand reads the flags every service shares: -config-dir (default
 // $CONFIG_DIR, else "configs") and -env (default $APP_ENV, else
-// "development"). usage is printed above the flags on -h and on errors;
+// "development"), and -dev-tls. usage is printed above the flags on -h and on errors;
 // -h returns flag.ErrHelp.
 func ParseCommand(name, usage string, args []string, getenv func(string) string, stderr io.Writer) (Command, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -32,6 +36,7 @@ func ParseCommand(name, usage string, args []string, getenv func(string) string,
 	}
 	dir := fs.String("config-dir", or(getenv("CONFIG_DIR"), "configs"), "directory of config files (env CONFIG_DIR)")
 	env := fs.String("env", or(getenv("APP_ENV"), "development"), "environment: development, test or production (env APP_ENV)")
+	devTLS := fs.Bool("dev-tls", false, "serve HTTPS with a self-signed certificate for localhost, made at start (not in production)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return Command{}, err
 	}
@@ -41,7 +46,10 @@ func ParseCommand(name, usage string, args []string, getenv func(string) string,
 			explicit = true
 		}
 	})
-	return Command{ConfigDir: *dir, Env: *env, DirRequired: explicit, Args: fs.Args()}, nil
+	if *devTLS && *env == "production" {
+		return Command{}, errors.New("-dev-tls: a self-signed certificate is for development; production needs http.tls.cert_file and key_file")
+	}
+	return Command{ConfigDir: *dir, Env: *env, DirRequired: explicit, DevTLS: *devTLS, Args: fs.Args()}, nil
 }
 
 // Source is where service reads its config for this command: its file in

@@ -36,3 +36,15 @@ func TestParseCommand(t *testing.T) {
 	_, err = ParseCommand("svc", "", []string{"svc", "-nope"}, env(nil), &bytes.Buffer{})
 	assert.Error(t, err)
 }
+
+func TestParseCommandDevTLS(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := ParseCommand("svc", "", []string{"svc", "-dev-tls"}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.DevTLS)
+
+	_, err = ParseCommand("svc", "", []string{"svc", "-dev-tls", "-env", "production"}, env(nil), &bytes.Buffer{})
+	assert.ErrorContains(t, err, "production needs http.tls.cert_file")
+	_, err = ParseCommand("svc", "", []string{"svc", "-dev-tls"}, env(map[string]string{"APP_ENV": "production"}), &bytes.Buffer{})
+	assert.Error(t, err, "production from the environment too")
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,16 @@ func TestLoadMapFromEnv(t *testing.T) {
 	cfg := defaults()
 	_, err := Load(source(t, filepath.Join(t.TempDir(), "absent"), map[string]string{"SVC_ROUTES": "x=c"}), &cfg)
 	assert.ErrorContains(t, err, "routes.x (from SVC_ROUTES)")
+}
+
+func TestChangedNamesFieldsNotValues(t *testing.T) {
+	a, b := defaults(), defaults()
+	assert.Nil(t, Changed(a, b))
+	b.Addr = ":9"
+	b.Database.DSN = "postgres://secret@db"
+	b.Scopes = []string{"a", "b"}
+	b.Routes = map[string]string{"x": "a"}
+	got := Changed(a, b)
+	assert.Equal(t, []string{"addr", "database.dsn", "routes.x", "scopes"}, got)
+	assert.NotContains(t, strings.Join(got, " "), "secret")
 }

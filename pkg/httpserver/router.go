@@ -16,8 +16,11 @@ import (
 
 // Stack is what NewRouter needs to build a service's base router.
 type Stack struct {
-	Log          *zap.Logger
-	AccessLevel  zapcore.Level // level of the per-request access log line
+	Log *zap.Logger
+	// AccessLevel is the level of the per-request access log line: a
+	// zapcore.Level, or a zap.AtomicLevel to change it while serving.
+	// Nil means info.
+	AccessLevel  zapcore.LevelEnabler
 	MaxBodyBytes int64
 	Health       *Health
 	Metrics      *Metrics
@@ -104,7 +107,7 @@ func (s Stack) middleware() func(http.Handler) http.Handler {
 				if s.Metrics != nil {
 					s.Metrics.observe(r, status, elapsed)
 				}
-				if ce := access.Check(s.AccessLevel, "request"); ce != nil {
+				if ce := access.Check(accessLevel(s.AccessLevel), "request"); ce != nil {
 					ce.Write(
 						zap.String("request_id", fields.RequestID),
 						known("client_id", fields.ClientID),
@@ -120,6 +123,14 @@ func (s Stack) middleware() func(http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 		})
 	}
+}
+
+// accessLevel is the level access lines are written at now.
+func accessLevel(l zapcore.LevelEnabler) zapcore.Level {
+	if l == nil {
+		return zapcore.InfoLevel
+	}
+	return zapcore.LevelOf(l)
 }
 
 // known is a string field, left out when empty.

@@ -33,6 +33,8 @@ type Config struct {
 	// knows the field and <SERVICE>_HTTP_TRUSTED_PROXIES can set it.
 	// From the environment: comma-separated (..._HTTP_TRUSTED_PROXIES).
 	TrustedProxies []string `json:"trusted_proxies"`
+	// TLS, when set, makes the server speak HTTPS (and HTTP/2).
+	TLS TLSConfig `json:"tls"`
 }
 
 // DefaultConfig returns timeouts that suit an API behind no proxy.
@@ -63,7 +65,8 @@ const ConfigSchema = `{
     "idle_timeout": ` + config.DurationSchema + `,
     "shutdown_timeout": ` + config.DurationSchema + `,
     "max_body_bytes": {"type": "integer", "minimum": 1024, "maximum": 10485760},
-    "trusted_proxies": {"type": "array", "maxItems": 64, "items": {"type": "string", "minLength": 1, "maxLength": 64}}
+    "trusted_proxies": {"type": "array", "maxItems": 64, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "tls": ` + TLSSchema + `
   }
 }`
 
@@ -72,7 +75,7 @@ const ConfigSchema = `{
 // cfg.ShutdownTimeout for in-flight requests to finish. ln is the socket a
 // service manager passed (see Inherited) or one a test opened; with ln nil
 // Serve listens on cfg.Addr itself. Serve closes the listener when it
-// returns.
+// returns. With cfg.TLS set it serves HTTPS, and HTTP/2 by ALPN.
 func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, ln net.Listener) error {
 	return serve(ctx, cfg, h, log, health, ln, "listening")
 }
@@ -81,8 +84,14 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 // listener says "listening", which scripts and tests wait for, and others
 // say something else.
 func serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, health *Health, ln net.Listener, msg string) error {
+	tlsConfig, err := cfg.TLS.serverConfig()
+	if err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return err
+	}
 	if ln == nil {
-		var err error
 		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 		}
@@ -95,12 +104,22 @@ func serve(ctx context.Context, cfg Config, h http.Handler, log *zap.Logger, hea
 		IdleTimeout:       cfg.IdleTimeout.D(),
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
+		TLSConfig:         tlsConfig,
 	}
-	log.Info(msg, zap.String("addr", ln.Addr().String()))
+	if tlsConfig != nil {
+		log.Info("serving HTTPS", cfg.TLS.logFields(tlsConfig)...)
+	}
+	log.Info(msg, zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsConfig != nil))
 	_ = log.Sync() // scripts and tests wait for this line
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-errc:

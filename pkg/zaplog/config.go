@@ -31,13 +31,42 @@ const ConfigSchema = `{
   }
 }`
 
-// Open returns a service's buffered logger writing to w, and the level of
-// its per-request lines.
-func (c Config) Open(w io.Writer) (*zap.Logger, zapcore.Level, error) {
-	access, err := zapcore.ParseLevel(c.AccessLevel)
+// Levels are a running service's two log levels: the logger's, and that
+// of its per-request lines. Both can change while the service runs (a
+// reload on SIGHUP); every logger built on them sees the change at once.
+type Levels struct {
+	Log    zap.AtomicLevel
+	Access zap.AtomicLevel
+}
+
+// Set changes both levels to c's, or neither if either is not a level.
+func (l Levels) Set(c Config) error {
+	lvl, access, err := c.parse()
 	if err != nil {
-		return nil, 0, fmt.Errorf("access log level %q: %w", c.AccessLevel, err)
+		return err
 	}
-	log, err := NewBuffered(w, c.Level)
-	return log, access, err
+	l.Log.SetLevel(lvl)
+	l.Access.SetLevel(access)
+	return nil
+}
+
+func (c Config) parse() (lvl, access zapcore.Level, err error) {
+	if lvl, err = zapcore.ParseLevel(c.Level); err != nil {
+		return 0, 0, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	if access, err = zapcore.ParseLevel(c.AccessLevel); err != nil {
+		return 0, 0, fmt.Errorf("access log level %q: %w", c.AccessLevel, err)
+	}
+	return lvl, access, nil
+}
+
+// Open returns a service's buffered logger writing to w, and its levels,
+// which Levels.Set changes later.
+func (c Config) Open(w io.Writer) (*zap.Logger, Levels, error) {
+	lvl, access, err := c.parse()
+	if err != nil {
+		return nil, Levels{}, err
+	}
+	levels := Levels{Log: zap.NewAtomicLevelAt(lvl), Access: zap.NewAtomicLevelAt(access)}
+	return newLogger(buffered(w), levels.Log), levels, nil
 }

@@ -18,7 +18,11 @@ import (
 // New returns a JSON logger writing each line straight to w at the given
 // level ("debug", "info", "warn", "error").
 func New(w io.Writer, level string) (*zap.Logger, error) {
-	return newLogger(zapcore.AddSync(w), level)
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return newLogger(zapcore.AddSync(w), lvl), nil
 }
 
 // NewBuffered is New with writes buffered and flushed every second and on
@@ -27,18 +31,24 @@ func New(w io.Writer, level string) (*zap.Logger, error) {
 // second of log lines, so services Sync before exiting and after lines that
 // others wait for.
 func NewBuffered(w io.Writer, level string) (*zap.Logger, error) {
-	return newLogger(&zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), Size: 64 << 10, FlushInterval: time.Second}, level)
-}
-
-func newLogger(ws zapcore.WriteSyncer, level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
+	return newLogger(buffered(w), lvl), nil
+}
+
+func buffered(w io.Writer) zapcore.WriteSyncer {
+	return &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), Size: 64 << 10, FlushInterval: time.Second}
+}
+
+// newLogger writes JSON lines to ws from lvl up; lvl may be a
+// zap.AtomicLevel, to change while the logger is in use.
+func newLogger(ws zapcore.WriteSyncer, lvl zapcore.LevelEnabler) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "time"
 	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	enc.EncodeDuration = zapcore.MillisDurationEncoder
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(ws), lvl)
-	return zap.New(core, zap.AddCaller()), nil
+	return zap.New(core, zap.AddCaller())
 }

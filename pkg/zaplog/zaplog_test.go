@@ -58,3 +58,23 @@ func TestNewBufferedFlushesOnSync(t *testing.T) {
 	require.NoError(t, log.Sync())
 	assert.Contains(t, buf.String(), `"msg":"held"`)
 }
+
+func TestLevelsChangeWhileRunning(t *testing.T) {
+	var buf bytes.Buffer
+	log, levels, err := Config{Level: "info", AccessLevel: "debug"}.Open(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, "info", levels.Log.Level().String())
+	assert.Equal(t, "debug", levels.Access.Level().String())
+
+	log.Debug("hidden")
+	require.NoError(t, levels.Set(Config{Level: "debug", AccessLevel: "warn"}))
+	log.Debug("shown")
+	require.NoError(t, log.Sync())
+	assert.NotContains(t, buf.String(), "hidden")
+	assert.Contains(t, buf.String(), `"msg":"shown"`)
+	assert.Equal(t, "warn", levels.Access.Level().String())
+
+	err = levels.Set(Config{Level: "error", AccessLevel: "loud"})
+	assert.ErrorContains(t, err, "loud")
+	assert.Equal(t, "debug", levels.Log.Level().String(), "a bad level changes neither")
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -19,6 +20,7 @@ type Config struct {
 	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
 	Metrics httpserver.MetricsConfig `json:"metrics"`
 	Log     zaplog.Config            `json:"log"`
+	Runtime memlimit.Config          `json:"runtime"`
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
@@ -106,6 +108,11 @@ func defaultConfig() Config {
 	var c Config
 	c.HTTP = httpserver.DefaultConfig(":5001")
 	c.Log = zaplog.DefaultConfig()
+	// The memory target is 100 MB of RSS. The limit covers the runtime's
+	// own memory; RSS also holds the binary and what the collector has not
+	// returned yet: with 64 MiB, 100,000 refresh tokens peak at 81 MiB
+	// (./scripts/bench.sh --memory), with 80 MiB at 100, without at 135.
+	c.Runtime.MemoryLimit = "64MiB"
 	c.Issuer = "http://localhost:5001"
 	c.DataDir = "data"
 	c.Fixtures = []string{}
@@ -157,6 +164,7 @@ const configSchema = `{
     "http": ` + httpserver.ConfigSchema + `,
     "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
+    "runtime": ` + memlimit.ConfigSchema + `,
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},
     "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},

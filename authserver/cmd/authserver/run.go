@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -20,6 +22,7 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -45,8 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg := defaultConfig()
-	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
+	cfg, c, file, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -54,17 +56,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	cmd := c.Args
-	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
-		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
-		// development and test may run on plain http.
-		return errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
-	}
-	// Fixture paths in a config file are relative to its directory.
-	for i, p := range cfg.Fixtures {
-		if !filepath.IsAbs(p) {
-			cfg.Fixtures[i] = filepath.Join(c.ConfigDir, p)
-		}
-	}
 
 	if len(cmd) > 0 && cmd[0] == "loaddata" {
 		if len(cmd) == 1 {
@@ -85,7 +76,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return err
 			}
 		}
-		return serve(ctx, cfg, file, c.Env, stdout, o)
+		if c.DevTLS {
+			if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
+				return err
+			}
+		}
+		if o.reload == nil {
+			signals, stop := reload.Signals()
+			defer stop()
+			o.reload = signals
+		}
+		return serve(ctx, cfg, file, c.Env, stdout, o, liveConfig{
+			getenv: getenv, signals: o.reload,
+			load: func() (Config, string, error) {
+				next, _, file, err := loadConfig(args, getenv, io.Discard)
+				return next, file, err
+			},
+		})
 	case "migrate":
 		applied, err := authserver.Migrate(ctx, storageOption(cfg))
 		if err != nil {
@@ -121,14 +128,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
 }
 
+// loadConfig reads the configuration from the command line, the file of
+// the environment and the environment variables, at start and again on
+// every reload. It returns the command and the file read.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
+	cfg := defaultConfig()
+	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
+	if err != nil {
+		return cfg, c, file, err
+	}
+	if c.Env == "production" && !strings.HasPrefix(cfg.Issuer, "https://") {
+		// RFC 8414 §2 and RFC 9700 §2.6: the issuer is an https URL. Only
+		// development and test may run on plain http.
+		return cfg, c, file, errors.New("config: issuer must be an https URL in production (set AUTHSERVER_ISSUER)")
+	}
+	// Fixture paths in a config file are relative to its directory.
+	for i, p := range cfg.Fixtures {
+		if !filepath.IsAbs(p) {
+			cfg.Fixtures[i] = filepath.Join(c.ConfigDir, p)
+		}
+	}
+	return cfg, c, file, nil
+}
+
 // serve runs the server until ctx ends, on o.listener if not nil, else on
-// http.addr, and the metrics beside it when metrics.addr is set.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+// http.addr, and the metrics beside it when metrics.addr is set; it
+// reloads on every signal of live.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options, live liveConfig) error {
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	limit, err := cfg.Runtime.Apply(live.getenv)
+	if err != nil {
+		return fmt.Errorf("config: runtime.memory_limit: %w", err)
+	}
 	// The audit trail is written at info whatever log.level says.
 	audit, err := zaplog.NewBuffered(stdout, "info")
 	if err != nil {
@@ -137,6 +172,12 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	defer func() { _ = audit.Sync() }()
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
+	limit.Log(log)
+	if cfg.HTTP.TLS.Enabled() && !strings.HasPrefix(cfg.Issuer, "https://") {
+		// The reverse, an https issuer on plain HTTP, is TLS ended by a
+		// proxy in front.
+		log.Warn("the server speaks HTTPS but the issuer is http: clients are sent to the issuer's URLs", zap.String("issuer", cfg.Issuer))
+	}
 	goredis.SetLogger(redisLog{log.Named("redis")})
 
 	opts := append(keyOptions(cfg),
@@ -194,7 +235,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
 	metrics := httpserver.NewMetrics()
 	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/oauth", srv.Handler())
@@ -202,6 +243,9 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if env == "production" && cfg.Metrics.Public() {
 		log.Warn(httpserver.PublicMetricsWarning)
 	}
+
+	stopReloads := live.run(ctx, cfg, srv, levels, log)
+	defer stopReloads()
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
 		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
@@ -218,6 +262,9 @@ type options struct {
 	// metricsListener is served on instead of metrics.addr, when that is
 	// set.
 	metricsListener net.Listener
+	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
+	// test process, which runs several servers.
+	reload <-chan os.Signal
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
@@ -242,6 +289,8 @@ func cookieKey(s string) ([]byte, error) {
 func withMetricsListener(ln net.Listener) option {
 	return func(o *options) { o.metricsListener = ln }
 }
+
+func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
 
 func keyOptions(cfg Config) []authserver.Option {
 	opts := []authserver.Option{

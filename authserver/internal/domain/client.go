@@ -79,8 +79,13 @@ type Client struct {
 	// RateLimit is the client's request budget at the token, introspection
 	// and revocation endpoints; zero means the server's default.
 	RateLimit RateLimit
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// AllowedOrigins are the web origins whose pages may read this client's
+	// answers from the token and revocation endpoints (CORS), in
+	// ValidateOrigin's form. Registration defaults them to the origins of
+	// the redirect URIs (DefaultOrigins); none means no browser app.
+	AllowedOrigins []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // AllowsGrant reports whether the client may use grant g.
@@ -93,6 +98,10 @@ func (c *Client) RequiresPKCE() bool { return c.Type == Public || !c.PKCEOptiona
 // HasRedirectURI reports whether uri is registered, compared exactly as
 // RFC 9700 §4.1.1 requires: no prefixes, no patterns.
 func (c *Client) HasRedirectURI(uri string) bool { return slices.Contains(c.RedirectURIs, uri) }
+
+// AllowsOrigin reports whether a page from origin, as a browser's Origin
+// header names it, may read the client's answers.
+func (c *Client) AllowsOrigin(origin string) bool { return slices.Contains(c.AllowedOrigins, origin) }
 
 // AllowsAuthMethod reports whether the client may authenticate with m.
 func (c *Client) AllowsAuthMethod(m AuthMethod) bool { return slices.Contains(c.AuthMethods, m) }
@@ -157,6 +166,11 @@ func (c *Client) Validate() error {
 	}
 	if !c.RateLimit.IsZero() {
 		if err := c.RateLimit.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if err := ValidateOrigin(o); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -22,6 +24,7 @@ type Config struct {
 	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
 	Metrics httpserver.MetricsConfig `json:"metrics"`
 	Log     zaplog.Config            `json:"log"`
+	Runtime memlimit.Config          `json:"runtime"`
 	// Introspection says where and as whom to ask about tokens (RFC 7662).
 	Introspection struct {
 		Endpoint     string `json:"endpoint"`
@@ -30,6 +33,8 @@ type Config struct {
 		// Timeout bounds each call, and so how long a request waits before
 		// a down authorization server becomes a 503.
 		Timeout config.Duration `json:"timeout"`
+		// TLS.CAFile trusts a private CA for an https endpoint.
+		TLS httpclient.TLSConfig `json:"tls"`
 	} `json:"introspection"`
 	// Audience is this server's name in tokens' "aud"; a token not naming
 	// it is refused (RFC 9068 §4). "" accepts tokens for any audience.
@@ -69,6 +74,7 @@ const configSchema = `{
     "http": ` + httpserver.ConfigSchema + `,
     "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
+    "runtime": ` + memlimit.ConfigSchema + `,
     "introspection": {
       "type": "object",
       "additionalProperties": false,
@@ -77,7 +83,8 @@ const configSchema = `{
         "endpoint": {"type": "string", "pattern": "^https?://[^?#\\s]+$"},
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": {"type": "string"},
-        "timeout": ` + config.DurationSchema + `
+        "timeout": ` + config.DurationSchema + `,
+        "tls": ` + httpclient.TLSSchema + `
       }
     },
     "audience": {"type": "string"}

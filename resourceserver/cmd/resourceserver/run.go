@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,6 +17,7 @@ import (
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/introspection"
+	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
 	"github.com/oauth2ref/resourceserver/internal/app"
@@ -28,8 +30,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg := defaultConfig()
-	cmd, file, err := config.LoadService("resourceserver", "RESOURCESERVER", "usage: resourceserver [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
+	cfg, cmd, file, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -39,15 +40,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(cmd.Args) > 0 {
 		return fmt.Errorf("unexpected arguments %q", cmd.Args)
 	}
-	if err := cfg.check(cmd.Env); err != nil {
-		return err
-	}
 	if o.listener == nil {
 		if o.listener, err = httpserver.Inherited(getenv); err != nil {
 			return err
 		}
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o)
+	if cmd.DevTLS {
+		if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
+			return err
+		}
+	}
+	if o.reload == nil {
+		signals, stop := reload.Signals()
+		defer stop()
+		o.reload = signals
+	}
+	return serve(ctx, cfg, file, cmd.Env, stdout, o, liveConfig{
+		getenv: getenv, signals: o.reload,
+		load: func() (Config, string, error) {
+			next, _, file, err := loadConfig(args, getenv, io.Discard)
+			return next, file, err
+		},
+	})
+}
+
+// loadConfig reads the configuration from the command line, the file of
+// the environment and the environment variables, and checks it, at start
+// and again on every reload.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
+	cfg := defaultConfig()
+	cmd, file, err := config.LoadService("resourceserver", "RESOURCESERVER", "usage: resourceserver [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
+	if err == nil {
+		err = cfg.check(cmd.Env)
+	}
+	return cfg, cmd, file, err
 }
 
 // option adjusts run for a test.
@@ -61,6 +87,9 @@ type options struct {
 	// metricsListener is served on instead of metrics.addr, when that is
 	// set.
 	metricsListener net.Listener
+	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
+	// test process, which runs several servers.
+	reload <-chan os.Signal
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
@@ -69,23 +98,35 @@ func withMetricsListener(ln net.Listener) option {
 	return func(o *options) { o.metricsListener = ln }
 }
 
+func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
+
 // serve runs the server until ctx ends, on o.listener if not nil, else on
-// http.addr, and the metrics beside it when metrics.addr is set.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+// http.addr, and the metrics beside it when metrics.addr is set; it
+// reloads on every signal of live.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options, live liveConfig) error {
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	limit, err := cfg.Runtime.Apply(live.getenv)
+	if err != nil {
+		return fmt.Errorf("config: runtime.memory_limit: %w", err)
+	}
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
 		zap.String("introspection_endpoint", cfg.Introspection.Endpoint), zap.String("audience", cfg.Audience))
+	limit.Log(log)
 	if env == "production" && !secureEndpoint(cfg.Introspection.Endpoint) {
 		log.Warn("the introspection endpoint is plain HTTP to another host: our client secret and every token cross the network in clear")
 	}
 
 	// One client for the life of the process: every request introspects,
 	// so reusing connections is most of the latency.
-	hc := httpclient.New(cfg.Introspection.Timeout.D())
+	roots, err := cfg.Introspection.TLS.Roots()
+	if err != nil {
+		return fmt.Errorf("config: introspection.%w", err)
+	}
+	hc := httpclient.New(cfg.Introspection.Timeout.D(), httpclient.WithRoots(roots))
 	defer hc.CloseIdleConnections()
 	ic := introspection.NewClient(cfg.Introspection.Endpoint, cfg.Introspection.ClientID, cfg.Introspection.ClientSecret, hc)
 
@@ -101,13 +142,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	health := httpserver.NewHealth()
 	metrics := httpserver.NewMetrics()
 	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/", api)
 	if env == "production" && cfg.Metrics.Public() {
 		log.Warn(httpserver.PublicMetricsWarning)
 	}
+
+	stopReloads := live.run(ctx, cfg, levels, log)
+	defer stopReloads()
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
 		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))

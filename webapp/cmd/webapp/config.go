@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/oauth2ref/pkg/config"
+	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
 	"github.com/oauth2ref/webapp/internal/adapters/web"
@@ -37,6 +39,7 @@ type Config struct {
 	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
 	Metrics httpserver.MetricsConfig `json:"metrics"`
 	Log     zaplog.Config            `json:"log"`
+	Runtime memlimit.Config          `json:"runtime"`
 	// AuthServer is where the webapp gets tokens, and the client it
 	// authenticates as (client_secret_basic).
 	AuthServer struct {
@@ -44,10 +47,13 @@ type Config struct {
 		ClientID     string          `json:"client_id"`
 		ClientSecret string          `json:"client_secret"`
 		Timeout      config.Duration `json:"timeout"`
+		// TLS.CAFile trusts a private CA for an https authserver.
+		TLS httpclient.TLSConfig `json:"tls"`
 	} `json:"authserver"`
 	ResourceServer struct {
-		BaseURL string          `json:"base_url"`
-		Timeout config.Duration `json:"timeout"`
+		BaseURL string               `json:"base_url"`
+		Timeout config.Duration      `json:"timeout"`
+		TLS     httpclient.TLSConfig `json:"tls"`
 	} `json:"resourceserver"`
 	// DemoUser acts for requests without HTTP Basic credentials, so that a
 	// bare `curl localhost:5003/current_time` works. An empty username
@@ -215,6 +221,7 @@ const configSchema = `{
     "http": ` + httpserver.ConfigSchema + `,
     "metrics": ` + httpserver.MetricsConfigSchema + `,
     "log": ` + zaplog.ConfigSchema + `,
+    "runtime": ` + memlimit.ConfigSchema + `,
     "authserver": {
       "type": "object",
       "additionalProperties": false,
@@ -222,7 +229,8 @@ const configSchema = `{
         "token_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": {"type": "string"},
-        "timeout": ` + config.DurationSchema + `
+        "timeout": ` + config.DurationSchema + `,
+        "tls": ` + httpclient.TLSSchema + `
       }
     },
     "resourceserver": {
@@ -230,7 +238,8 @@ const configSchema = `{
       "additionalProperties": false,
       "properties": {
         "base_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
-        "timeout": ` + config.DurationSchema + `
+        "timeout": ` + config.DurationSchema + `,
+        "tls": ` + httpclient.TLSSchema + `
       }
     },
     "demo_user": {

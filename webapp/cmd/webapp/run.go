@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -18,6 +20,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
@@ -35,8 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg := defaultConfig()
-	cmd, file, err := config.LoadService("webapp", "WEBAPP", "usage: webapp [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
+	cfg, cmd, file, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -46,15 +48,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(cmd.Args) > 0 {
 		return fmt.Errorf("unexpected arguments %q", cmd.Args)
 	}
-	if err := cfg.check(cmd.Env); err != nil {
-		return err
-	}
 	if o.listener == nil {
 		if o.listener, err = httpserver.Inherited(getenv); err != nil {
 			return err
 		}
 	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o)
+	if cmd.DevTLS {
+		if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
+			return err
+		}
+	}
+	if o.reload == nil {
+		signals, stop := reload.Signals()
+		defer stop()
+		o.reload = signals
+	}
+	return serve(ctx, cfg, file, cmd.Env, stdout, o, liveConfig{
+		getenv: getenv, signals: o.reload,
+		load: func() (Config, string, error) {
+			next, _, file, err := loadConfig(args, getenv, io.Discard)
+			return next, file, err
+		},
+	})
+}
+
+// loadConfig reads the configuration from the command line, the file of
+// the environment and the environment variables, and checks it, at start
+// and again on every reload.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
+	cfg := defaultConfig()
+	cmd, file, err := config.LoadService("webapp", "WEBAPP", "usage: webapp [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
+	if err == nil {
+		err = cfg.check(cmd.Env)
+	}
+	return cfg, cmd, file, err
 }
 
 // option adjusts run for a test.
@@ -68,6 +95,9 @@ type options struct {
 	// metricsListener is served on instead of metrics.addr, when that is
 	// set.
 	metricsListener net.Listener
+	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
+	// test process, which runs several servers.
+	reload <-chan os.Signal
 }
 
 func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
@@ -76,15 +106,29 @@ func withMetricsListener(ln net.Listener) option {
 	return func(o *options) { o.metricsListener = ln }
 }
 
+func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
+
 // serve wires the adapters to the use cases and serves until ctx ends, on
 // o.listener if not nil, else on http.addr, and the metrics beside it when
-// metrics.addr is set.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options) error {
-	log, accessLevel, err := cfg.Log.Open(stdout)
+// metrics.addr is set; it reloads on every signal of live.
+func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options, live liveConfig) error {
+	log, levels, err := cfg.Log.Open(stdout)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	limit, err := cfg.Runtime.Apply(live.getenv)
+	if err != nil {
+		return fmt.Errorf("config: runtime.memory_limit: %w", err)
+	}
+	authRoots, err := cfg.AuthServer.TLS.Roots()
+	if err != nil {
+		return fmt.Errorf("config: authserver.%w", err)
+	}
+	resourceRoots, err := cfg.ResourceServer.TLS.Roots()
+	if err != nil {
+		return fmt.Errorf("config: resourceserver.%w", err)
+	}
 	// Never the client secret or the demo password.
 	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
 		zap.String("token_url", cfg.AuthServer.TokenURL), zap.String("client_id", cfg.AuthServer.ClientID),
@@ -92,16 +136,17 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		zap.Bool("browser_pages", cfg.BrowserEnabled()), zap.String("browser_client_id", cfg.Browser.ClientID),
 		zap.String("authorize_url", cfg.Browser.AuthorizeURL), zap.String("redirect_url", cfg.Browser.RedirectURL),
 		zap.String("issuer", cfg.Browser.Issuer), zap.String("session_store", sessionStoreName(cfg)))
+	limit.Log(log)
 
 	// One client per upstream, each bounded by that upstream's timeout and
 	// keeping its connections for reuse.
-	authHTTP := httpclient.New(cfg.AuthServer.Timeout.D())
+	authHTTP := httpclient.New(cfg.AuthServer.Timeout.D(), httpclient.WithRoots(authRoots))
 	tokens := authclient.New(authclient.Config{
 		TokenURL:     cfg.AuthServer.TokenURL,
 		ClientID:     cfg.AuthServer.ClientID,
 		ClientSecret: cfg.AuthServer.ClientSecret,
 	}, authHTTP)
-	times := resourceclient.New(cfg.ResourceServer.BaseURL, httpclient.New(cfg.ResourceServer.Timeout.D()))
+	times := resourceclient.New(cfg.ResourceServer.BaseURL, httpclient.New(cfg.ResourceServer.Timeout.D(), httpclient.WithRoots(resourceRoots)))
 
 	// No readiness checks on the upstreams: when one is down the webapp
 	// still answers, fast, with a 503 naming it, and taking the webapp out
@@ -114,7 +159,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	metrics := httpserver.NewMetrics()
 	deps := httpapi.Deps{
 		Stack: httpserver.Stack{
-			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+			Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 			Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 			// The password grant forwards the caller's address (authclient).
 			RecordClientAddr: true, TrustedProxies: proxies,
@@ -140,6 +185,8 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if env == "production" && cfg.Metrics.Public() {
 		log.Warn(httpserver.PublicMetricsWarning)
 	}
+	stopReloads := live.run(ctx, cfg, levels, log)
+	defer stopReloads()
 	h := httpapi.NewHandler(deps)
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, h, log, health, o.listener) },

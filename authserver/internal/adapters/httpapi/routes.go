@@ -28,8 +28,10 @@ type Deps struct {
 	Revoker        Revoker
 	JWKS           func() []byte
 	Scopes         ScopeLister
-	Metadata       Metadata
-	MaxBodyBytes   int64
+	// Origins are the clients' CORS origins.
+	Origins      OriginChecker
+	Metadata     Metadata
+	MaxBodyBytes int64
 	// RateLimits limit each source address and each client; nil, nothing.
 	RateLimits *RateLimits
 	// The browser flows; nil Authorizer leaves them out.
@@ -52,14 +54,17 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 
 	// OAuth endpoints for clients: each source address, then each
-	// authenticated client, has a budget (ratelimit.go).
+	// authenticated client, has a budget (ratelimit.go); browsers on a
+	// client's origins may read the token and revocation answers (cors.go).
 	oauth := r.With(d.RateLimits.bySource(sourceBudget, tooManyRequests))
 	clients := d.RateLimits.limitClients(d.Clients)
-	oauth.Method(http.MethodPost, "/token", handleToken(clients, d.Tokens, d.Log))
+	oauth.Method(http.MethodPost, "/token", clientCORS(d.Origins, d.Log, handleToken(clients, d.Tokens, d.Log)))
+	oauth.Method(http.MethodOptions, "/token", clientPreflight(d.Origins, d.Log))
 	oauth.Method(http.MethodPost, "/introspect", handleIntrospect(d.RateLimits.limitClients(secretOnly{d.Clients}), d.Introspector, d.Log))
-	oauth.Method(http.MethodPost, "/revoke", handleRevoke(clients, d.Revoker, d.Log))
+	oauth.Method(http.MethodPost, "/revoke", clientCORS(d.Origins, d.Log, handleRevoke(clients, d.Revoker, d.Log)))
+	oauth.Method(http.MethodOptions, "/revoke", clientPreflight(d.Origins, d.Log))
 	public := r.With(d.RateLimits.bySource(publicBudget, tooManyRequests))
-	public.Method(http.MethodGet, "/jwks.json", handleJWKS(d.JWKS))
+	public.Method(http.MethodGet, "/jwks.json", publicCORS(handleJWKS(d.JWKS)))
 
 	// Pages for people. Their forms carry CSRF tokens (pages.go); in
 	// front of them, cross-origin POSTs are refused outright.
@@ -108,5 +113,5 @@ func basePath(baseURL string) string {
 // NewMetadataHandler returns the RFC 8414 document's handler, to be served at
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
-	return d.RateLimits.bySource(publicBudget, tooManyRequests)(handleMetadata(d.Metadata, d.Scopes, d.Log))
+	return d.RateLimits.bySource(publicBudget, tooManyRequests)(publicCORS(handleMetadata(d.Metadata, d.Scopes, d.Log)))
 }

@@ -51,6 +51,9 @@ func authenticate(w http.ResponseWriter, r *http.Request, clients ClientAuthenti
 		return nil, domain.Client{}, err
 	}
 	zaplog.SetClientID(r.Context(), c.ID)
+	// Known before the rate limit, so that a browser on the client's
+	// origin can read a 429 too.
+	corsClient(r.Context(), c)
 	if l, ok := clients.(clientLimiter); ok {
 		if err := l.limitClient(r.Context(), w.Header(), c); err != nil {
 			return nil, domain.Client{}, err

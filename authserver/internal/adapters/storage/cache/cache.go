@@ -11,6 +11,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -29,6 +30,10 @@ type ClientStore interface {
 	SaveScope(ctx context.Context, s domain.ScopeInfo) error
 	// ListScopes returns every scope the store knows.
 	ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
+	// SaveBatch saves scopes, clients and users in one step.
+	SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error
+	// ClientOrigins returns every origin some client allows.
+	ClientOrigins(ctx context.Context) ([]string, error)
 }
 
 // Clients is a read-through cache of clients.
@@ -37,6 +42,17 @@ type Clients struct {
 	ttl     time.Duration
 	now     func() time.Time
 	entries *lru.Cache[string, entry]
+
+	mu      sync.Mutex // guards origins
+	origins originSet
+}
+
+// originSet is every origin some client allows, read whole from the store
+// at most once per TTL: a CORS preflight asks whether any client allows an
+// origin, and the answer must not cost a query per browser request.
+type originSet struct {
+	set     map[string]bool
+	expires time.Time
 }
 
 type entry struct {
@@ -82,6 +98,46 @@ func (c *Clients) FindClient(ctx context.Context, id string) (domain.Client, err
 // sees the change at once; other processes see it when their entry expires.
 func (c *Clients) SaveClient(ctx context.Context, cl domain.Client) error {
 	err := c.ClientStore.SaveClient(ctx, cl)
-	c.entries.Remove(cl.ID)
+	c.forget(cl)
 	return err
+}
+
+// SaveBatch saves in the store and drops the cache entries of the clients
+// saved, as SaveClient does.
+func (c *Clients) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error {
+	err := c.ClientStore.SaveBatch(ctx, scopes, clients, users)
+	c.forget(clients...)
+	return err
+}
+
+func (c *Clients) forget(clients ...domain.Client) {
+	for _, cl := range clients {
+		c.entries.Remove(cl.ID)
+	}
+	c.mu.Lock()
+	c.origins = originSet{}
+	c.mu.Unlock()
+}
+
+// OriginAllowed reports whether any client allows origin, from the set of
+// every client's origins while it is fresh.
+func (c *Clients) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	now := c.now()
+	c.mu.Lock()
+	o := c.origins
+	c.mu.Unlock()
+	if o.set == nil || !now.Before(o.expires) {
+		list, err := c.ClientOrigins(ctx)
+		if err != nil {
+			return false, err // an outage is not cached
+		}
+		o = originSet{set: make(map[string]bool, len(list)), expires: now.Add(c.ttl)}
+		for _, x := range list {
+			o.set[x] = true
+		}
+		c.mu.Lock()
+		c.origins = o
+		c.mu.Unlock()
+	}
+	return o.set[origin], nil
 }

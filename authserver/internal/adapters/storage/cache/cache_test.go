@@ -89,3 +89,55 @@ func TestClientsCacheIgnoresOverlongIDs(t *testing.T) {
 	assert.Zero(t, next.finds)
 	assert.Zero(t, c.entries.Len())
 }
+
+type countingOrigins struct {
+	ClientStore
+	reads int
+	down  bool
+}
+
+func (c *countingOrigins) ClientOrigins(ctx context.Context) ([]string, error) {
+	c.reads++
+	if c.down {
+		return nil, domain.ErrUnavailable
+	}
+	return c.ClientStore.ClientOrigins(ctx)
+}
+
+func TestOriginsCache(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	store := memory.New(clock.Now, app.LimitPolicy{})
+	require.NoError(t, store.SaveClient(ctx, domain.Client{ID: "a", AllowedOrigins: []string{"https://a.example"}}))
+	next := &countingOrigins{ClientStore: store}
+	c := NewClients(next, 5*time.Second, 10, clock.Now)
+	allowed := func(o string) bool {
+		t.Helper()
+		ok, err := c.OriginAllowed(ctx, o)
+		require.NoError(t, err)
+		return ok
+	}
+
+	assert.True(t, allowed("https://a.example"))
+	assert.False(t, allowed("https://b.example"))
+	assert.Equal(t, 1, next.reads, "the whole set is read once")
+
+	require.NoError(t, store.SaveClient(ctx, domain.Client{ID: "b", AllowedOrigins: []string{"https://b.example"}}))
+	assert.False(t, allowed("https://b.example"), "a change made elsewhere waits for the TTL")
+	clock.Advance(5 * time.Second)
+	assert.True(t, allowed("https://b.example"))
+	assert.Equal(t, 2, next.reads)
+
+	require.NoError(t, c.SaveBatch(ctx, nil, []domain.Client{{ID: "c", AllowedOrigins: []string{"https://c.example"}}}, nil))
+	assert.True(t, allowed("https://c.example"), "a batch through the cache is seen at once")
+	got, err := c.FindClient(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://c.example"}, got.AllowedOrigins)
+
+	next.down = true
+	clock.Advance(5 * time.Second)
+	_, err = c.OriginAllowed(ctx, "https://a.example")
+	assert.ErrorIs(t, err, domain.ErrUnavailable, "an outage is reported")
+	next.down = false
+	assert.True(t, allowed("https://a.example"), "and not cached")
+}

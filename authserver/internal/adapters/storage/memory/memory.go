@@ -6,6 +6,7 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type Store struct {
 	clientsMu sync.RWMutex // also guards scopes, which change as rarely
 	clients   map[string]domain.Client
 	scopes    map[string]domain.ScopeInfo
+	origins   map[string]int // allowed origin -> how many clients allow it
 
 	usersMu   sync.RWMutex
 	users     map[string]domain.User // by ID
@@ -54,6 +56,7 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 	return &Store{
 		now:          now,
 		clients:      map[string]domain.Client{},
+		origins:      map[string]int{},
 		users:        map[string]domain.User{},
 		usernames:    map[string]string{},
 		refresh:      map[string]refreshEntry{},
@@ -91,7 +94,84 @@ func (s *Store) FindClient(_ context.Context, id string) (domain.Client, error) 
 func (s *Store) SaveClient(_ context.Context, c domain.Client) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
-	s.clients[c.ID] = cloneClient(c)
+	s.putClient(c)
+	return nil
+}
+
+// putClient stores c and keeps the origin index; clientsMu is held.
+func (s *Store) putClient(c domain.Client) {
+	if old, ok := s.clients[c.ID]; ok {
+		s.unindex(old)
+	}
+	c = cloneClient(c)
+	s.clients[c.ID] = c
+	for _, o := range c.AllowedOrigins {
+		s.origins[o]++
+	}
+}
+
+// unindex drops c's origins from the index; clientsMu is held.
+func (s *Store) unindex(c domain.Client) {
+	for _, o := range c.AllowedOrigins {
+		if s.origins[o]--; s.origins[o] <= 0 {
+			delete(s.origins, o)
+		}
+	}
+}
+
+// OriginAllowed reports whether any client allows origin, which is all a
+// CORS preflight can ask: it does not say which client it is for.
+func (s *Store) OriginAllowed(_ context.Context, origin string) (bool, error) {
+	s.clientsMu.RLock()
+	n := s.origins[origin]
+	s.clientsMu.RUnlock()
+	return n > 0, nil
+}
+
+// ClientOrigins returns every origin some client allows, sorted.
+func (s *Store) ClientOrigins(context.Context) ([]string, error) {
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	return slices.Sorted(maps.Keys(s.origins)), nil
+}
+
+// SaveBatch saves scopes, clients and users in one step: a reader sees
+// all of them or none, and a username that belongs to another user
+// (domain.ErrConflict) saves nothing.
+func (s *Store) SaveBatch(_ context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	// The users first, on a copy of the name index: a conflict is found
+	// before anything changes.
+	if len(users) > 0 {
+		names, renamed := maps.Clone(s.usernames), map[string]string{}
+		current := func(id string) (string, bool) {
+			if n, ok := renamed[id]; ok {
+				return n, true
+			}
+			return s.currentName(id)
+		}
+		for _, u := range users {
+			if err := rename(names, current, u); err != nil {
+				return err
+			}
+			renamed[u.ID] = u.Username
+		}
+	}
+	for _, u := range users {
+		_ = s.putUser(u) // cannot conflict: the dry run above passed
+	}
+	if s.scopes == nil && len(scopes) > 0 {
+		s.scopes = map[string]domain.ScopeInfo{}
+	}
+	for _, sc := range scopes {
+		s.scopes[sc.Name] = sc
+	}
+	for _, c := range clients {
+		s.putClient(c)
+	}
 	return nil
 }
 
@@ -112,9 +192,11 @@ func (s *Store) ListClients(context.Context) ([]domain.Client, error) {
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
-	if _, ok := s.clients[id]; !ok {
+	c, ok := s.clients[id]
+	if !ok {
 		return domain.ErrNotFound
 	}
+	s.unindex(c)
 	delete(s.clients, id)
 	return nil
 }
@@ -128,6 +210,7 @@ func cloneClient(c domain.Client) domain.Client {
 	c.Scopes = slices.Clone(c.Scopes)
 	c.DefaultScopes = slices.Clone(c.DefaultScopes)
 	c.Audience = slices.Clone(c.Audience)
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 	return c
 }
 
@@ -161,14 +244,35 @@ func (s *Store) FindUser(_ context.Context, id string) (domain.User, error) {
 func (s *Store) SaveUser(_ context.Context, u domain.User) error {
 	s.usersMu.Lock()
 	defer s.usersMu.Unlock()
-	if id, ok := s.usernames[u.Username]; ok && id != u.ID {
-		return domain.ErrConflict
-	}
-	if old, ok := s.users[u.ID]; ok && old.Username != u.Username {
-		delete(s.usernames, old.Username)
+	return s.putUser(u)
+}
+
+// putUser stores u and moves its name in the index; usersMu is held.
+func (s *Store) putUser(u domain.User) error {
+	if err := rename(s.usernames, s.currentName, u); err != nil {
+		return err
 	}
 	s.users[u.ID] = u
-	s.usernames[u.Username] = u.ID
+	return nil
+}
+
+// currentName is the stored name of the user id; usersMu is held.
+func (s *Store) currentName(id string) (string, bool) {
+	u, ok := s.users[id]
+	return u.Username, ok
+}
+
+// rename gives u's name to u in the name index names, where current says
+// each user's name now, freeing its old one; ErrConflict, with nothing
+// changed, if the name belongs to another user.
+func rename(names map[string]string, current func(id string) (string, bool), u domain.User) error {
+	if id, ok := names[u.Username]; ok && id != u.ID {
+		return domain.ErrConflict
+	}
+	if old, ok := current(u.ID); ok && old != u.Username {
+		delete(names, old)
+	}
+	names[u.Username] = u.ID
 	return nil
 }
 

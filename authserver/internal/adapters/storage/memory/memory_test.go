@@ -22,6 +22,9 @@ func TestConformance(t *testing.T) {
 	t.Run("clients", func(t *testing.T) {
 		storagetest.RunClients(t, func(_ *testing.T) storagetest.ClientStore { return newStore(storagetest.NewClock()) })
 	})
+	t.Run("batch", func(t *testing.T) {
+		storagetest.RunBatch(t, func(_ *testing.T) storagetest.BatchStore { return newStore(storagetest.NewClock()) })
+	})
 	t.Run("users", func(t *testing.T) {
 		storagetest.RunUsers(t, func(_ *testing.T) storagetest.UserStore { return newStore(storagetest.NewClock()) })
 	})

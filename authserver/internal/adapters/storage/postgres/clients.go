@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -15,7 +16,7 @@ import (
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
 	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
-	created_at, updated_at`
+	allowed_origins, created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -23,13 +24,14 @@ func scanClient(r row) (domain.Client, error) {
 		typ                                   string
 		authMethods, grantTypes, redirectURIs []string
 		scopes, defaultScopes, audience       []string
+		origins                               []string
 		accessTTL, refreshTTL                 int64
 		burst                                 int32
 		createdAt, updatedAt                  time.Time
 	)
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
-		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &createdAt, &updatedAt)
+		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -40,6 +42,7 @@ func scanClient(r row) (domain.Client, error) {
 	c.Scopes = domain.NewScope(scopes...)
 	c.DefaultScopes = domain.NewScope(defaultScopes...)
 	c.Audience = typed[string](audience)
+	c.AllowedOrigins = typed[string](origins)
 	c.AccessTokenTTL, c.RefreshTokenTTL = duration(accessTTL), duration(refreshTTL)
 	c.RateLimit.Burst = int(burst)
 	c.CreatedAt, c.UpdatedAt = utc(createdAt), utc(updatedAt)
@@ -53,8 +56,12 @@ func (s *Store) FindClient(ctx context.Context, id string) (domain.Client, error
 
 // SaveClient creates or replaces c.
 func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
-	_, err := s.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	_, err := s.exec(ctx, saveClientSQL, clientArgs(c)...)
+	return err
+}
+
+const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -65,13 +72,33 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 			introspection = EXCLUDED.introspection, allow_plain_pkce = EXCLUDED.allow_plain_pkce,
 			pkce_optional = EXCLUDED.pkce_optional,
 			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
-			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-		c.ID, c.Name, string(c.Type), c.SecretHash, strs(c.AuthMethods), strs(c.GrantTypes), strs(c.RedirectURIs),
+			allowed_origins = EXCLUDED.allowed_origins,
+			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+
+func clientArgs(c domain.Client) []any {
+	return []any{c.ID, c.Name, string(c.Type), c.SecretHash, strs(c.AuthMethods), strs(c.GrantTypes), strs(c.RedirectURIs),
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
 		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
-		c.CreatedAt, c.UpdatedAt)
-	return err
+		strs(c.AllowedOrigins), c.CreatedAt, c.UpdatedAt}
+}
+
+// OriginAllowed reports whether any client allows origin.
+func (s *Store) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	return queryOne(ctx, s, func(r row) (bool, error) {
+		var ok bool
+		err := r.Scan(&ok)
+		return ok, err
+	}, `SELECT EXISTS (SELECT 1 FROM clients WHERE $1 = ANY (allowed_origins))`, origin)
+}
+
+// ClientOrigins returns every origin some client allows, each once.
+func (s *Store) ClientOrigins(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, s, func(r row) (string, error) {
+		var o string
+		err := r.Scan(&o)
+		return o, err
+	}, `SELECT DISTINCT unnest(allowed_origins) FROM clients`)
 }
 
 // ListClients returns every client, by id.
@@ -95,10 +122,12 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // SaveScope creates or replaces a scope's description.
 func (s *Store) SaveScope(ctx context.Context, sc domain.ScopeInfo) error {
-	_, err := s.exec(ctx, `INSERT INTO scopes (name, description) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description`, sc.Name, sc.Description)
+	_, err := s.exec(ctx, saveScopeSQL, sc.Name, sc.Description)
 	return err
 }
+
+const saveScopeSQL = `INSERT INTO scopes (name, description) VALUES ($1, $2)
+	ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description`
 
 // ListScopes returns every scope, by name.
 func (s *Store) ListScopes(ctx context.Context) ([]domain.ScopeInfo, error) {
@@ -143,18 +172,57 @@ func (s *Store) FindUser(ctx context.Context, id string) (domain.User, error) {
 // now finds the row by id.
 func (s *Store) SaveUser(ctx context.Context, u domain.User) error {
 	for attempt := 1; ; attempt++ {
-		_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
-				password_hash = EXCLUDED.password_hash,
-				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-			u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
-		var pgErr *pgconn.PgError
-		if err == nil || attempt == 3 || !errors.As(err, &pgErr) || pgErr.ConstraintName != "users_username_key" {
-			return err
-		}
-		owner, ferr := s.FindUserByUsername(ctx, u.Username)
-		if ferr != nil || owner.ID != u.ID {
+		_, err := s.exec(ctx, saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		if err == nil || attempt == 3 || !s.ownName(ctx, err, u) {
 			return err
 		}
 	}
+}
+
+const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
+		password_hash = EXCLUDED.password_hash,
+		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+
+// ownName reports whether err is the username's unique index tripped by
+// a concurrent insert of this very user, which a second try turns into an
+// update.
+func (s *Store) ownName(ctx context.Context, err error, u domain.User) bool {
+	if !usernameTaken(err) {
+		return false
+	}
+	owner, ferr := s.FindUserByUsername(ctx, u.Username)
+	return ferr == nil && owner.ID == u.ID
+}
+
+// SaveBatch saves scopes, clients and users in one transaction: all or
+// none. A username that belongs to another user is domain.ErrConflict.
+func (s *Store) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			for _, sc := range scopes {
+				b.Queue(saveScopeSQL, sc.Name, sc.Description)
+			}
+			for _, c := range clients {
+				b.Queue(saveClientSQL, clientArgs(c)...)
+			}
+			for _, u := range users {
+				b.Queue(saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+			}
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if err == nil || attempt == 3 || !usernameTaken(err) {
+			return err
+		}
+	}
+}
+
+// usernameTaken reports whether err is a trip over the username's unique
+// index. In a batch it may be a replica inserting the same new user at
+// the same moment, which a second try turns into an update; a name that
+// really belongs to another user fails every try.
+func usernameTaken(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.ConstraintName == "users_username_key"
 }

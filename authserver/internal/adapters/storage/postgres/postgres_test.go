@@ -139,6 +139,7 @@ func newStore(t *testing.T, clock *storagetest.Clock) *Store {
 
 var (
 	_ storagetest.ClientStore            = (*Store)(nil)
+	_ storagetest.BatchStore             = (*Store)(nil)
 	_ storagetest.UserStore              = (*Store)(nil)
 	_ storagetest.UserClientRefreshStore = (*Store)(nil)
 	_ storagetest.AuditStore             = (*Store)(nil)
@@ -148,6 +149,9 @@ func TestConformance(t *testing.T) {
 	testDSN(t)
 	t.Run("clients", func(t *testing.T) {
 		storagetest.RunClients(t, func(t *testing.T) storagetest.ClientStore { return newStore(t, storagetest.NewClock()) })
+	})
+	t.Run("batch", func(t *testing.T) {
+		storagetest.RunBatch(t, func(t *testing.T) storagetest.BatchStore { return newStore(t, storagetest.NewClock()) })
 	})
 	t.Run("users", func(t *testing.T) {
 		storagetest.RunUsers(t, func(t *testing.T) storagetest.UserStore { return newStore(t, storagetest.NewClock()) })

@@ -44,6 +44,21 @@ type ClientStore interface {
 	// DeleteClient deletes the client registered under id, or returns
 	// domain.ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
+	// OriginAllowed reports whether any client allows origin.
+	OriginAllowed(ctx context.Context, origin string) (bool, error)
+	// ClientOrigins returns every origin some client allows, each once.
+	ClientOrigins(ctx context.Context) ([]string, error)
+}
+
+// BatchStore is a backend holding clients, scopes and users that saves a
+// fixture load in one step.
+type BatchStore interface {
+	ClientStore
+	UserStore
+	// ListScopes returns every scope, by name.
+	ListScopes(ctx context.Context) ([]domain.ScopeInfo, error)
+	// SaveBatch saves every record, or none.
+	SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error
 }
 
 // UserStore is what a user backend offers.
@@ -73,8 +88,9 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 			Audience:       []string{"rs"},
 			AccessTokenTTL: 5 * time.Second, RefreshTokenTTL: time.Hour,
 			Introspection: true, AllowPlainPKCE: true, PKCEOptional: true,
-			RateLimit: domain.RateLimit{PerSecond: 2.5, Burst: 7},
-			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			RateLimit:      domain.RateLimit{PerSecond: 2.5, Burst: 7},
+			AllowedOrigins: []string{"http://localhost", "https://app.example"},
+			CreatedAt:      time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		}
 		require.NoError(t, s.SaveClient(ctx, c))
 		got, err := s.FindClient(ctx, id)
@@ -101,6 +117,106 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 	t.Run("unknown client", func(t *testing.T) {
 		_, err := newStore(t).FindClient(ctx, uniq("nobody"))
 		assert.ErrorIs(t, err, domain.ErrNotFound)
+	})
+	t.Run("allowed origins of all clients", func(t *testing.T) {
+		s := newStore(t)
+		o1, o2, o3 := "https://"+uniq("one")+".example", "https://"+uniq("two")+".example", "https://"+uniq("three")+".example"
+		allowed := func(o string) bool {
+			t.Helper()
+			ok, err := s.OriginAllowed(ctx, o)
+			require.NoError(t, err)
+			return ok
+		}
+		a := domain.Client{ID: uniq("a"), Name: "A", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone}, AllowedOrigins: []string{o1, o2}}
+		b := domain.Client{ID: uniq("b"), Name: "B", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone}, AllowedOrigins: []string{o2}}
+		require.NoError(t, s.SaveClient(ctx, a))
+		require.NoError(t, s.SaveClient(ctx, b))
+		assert.True(t, allowed(o1))
+		assert.True(t, allowed(o2))
+		assert.False(t, allowed(o3))
+		all, err := s.ClientOrigins(ctx)
+		require.NoError(t, err)
+		assert.Subset(t, all, []string{o1, o2})
+		assert.NotContains(t, all, o3)
+
+		a.AllowedOrigins = []string{o3}
+		require.NoError(t, s.SaveClient(ctx, a))
+		assert.False(t, allowed(o1), "a client's old origins go with its update")
+		assert.True(t, allowed(o2), "still b's")
+		assert.True(t, allowed(o3))
+		require.NoError(t, s.DeleteClient(ctx, b.ID))
+		assert.False(t, allowed(o2), "and with its deletion")
+	})
+}
+
+// RunBatch tests SaveBatch: every record saved, or none.
+func RunBatch(t *testing.T, newStore func(t *testing.T) BatchStore) {
+	ctx := context.Background()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	client := func(id string) domain.Client {
+		return domain.Client{ID: id, Name: id, Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone},
+			AllowedOrigins: []string{"https://" + id + ".example"}, CreatedAt: at, UpdatedAt: at}
+	}
+	user := func(id, name string) domain.User {
+		return domain.User{ID: id, Username: name, PasswordHash: "$argon2id$x", CreatedAt: at, UpdatedAt: at} //nolint:gosec // G101: a placeholder hash
+	}
+	t.Run("all saved", func(t *testing.T) {
+		s := newStore(t)
+		c1, c2 := client(uniq("c1")), client(uniq("c2"))
+		u := user(uniq("u"), uniq("name"))
+		scope := domain.ScopeInfo{Name: uniq("scope"), Description: "S"}
+		require.NoError(t, s.SaveBatch(ctx, []domain.ScopeInfo{scope}, []domain.Client{c1, c2}, []domain.User{u}))
+		for _, c := range []domain.Client{c1, c2} {
+			got, err := s.FindClient(ctx, c.ID)
+			require.NoError(t, err)
+			assert.Equal(t, c, got)
+			ok, err := s.OriginAllowed(ctx, c.AllowedOrigins[0])
+			require.NoError(t, err)
+			assert.True(t, ok)
+		}
+		got, err := s.FindUserByUsername(ctx, u.Username)
+		require.NoError(t, err)
+		assert.Equal(t, u, got)
+		scopes, err := s.ListScopes(ctx)
+		require.NoError(t, err)
+		assert.Contains(t, scopes, scope)
+
+		// An update and a rename in the same step.
+		c1.Name = "Renamed"
+		old := u.Username
+		u.Username = uniq("renamed")
+		require.NoError(t, s.SaveBatch(ctx, nil, []domain.Client{c1}, []domain.User{u}))
+		gotC, err := s.FindClient(ctx, c1.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "Renamed", gotC.Name)
+		_, err = s.FindUserByUsername(ctx, old)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "the old name is free")
+		require.NoError(t, s.SaveBatch(ctx, nil, nil, nil), "an empty batch")
+	})
+	t.Run("a taken username saves nothing", func(t *testing.T) {
+		s := newStore(t)
+		owner := user(uniq("owner"), uniq("taken"))
+		require.NoError(t, s.SaveUser(ctx, owner))
+		c := client(uniq("c"))
+		fresh := user(uniq("fresh"), uniq("fresh"))
+		thief := user(uniq("thief"), owner.Username)
+		scope := domain.ScopeInfo{Name: uniq("scope"), Description: "S"}
+		err := s.SaveBatch(ctx, []domain.ScopeInfo{scope}, []domain.Client{c}, []domain.User{fresh, thief})
+		require.ErrorIs(t, err, domain.ErrConflict)
+
+		_, err = s.FindClient(ctx, c.ID)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "the client was not saved")
+		ok, err := s.OriginAllowed(ctx, c.AllowedOrigins[0])
+		require.NoError(t, err)
+		assert.False(t, ok, "nor its origin")
+		_, err = s.FindUserByUsername(ctx, fresh.Username)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "nor the user before the conflict")
+		scopes, err := s.ListScopes(ctx)
+		require.NoError(t, err)
+		assert.NotContains(t, scopes, scope, "nor the scope")
+		got, err := s.FindUserByUsername(ctx, owner.Username)
+		require.NoError(t, err)
+		assert.Equal(t, owner.ID, got.ID, "the name stays its owner's")
 	})
 }
 

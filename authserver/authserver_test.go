@@ -24,6 +24,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/storage"
 )
 
 const (
@@ -60,6 +61,16 @@ func start(t *testing.T, opts ...authserver.Option) *testServer {
 	ts.Config.Handler = r
 	ts.srv = srv
 	return ts
+}
+
+// placed opens the stores cfg places, for the test (closed when it ends),
+// and returns the option that puts a server on them.
+func placed(tb testing.TB, cfg storage.Config) authserver.Option {
+	tb.Helper()
+	set, err := storage.Open(context.Background(), cfg, storage.Env{})
+	require.NoError(tb, err)
+	tb.Cleanup(set.Close)
+	return authserver.WithStores(set.Stores())
 }
 
 type reply struct {
@@ -398,6 +409,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"short cookie key":  authserver.WithCookieKey([]byte("short")),
 		"bad trusted proxy": authserver.WithTrustedProxies("example.com"),
 		"bad hash queue":    authserver.WithPasswordQueue(-1, time.Second),
+		"nil clock":         authserver.WithClock(nil),
+		"empty key file":    authserver.WithKeyFile(""),
+		"empty fixtures":    authserver.WithFixtures(""),
+		"nil option":        nil,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := authserver.New(ctx, opt)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/httpserver"
 )
 
@@ -165,9 +166,9 @@ func benchRedis(b *testing.B) []authserver.Option {
 	if u == "" {
 		b.Skip("set AUTHSERVER_REDIS_URL to measure the rate limits in Redis")
 	}
-	return []authserver.Option{authserver.WithStorage(authserver.StorageConfig{
-		Groups: map[string]string{"rate_limits": authserver.Redis},
-		Redis: authserver.RedisConfig{URL: u, Timeout: time.Second,
+	return []authserver.Option{placed(b, storage.Config{
+		Groups: map[storage.Group]storage.Backend{storage.RateLimits: storage.Redis},
+		Redis: storage.RedisConfig{URL: u, Timeout: time.Second,
 			KeyPrefix: fmt.Sprintf("authserver-bench-%d:", time.Now().UnixNano())},
 	})}
 }

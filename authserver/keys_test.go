@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/authserver"
+	"github.com/oauth2ref/authserver/storage"
 )
 
 // pgSchemaDSN returns a URL DSN for an empty PostgreSQL schema of the test's
@@ -140,11 +141,11 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func keysOnPostgres(dsn string) authserver.Option {
-	return authserver.WithStorage(authserver.StorageConfig{
-		Default:        authserver.Memory,
-		Groups:         map[string]string{"signing_keys": authserver.Postgres},
-		Postgres:       authserver.PostgresConfig{DSN: dsn, MaxConns: 4, QueryTimeout: time.Second, Migrate: true},
+func keysOnPostgres(tb testing.TB, dsn string) authserver.Option {
+	return placed(tb, storage.Config{
+		Default:        storage.Memory,
+		Groups:         map[storage.Group]storage.Backend{storage.SigningKeys: storage.Postgres},
+		Postgres:       storage.PostgresConfig{DSN: dsn, MaxConns: 4, QueryTimeout: time.Second, Migrate: true},
 		ConnectTimeout: 5 * time.Second,
 	})
 }
@@ -163,12 +164,12 @@ func TestKeyStoreOutageAtTheEdge(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	const refresh = time.Hour // no periodic reload during the test
 
-	a := start(t, keysOnPostgres(proxied), authserver.WithKeyRefresh(refresh), authserver.WithClock(clock.Now))
+	a := start(t, keysOnPostgres(t, proxied), authserver.WithKeyRefresh(refresh), authserver.WithClock(clock.Now))
 	// `authserver keys rotate`, then a replica that loaded the new key
 	// issues a token with it.
-	kid, err := authserver.RotateKeys(ctx, authserver.WithIssuer(a.URL), keysOnPostgres(dsn), authserver.WithClock(clock.Now))
+	kid, err := authserver.RotateKeys(ctx, authserver.WithIssuer(a.URL), keysOnPostgres(t, dsn), authserver.WithClock(clock.Now))
 	require.NoError(t, err)
-	b := start(t, keysOnPostgres(dsn), authserver.WithIssuer(a.URL), authserver.WithClock(clock.Now))
+	b := start(t, keysOnPostgres(t, dsn), authserver.WithIssuer(a.URL), authserver.WithClock(clock.Now))
 	tok := b.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "service", serviceSecret)
 	require.Equal(t, 200, tok.status, tok.raw)
 	access := tok.body["access_token"].(string)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,21 +15,6 @@ import (
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
-)
-
-// Grant names a grant type the server may offer. Each client still has its
-// own allow-list; a grant not enabled here is refused for every client.
-type Grant string
-
-// The grants the server implements.
-const (
-	GrantAuthorizationCode Grant = "authorization_code"
-	GrantPassword          Grant = "password"
-	GrantClientCredentials Grant = "client_credentials"
-	GrantRefreshToken      Grant = "refresh_token"
-	// GrantImplicit (response_type=token) is legacy (RFC 9700 §2.1.2) and
-	// off unless listed; each client must also be allowed it.
-	GrantImplicit Grant = "implicit"
 )
 
 // Argon2Params set the cost of password hashing (see README, "Secrets").
@@ -42,71 +28,88 @@ type Argon2Params struct {
 type Option func(*settings) error
 
 type settings struct {
-	log             *zap.Logger
-	auditLog        *zap.Logger
-	auditSpool      string
-	clock           func() time.Time
-	issuer          string
-	baseURL         string
-	algorithm       string
-	keyFile         string
-	keyRefresh      time.Duration
-	fixtures        []string
-	accessTTL       time.Duration
-	maxAccessTTL    time.Duration
-	refreshTTL      time.Duration
-	audience        []string
-	argon2          Argon2Params
-	hashConcurrency int
-	secretCacheSize int
-	verifyCacheSize int
-	limits          LoginLimits
-	hashQueue       int
-	hashWait        time.Duration
-	trustedProxies  httpserver.TrustedProxies
-	cookieKey       []byte
-	grants          []Grant
-	maxBodyBytes    int64
-	sweepInterval   time.Duration
-	codeTTL         time.Duration
-	sessionTTL      time.Duration
-	minPassword     int
-	maxPassword     int
-	storage         StorageConfig
-	rateLimits      RateLimits
+	Settings
+	log            *zap.Logger
+	auditLog       *zap.Logger
+	clock          func() time.Time
+	baseURL        string
+	keyFile        string
+	fixtures       []string
+	trustedProxies httpserver.TrustedProxies
+	cookieKey      []byte
+	stores         Stores
+}
+
+// Settings are the values a server starts from. Defaults gives them; the
+// options change them; cmd/authserver's configuration starts from them
+// too, so that each default is written once.
+type Settings struct {
+	Issuer           string
+	SigningAlgorithm string
+	// KeyRefresh is how often signing keys are reloaded from their store.
+	KeyRefresh time.Duration
+	// AccessTTL is the default access token lifetime, MaxAccessTTL the cap
+	// on any client's own, RefreshTTL the default refresh token lifetime.
+	AccessTTL, MaxAccessTTL, RefreshTTL time.Duration
+	// Audience is the "aud" of access tokens whose client names none.
+	Audience []string
+	// Argon2 is the cost of new password hashes; HashConcurrency how many
+	// run at once, HashQueue how many may wait (0: 4 per slot) and
+	// HashWait for how long.
+	Argon2          Argon2Params
+	HashConcurrency int
+	HashQueue       int
+	HashWait        time.Duration
+	// SecretCacheSize and VerifyCacheSize bound the verified client
+	// secret and verified token caches.
+	SecretCacheSize, VerifyCacheSize int
+	LoginLimits                      LoginLimits
+	RateLimits                       RateLimits
+	// Grants are the grants the server offers.
+	Grants       []Grant
+	MaxBodyBytes int64
+	// CodeTTL is how long an authorization code lives, SessionTTL how
+	// long a browser stays signed in.
+	CodeTTL, SessionTTL time.Duration
+	// MinPassword and MaxPassword are a new password's length bounds.
+	MinPassword, MaxPassword int
+	// SweepInterval is how often expired entries are dropped.
+	SweepInterval time.Duration
+}
+
+// Defaults returns the settings of a server given no option.
+func Defaults() Settings {
+	return Settings{
+		Issuer:           "http://localhost:5001",
+		SigningAlgorithm: "ES256",
+		KeyRefresh:       10 * time.Second,
+		AccessTTL:        5 * time.Minute,
+		MaxAccessTTL:     time.Hour,
+		RefreshTTL:       30 * 24 * time.Hour,
+		Audience:         []string{"resourceserver"},
+		Argon2:           Argon2Params{MemoryKiB: 19456, Time: 2, Threads: 1},
+		// argon2id is CPU-bound: more at once than there are cores only
+		// adds 19 MiB of memory each and no throughput.
+		HashConcurrency: runtime.NumCPU(),
+		HashWait:        hashing.DefaultMaxWait,
+		SecretCacheSize: 10000,
+		// About 1 KB a token: 10,000 covers every live token of a busy
+		// minute for a few MB.
+		VerifyCacheSize: 10000,
+		LoginLimits:     DefaultLoginLimits,
+		RateLimits:      DefaultRateLimits(),
+		Grants:          DefaultGrants(),
+		MaxBodyBytes:    64 << 10,
+		CodeTTL:         time.Minute,
+		SessionTTL:      12 * time.Hour,
+		MinPassword:     12,
+		MaxPassword:     256,
+		SweepInterval:   time.Minute,
+	}
 }
 
 func defaults() settings {
-	return settings{
-		log:          zap.NewNop(),
-		clock:        time.Now,
-		issuer:       "http://localhost:5001",
-		algorithm:    "ES256",
-		keyRefresh:   10 * time.Second,
-		accessTTL:    5 * time.Minute,
-		maxAccessTTL: time.Hour,
-		refreshTTL:   30 * 24 * time.Hour,
-		audience:     []string{"resourceserver"},
-		argon2:       Argon2Params{MemoryKiB: 19456, Time: 2, Threads: 1},
-		// argon2id is CPU-bound: more at once than there are cores only
-		// adds 19 MiB of memory each and no throughput.
-		hashConcurrency: runtime.NumCPU(),
-		secretCacheSize: 10000,
-		// About 1 KB a token: 10,000 covers every live token of a busy
-		// minute for a few MB.
-		verifyCacheSize: 10000,
-		limits:          DefaultLoginLimits,
-		hashWait:        hashing.DefaultMaxWait,
-		grants:          []Grant{GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken},
-		maxBodyBytes:    64 << 10,
-		sweepInterval:   time.Minute,
-		codeTTL:         time.Minute,
-		sessionTTL:      12 * time.Hour,
-		minPassword:     12,
-		maxPassword:     256,
-		storage:         StorageConfig{Default: Memory, ConnectTimeout: 30 * time.Second, ClientCacheTTL: 5 * time.Second},
-		rateLimits:      DefaultRateLimits(),
-	}
+	return settings{Settings: Defaults(), log: zap.NewNop(), clock: time.Now}
 }
 
 // WithLogger sets the logger; the default discards.
@@ -122,7 +125,13 @@ func WithLogger(l *zap.Logger) Option {
 
 // WithClock sets the clock, for tests.
 func WithClock(now func() time.Time) Option {
-	return func(s *settings) error { s.clock = now; return nil }
+	return func(s *settings) error {
+		if now == nil {
+			return errors.New("WithClock: nil clock")
+		}
+		s.clock = now
+		return nil
+	}
 }
 
 // WithIssuer sets the issuer identifier: an https (or, for local use, http)
@@ -133,7 +142,7 @@ func WithIssuer(issuer string) Option {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("WithIssuer: %q is not an http(s) URL without query or fragment", issuer)
 		}
-		s.issuer = strings.TrimSuffix(issuer, "/")
+		s.Issuer = strings.TrimSuffix(issuer, "/")
 		return nil
 	}
 }
@@ -156,7 +165,7 @@ func WithSigningAlgorithm(alg string) Option {
 	return func(s *settings) error {
 		switch alg {
 		case "ES256", "RS256", "EdDSA":
-			s.algorithm = alg
+			s.SigningAlgorithm = alg
 			return nil
 		}
 		return fmt.Errorf("WithSigningAlgorithm: unsupported %q", alg)
@@ -166,7 +175,13 @@ func WithSigningAlgorithm(alg string) Option {
 // WithKeyFile keeps signing keys in a file, so they survive restarts. The
 // default keeps them in memory: every start makes a new key.
 func WithKeyFile(path string) Option {
-	return func(s *settings) error { s.keyFile = path; return nil }
+	return func(s *settings) error {
+		if path == "" {
+			return errors.New("WithKeyFile: empty path")
+		}
+		s.keyFile = path
+		return nil
+	}
 }
 
 // WithKeyRefresh sets how often keys are reloaded from their store, which is
@@ -178,16 +193,16 @@ func WithKeyRefresh(d time.Duration) Option {
 		if d <= 0 {
 			return errors.New("WithKeyRefresh: must be positive")
 		}
-		s.keyRefresh = d
+		s.KeyRefresh = d
 		return nil
 	}
 }
 
 // sharedKeys reports whether the signing keys live where other processes
-// can rotate them: PostgreSQL (replicas) or a key file (`authserver keys
-// rotate`). Memory keys are this process's alone.
+// can rotate them: a store of the embedder's or PostgreSQL (replicas), or a
+// key file (`authserver keys rotate`). Memory keys are this process's alone.
 func (s settings) sharedKeys() bool {
-	return s.storage.backend("signing_keys") == Postgres || s.keyFile != ""
+	return s.stores.Keys != nil || s.keyFile != ""
 }
 
 // keyStaleness is how old shared keys may be when this server signs with
@@ -198,12 +213,20 @@ func (s settings) keyStaleness() time.Duration {
 	if !s.sharedKeys() {
 		return 0
 	}
-	return 2 * s.keyRefresh
+	return 2 * s.KeyRefresh
 }
 
 // WithFixtures loads scopes, clients and users from JSON or YAML files at start.
 func WithFixtures(paths ...string) Option {
-	return func(s *settings) error { s.fixtures = append(s.fixtures, paths...); return nil }
+	return func(s *settings) error {
+		for _, p := range paths {
+			if p == "" {
+				return errors.New("WithFixtures: empty path")
+			}
+		}
+		s.fixtures = append(s.fixtures, paths...)
+		return nil
+	}
 }
 
 // WithTokenLifetimes sets the default access token lifetime, the cap on any
@@ -213,7 +236,7 @@ func WithTokenLifetimes(access, maxAccess, refresh time.Duration) Option {
 		if access <= 0 || maxAccess <= 0 || refresh <= 0 {
 			return errors.New("WithTokenLifetimes: lifetimes must be positive")
 		}
-		s.accessTTL, s.maxAccessTTL, s.refreshTTL = access, maxAccess, refresh
+		s.AccessTTL, s.MaxAccessTTL, s.RefreshTTL = access, maxAccess, refresh
 		return nil
 	}
 }
@@ -224,7 +247,7 @@ func WithAudience(aud ...string) Option {
 		if len(aud) == 0 {
 			return errors.New("WithAudience: at least one audience")
 		}
-		s.audience = aud
+		s.Audience = aud
 		return nil
 	}
 }
@@ -236,7 +259,7 @@ func WithPasswordHashing(p Argon2Params, concurrency int) Option {
 		if p.MemoryKiB < 8 || p.Time < 1 || p.Threads < 1 || concurrency < 1 {
 			return errors.New("WithPasswordHashing: parameters out of range")
 		}
-		s.argon2, s.hashConcurrency = p, concurrency
+		s.Argon2, s.HashConcurrency = p, concurrency
 		return nil
 	}
 }
@@ -281,17 +304,14 @@ func WithLoginLimits(l LoginLimits) Option {
 			l.BaseDelay <= 0 || l.MaxDelay < l.BaseDelay || l.Window < l.MaxDelay {
 			return errors.New("WithLoginLimits: need free attempts >= 1 and 0 < base delay <= max delay <= window")
 		}
-		s.limits = l
+		s.LoginLimits = l
 		return nil
 	}
 }
 
 // policy is the limits as the use cases take them.
 func (l LoginLimits) policy() app.LimitPolicy {
-	rule := func(free int) domain.Throttle {
-		return domain.Throttle{Free: free, Base: l.BaseDelay, Max: l.MaxDelay, Window: l.Window}
-	}
-	return app.LimitPolicy{AccountSource: rule(l.PerAccountSource), Account: rule(l.PerAccount), Source: rule(l.PerSource)}
+	return app.NewLimitPolicy(l.PerAccountSource, l.PerAccount, l.PerSource, l.BaseDelay, l.MaxDelay, l.Window)
 }
 
 // WithPasswordQueue bounds the queue of password hashes waiting for one of
@@ -303,7 +323,7 @@ func WithPasswordQueue(maxWaiting int, maxWait time.Duration) Option {
 		if maxWaiting < 0 || maxWait <= 0 {
 			return errors.New("WithPasswordQueue: maxWaiting >= 0 (0: 4 per slot) and maxWait > 0")
 		}
-		s.hashQueue, s.hashWait = maxWaiting, maxWait
+		s.HashQueue, s.HashWait = maxWaiting, maxWait
 		return nil
 	}
 }
@@ -344,13 +364,11 @@ func WithCookieKey(key []byte) Option {
 func WithGrants(g ...Grant) Option {
 	return func(s *settings) error {
 		for _, x := range g {
-			switch x {
-			case GrantAuthorizationCode, GrantPassword, GrantClientCredentials, GrantRefreshToken, GrantImplicit:
-			default:
-				return fmt.Errorf("WithGrants: unknown grant %q", x)
+			if !slices.Contains(AllGrants(), x) {
+				return fmt.Errorf("WithGrants: unknown grant %q (grants: %v)", x, AllGrants())
 			}
 		}
-		s.grants = g
+		s.Grants = g
 		return nil
 	}
 }
@@ -361,7 +379,7 @@ func WithMaxBodyBytes(n int64) Option {
 		if n < 1024 {
 			return errors.New("WithMaxBodyBytes: at least 1024")
 		}
-		s.maxBodyBytes = n
+		s.MaxBodyBytes = n
 		return nil
 	}
 }
@@ -374,7 +392,7 @@ func WithVerifyCacheSize(n int) Option {
 		if n < 1 {
 			return errors.New("WithVerifyCacheSize: at least 1")
 		}
-		s.verifyCacheSize = n
+		s.VerifyCacheSize = n
 		return nil
 	}
 }
@@ -387,7 +405,7 @@ func WithCodeLifetime(d time.Duration) Option {
 		if d <= 0 || d > time.Minute {
 			return errors.New("WithCodeLifetime: between 1ns and 60s")
 		}
-		s.codeTTL = d
+		s.CodeTTL = d
 		return nil
 	}
 }
@@ -398,7 +416,7 @@ func WithSessionLifetime(d time.Duration) Option {
 		if d <= 0 {
 			return errors.New("WithSessionLifetime: must be positive")
 		}
-		s.sessionTTL = d
+		s.SessionTTL = d
 		return nil
 	}
 }
@@ -410,7 +428,7 @@ func WithPasswordPolicy(minLen, maxLen int) Option {
 		if minLen < 1 || maxLen < minLen || maxLen > 4096 {
 			return errors.New("WithPasswordPolicy: need 1 <= min <= max <= 4096")
 		}
-		s.minPassword, s.maxPassword = minLen, maxLen
+		s.MinPassword, s.MaxPassword = minLen, maxLen
 		return nil
 	}
 }
@@ -425,22 +443,6 @@ func WithAuditLog(l *zap.Logger) Option {
 			return errors.New("WithAuditLog: nil logger")
 		}
 		s.auditLog = l
-		return nil
-	}
-}
-
-// WithAuditSpool sets the directory (created if missing) where audit events
-// are spooled, fsynced, while the audit group's PostgreSQL cannot be written,
-// and from where they are replayed into it when it answers again, or at the
-// next start after a crash. Without it such events only reach the JSON log.
-// It matters only with the audit group in PostgreSQL. Each process takes a
-// file of its own there, so replicas may share the directory.
-func WithAuditSpool(dir string) Option {
-	return func(s *settings) error {
-		if dir == "" {
-			return errors.New("WithAuditSpool: empty directory")
-		}
-		s.auditSpool = dir
 		return nil
 	}
 }
@@ -487,10 +489,6 @@ func DefaultRateLimits() RateLimits {
 	}
 }
 
-// rateLimitKeys caps the buckets of the memory rate limiter (about 200
-// bytes each): past it, full buckets are dropped first.
-const rateLimitKeys = 1 << 16
-
 // WithRateLimits sets the request rate limits; the default is
 // DefaultRateLimits. Rates must be positive and bursts at least 1, unless
 // Disabled.
@@ -504,7 +502,7 @@ func WithRateLimits(l RateLimits) Option {
 				return fmt.Errorf("WithRateLimits: client: %w", err)
 			}
 		}
-		s.rateLimits = l
+		s.RateLimits = l
 		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/faulttest"
+	"github.com/oauth2ref/authserver/storage"
 )
 
 // The guarantees of the README's "What holds under races and faults", raced
@@ -56,11 +57,13 @@ func durableStorage(t *testing.T, redisURL string, queryTimeout, redisTimeout ti
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return authserver.WithStorage(authserver.StorageConfig{
-		Default:        authserver.Postgres,
-		Groups:         map[string]string{"codes": authserver.Redis, "sessions": authserver.Redis, "rate_limits": authserver.Redis},
-		Postgres:       authserver.PostgresConfig{DSN: dsn, MaxConns: 8, QueryTimeout: queryTimeout, Migrate: true},
-		Redis:          authserver.RedisConfig{URL: redisURL, KeyPrefix: "races:" + hex.EncodeToString(b) + ":", Timeout: redisTimeout},
+	return placed(t, storage.Config{
+		Default: storage.Postgres,
+		Groups: map[storage.Group]storage.Backend{
+			storage.Codes: storage.Redis, storage.Sessions: storage.Redis, storage.RateLimits: storage.Redis,
+		},
+		Postgres:       storage.PostgresConfig{DSN: dsn, MaxConns: 8, QueryTimeout: queryTimeout, Migrate: true},
+		Redis:          storage.RedisConfig{URL: redisURL, KeyPrefix: "races:" + hex.EncodeToString(b) + ":", Timeout: redisTimeout},
 		ConnectTimeout: 10 * time.Second,
 		ClientCacheTTL: time.Second,
 	}), dsn

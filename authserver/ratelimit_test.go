@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/faulttest"
+	"github.com/oauth2ref/authserver/storage"
 )
 
 const (
@@ -159,10 +160,10 @@ func TestRateLimitOptionsAreChecked(t *testing.T) {
 }
 
 // rateLimitsIn keeps the rate limit buckets in the given Redis.
-func rateLimitsIn(r *faulttest.Redis) authserver.Option {
-	return authserver.WithStorage(authserver.StorageConfig{
-		Groups: map[string]string{"rate_limits": authserver.Redis},
-		Redis:  authserver.RedisConfig{URL: r.URL(), Timeout: time.Second},
+func rateLimitsIn(tb testing.TB, r *faulttest.Redis) authserver.Option {
+	return placed(tb, storage.Config{
+		Groups: map[storage.Group]storage.Backend{storage.RateLimits: storage.Redis},
+		Redis:  storage.RedisConfig{URL: r.URL(), Timeout: time.Second},
 	})
 }
 
@@ -170,8 +171,8 @@ func rateLimitsIn(r *faulttest.Redis) authserver.Option {
 // across both.
 func TestRateLimitsAreSharedInRedis(t *testing.T) {
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
-	a := start(t, rateLimitsIn(r), authserver.WithFixtures(limitedFixtures))
-	b := start(t, rateLimitsIn(r), authserver.WithFixtures(limitedFixtures))
+	a := start(t, rateLimitsIn(t, r), authserver.WithFixtures(limitedFixtures))
+	b := start(t, rateLimitsIn(t, r), authserver.WithFixtures(limitedFixtures))
 	assert.Equal(t, 200, a.post(t, "/oauth/token", clientCredentials, "limited", limitedSecret).status)
 	assert.Equal(t, 200, b.post(t, "/oauth/token", clientCredentials, "limited", limitedSecret).status)
 	assert.Equal(t, 429, a.post(t, "/oauth/token", clientCredentials, "limited", limitedSecret).status)
@@ -184,7 +185,7 @@ func TestRateLimitsAreSharedInRedis(t *testing.T) {
 func TestRateLimitsFailOpenWhenRedisIsDown(t *testing.T) {
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{})
 	core, logs := observer.New(zap.InfoLevel)
-	ts := start(t, rateLimitsIn(r), authserver.WithFixtures(limitedFixtures), authserver.WithLogger(zap.New(core)))
+	ts := start(t, rateLimitsIn(t, r), authserver.WithFixtures(limitedFixtures), authserver.WithLogger(zap.New(core)))
 	for range 2 {
 		require.Equal(t, 200, ts.post(t, "/oauth/token", clientCredentials, "limited", limitedSecret).status)
 	}

@@ -11,21 +11,21 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/faulttest"
+	"github.com/oauth2ref/authserver/storage"
 )
 
-// revocationsIn puts the revocations group in the given Redis, the rest in
-// memory.
-func revocationsIn(r *faulttest.Redis) authserver.Option {
-	return authserver.WithStorage(authserver.StorageConfig{
-		Groups: map[string]string{"revocations": authserver.Redis},
-		Redis:  authserver.RedisConfig{URL: r.URL(), Timeout: time.Second},
-	})
+// revocationsIn places the revocations group in the given Redis, the rest
+// in memory.
+func revocationsIn(r *faulttest.Redis) storage.Config {
+	return storage.Config{
+		Groups: map[storage.Group]storage.Backend{storage.Revocations: storage.Redis},
+		Redis:  storage.RedisConfig{URL: r.URL(), Timeout: time.Second},
+	}
 }
 
 // A Redis that keeps nothing across a restart would bring revoked tokens
-// back to life: the server refuses to start on one, and says what to do.
+// back to life: the stores refuse to open on one, and say what to do.
 func TestRevocationsNeedARedisThatPersists(t *testing.T) {
 	ctx := context.Background()
 	for name, opts := range map[string]faulttest.RedisOptions{
@@ -34,7 +34,7 @@ func TestRevocationsNeedARedisThatPersists(t *testing.T) {
 		"RDB snapshots, not AOF": {Args: []string{"--save", "1 1"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := authserver.New(ctx, revocationsIn(faulttest.StartRedis(t, opts)))
+			_, err := storage.Open(ctx, revocationsIn(faulttest.StartRedis(t, opts)), storage.Env{})
 			require.Error(t, err)
 			assert.ErrorContains(t, err, "put revocations in postgres, or run Redis with appendonly yes and appendfsync everysec")
 		})
@@ -42,20 +42,20 @@ func TestRevocationsNeedARedisThatPersists(t *testing.T) {
 
 	t.Run("other groups may use it", func(t *testing.T) {
 		r := faulttest.StartRedis(t, faulttest.RedisOptions{})
-		srv, err := authserver.New(ctx, authserver.WithStorage(authserver.StorageConfig{
-			Groups: map[string]string{"codes": authserver.Redis, "sessions": authserver.Redis, "rate_limits": authserver.Redis},
-			Redis:  authserver.RedisConfig{URL: r.URL()},
-		}))
+		set, err := storage.Open(ctx, storage.Config{
+			Groups: map[storage.Group]storage.Backend{storage.Codes: storage.Redis, storage.Sessions: storage.Redis, storage.RateLimits: storage.Redis},
+			Redis:  storage.RedisConfig{URL: r.URL()},
+		}, storage.Env{})
 		require.NoError(t, err)
-		require.NoError(t, srv.Close())
+		set.Close()
 	})
 
 	t.Run("CONFIG refused: the AOF is enough, with a warning", func(t *testing.T) {
 		r := faulttest.StartRedis(t, faulttest.RedisOptions{AOF: true, Args: []string{"--rename-command", "CONFIG", ""}})
 		core, logs := observer.New(zap.WarnLevel)
-		srv, err := authserver.New(ctx, revocationsIn(r), authserver.WithLogger(zap.New(core)))
+		set, err := storage.Open(ctx, revocationsIn(r), storage.Env{Log: zap.New(core)})
 		require.NoError(t, err)
-		require.NoError(t, srv.Close())
+		set.Close()
 		assert.Equal(t, 1, logs.FilterMessageSnippet("appendfsync could not be checked").Len(), "%v", logs.All())
 	})
 }
@@ -64,7 +64,7 @@ func TestRevocationsNeedARedisThatPersists(t *testing.T) {
 // kill -9: a revoked token never comes back to life.
 func TestRevocationsSurviveARedisRestart(t *testing.T) {
 	r := faulttest.StartRedis(t, faulttest.RedisOptions{AOF: true})
-	ts := start(t, revocationsIn(r))
+	ts := start(t, placed(t, revocationsIn(r)))
 	tok := ts.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "service", serviceSecret)
 	require.Equal(t, 200, tok.status, tok.raw)
 	access := tok.body["access_token"].(string)

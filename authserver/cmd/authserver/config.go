@@ -1,11 +1,8 @@
 package main
 
 import (
-	"runtime"
-	"time"
-
 	"github.com/oauth2ref/authserver"
-	"github.com/oauth2ref/authserver/internal/adapters/hashing"
+	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/memlimit"
@@ -113,46 +110,46 @@ func defaultConfig() Config {
 	// returned yet: with 64 MiB, 100,000 refresh tokens peak at 81 MiB
 	// (./scripts/bench.sh --memory), with 80 MiB at 100, without at 135.
 	c.Runtime.MemoryLimit = "64MiB"
-	c.Issuer = "http://localhost:5001"
+	// The library's defaults, written once (authserver.Defaults and
+	// storage.Defaults); only what is the binary's own is set here.
+	d := authserver.Defaults()
+	c.Issuer = d.Issuer
 	c.DataDir = "data"
 	c.Fixtures = []string{}
-	c.Grants = []string{"authorization_code", "password", "client_credentials", "refresh_token"}
-	c.Signing.Algorithm = "ES256"
-	c.Signing.RefreshInterval = config.Duration(10 * time.Second)
-	c.Tokens.AccessTTL = config.Duration(5 * time.Minute)
-	c.Tokens.MaxAccessTTL = config.Duration(time.Hour)
-	c.Tokens.RefreshTTL = config.Duration(30 * 24 * time.Hour)
-	c.Tokens.Audience = []string{"resourceserver"}
-	// OWASP's minimum for argon2id: about 20 ms and 19 MiB per hash.
-	c.Passwords.MemoryKiB = 19456
-	c.Passwords.Time = 2
-	c.Passwords.Threads = 1
-	// argon2id is CPU-bound: more at once than there are cores only adds
-	// 19 MiB of memory each and no throughput.
-	c.Passwords.Concurrency = runtime.NumCPU()
-	c.Passwords.MaxWait = config.Duration(hashing.DefaultMaxWait)
-	d := authserver.DefaultLoginLimits
-	c.LoginLimits.PerAccountSource, c.LoginLimits.PerAccount, c.LoginLimits.PerSource = d.PerAccountSource, d.PerAccount, d.PerSource
-	c.LoginLimits.BaseDelay, c.LoginLimits.MaxDelay = config.Duration(d.BaseDelay), config.Duration(d.MaxDelay)
-	c.LoginLimits.Window = config.Duration(d.Window)
-	rl := authserver.DefaultRateLimits()
+	for _, g := range d.Grants {
+		c.Grants = append(c.Grants, string(g))
+	}
+	c.Signing.Algorithm = d.SigningAlgorithm
+	c.Signing.RefreshInterval = config.Duration(d.KeyRefresh)
+	c.Tokens.AccessTTL = config.Duration(d.AccessTTL)
+	c.Tokens.MaxAccessTTL = config.Duration(d.MaxAccessTTL)
+	c.Tokens.RefreshTTL = config.Duration(d.RefreshTTL)
+	c.Tokens.Audience = d.Audience
+	c.Passwords.MemoryKiB, c.Passwords.Time, c.Passwords.Threads = d.Argon2.MemoryKiB, d.Argon2.Time, d.Argon2.Threads
+	c.Passwords.Concurrency = d.HashConcurrency
+	c.Passwords.MaxWaiting = d.HashQueue
+	c.Passwords.MaxWait = config.Duration(d.HashWait)
+	l := d.LoginLimits
+	c.LoginLimits.PerAccountSource, c.LoginLimits.PerAccount, c.LoginLimits.PerSource = l.PerAccountSource, l.PerAccount, l.PerSource
+	c.LoginLimits.BaseDelay, c.LoginLimits.MaxDelay = config.Duration(l.BaseDelay), config.Duration(l.MaxDelay)
+	c.LoginLimits.Window = config.Duration(l.Window)
+	rl := d.RateLimits
 	c.RateLimits.Enabled = !rl.Disabled
 	c.RateLimits.SourceRPS, c.RateLimits.SourceBurst = rl.Source.PerSecond, rl.Source.Burst
 	c.RateLimits.ClientRPS, c.RateLimits.ClientBurst = rl.Client.PerSecond, rl.Client.Burst
-	c.Browser.CodeTTL = config.Duration(time.Minute)
-	c.Browser.SessionTTL = config.Duration(12 * time.Hour)
-	c.Browser.MinPasswordLength = 12
-	c.Browser.MaxPasswordLength = 256
-	c.Storage.Default = "memory"
+	c.Browser.CodeTTL = config.Duration(d.CodeTTL)
+	c.Browser.SessionTTL = config.Duration(d.SessionTTL)
+	c.Browser.MinPasswordLength, c.Browser.MaxPasswordLength = d.MinPassword, d.MaxPassword
+	sd := storage.Defaults()
+	c.Storage.Default = string(sd.Default)
 	c.Storage.Groups = map[string]string{}
-	c.Storage.ConnectTimeout = config.Duration(30 * time.Second)
-	c.Storage.ClientCacheTTL = config.Duration(5 * time.Second)
-	c.Postgres.MaxConns = 20
-	c.Postgres.MinConns = 2
-	c.Postgres.QueryTimeout = config.Duration(2 * time.Second)
-	c.Postgres.Migrate = true
-	c.Redis.KeyPrefix = "authserver:"
-	c.Redis.Timeout = config.Duration(time.Second)
+	c.Storage.ConnectTimeout = config.Duration(sd.ConnectTimeout)
+	c.Storage.ClientCacheTTL = config.Duration(sd.ClientCacheTTL)
+	c.Postgres.MaxConns, c.Postgres.MinConns = sd.Postgres.MaxConns, sd.Postgres.MinConns
+	c.Postgres.QueryTimeout = config.Duration(sd.Postgres.QueryTimeout)
+	c.Postgres.Migrate = sd.Postgres.Migrate
+	c.Redis.KeyPrefix = sd.Redis.KeyPrefix
+	c.Redis.Timeout = config.Duration(sd.Redis.Timeout)
 	return c
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
+	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/reload"
@@ -55,22 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	cmd := c.Args
-
-	if len(cmd) > 0 && cmd[0] == "loaddata" {
-		if len(cmd) == 1 {
-			return errors.New("loaddata: name at least one fixture file")
-		}
-		sum, err := authserver.LoadData(ctx, cmd[1:], append(keyOptions(cfg), storageOption(cfg))...)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "loaded %d scopes; clients: %d written, %d unchanged; users: %d written, %d unchanged\n",
-			sum.Scopes, sum.ClientsWritten, sum.ClientsUnchanged, sum.UsersWritten, sum.UsersUnchanged)
-		return err
+	name, rest := "serve", []string(nil)
+	if len(c.Args) > 0 {
+		name, rest = c.Args[0], c.Args[1:]
 	}
-	switch strings.Join(cmd, " ") {
-	case "", "serve":
+	switch {
+	case name == "serve" && len(rest) == 0:
 		if o.listener == nil {
 			if o.listener, err = httpserver.Inherited(getenv); err != nil {
 				return err
@@ -93,39 +84,86 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return next, file, err
 			},
 		})
-	case "migrate":
-		applied, err := authserver.Migrate(ctx, storageOption(cfg))
-		if err != nil {
-			return err
-		}
-		if len(applied) == 0 {
-			_, err = fmt.Fprintln(stdout, "schema is up to date")
-			return err
-		}
-		for _, m := range applied {
-			if _, err := fmt.Fprintln(stdout, "applied", m); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "keys rotate":
-		kid, err := authserver.RotateKeys(ctx, append(keyOptions(cfg), storageOption(cfg))...)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "new signing key %s; running servers switch to it within %s\n", kid, cfg.Signing.RefreshInterval.D())
+	case name == "migrate" && len(rest) == 0:
+		return migrate(ctx, cfg, stdout)
+	case name == "loaddata":
+		return loadData(ctx, cfg, rest, stdout)
+	case name == "keys" && len(rest) == 1 && rest[0] == "rotate":
+		return rotateKeys(ctx, cfg, stdout)
+	case name == "hash-secret":
+		return hashSecretCommand(ctx, cfg, rest, stdin, stdout)
+	}
+	_, _ = fmt.Fprint(stderr, usage) // best effort: the error below is what counts
+	return fmt.Errorf("unknown command %q", strings.Join(c.Args, " "))
+}
+
+// migrate applies the pending PostgreSQL migrations.
+func migrate(ctx context.Context, cfg Config, stdout io.Writer) error {
+	applied, err := storage.Migrate(ctx, storageConfig(cfg))
+	if err != nil {
 		return err
-	case "hash-secret":
-		return hashSecret(ctx, cfg, stdin, stdout, false)
-	case "hash-secret -fast", "hash-secret --fast":
-		return hashSecret(ctx, cfg, stdin, stdout, true)
-	case "hash-secret -generate", "hash-secret --generate":
+	}
+	if len(applied) == 0 {
+		_, err = fmt.Fprintln(stdout, "schema is up to date")
+		return err
+	}
+	for _, m := range applied {
+		if _, err := fmt.Fprintln(stdout, "applied", m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadData loads fixture files into the configured storage.
+func loadData(ctx context.Context, cfg Config, files []string, stdout io.Writer) error {
+	if len(files) == 0 {
+		return errors.New("loaddata: name at least one fixture file")
+	}
+	set, err := storage.Open(ctx, storageConfig(cfg), storageEnv(cfg, zap.NewNop()))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	sum, err := authserver.LoadData(ctx, files, append(keyOptions(cfg), authserver.WithStores(set.Stores()))...)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "loaded %d scopes; clients: %d written, %d unchanged; users: %d written, %d unchanged\n",
+		sum.Scopes, sum.ClientsWritten, sum.ClientsUnchanged, sum.UsersWritten, sum.UsersUnchanged)
+	return err
+}
+
+// rotateKeys makes a new signing key the signer in the configured key store.
+func rotateKeys(ctx context.Context, cfg Config, stdout io.Writer) error {
+	set, err := storage.Open(ctx, storageConfig(cfg), storageEnv(cfg, zap.NewNop()))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	kid, err := authserver.RotateKeys(ctx, append(keyOptions(cfg), authserver.WithStores(set.Stores()))...)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "new signing key %s; running servers switch to it within %s\n", kid, cfg.Signing.RefreshInterval.D())
+	return err
+}
+
+// hashSecretCommand is `hash-secret [-fast | -generate]`.
+func hashSecretCommand(ctx context.Context, cfg Config, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("hash-secret", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fast := fs.Bool("fast", false, "hash a machine-generated secret with hmac-sha256")
+	generate := fs.Bool("generate", false, "make a random secret and print it with its fast hash")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (*fast && *generate) {
+		return errors.New("usage: hash-secret [-fast | -generate]")
+	}
+	if *generate {
 		secret, hash := hashing.NewGeneratedSecret()
 		_, err := fmt.Fprintf(stdout, "secret: %s\nsecret_hash: %s\n", secret, hash)
 		return err
 	}
-	_, _ = fmt.Fprint(stderr, usage) // best effort: the error below is what counts
-	return fmt.Errorf("unknown command %q", strings.Join(cmd, " "))
+	return hashSecret(ctx, cfg, stdin, stdout, *fast)
 }
 
 // loadConfig reads the configuration from the command line, the file of
@@ -180,21 +218,25 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}
 	goredis.SetLogger(redisLog{log.Named("redis")})
 
+	senv := storageEnv(cfg, log)
+	senv.AuditFallback = audit
+	set, err := storage.Open(ctx, storageConfig(cfg), senv)
+	if err != nil {
+		return err
+	}
+	defer set.Close() // after the server's: it commits the audit trail last
+
 	opts := append(keyOptions(cfg),
 		authserver.WithLogger(log),
 		authserver.WithAuditLog(audit),
+		authserver.WithStores(set.Stores()),
 		authserver.WithFixtures(cfg.Fixtures...),
-		authserver.WithTokenLifetimes(cfg.Tokens.AccessTTL.D(), cfg.Tokens.MaxAccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 		authserver.WithAudience(cfg.Tokens.Audience...),
 		authserver.WithPasswordHashing(authserver.Argon2Params{
 			MemoryKiB: cfg.Passwords.MemoryKiB, Time: cfg.Passwords.Time, Threads: cfg.Passwords.Threads,
 		}, cfg.Passwords.Concurrency),
 		authserver.WithPasswordQueue(cfg.Passwords.MaxWaiting, cfg.Passwords.MaxWait.D()),
-		authserver.WithLoginLimits(authserver.LoginLimits{
-			PerAccountSource: cfg.LoginLimits.PerAccountSource, PerAccount: cfg.LoginLimits.PerAccount,
-			PerSource: cfg.LoginLimits.PerSource, BaseDelay: cfg.LoginLimits.BaseDelay.D(),
-			MaxDelay: cfg.LoginLimits.MaxDelay.D(), Window: cfg.LoginLimits.Window.D(),
-		}),
+		authserver.WithLoginLimits(loginLimits(cfg)),
 		authserver.WithRateLimits(authserver.RateLimits{
 			Disabled: !cfg.RateLimits.Enabled,
 			Source:   authserver.RateLimit{PerSecond: cfg.RateLimits.SourceRPS, Burst: cfg.RateLimits.SourceBurst},
@@ -206,12 +248,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithCodeLifetime(cfg.Browser.CodeTTL.D()),
 		authserver.WithSessionLifetime(cfg.Browser.SessionTTL.D()),
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
-		storageOption(cfg),
 	)
-	if cfg.DataDir != "" {
-		// Audit events that cannot reach PostgreSQL wait here, on disk.
-		opts = append(opts, authserver.WithAuditSpool(cfg.DataDir))
-	}
 	key, err := cookieKey(cfg.Browser.CookieKey)
 	if err != nil {
 		return err
@@ -305,18 +342,38 @@ func keyOptions(cfg Config) []authserver.Option {
 	return opts
 }
 
-func storageOption(cfg Config) authserver.Option {
-	return authserver.WithStorage(authserver.StorageConfig{
-		Default:        cfg.Storage.Default,
-		Groups:         cfg.Storage.Groups,
+// storageConfig places the data groups as the configuration says.
+func storageConfig(cfg Config) storage.Config {
+	groups := make(map[storage.Group]storage.Backend, len(cfg.Storage.Groups))
+	for g, b := range cfg.Storage.Groups {
+		groups[storage.Group(g)] = storage.Backend(b)
+	}
+	return storage.Config{
+		Default:        storage.Backend(cfg.Storage.Default),
+		Groups:         groups,
 		ConnectTimeout: cfg.Storage.ConnectTimeout.D(),
 		ClientCacheTTL: cfg.Storage.ClientCacheTTL.D(),
-		Postgres: authserver.PostgresConfig{
+		Postgres: storage.PostgresConfig{
 			DSN: cfg.Postgres.DSN, MaxConns: cfg.Postgres.MaxConns, MinConns: cfg.Postgres.MinConns,
 			QueryTimeout: cfg.Postgres.QueryTimeout.D(), Migrate: cfg.Postgres.Migrate,
 		},
-		Redis: authserver.RedisConfig{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout.D()},
-	})
+		Redis: storage.RedisConfig{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout.D()},
+	}
+}
+
+// storageEnv is what the stores need of the server: its log and login
+// limits, and the data directory, where audit events that cannot reach
+// PostgreSQL wait on disk.
+func storageEnv(cfg Config, log *zap.Logger) storage.Env {
+	return storage.Env{Log: log, LoginLimits: loginLimits(cfg), AuditSpool: cfg.DataDir}
+}
+
+func loginLimits(cfg Config) authserver.LoginLimits {
+	return authserver.LoginLimits{
+		PerAccountSource: cfg.LoginLimits.PerAccountSource, PerAccount: cfg.LoginLimits.PerAccount,
+		PerSource: cfg.LoginLimits.PerSource, BaseDelay: cfg.LoginLimits.BaseDelay.D(),
+		MaxDelay: cfg.LoginLimits.MaxDelay.D(), Window: cfg.LoginLimits.Window.D(),
+	}
 }
 
 func grants(names []string) []authserver.Grant {

@@ -80,6 +80,18 @@ type LimitPolicy struct {
 	Source domain.Throttle
 }
 
+// NewLimitPolicy is a policy whose counters let free failures through at
+// one account and source (accountSource), one account from anywhere
+// (account) and one source whatever the account (source), then each wait
+// base after the last failure, doubling up to ceiling, and forget window
+// after the last failure.
+func NewLimitPolicy(accountSource, account, source int, base, ceiling, window time.Duration) LimitPolicy {
+	rule := func(free int) domain.Throttle {
+		return domain.Throttle{Free: free, Base: base, Max: ceiling, Window: window}
+	}
+	return LimitPolicy{AccountSource: rule(accountSource), Account: rule(account), Source: rule(source)}
+}
+
 // Rule is the rule for keys of kind k.
 func (p LimitPolicy) Rule(k LimitKind) domain.Throttle {
 	switch k {

@@ -8,8 +8,8 @@ import (
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
 
 	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
-	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/storage/storagetest"
 )
 
 // FuzzVerifyAccessToken: nothing verifies but what this key set signed.

@@ -23,9 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
-	"github.com/oauth2ref/authserver/internal/adapters/storage/postgres"
-	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/authserver/storage/postgres"
+	"github.com/oauth2ref/authserver/storage/storagetest"
 )
 
 // Replicas share one key store; each reloads it on its own schedule. These

@@ -23,9 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
-	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/authserver/storage/storagetest"
 )
 
 const defaultDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauth2ref/authserver/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/authserver/internal/faulttest"
+	"github.com/oauth2ref/authserver/storage/storagetest"
 )
 
 // openPrivate opens a store on a private Redis with the given timeout.

@@ -1,0 +1,211 @@
+package authserver
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/oauth2ref/authserver/internal/adapters/auditlog"
+	"github.com/oauth2ref/authserver/internal/adapters/hashing"
+	"github.com/oauth2ref/authserver/internal/adapters/httpapi"
+	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/adapters/precis"
+	"github.com/oauth2ref/authserver/internal/adapters/storage/memory"
+	"github.com/oauth2ref/authserver/internal/app"
+)
+
+// How New assembles a server, step by step: the stores (withMemoryStores),
+// what every use case shares (newCore), then the use cases and their HTTP
+// edge (newHandlers).
+
+// memoryRateKeys caps the buckets of the memory rate limiter (about 200
+// bytes each).
+const memoryRateKeys = 1 << 16
+
+// withMemoryStores fills every group the embedder left out with one memory
+// store of this server's own, the signing keys with the key file if there
+// is one, and the audit trail with the JSON log.
+func (s settings) withMemoryStores() Stores {
+	st := s.stores
+	mem := memory.New(s.clock, s.LoginLimits.policy())
+	if st.Clients == nil {
+		st.Clients = mem
+	}
+	if st.Users == nil {
+		st.Users = mem
+	}
+	if st.Batch == nil && st.Clients == ClientStore(mem) && st.Users == UserStore(mem) {
+		st.Batch = mem
+	}
+	if st.RefreshTokens == nil {
+		st.RefreshTokens = mem
+	}
+	if st.Revocations == nil {
+		st.Revocations = mem
+	}
+	if st.Sessions == nil {
+		st.Sessions = mem
+	}
+	if st.Codes == nil {
+		st.Codes = mem
+	}
+	if st.Consents == nil {
+		st.Consents = mem
+	}
+	if st.Attempts == nil {
+		st.Attempts = mem.Limiter()
+	}
+	if st.Rates == nil {
+		st.Rates = memory.NewRateLimiter(memoryRateKeys, s.clock)
+	}
+	switch {
+	case st.Keys != nil:
+	case s.keyFile != "":
+		st.Keys = jwtkeys.NewFileStore(s.keyFile)
+	default:
+		st.Keys = mem
+	}
+	if st.Audit == nil {
+		auditLog := s.auditLog
+		if auditLog == nil {
+			auditLog = s.log
+		}
+		st.Audit = auditlog.NewLog(auditLog.Named("audit"))
+	}
+	return st
+}
+
+// core is what the use cases share: the password hasher, the decoy hash,
+// the credential rules and the fixture loader.
+type core struct {
+	hasher   *hashing.Hasher
+	decoy    string
+	creds    app.Credentials
+	fixtures *fixtureLoader
+}
+
+func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
+	hasher := hashing.NewQueuedHasher(hashing.Argon2Params(s.Argon2), s.HashConcurrency, s.HashQueue, s.HashWait)
+	// The decoy is verified for unknown users and clients, so that they
+	// take as long as a wrong password. Its password is random: nobody can
+	// make it match, not even once to get it cached.
+	decoy, err := hasher.HashPassword(ctx, rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	return &core{
+		hasher:   hasher,
+		decoy:    decoy,
+		creds:    app.Credentials{Users: st.Users, Passwords: hasher, Limiter: st.Attempts, Text: precis.Rules{}, DecoyHash: decoy},
+		fixtures: &fixtureLoader{stores: st, hasher: hasher, clock: s.clock},
+	}, nil
+}
+
+// newHandlers builds the use cases the settings ask for and the HTTP
+// handlers that serve them: the endpoints and pages, and the metadata.
+func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Handler, http.Handler, error) {
+	now := s.clock
+	minter := app.NewMinter(keys, st.RefreshTokens, app.TokenPolicy{
+		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
+	}, now)
+	grants, browser, implicit := newGrants(s, st, c, minter)
+	tokens := app.NewTokenEndpoint(st.Audit, now, grants...)
+
+	// User passwords are verified in full every time; client secrets go
+	// through the cache (see hashing.CachedVerifier for why).
+	clientSecrets := hashing.NewCachedVerifier(c.hasher, s.SecretCacheSize)
+	origins, _ := st.Clients.(OriginIndex)
+	if origins == nil {
+		origins = noOrigins{}
+	}
+	deps := httpapi.Deps{
+		Log:            s.log,
+		TrustedProxies: s.trustedProxies,
+		Clients: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
+		}),
+		Tokens:       tokens,
+		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
+		JWKS:         keys.JWKS,
+		Scopes:       st.Clients,
+		Origins:      origins,
+		MaxBodyBytes: s.MaxBodyBytes,
+		RateLimits:   rateLimits(s, st.Rates),
+		Metadata: httpapi.Metadata{
+			Issuer: s.Issuer, BaseURL: s.baseURL, GrantTypes: tokens.GrantTypes(), ResponseTypes: []string{},
+		},
+	}
+	if browser {
+		authz := app.NewAuthorizer(st.Clients, st.Consents, st.Codes, minter, app.AuthorizationPolicy{
+			Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit,
+		}, st.Audit, now)
+		deps.Authorizer = authz
+		cookieKey := s.cookieKey
+		if cookieKey == nil {
+			cookieKey = []byte(rand.Text() + rand.Text())
+		}
+		deps.Accounts = app.NewAccounts(app.AccountsDeps{
+			Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
+			Devices: app.NewDeviceCookies(cookieKey, now), Sessions: st.Sessions,
+			DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
+			SessionTTL: s.SessionTTL, Now: now, Audit: st.Audit,
+		})
+		deps.Grants = app.NewGrants(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
+		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
+		deps.Metadata.ResponseTypes = authz.ResponseTypes()
+		deps.Metadata.AuthorizationEndpoint = true
+		deps.Metadata.CodeChallengeMethods = []string{"S256"}
+	}
+	handler, err := httpapi.NewHandler(deps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("authserver: %w", err)
+	}
+	return handler, httpapi.NewMetadataHandler(deps), nil
+}
+
+// newGrants returns the grants the settings offer, and whether the browser
+// flows (authorization endpoint, pages) and implicit are on.
+func newGrants(s settings, st Stores, c *core, minter *app.Minter) (grants []app.Grant, browser, implicit bool) {
+	now := s.clock
+	for _, g := range s.Grants {
+		switch g {
+		case GrantAuthorizationCode:
+			grants = append(grants, app.NewAuthorizationCodeGrant(st.Codes, st.RefreshTokens, st.Revocations, minter, now))
+			browser = true
+		case GrantPassword:
+			grants = append(grants, app.NewPasswordGrant(c.creds, minter))
+		case GrantClientCredentials:
+			grants = append(grants, app.NewClientCredentialsGrant(minter))
+		case GrantRefreshToken:
+			grants = append(grants, app.NewRefreshGrant(st.RefreshTokens, st.Revocations, minter, now))
+		case GrantImplicit:
+			browser, implicit = true, true
+		}
+	}
+	return grants, browser, implicit
+}
+
+// rateLimits are the request rate limits the settings ask for, nil if
+// none.
+func rateLimits(s settings, limiter RateLimiter) *httpapi.RateLimits {
+	if s.RateLimits.Disabled {
+		return nil
+	}
+	return httpapi.NewRateLimits(httpapi.RateLimitConfig{
+		Limiter:        limiter,
+		Source:         s.RateLimits.Source.domain(),
+		Public:         s.RateLimits.publicRateLimit(),
+		Client:         s.RateLimits.Client.domain(),
+		TrustedProxies: s.trustedProxies,
+		Log:            s.log,
+	})
+}
+
+// noOrigins is the origin index of a client store that keeps none: CORS
+// preflights are refused.
+type noOrigins struct{}
+
+func (noOrigins) OriginAllowed(context.Context, string) (bool, error) { return false, nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/storage"
@@ -12,7 +13,12 @@ import (
 // Sessions and codes in Redis, everything else in PostgreSQL. (No Output:
 // it needs both servers; the integration tests run the same calls.)
 func ExampleOpen() {
-	ctx := context.Background()
+	if err := serve(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func serve(ctx context.Context) error {
 	cfg := storage.Defaults()
 	cfg.Default = storage.Postgres
 	cfg.Groups[storage.Sessions] = storage.Redis
@@ -22,14 +28,15 @@ func ExampleOpen() {
 
 	set, err := storage.Open(ctx, cfg, storage.Env{})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer set.Close() // after srv.Close: the server never closes what it was given
 
 	srv, err := authserver.New(ctx, authserver.WithStores(set.Stores()))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer srv.Close()
-	log.Fatal(http.ListenAndServe("127.0.0.1:8080", srv.Handler()))
+	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return hs.ListenAndServe()
 }

@@ -329,7 +329,7 @@ func TestRunStartsInProductionWithARealSecret(t *testing.T) {
 	s := start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret"})
 	resp, body := get(t, s.url+"/current_time")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no demo user in production")
-	assert.Equal(t, `Basic realm="webapp"`, resp.Header.Get("WWW-Authenticate"))
+	assert.Equal(t, `Basic realm="webapp", charset="UTF-8"`, resp.Header.Get("WWW-Authenticate"))
 	assert.Contains(t, body, `"error":"invalid_credentials"`)
 	assert.NotContains(t, s.logs.String(), "a-real-secret")
 

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/oautherr"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -21,11 +22,14 @@ func writeAnswer(w http.ResponseWriter, ans domain.TimeAnswer) {
 	_, _ = w.Write(ans.Raw)
 }
 
+// errorBody is the shape of RFC 6749 §5.2, with the upstream that failed.
 type errorBody struct {
-	Error       domain.ErrorCode `json:"error"`
-	Description string           `json:"error_description"`
-	Service     domain.Service   `json:"service,omitempty"`
+	oautherr.Error
+	Service domain.Service `json:"service,omitempty"`
 }
+
+// serverError is the answer to a failure of the webapp's own.
+var serverError = errorBody{Error: oautherr.Error{Code: oautherr.ServerError, Description: "internal error"}}
 
 // writeError is the one place errors become responses. The caller's
 // mistakes (400, 401) are not logged beyond the access line; a down upstream
@@ -33,21 +37,20 @@ type errorBody struct {
 // (502) and anything unrecognised (500) need an operator and are errors.
 func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
 	var de *domain.Error
 	if !errors.As(err, &de) {
 		zaplog.For(r.Context(), log).Error("internal error", zap.Error(err))
-		httpserver.JSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error"})
+		writeBody(w, http.StatusInternalServerError, serverError)
 		return
 	}
-	status := http.StatusInternalServerError
+	var status int
 	fields := []zap.Field{zap.String("service", string(de.Service)), zap.Int("upstream_status", de.Status), zap.Error(err)}
 	switch de.Code {
 	case domain.InvalidRequest:
 		status = http.StatusBadRequest
 	case domain.InvalidCredentials:
 		status = http.StatusUnauthorized
-		h.Set("WWW-Authenticate", `Basic realm="webapp"`)
+		h.Set("WWW-Authenticate", oautherr.BasicChallenge("webapp"))
 	case domain.Unavailable:
 		status = http.StatusServiceUnavailable
 		h.Set("Retry-After", "1")
@@ -57,8 +60,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 		zaplog.For(r.Context(), log).Error("upstream answered unexpectedly", fields...)
 	default:
 		zaplog.For(r.Context(), log).Error("internal error", zap.Error(err))
-		httpserver.JSON(w, status, errorBody{Error: "server_error", Description: "internal error"})
+		writeBody(w, http.StatusInternalServerError, serverError)
 		return
 	}
-	httpserver.JSON(w, status, errorBody{Error: de.Code, Description: de.Description, Service: de.Service})
+	writeBody(w, status, errorBody{Error: oautherr.Error{Code: oautherr.Code(de.Code), Description: de.Description}, Service: de.Service})
+}
+
+// writeBody writes an error answer, which no cache may keep: it was made
+// with the caller's credentials.
+func writeBody(w http.ResponseWriter, status int, body errorBody) {
+	oautherr.NoStore(w.Header())
+	httpserver.JSON(w, status, body)
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
-	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -212,7 +211,7 @@ func (l redisLog) Printf(_ context.Context, format string, v ...any) {
 // browserPages wires the browser demo: the authorization code client on
 // the authserver's HTTP client, the resource client shared with the curl
 // flow, and the session stores.
-func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client, st stores) (*web.Pages, error) {
+func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client, st stores) (*httpapi.Pages, error) {
 	code := authclient.NewCodeClient(authclient.CodeConfig{
 		AuthorizeURL: cfg.Browser.AuthorizeURL,
 		TokenURL:     cfg.AuthServer.TokenURL,
@@ -236,7 +235,7 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 	if err != nil {
 		return nil, err
 	}
-	return web.New(web.Deps{
+	return httpapi.NewPages(httpapi.PageDeps{
 		Browser:       browser,
 		CookieKey:     key,
 		Log:           log,
@@ -254,7 +253,7 @@ func browserCookieKey(cfg Config, log *zap.Logger) ([]byte, error) {
 	log.Info("browser.cookie_key is empty: sign-in cookies are sealed with a random key made at start, " +
 		"so sign-ins in progress do not survive a restart, and replicas cannot complete each other's; " +
 		"set WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
-	key := make([]byte, web.MinCookieKeyLen)
+	key := make([]byte, httpapi.MinCookieKeyLen)
 	_, _ = rand.Read(key) // never fails (crypto/rand)
 	return key, nil
 }

@@ -1,8 +1,8 @@
-// Package httpapi is the webapp's HTTP edge: it reads the user's credentials
-// from the request, calls the use cases, and answers with the resource
-// server's body or with one JSON error shape. Every route is listed in
-// NewHandler, except the browser pages', which package web lists in its
-// routes.go and NewHandler mounts.
+// Package httpapi is the webapp's HTTP edge. For curl, it reads the user's
+// credentials from the request, calls the use cases, and answers with the
+// resource server's body or with one JSON error shape; for browsers, it
+// serves the pages of the browser demo (pages.go). Every route is listed in
+// NewHandler.
 package httpapi
 
 import (
@@ -35,9 +35,8 @@ type Deps struct {
 	// ClientID is the webapp's own OAuth client id, put on each request's
 	// log lines.
 	ClientID string
-	// Pages adds the browser demo's HTML routes (package web); nil leaves
-	// them out.
-	Pages interface{ Routes(r chi.Router) }
+	// Pages are the browser demo's pages; nil leaves them out.
+	Pages *Pages
 }
 
 // NewHandler returns the webapp's whole HTTP surface: the shared stack
@@ -51,8 +50,19 @@ func NewHandler(d Deps) http.Handler {
 	r := httpserver.NewRouter(d.Stack)
 	r.Method(http.MethodGet, "/current_time", handleTime(domain.CurrentTime, d.Times, d.DemoUser, d.ClientID, log))
 	r.Method(http.MethodGet, "/epoch_time", handleTime(domain.EpochTime, d.Times, d.DemoUser, d.ClientID, log))
-	if d.Pages != nil {
-		d.Pages.Routes(r)
+	if p := d.Pages; p != nil {
+		// Besides the session's CSRF token, a POST the browser marks as
+		// cross-origin is refused outright (http.CrossOriginProtection).
+		sameOrigin := http.NewCrossOriginProtection()
+		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
+		r.Group(func(r chi.Router) {
+			r.Use(pageHeaders, p.logClient, sameOrigin.Handler)
+			r.Method(http.MethodGet, "/", handleHome(p))
+			r.Method(http.MethodGet, "/login", handleLogin(p))
+			r.Method(http.MethodGet, "/callback", handleCallback(p))
+			r.Method(http.MethodPost, "/logout", handleLogout(p))
+		})
+		r.Method(http.MethodGet, "/static/style.css", handleStyle())
 	}
 	return r
 }

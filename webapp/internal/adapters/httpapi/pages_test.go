@@ -1,4 +1,4 @@
-package web_test
+package httpapi_test
 
 import (
 	"context"
@@ -30,7 +30,6 @@ import (
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
-	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/fake"
 )
@@ -166,7 +165,7 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	pages, err := web.New(web.Deps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
+	pages, err := httpapi.NewPages(httpapi.PageDeps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
 	require.NoError(t, err)
 	ws.Config.Handler = httpapi.NewHandler(httpapi.Deps{
 		Stack: httpserver.Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 1 << 10,

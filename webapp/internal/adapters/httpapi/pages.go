@@ -1,13 +1,13 @@
-// Package web is the browser demo's HTML edge: the home page, sign-in
-// (GET /login, GET /callback) and sign-out (POST /logout), rendered with
-// html/template from embedded files, plus their stylesheet. Every route is
-// listed in routes.go.
+package httpapi
+
+// The browser demo's pages: the home page, sign-in (GET /login, GET
+// /callback) and sign-out (POST /logout), rendered with html/template from
+// embedded files, plus their stylesheet.
 //
 // The browser holds two cookies, both HttpOnly and SameSite=Lax: the
 // sign-in in progress itself, sealed (encrypted and authenticated, see
 // sealed.go) so that the webapp keeps nothing for it, and a random id naming
 // the session, which lives on the server (package app's SessionStore).
-package web
 
 import (
 	"context"
@@ -39,8 +39,8 @@ type Browser interface {
 	Logout(ctx context.Context, sessionID domain.Secret, csrfToken string) (app.SignOut, error)
 }
 
-// Deps are the pages' dependencies.
-type Deps struct {
+// PageDeps are the pages' dependencies.
+type PageDeps struct {
 	Browser Browser
 	// Log is where failures are logged (a no-op logger if nil).
 	Log *zap.Logger
@@ -70,13 +70,13 @@ var pageNames = []string{"home", "message"}
 
 // Pages serves the browser demo.
 type Pages struct {
-	d      Deps
+	d      PageDeps
 	sealer *sealer
 	pages  map[string]*template.Template
 }
 
-// New parses the templates and returns the pages.
-func New(d Deps) (*Pages, error) {
+// NewPages parses the templates and returns the pages.
+func NewPages(d PageDeps) (*Pages, error) {
 	if d.Log == nil {
 		d.Log = zap.NewNop()
 	}
@@ -91,7 +91,7 @@ func New(d Deps) (*Pages, error) {
 	for _, name := range pageNames {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", name, err)
+			return nil, fmt.Errorf("httpapi: template %s: %w", name, err)
 		}
 		p.pages[name] = t
 	}

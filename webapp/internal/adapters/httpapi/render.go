@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"bytes"
@@ -175,6 +175,12 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.message(w, r, http.StatusInternalServerError, messageData{Title: "Something went wrong",
 			Text: "The webapp could not handle this request. Try again in a moment."})
 	}
+}
+
+// formRefused is the answer to a POST the browser marks as cross-origin.
+func (p *Pages) formRefused(w http.ResponseWriter, r *http.Request) {
+	p.message(w, r, http.StatusForbidden, messageData{Title: "Please try again",
+		Text: "This form did not come from this site. Go back, reload the page and submit it again."})
 }
 
 func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, d messageData) {

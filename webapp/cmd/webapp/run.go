@@ -110,14 +110,8 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if err != nil {
 		return fmt.Errorf("config: http.trusted_proxies: %w", err)
 	}
-	metrics := httpserver.NewMetrics()
 	deps := httpapi.Deps{
-		Stack: httpserver.Stack{
-			Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-			Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
-			// The password grant forwards the caller's address (authclient).
-			RecordClientAddr: true, TrustedProxies: proxies,
-		},
+		Log:      log,
 		Times:    app.New(tokens, times),
 		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},
 		ClientID: cfg.AuthServer.ClientID,
@@ -139,9 +133,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if env == "production" && cfg.Metrics.Public() {
 		log.Warn(httpserver.PublicMetricsWarning)
 	}
-	h := httpapi.NewHandler(deps)
+	metrics := httpserver.NewMetrics()
+	r := httpserver.NewRouter(httpserver.Stack{
+		Log: log, AccessLevel: accessLevel, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+		// The password grant forwards the caller's address (authclient).
+		RecordClientAddr: true, TrustedProxies: proxies,
+	})
+	r.Mount("/", httpapi.NewHandler(deps))
 	return httpserver.ServeAll(ctx,
-		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, h, log, health, o.listener) },
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
 		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 

@@ -36,12 +36,15 @@ const (
 )
 
 func newHandler(log *zap.Logger, demoUser domain.Credentials, times httpapi.TimeFetcher) http.Handler {
-	return httpapi.NewHandler(httpapi.Deps{
-		Stack:    httpserver.Stack{Log: log, AccessLevel: zapcore.InfoLevel, MaxBodyBytes: 1 << 10, Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()},
-		Times:    times,
-		DemoUser: demoUser,
-		ClientID: "1234",
-	})
+	return onStack(zapcore.InfoLevel, httpapi.Deps{Log: log, Times: times, DemoUser: demoUser, ClientID: "1234"})
+}
+
+// onStack mounts the handler on the shared stack, as run does.
+func onStack(accessLevel zapcore.Level, d httpapi.Deps) http.Handler {
+	r := httpserver.NewRouter(httpserver.Stack{Log: d.Log, AccessLevel: accessLevel, MaxBodyBytes: 1 << 10,
+		Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()})
+	r.Mount("/", httpapi.NewHandler(d))
+	return r
 }
 
 func TestTimeEndpoints(t *testing.T) {

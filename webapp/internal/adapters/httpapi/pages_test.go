@@ -24,7 +24,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/oauth2ref/pkg/httpclient"
-	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
@@ -167,11 +166,7 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 	log := zap.New(core)
 	pages, err := httpapi.NewPages(httpapi.PageDeps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
 	require.NoError(t, err)
-	ws.Config.Handler = httpapi.NewHandler(httpapi.Deps{
-		Stack: httpserver.Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 1 << 10,
-			Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()},
-		Pages: pages,
-	})
+	ws.Config.Handler = onStack(zapcore.DebugLevel, httpapi.Deps{Log: log, Pages: pages})
 	ws.Start()
 	t.Cleanup(ws.Close)
 	return &system{url: base, as: as, rs: rs, clock: clock, sessions: sessions, claims: claims, logs: logs, upstream: upstream}

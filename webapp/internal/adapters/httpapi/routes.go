@@ -10,9 +10,9 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
-	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
@@ -25,9 +25,8 @@ type TimeFetcher interface {
 
 // Deps are the handler's dependencies.
 type Deps struct {
-	// Stack is the shared middleware and operational endpoints; Stack.Log
-	// is also the log errors are written to (a no-op logger if nil).
-	Stack httpserver.Stack
+	// Log is where failures are logged (a no-op logger if nil).
+	Log   *zap.Logger
 	Times TimeFetcher
 	// DemoUser stands in for requests that carry no credentials. An empty
 	// Username switches the fallback off: such requests get a 401.
@@ -39,15 +38,18 @@ type Deps struct {
 	Pages *Pages
 }
 
-// NewHandler returns the webapp's whole HTTP surface: the shared stack
-// (request id, access log, recovery, body limit, metrics, /healthz, /readyz,
-// /metrics, JSON 404 and 405), the routes below, and the browser pages.
+// NewHandler returns the webapp's routes: the time endpoints and the
+// browser pages. cmd/webapp mounts it at / on the shared stack
+// (httpserver.NewRouter), whose 404 and 405 it answers unknown paths and
+// methods with.
 func NewHandler(d Deps) http.Handler {
-	if d.Stack.Log == nil {
-		d.Stack.Log = zap.NewNop()
+	log := d.Log
+	if log == nil {
+		log = zap.NewNop()
 	}
-	log := d.Stack.Log
-	r := httpserver.NewRouter(d.Stack)
+	r := chi.NewRouter()
+	// HEAD wherever GET is served, whatever router this is mounted on.
+	r.Use(middleware.GetHead)
 	r.Method(http.MethodGet, "/current_time", handleTime(domain.CurrentTime, d.Times, d.DemoUser, d.ClientID, log))
 	r.Method(http.MethodGet, "/epoch_time", handleTime(domain.EpochTime, d.Times, d.DemoUser, d.ClientID, log))
 	if p := d.Pages; p != nil {

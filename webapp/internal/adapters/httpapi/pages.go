@@ -14,10 +14,14 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/webpage"
+	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -61,8 +65,8 @@ type PageDeps struct {
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed static/style.css
-var styleCSS []byte
+//go:embed static
+var staticFS embed.FS
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
@@ -70,9 +74,10 @@ var pageNames = []string{"home", "message"}
 
 // Pages serves the browser demo.
 type Pages struct {
-	d      PageDeps
-	sealer *sealer
-	pages  map[string]*template.Template
+	d       PageDeps
+	sealer  *sealer
+	cookies webpage.Cookies
+	pages   map[string]*template.Template
 }
 
 // NewPages parses the templates and returns the pages.
@@ -87,7 +92,7 @@ func NewPages(d PageDeps) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{d: d, sealer: sl, pages: map[string]*template.Template{}}
+	p := &Pages{d: d, sealer: sl, cookies: webpage.Cookies{Secure: d.SecureCookies}, pages: map[string]*template.Template{}}
 	for _, name := range pageNames {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -96,4 +101,19 @@ func NewPages(d PageDeps) (*Pages, error) {
 		p.pages[name] = t
 	}
 	return p, nil
+}
+
+// logClient puts the browser client's id on the request's log lines.
+func (p *Pages) logClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zaplog.SetClientID(r.Context(), p.d.ClientID)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleStatic serves the stylesheet, the one resource the CSP lets pages
+// load.
+func handleStatic() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	return webpage.Static(sub, 5*time.Minute)
 }

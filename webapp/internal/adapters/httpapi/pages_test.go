@@ -950,11 +950,12 @@ func TestCookiesAreSecureUnderHTTPS(t *testing.T) {
 	s := newSystem(t, func(o *options) { o.secure = true })
 	resp, _ := newBrowser(t).get(s.url + "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	c := setCookie(resp, "webapp_login")
-	require.NotNil(t, c)
+	c := setCookie(resp, "__Secure-webapp_login")
+	require.NotNil(t, c, "Secure, at /callback: __Secure-, since __Host- needs Path=/")
 	assert.True(t, c.Secure)
 	assert.True(t, c.HttpOnly)
 	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	assert.Equal(t, "/callback", c.Path)
 }
 
 // A form larger than the body limit is refused with a page.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/webpage"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
@@ -58,13 +59,13 @@ func NewHandler(d Deps) http.Handler {
 		sameOrigin := http.NewCrossOriginProtection()
 		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
 		r.Group(func(r chi.Router) {
-			r.Use(pageHeaders, p.logClient, sameOrigin.Handler)
+			r.Use(webpage.Headers, p.logClient, sameOrigin.Handler)
 			r.Method(http.MethodGet, "/", handleHome(p))
 			r.Method(http.MethodGet, "/login", handleLogin(p))
 			r.Method(http.MethodGet, "/callback", handleCallback(p))
 			r.Method(http.MethodPost, "/logout", handleLogout(p))
 		})
-		r.Method(http.MethodGet, "/static/style.css", handleStyle())
+		r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static", handleStatic()))
 	}
 	return r
 }

@@ -1,7 +1,8 @@
-// Package browsertest drives the authserver's pages over HTTP the way a
+// Package authservertest drives the authserver's pages over HTTP the way a
 // browser does (cookies kept, redirects not followed, so every hop can be
-// checked), for the tests of the library and of the real binaries alike.
-package browsertest
+// checked), for the tests of the library, of the real binaries, and of
+// clients that embed the server in their own tests (the webapp's).
+package authservertest
 
 import (
 	"crypto/sha256"

@@ -46,9 +46,9 @@ type Client struct {
 // fixtures, and the resource server's, which introspects.
 const (
 	PasswordClient       = "1234"
-	PasswordClientSecret = "qwerty" //nolint:gosec // G101: the development fixtures' published secret
+	PasswordClientSecret = "qwerty"
 	introspectionClient  = "resourceserver"
-	introspectionSecret  = "resourceserver-secret" //nolint:gosec // G101: a test fixture's secret
+	introspectionSecret  = "resourceserver-secret"
 )
 
 // AuthServer is the real authorization server, embedded, behind a Proxy.

@@ -47,6 +47,15 @@ type Error struct {
 	Scope string `json:"scope,omitempty"`
 }
 
+// Error makes an *Error a Go error too: an edge may refuse a request with
+// one before any use case runs (a malformed header, say).
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Description
+}
+
 // Status is the HTTP status an error with code is answered with: 401 for a
 // failed client authentication (RFC 6749 §5.2) or a bad bearer token (RFC
 // 6750 §3.1), 403 for too little scope or a refusal, 503 and 500 for the

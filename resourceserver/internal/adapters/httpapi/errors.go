@@ -14,18 +14,33 @@ import (
 // realm names the protection space in every challenge (RFC 6750 §3).
 const realm = "resourceserver"
 
+// unauthorized names the refusal of a request that carried no token at
+// all. RFC 6750 §3.1 gives it no error code, since the client has not tried
+// and failed, and its challenge carries none; the JSON body still needs a
+// name.
+const unauthorized oautherr.Code = "unauthorized"
+
 var unavailableBody = oautherr.Error{Code: oautherr.TemporarilyUnavailable, Description: "the authorization server is unavailable"}
 
-// oauthError is the answer to a protocol error: its status, body and
-// challenge (RFC 6750 §3). A request that carried no token at all is a 401
-// whose challenge has no error attribute (§3.1); its body still needs a
-// code.
-func oauthError(pe *domain.Error) (int, oautherr.Error, string) {
-	e := oautherr.Error{Code: oautherr.Code(pe.Code), Description: pe.Description, Scope: pe.Scope}
-	if pe.Code == domain.Unauthorized {
-		return http.StatusUnauthorized, e, oautherr.BearerChallenge(realm, nil)
+// oauthError is the answer to a refusal: its status, body and challenge
+// (RFC 6750 §3); ok is false if err is no refusal.
+func oauthError(err error) (status int, body oautherr.Error, challenge string, ok bool) {
+	var se *domain.ScopeError
+	var oe *oautherr.Error
+	switch {
+	case errors.Is(err, domain.ErrNoToken):
+		body = oautherr.Error{Code: unauthorized, Description: domain.ErrNoToken.Error()}
+		return http.StatusUnauthorized, body, oautherr.BearerChallenge(realm, nil), true
+	case errors.Is(err, domain.ErrTokenInactive):
+		body = oautherr.Error{Code: oautherr.InvalidToken, Description: domain.ErrTokenInactive.Error()}
+	case errors.As(err, &se):
+		body = oautherr.Error{Code: oautherr.InsufficientScope, Description: se.Error(), Scope: se.Scope}
+	case errors.As(err, &oe):
+		body = *oe
+	default:
+		return 0, body, "", false
 	}
-	return oautherr.Status(e.Code), e, oautherr.BearerChallenge(realm, &e)
+	return oautherr.Status(body.Code), body, oautherr.BearerChallenge(realm, &body), true
 }
 
 // writeError answers err. It is the one place errors become responses and
@@ -34,12 +49,12 @@ func oauthError(pe *domain.Error) (int, oautherr.Error, string) {
 // since it recovers by itself; our credentials being refused is an error,
 // since it will not recover until someone fixes the configuration.
 func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
-	var pe *domain.Error
-	switch {
-	case errors.As(err, &pe):
-		status, body, challenge := oauthError(pe)
+	if status, body, challenge, ok := oauthError(err); ok {
 		w.Header().Set("WWW-Authenticate", challenge)
 		oautherr.Write(w, status, body)
+		return
+	}
+	switch {
 	case errors.Is(err, domain.ErrCredentialsRejected):
 		zaplog.For(r.Context(), log).Error("introspection refused our client credentials; check introspection.client_id and client_secret", zap.Error(err))
 		writeUnavailable(w)

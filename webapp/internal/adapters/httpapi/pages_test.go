@@ -268,6 +268,17 @@ func (s *system) signInAs(t *testing.T, b *browser, u upstreamtest.User) string 
 	return id
 }
 
+// signInDue is signIn, after which, if due, the session's access token is
+// due for refresh: the next page refreshes first.
+func (s *system) signInDue(t *testing.T, b *browser, due bool) string {
+	t.Helper()
+	id := s.signIn(t, b)
+	if due {
+		s.expireAccessToken(t, id)
+	}
+	return id
+}
+
 // expireAccessToken makes the session's access token due for refresh.
 func (s *system) expireAccessToken(t *testing.T, sessionID string) {
 	t.Helper()
@@ -303,6 +314,18 @@ func assertSignedOut(t *testing.T, resp *http.Response, body string) {
 	assert.Contains(t, body, `<a class="button" href="/login">Sign in with authserver</a>`)
 	assert.NotContains(t, body, "Sign out")
 	assert.NotContains(t, body, "2026-11-23T13:45:00Z")
+}
+
+// assertOpensNothing checks that a session cookie, replayed by another
+// browser, is signed out.
+func (s *system) assertOpensNothing(t *testing.T, sessionID string) {
+	t.Helper()
+	other := newBrowser(t)
+	u, err := url.Parse(s.url + "/")
+	require.NoError(t, err)
+	other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: sessionID, Path: "/"}})
+	resp, body := other.get(s.url + "/")
+	assertSignedOut(t, resp, body)
 }
 
 func assertPageHeaders(t *testing.T, resp *http.Response) {
@@ -441,11 +464,8 @@ func TestSignInRotatesTheSessionCookie(t *testing.T) {
 	assert.NotEqual(t, first, second)
 	assert.Equal(t, 1, s.sessions.Len(), "the previous session was ended")
 
-	other := newBrowser(t)
-	other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: first, Path: "/"}})
-	resp, body := other.get(s.url + "/")
-	assertSignedOut(t, resp, body)
-	resp, body = b.get(s.url + "/")
+	s.assertOpensNothing(t, first)
+	resp, body := b.get(s.url + "/")
 	assertSignedIn(t, resp, body)
 }
 
@@ -725,7 +745,7 @@ func TestExpiredAccessTokenIsRefreshedWithTheRotatedToken(t *testing.T) {
 func TestConcurrentPageLoadsRefreshOnce(t *testing.T) {
 	s := newSystem(t)
 	b := newBrowser(t)
-	s.expireAccessToken(t, s.signIn(t, b))
+	s.signInDue(t, b, true)
 	s.as.SetDelay(100 * time.Millisecond) // the refreshes overlap
 
 	const n = 8
@@ -765,10 +785,7 @@ func TestRevokedGrantEndsTheSession(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
 			b := newBrowser(t)
-			id := s.signIn(t, b)
-			if tc.refresh {
-				s.expireAccessToken(t, id)
-			}
+			id := s.signInDue(t, b, tc.refresh)
 			// The user revokes the grant on the authserver's account page.
 			s.as.RevokeGrant(t, b.c, clientID)
 
@@ -794,11 +811,7 @@ func TestRevokedGrantEndsTheSession(t *testing.T) {
 			assert.NotContains(t, body, endedNotice, "the notice is shown once")
 
 			// The old cookie, replayed, is nothing.
-			other := newBrowser(t)
-			u, _ := url.Parse(s.url + "/")
-			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
-			resp, body = other.get(s.url + "/")
-			assertSignedOut(t, resp, body)
+			s.assertOpensNothing(t, id)
 		})
 	}
 }
@@ -891,8 +904,7 @@ func TestLogout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
 			b := newBrowser(t)
-			id := s.signIn(t, b)
-			s.expireAccessToken(t, id)
+			id := s.signInDue(t, b, true)
 			_, body := b.get(s.url + "/") // refreshes: the first refresh token is spent, the second current
 			csrf := csrfOf(t, body)
 			current := s.as.Issued()[1]
@@ -917,11 +929,7 @@ func TestLogout(t *testing.T) {
 			s.as.SetFault(upstreamtest.Healthy)
 			resp, body = b.get(s.url + "/")
 			assertSignedOut(t, resp, body)
-			other := newBrowser(t)
-			u, _ := url.Parse(s.url + "/")
-			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
-			resp, body = other.get(s.url + "/")
-			assertSignedOut(t, resp, body)
+			s.assertOpensNothing(t, id)
 		})
 	}
 }
@@ -959,10 +967,7 @@ func TestUpstreamFailuresShowOnThePage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
 			b := newBrowser(t)
-			id := s.signIn(t, b)
-			if tc.refresh {
-				s.expireAccessToken(t, id)
-			}
+			s.signInDue(t, b, tc.refresh)
 			tc.fail(s)
 
 			start := time.Now()

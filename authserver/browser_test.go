@@ -22,7 +22,7 @@ const (
 	pkceVerifier  = authservertest.PKCEVerifier
 )
 
-// browser and page are browsertest's, under short names.
+// browser and page are authservertest's, under short names.
 type (
 	browser = authservertest.Browser
 	page    = authservertest.Page

@@ -11,31 +11,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/authserver"
-	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/authserver/authservertest"
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 const (
-	browserClient = browsertest.Client
-	browserSecret = browsertest.Secret
-	callback      = browsertest.Callback
-	pkceVerifier  = browsertest.PKCEVerifier
+	browserClient = authservertest.Client
+	browserSecret = authservertest.Secret
+	callback      = authservertest.Callback
+	pkceVerifier  = authservertest.PKCEVerifier
 )
 
-// browser and page are browsertest's, under short names.
+// browser and page are authservertest's, under short names.
 type (
-	browser = browsertest.Browser
-	page    = browsertest.Page
+	browser = authservertest.Browser
+	page    = authservertest.Page
 )
 
-func newBrowser(t *testing.T, ts *testServer) *browser { return browsertest.New(t, ts.URL) }
+func newBrowser(t *testing.T, ts *testServer) *browser { return authservertest.New(t, ts.URL) }
 
-func csrfOf(t *testing.T, p page) string { return browsertest.CSRF(t, p) }
+func csrfOf(t *testing.T, p page) string { return authservertest.CSRF(t, p) }
 
-func authorizeQuery(overrides map[string]string) string { return browsertest.AuthorizePath(overrides) }
+func authorizeQuery(overrides map[string]string) string {
+	return authservertest.AuthorizePath(overrides)
+}
 
 func consentForm(t *testing.T, consent page, decision string) url.Values {
-	return browsertest.ConsentForm(t, consent, decision)
+	return authservertest.ConsentForm(t, consent, decision)
 }
 
 func pageHeaders(t *testing.T, p page) {

@@ -129,9 +129,9 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 	assert.Equal(t, 303, post(map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": ts.URL}).Status, "this site's own form")
 }
 
-// TestHostPrefixedCookiesUnderHTTPS: with an https issuer the cookies are
-// __Host- cookies (Secure, Path=/, no Domain), and the flow works with
-// them.
+// TestHostPrefixedCookiesUnderHTTPS: with an https issuer the cookies
+// (session, pre-session and device) are __Host- cookies (Secure, Path=/, no
+// Domain), and the flow works with them.
 func TestHostPrefixedCookiesUnderHTTPS(t *testing.T) {
 	ts := &testServer{Server: httptest.NewUnstartedServer(nil)}
 	ts.StartTLS()
@@ -163,10 +163,12 @@ func TestHostPrefixedCookiesUnderHTTPS(t *testing.T) {
 	login := b.Post("/oauth/login", url.Values{"csrf_token": {csrfOf(t, loginPage)}, "return_to": {u.Query().Get("return_to")},
 		"username": {"alice"}, "password": {"alice-password"}})
 	require.Equal(t, 303, login.Status, login.Body)
-	session := setCookies(login)["__Host-authserver_session"]
-	require.NotNil(t, session)
-	assert.True(t, session.Secure)
-	assert.Equal(t, "/", session.Path)
+	for _, name := range []string{"__Host-authserver_session", "__Host-authserver_device"} {
+		c := setCookies(login)[name]
+		require.NotNil(t, c, name)
+		assert.True(t, c.Secure, name)
+		assert.Equal(t, "/", c.Path, name)
+	}
 
 	consent := b.Get(login.Location)
 	require.Equal(t, 200, consent.Status, consent.Body)

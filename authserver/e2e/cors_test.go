@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/authserver/authservertest"
 )
 
 // fetchResult is what the page's fetch() saw: an answer it may read, or
@@ -88,12 +88,12 @@ func TestCORSFromChromium(t *testing.T) {
 
 	// A code for the browser app, as alice signs in and consents.
 	code := func() string {
-		b := browsertest.New(t, authURL)
-		authorize := browsertest.AuthorizePath(map[string]string{"client_id": "spa-e2e", "redirect_uri": redirect, "scope": "current_time"})
+		b := authservertest.New(t, authURL)
+		authorize := authservertest.AuthorizePath(map[string]string{"client_id": "spa-e2e", "redirect_uri": redirect, "scope": "current_time"})
 		b.Login(authorize)
 		p := b.Get(authorize)
 		if p.Status == http.StatusOK {
-			p = b.Post("/oauth/authorize", browsertest.ConsentForm(t, p, "allow"))
+			p = b.Post("/oauth/authorize", authservertest.ConsentForm(t, p, "allow"))
 		}
 		u, err := url.Parse(p.Location)
 		require.NoError(t, err)
@@ -121,7 +121,7 @@ func TestCORSFromChromium(t *testing.T) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(origin+"/"), chromedp.WaitVisible(chromedp.CSS("p"))))
 		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-			fmt.Sprintf(corsScript, authURL, code, browsertest.PKCEVerifier, redirect), chromedp.EvalAwaitPromise))
+			fmt.Sprintf(corsScript, authURL, code, authservertest.PKCEVerifier, redirect), chromedp.EvalAwaitPromise))
 		require.NoError(t, err)
 		out := map[string]fetchResult{}
 		require.NoError(t, json.Unmarshal([]byte(raw), &out), raw)

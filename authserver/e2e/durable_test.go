@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
-	"github.com/oauth2ref/authserver/internal/browsertest"
+	"github.com/oauth2ref/authserver/authservertest"
 	"github.com/oauth2ref/authserver/internal/faulttest"
 )
 
@@ -171,12 +171,12 @@ func TestDurableRestartKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 
 	// A browser signs in and consents.
-	br := browsertest.New(t, "http://"+addr)
-	p := br.Login(browsertest.AuthorizePath(nil))
+	br := authservertest.New(t, "http://"+addr)
+	p := br.Login(authservertest.AuthorizePath(nil))
 	require.Equal(t, 303, p.Status)
 	consent := br.Get(p.Location)
 	require.Equal(t, 200, consent.Status, "consent asked the first time")
-	require.Equal(t, 303, br.Post("/oauth/authorize", browsertest.ConsentForm(t, consent, "allow")).Status)
+	require.Equal(t, 303, br.Post("/oauth/authorize", authservertest.ConsentForm(t, consent, "allow")).Status)
 
 	check := func(when string) {
 		t.Helper()
@@ -185,7 +185,7 @@ func TestDurableRestartKeepsEverything(t *testing.T) {
 		r := postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {withRefresh.RefreshToken}}, refresherClient, refresherSecret)
 		require.Equal(t, 200, r.status, "%s: refresh token: %s", when, r.raw)
 		withRefresh.RefreshToken = r.body["refresh_token"].(string)
-		again := br.Get(browsertest.AuthorizePath(nil))
+		again := br.Get(authservertest.AuthorizePath(nil))
 		assert.Equal(t, 302, again.Status, "%s: session and consent kept, straight back to the client", when)
 		assert.Contains(t, again.Location, "code=")
 	}

@@ -110,10 +110,9 @@ func TestRequireScope(t *testing.T) {
 				assert.NoError(t, err)
 				return
 			}
-			var de *domain.Error
-			require.True(t, errors.As(err, &de), "got %v", err)
-			assert.Equal(t, domain.InsufficientScope, de.Code)
-			assert.Equal(t, tc.need, de.Scope, "the error names the scope that was needed")
+			var se *domain.ScopeError
+			require.True(t, errors.As(err, &se), "got %v", err)
+			assert.Equal(t, tc.need, se.Scope, "the error names the scope that was needed")
 		})
 	}
 }

@@ -17,13 +17,11 @@ func TestErrorIs(t *testing.T) {
 		target error
 		want   bool
 	}{
-		{"same code, any description", domain.Errorf(domain.InvalidToken, "x"), &domain.Error{Code: domain.InvalidToken}, true},
-		{"same code and description", fmt.Errorf("wrapped: %w", domain.Errorf(domain.InvalidToken, "the access token is invalid or expired")), domain.ErrTokenInactive, true},
-		{"same code, other description", domain.Errorf(domain.InvalidToken, "the bearer token is malformed"), domain.ErrTokenInactive, false},
-		{"other code", domain.Errorf(domain.InsufficientScope, "x"), &domain.Error{Code: domain.InvalidToken}, false},
+		{"an inactive token, wrapped", fmt.Errorf("wrapped: %w", domain.ErrTokenInactive), domain.ErrTokenInactive, true},
+		{"no token is no inactive token", domain.ErrNoToken, domain.ErrTokenInactive, false},
 		{"rejected credentials are unavailability", fmt.Errorf("%w: 401", domain.ErrCredentialsRejected), domain.ErrUnavailable, true},
 		{"unavailability is not rejection", fmt.Errorf("%w: refused", domain.ErrUnavailable), domain.ErrCredentialsRejected, false},
-		{"unavailable is no protocol error", domain.ErrUnavailable, &domain.Error{Code: domain.InvalidToken}, false},
+		{"unavailable is no refusal of the token", domain.ErrUnavailable, domain.ErrTokenInactive, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,32 +14,40 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
-	"github.com/oauth2ref/webapp/internal/fake"
+	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
-// The browser demo as run wires it from config: sign in at a fake
-// authserver, read both times, sign out.
-func TestRunServesTheBrowserDemo(t *testing.T) {
-	// The redirect URI names the webapp's address before it starts.
-	ln := listen(t)
-	addr := ln.Addr().String()
-	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
-		RedirectURI: "http://" + addr + "/callback"})
-	t.Cleanup(as.Close)
-	rs := fake.NewResourceServer(as.Active)
-	t.Cleanup(rs.Close)
-	s := startOn(t, ln, map[string]string{
+// upstreams are the real authserver, embedded, and a resource server that
+// introspects at it, for a webapp that will serve on addr; env is the
+// webapp's configuration for them.
+func upstreams(t *testing.T, addr string, accessTTL time.Duration) (*upstreamtest.AuthServer, map[string]string) {
+	t.Helper()
+	redirect := "http://" + addr + "/callback"
+	as := upstreamtest.NewAuthServer(t, upstreamtest.Client{ID: "webapp-browser", Secret: "webapp-browser-secret",
+		RedirectURI: redirect, AccessTTL: accessTTL})
+	rs := upstreamtest.NewResourceServer(t, as)
+	return as, map[string]string{
+		"WEBAPP_HTTP_ADDR":               addr,
 		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
 		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
 		"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
 		"WEBAPP_BROWSER_REVOKE_URL":      as.URL + "/oauth/revoke",
-		"WEBAPP_BROWSER_ISSUER":          as.Issuer(),
-		"WEBAPP_BROWSER_REDIRECT_URL":    "http://" + addr + "/callback",
-	})
+		"WEBAPP_BROWSER_ISSUER":          as.URL,
+		"WEBAPP_BROWSER_REDIRECT_URL":    redirect,
+	}
+}
+
+// The browser demo as run wires it from config: sign in at the authserver,
+// read both times, sign out.
+func TestRunServesTheBrowserDemo(t *testing.T) {
+	// The redirect URI names the webapp's address before it starts.
+	ln := listen(t)
+	as, env := upstreams(t, ln.Addr().String(), 0)
+	s := startOn(t, ln, env)
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: bound}
+	c := &http.Client{Jar: jar, Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(u string) (*http.Response, string) {
 		t.Helper()
 		resp, err := c.Get(u)
@@ -55,10 +63,13 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 	assert.Contains(t, body, "Sign in with authserver")
 	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
 
-	// Following every redirect: /login -> authorize -> callback -> home.
-	resp, body = get(s.url + "/login")
+	// /login -> the authserver's login and consent pages -> callback -> home.
+	resp, _ = get(s.url + "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	resp, body = get(as.Authorize(t, c, resp.Header.Get("Location"), upstreamtest.Alice, "allow"))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	resp, body = get(s.url + resp.Header.Get("Location"))
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	assert.Equal(t, s.url+"/", resp.Request.URL.String())
 	assert.Contains(t, body, "2026-11-23T13:45:00Z")
 	assert.Contains(t, body, "1795441500")
 	q := as.AuthorizeRequests()[0]
@@ -70,11 +81,14 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 	resp, err = c.PostForm(s.url+"/logout", url.Values{"csrf_token": {m[1]}})
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, []fake.Revocation{{Token: "rt-1", Hint: "refresh_token"}}, as.Revocations())
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	issued := as.Issued()
+	require.Len(t, issued, 1)
+	assert.Equal(t, []upstreamtest.Revocation{{Token: issued[0].RefreshToken, Hint: "refresh_token"}}, as.Revocations())
 
 	assert.NotContains(t, s.logs.String(), "webapp-browser-secret", "no client secret in the logs")
-	assert.NotContains(t, s.logs.String(), "rt-1", "no token in the logs")
+	assert.NotContains(t, s.logs.String(), issued[0].RefreshToken, "no token in the logs")
+	assert.NotContains(t, s.logs.String(), issued[0].AccessToken, "no token in the logs")
 
 	// HEAD wherever GET is served. /login starts a new sign-in each time,
 	// to a new state in the Location.
@@ -107,32 +121,29 @@ func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {
 // session works, what does answers a fast 503 naming the session store.
 func TestRunWithRedisDown(t *testing.T) {
 	ln := listen(t)
-	addr := ln.Addr().String()
-	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret",
-		RedirectURI: "http://" + addr + "/callback"})
-	t.Cleanup(as.Close)
-	s := startOn(t, ln, map[string]string{
-		"WEBAPP_HTTP_ADDR":             addr,
-		"WEBAPP_AUTHSERVER_TOKEN_URL":  as.URL + "/oauth/token",
-		"WEBAPP_BROWSER_AUTHORIZE_URL": as.URL + "/oauth/authorize",
-		"WEBAPP_BROWSER_ISSUER":        as.Issuer(),
-		"WEBAPP_BROWSER_REDIRECT_URL":  "http://" + addr + "/callback",
-		"WEBAPP_REDIS_URL":             "redis://:redis-pw@127.0.0.1:1/0",
-		"WEBAPP_REDIS_TIMEOUT":         "200ms",
-	})
+	as, env := upstreams(t, ln.Addr().String(), 0)
+	env["WEBAPP_REDIS_URL"] = "redis://:redis-pw@127.0.0.1:1/0"
+	env["WEBAPP_REDIS_TIMEOUT"] = "200ms"
+	s := startOn(t, ln, env)
 	assert.Contains(t, s.logs.String(), "the session store (Redis) does not answer")
 	assert.NotContains(t, s.logs.String(), "redis-pw")
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Get(s.url + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "signed out needs no store")
 
+	resp, err = c.Get(s.url + "/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode, "starting the sign-in needs no store")
+	callback := as.Authorize(t, c, resp.Header.Get("Location"), upstreamtest.Alice, "allow")
+
 	start := time.Now()
-	resp, err = c.Get(s.url + "/login") // through the authserver to the callback
+	resp, err = c.Get(callback) // completing it does
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -140,8 +151,6 @@ func TestRunWithRedisDown(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 	assert.Contains(t, string(body), "The session store is unavailable right now")
-	assert.Equal(t, s.url+"/callback", resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path,
-		"starting the sign-in needed no store; completing it did")
 }
 
 // testCookieKey is 32 bytes in base64.

@@ -13,8 +13,8 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
+	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
-	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 )
 
@@ -196,7 +196,7 @@ func (c Config) check(env string) error {
 }
 
 // cookieKey decodes browser.cookie_key: base64, standard or URL-safe,
-// padded or not, of at least web.MinCookieKeyLen bytes.
+// padded or not, of at least httpapi.MinCookieKeyLen bytes.
 func (c Config) cookieKey() ([]byte, error) {
 	text := strings.TrimSpace(c.Browser.CookieKey)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
@@ -204,8 +204,8 @@ func (c Config) cookieKey() ([]byte, error) {
 		if err != nil {
 			continue
 		}
-		if len(key) < web.MinCookieKeyLen {
-			return nil, fmt.Errorf("browser.cookie_key decodes to %d bytes; it needs at least %d", len(key), web.MinCookieKeyLen)
+		if len(key) < httpapi.MinCookieKeyLen {
+			return nil, fmt.Errorf("browser.cookie_key decodes to %d bytes; it needs at least %d", len(key), httpapi.MinCookieKeyLen)
 		}
 		return key, nil
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2ref/webapp/internal/upstreamtest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,7 +51,8 @@ func hup(t *testing.T, signals chan os.Signal, logs *syncBuffer) map[string]any 
 func TestRunReloads(t *testing.T) {
 	limit := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(limit) })
-	as, rs := fakeAuthServer(t), fakeResourceServer(t)
+	as := upstreamtest.NewAuthServer(t, upstreamtest.Client{ID: "webapp-browser", Secret: "webapp-browser-secret", RedirectURI: "http://127.0.0.1/callback"})
+	rs := upstreamtest.NewResourceServer(t, as)
 	dir := t.TempDir()
 	write := func(body string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "webapp.test.json"), []byte(body), 0o600))

@@ -17,13 +17,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
-	"github.com/oauth2ref/webapp/internal/fake"
+	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
 // Two webapp replicas on one Redis and one cookie key act as one webapp: a
 // sign-in started on one completes on the other, the session works on
-// both, a refresh due on both at once happens once, a replayed answer is
-// refused on either, and signing out on one signs out of both.
+// both, refreshes due on both at once never spend one refresh token twice,
+// a replayed answer is refused on either, and signing out on one signs out
+// of both.
 func TestReplicasShareSignIns(t *testing.T) {
 	redisURL := storagetest.RedisURL(t)
 	prefix := "webapp-test:" + rand.Text() + ":"
@@ -33,24 +34,19 @@ func TestReplicasShareSignIns(t *testing.T) {
 	addrA, addrB := lnA.Addr().String(), lnB.Addr().String()
 	// The registered redirect URI is B's: as behind a load balancer, the
 	// answer may reach another replica than the one that started.
-	redirect := "http://" + addrB + "/callback"
-	as := fake.NewAuthServer(fake.AuthConfig{ClientID: "webapp-browser", ClientSecret: "webapp-browser-secret", RedirectURI: redirect})
-	t.Cleanup(as.Close)
-	rs := fake.NewResourceServer(as.Active)
-	t.Cleanup(rs.Close)
+	// Its access tokens are due for refresh as soon as they are issued.
+	as, upstreamEnv := upstreams(t, addrB, 10*time.Second)
 	env := func(addr string) map[string]string {
-		return map[string]string{
-			"WEBAPP_HTTP_ADDR":               addr,
-			"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
-			"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
-			"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
-			"WEBAPP_BROWSER_REVOKE_URL":      as.URL + "/oauth/revoke",
-			"WEBAPP_BROWSER_ISSUER":          as.Issuer(),
-			"WEBAPP_BROWSER_REDIRECT_URL":    redirect,
-			"WEBAPP_BROWSER_COOKIE_KEY":      testCookieKey,
-			"WEBAPP_REDIS_URL":               redisURL,
-			"WEBAPP_REDIS_KEY_PREFIX":        prefix,
+		vars := map[string]string{
+			"WEBAPP_BROWSER_COOKIE_KEY": testCookieKey,
+			"WEBAPP_REDIS_URL":          redisURL,
+			"WEBAPP_REDIS_KEY_PREFIX":   prefix,
 		}
+		for k, v := range upstreamEnv {
+			vars[k] = v
+		}
+		vars["WEBAPP_HTTP_ADDR"] = addr
+		return vars
 	}
 	a := startOn(t, lnA, env(addrA))
 	b := startOn(t, lnB, env(addrB))
@@ -75,12 +71,9 @@ func TestReplicasShareSignIns(t *testing.T) {
 		return resp, string(body)
 	}
 
-	as.SetAccessTTL(1) // due for refresh at once
 	resp, _ := get(a.url + "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	resp, _ = get(resp.Header.Get("Location"))
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	callback := resp.Header.Get("Location")
+	callback := as.Authorize(t, c, resp.Header.Get("Location"), upstreamtest.Alice, "allow")
 	cbURL, err := url.Parse(callback)
 	require.NoError(t, err)
 	sealed := cookie(jar, cbURL, "webapp_login")
@@ -89,10 +82,11 @@ func TestReplicasShareSignIns(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "B completes the sign-in A started: %s", body)
 	require.NotEmpty(t, cookie(jar, cbURL, "webapp_session"))
 
-	// Both replicas find the access token due at once: one refresh, the
-	// refresh token presented once, whichever replica wins.
-	as.SetAccessTTL(3600)
-	as.SetRefreshDelay(100 * time.Millisecond)
+	// Both replicas find the access token due, again and again: one
+	// refresh after another, each presenting the refresh token the one
+	// before it got, whichever replica makes it. A refresh token presented
+	// twice would revoke the grant.
+	as.SetDelay(100 * time.Millisecond) // the refreshes overlap
 	var wg sync.WaitGroup
 	pages := make([]string, 8)
 	codes := make([]int, 8)
@@ -109,8 +103,13 @@ func TestReplicasShareSignIns(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, []string{"rt-1"}, as.Presented(), "one refresh across both replicas")
-	assert.Zero(t, as.Reuses())
+	issued := as.Issued()
+	require.Len(t, issued, 9, "the sign-in's tokens and a refresh for each page")
+	require.Len(t, as.Presented(), 8)
+	for i, rt := range as.Presented() {
+		assert.Equal(t, issued[i].RefreshToken, rt, "refresh %d presents the newest refresh token", i)
+	}
+	assert.Zero(t, as.RefusedRefreshes())
 	for i, p := range pages {
 		assert.Equal(t, http.StatusOK, codes[i])
 		assert.Contains(t, p, "2026-11-23T13:45:00Z", "signed in on both")
@@ -126,7 +125,7 @@ func TestReplicasShareSignIns(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Contains(t, body, "no sign-in in progress")
 	}
-	assert.Equal(t, 1, as.Exchanges())
+	assert.Equal(t, 1, as.CodeExchanges())
 
 	// Sign out on A; B sees it.
 	_, body = get(b.url + "/")
@@ -136,7 +135,8 @@ func TestReplicasShareSignIns(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	assert.Equal(t, []fake.Revocation{{Token: "rt-2", Hint: "refresh_token"}}, as.Revocations())
+	assert.Equal(t, []upstreamtest.Revocation{{Token: as.Issued()[9].RefreshToken, Hint: "refresh_token"}}, as.Revocations(),
+		"the current refresh token: the page before signing out refreshed once more")
 	_, body = get(b.url + "/")
 	assert.Contains(t, body, "Sign in with authserver")
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
-	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -156,14 +155,8 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	if err != nil {
 		return fmt.Errorf("config: http.trusted_proxies: %w", err)
 	}
-	metrics := httpserver.NewMetrics()
 	deps := httpapi.Deps{
-		Stack: httpserver.Stack{
-			Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-			Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
-			// The password grant forwards the caller's address (authclient).
-			RecordClientAddr: true, TrustedProxies: proxies,
-		},
+		Log:      log,
 		Times:    app.New(tokens, times),
 		DemoUser: domain.Credentials{Username: cfg.DemoUser.Username, Password: domain.Secret(cfg.DemoUser.Password)},
 		ClientID: cfg.AuthServer.ClientID,
@@ -187,9 +180,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}
 	stopReloads := live.run(ctx, cfg, levels, log)
 	defer stopReloads()
-	h := httpapi.NewHandler(deps)
+	metrics := httpserver.NewMetrics()
+	r := httpserver.NewRouter(httpserver.Stack{
+		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+		// The password grant forwards the caller's address (authclient).
+		RecordClientAddr: true, TrustedProxies: proxies,
+	})
+	r.Mount("/", httpapi.NewHandler(deps))
 	return httpserver.ServeAll(ctx,
-		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, h, log, health, o.listener) },
+		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
 		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
@@ -259,7 +259,7 @@ func (l redisLog) Printf(_ context.Context, format string, v ...any) {
 // browserPages wires the browser demo: the authorization code client on
 // the authserver's HTTP client, the resource client shared with the curl
 // flow, and the session stores.
-func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client, st stores) (*web.Pages, error) {
+func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *resourceclient.Client, st stores) (*httpapi.Pages, error) {
 	code := authclient.NewCodeClient(authclient.CodeConfig{
 		AuthorizeURL: cfg.Browser.AuthorizeURL,
 		TokenURL:     cfg.AuthServer.TokenURL,
@@ -283,7 +283,7 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 	if err != nil {
 		return nil, err
 	}
-	return web.New(web.Deps{
+	return httpapi.NewPages(httpapi.PageDeps{
 		Browser:       browser,
 		CookieKey:     key,
 		Log:           log,
@@ -301,7 +301,7 @@ func browserCookieKey(cfg Config, log *zap.Logger) ([]byte, error) {
 	log.Info("browser.cookie_key is empty: sign-in cookies are sealed with a random key made at start, " +
 		"so sign-ins in progress do not survive a restart, and replicas cannot complete each other's; " +
 		"set WEBAPP_BROWSER_COOKIE_KEY, the same on every replica")
-	key := make([]byte, web.MinCookieKeyLen)
+	key := make([]byte, httpapi.MinCookieKeyLen)
 	_, _ = rand.Read(key) // never fails (crypto/rand)
 	return key, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
 // syncBuffer collects run's log output; run writes from the server's
@@ -36,46 +37,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// fakeAuthServer issues "tok-<scope>" to alice/alice-password for client
-// 1234/qwerty, and refuses anyone else as the real one does.
-func fakeAuthServer(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		id, secret, _ := r.BasicAuth()
-		if r.URL.Path != "/oauth/token" || id != "1234" || secret != "qwerty" {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
-			return
-		}
-		if r.PostFormValue("grant_type") != "password" || r.PostFormValue("username") != "alice" || r.PostFormValue("password") != "alice-password" {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"wrong username or password"}`))
-			return
-		}
-		_, _ = w.Write([]byte(`{"access_token":"tok-` + r.PostFormValue("scope") + `","token_type":"Bearer","expires_in":5}`))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-const currentTimeBody = `{"current_time":"2026-11-23T13:45:00Z"}` + "\n"
-
-// fakeResourceServer answers /current_time to a token with that scope.
-func fakeResourceServer(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path != "/current_time" || r.Header.Get("Authorization") != "Bearer tok-current_time" {
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`{"error":"insufficient_scope"}`))
-			return
-		}
-		_, _ = w.Write([]byte(currentTimeBody))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 // started is a webapp running in-process.
@@ -189,12 +150,12 @@ func get(t *testing.T, url string, basic ...string) (*http.Response, string) {
 	return resp, string(body)
 }
 
+// The core flow against the real authserver (client 1234, the password
+// grant) and a resource server that introspects at it.
 func TestRunServesTheCoreFlow(t *testing.T) {
-	as, rs := fakeAuthServer(t), fakeResourceServer(t)
-	s := start(t, map[string]string{
-		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
-		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
-	})
+	ln := listen(t)
+	as, env := upstreams(t, ln.Addr().String(), 0)
+	s := startOn(t, ln, env)
 
 	cases := []struct {
 		name   string
@@ -202,8 +163,8 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 		status int
 		body   string
 	}{
-		{"demo user", nil, 200, currentTimeBody},
-		{"basic credentials", []string{"alice", "alice-password"}, 200, currentTimeBody},
+		{"demo user", nil, 200, upstreamtest.CurrentTimeBody},
+		{"basic credentials", []string{"alice", "alice-password"}, 200, upstreamtest.CurrentTimeBody},
 		{"wrong password", []string{"alice", "wrong"}, 401,
 			`{"error":"invalid_credentials","error_description":"wrong username or password","service":"authserver"}` + "\n"},
 	}
@@ -227,7 +188,14 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 
 	assert.NotContains(t, s.logs.String(), "qwerty", "no client secret in the logs")
 	assert.NotContains(t, s.logs.String(), "alice-password", "no password in the logs")
-	assert.NotContains(t, s.logs.String(), "tok-current_time", "no token in the logs")
+	issued := as.Issued()
+	require.NotEmpty(t, issued)
+	for _, tok := range issued {
+		assert.NotContains(t, s.logs.String(), tok.AccessToken, "no token in the logs")
+	}
+	for _, e := range as.TokenRequests("password") {
+		assert.Contains(t, []string{"current_time", "epoch_time"}, e.Form.Get("scope"), "a token for just the scope the endpoint needs")
+	}
 
 	s.stop()
 	select {
@@ -240,7 +208,7 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 }
 
 func TestRunAnswersFastWhenAnUpstreamIsDown(t *testing.T) {
-	as := fakeAuthServer(t)
+	as, _ := upstreams(t, "127.0.0.1:5003", 0)
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 
@@ -329,7 +297,7 @@ func TestRunStartsInProductionWithARealSecret(t *testing.T) {
 	s := start(t, map[string]string{"APP_ENV": "production", "WEBAPP_AUTHSERVER_CLIENT_SECRET": "a-real-secret"})
 	resp, body := get(t, s.url+"/current_time")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no demo user in production")
-	assert.Equal(t, `Basic realm="webapp"`, resp.Header.Get("WWW-Authenticate"))
+	assert.Equal(t, `Basic realm="webapp", charset="UTF-8"`, resp.Header.Get("WWW-Authenticate"))
 	assert.Contains(t, body, `"error":"invalid_credentials"`)
 	assert.NotContains(t, s.logs.String(), "a-real-secret")
 

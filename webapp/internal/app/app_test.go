@@ -38,7 +38,7 @@ func TestFetchTime(t *testing.T) {
 	}
 	refused := &domain.Error{Code: domain.InvalidCredentials, Service: domain.AuthServer, Description: "wrong username or password"}
 	authDown := &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer}
-	rsBad := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 403}
+	rsBad := &domain.Error{Code: domain.NotGranted, Service: domain.ResourceServer}
 
 	cases := []struct {
 		name      string

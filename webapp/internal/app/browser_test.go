@@ -435,8 +435,8 @@ func TestCompleteLoginWhenTheStoreIsFull(t *testing.T) {
 func TestHome(t *testing.T) {
 	ended := &domain.Error{Code: domain.SessionEnded, Service: domain.AuthServer}
 	authDown := &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer}
-	rejected := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 401}
-	notGranted := &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 403}
+	rejected := &domain.Error{Code: domain.TokenRejected, Service: domain.ResourceServer}
+	notGranted := &domain.Error{Code: domain.NotGranted, Service: domain.ResourceServer}
 	rsDown := &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer}
 	refreshed := func(_ context.Context, _ domain.Tokens) (domain.Tokens, error) {
 		return domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2"}, nil

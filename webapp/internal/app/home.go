@@ -88,8 +88,7 @@ func (b *Browser) Home(ctx context.Context, sessionID domain.Secret) (HomeView, 
 // token itself (401, RFC 6750 §3.1 invalid_token): it is revoked or
 // expired, and a fresh one from the same grant would fare no better.
 func tokenRejected(err error) bool {
-	var e *domain.Error
-	return errors.As(err, &e) && e.Service == domain.ResourceServer && e.Status == 401
+	return domain.CodeOf(err) == domain.TokenRejected
 }
 
 // end deletes the session whose grant is no longer accepted.

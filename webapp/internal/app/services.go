@@ -19,7 +19,7 @@ type TokenSource interface {
 
 // TimeReader reads one kind of time from the resource server with a bearer
 // token. It returns *domain.Error values naming domain.ResourceServer:
-// Unavailable or BadGateway.
+// Unavailable, TokenRejected, NotGranted or BadGateway.
 type TimeReader interface {
 	// ReadTime reads the time of the given kind, presenting token.
 	ReadTime(ctx context.Context, token domain.Secret, kind domain.TimeKind) (domain.TimeAnswer, error)

@@ -32,6 +32,15 @@ const (
 	// should. Usually a configuration mistake on one side; retrying will not
 	// help, so it is logged for an operator.
 	BadGateway ErrorCode = "bad_gateway"
+	// TokenRejected means the resource server refused the access token
+	// itself (RFC 6750 invalid_token): revoked or expired, so a fresh one
+	// from the same grant would fare no better. To a caller of the JSON
+	// API, which was just given that token, it is a BadGateway.
+	TokenRejected ErrorCode = "token_rejected"
+	// NotGranted means the resource server refused for lack of scope (RFC
+	// 6750 insufficient_scope): the user did not grant it. To a caller of
+	// the JSON API it is a BadGateway.
+	NotGranted ErrorCode = "not_granted"
 	// Forbidden means the request is refused whoever retries it, e.g. a form
 	// without its CSRF token.
 	Forbidden ErrorCode = "forbidden"
@@ -55,11 +64,10 @@ var ErrNotFound = errors.New("not found")
 
 // Error is a failure with a code the edge turns into a status. Service says
 // which upstream failed ("" when the failure is the caller's or the webapp's
-// own), Status what it answered (0 if it never answered).
+// own).
 type Error struct {
 	Code    ErrorCode
 	Service Service
-	Status  int
 	// Description is for the user: it says what failed and never carries a
 	// secret, a token or an upstream's raw body.
 	Description string

@@ -44,7 +44,7 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 			return
 		}
 		returnTo := p.safeReturn(r.PostFormValue("return_to"))
-		at := loginAttempt(r)
+		at := p.loginAttempt(r)
 		res, err := accounts.Login(r.Context(), at)
 		if err != nil {
 			if !p.loginRefused(w, r, err, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: at.Username}) {
@@ -123,7 +123,7 @@ func handleLogout(p *pages, accounts Accounts) http.Handler {
 				return
 			}
 		}
-		if c, err := r.Cookie(p.sessionCookie); err == nil {
+		if c, err := r.Cookie(p.cookieName(sessionCookie)); err == nil {
 			if err := accounts.EndSession(r.Context(), c.Value); err != nil {
 				p.fail(w, r, err)
 				return

@@ -159,7 +159,7 @@ func showConsent(w http.ResponseWriter, r *http.Request, p *pages, accounts Acco
 		data.Hidden = append(data.Hidden, hiddenField{Name: k, Value: vs[0]})
 	}
 	// The form's POST ends in a redirect to the client: form-action must
-	// allow its origin (see securityHeaders).
+	// allow its origin (see render).
 	var targets []string
 	if src := cspSource(auth.Redirect); src != "" {
 		targets = append(targets, src)

@@ -14,9 +14,9 @@ import (
 const deviceCookie = "authserver_device"
 
 // loginAttempt is what the login form's POST asks Accounts.Login.
-func loginAttempt(r *http.Request) app.LoginAttempt {
+func (p *pages) loginAttempt(r *http.Request) app.LoginAttempt {
 	at := app.LoginAttempt{Username: r.PostFormValue("username"), Password: r.PostFormValue("password"), Source: sourceOf(r)}
-	if c, err := r.Cookie(deviceCookie); err == nil {
+	if c, err := r.Cookie(p.cookieName(deviceCookie)); err == nil {
 		at.Device = c.Value
 	}
 	return at

@@ -9,30 +9,20 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/domain"
-	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/oautherr"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
-// status maps each protocol error code to its HTTP status (RFC 6749 §5.2:
-// 400 for everything but a failed client authentication).
-func status(code domain.ErrorCode) int {
-	switch code {
-	case domain.InvalidClient, domain.InvalidToken:
-		return http.StatusUnauthorized
-	case domain.InsufficientScope, domain.AccessDenied:
-		return http.StatusForbidden
-	case domain.TemporarilyUnavailable:
-		return http.StatusServiceUnavailable
-	case domain.ServerError:
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
+// realm names the protection space of the Basic challenge (RFC 7617).
+const realm = "authserver"
+
+// oauthError is the body of a protocol error (RFC 6749 §5.2).
+func oauthError(pe *domain.Error) oautherr.Error {
+	return oautherr.Error{Code: oautherr.Code(pe.Code), Description: pe.Description}
 }
 
-type errorBody struct {
-	Error       domain.ErrorCode `json:"error"`
-	Description string           `json:"error_description,omitempty"`
-}
+// status is the HTTP status of a protocol error code.
+func status(code domain.ErrorCode) int { return oautherr.Status(oautherr.Code(code)) }
 
 // writeError answers err as an RFC 6749 §5.2 error. Protocol errors are the
 // caller's fault and are not logged as errors (one refused by the limits
@@ -51,25 +41,34 @@ func writeError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 	case errors.As(err, &pe):
 		if pe.Code == domain.InvalidClient {
 			// RFC 6749 §5.2 and RFC 7235 §3.1: a 401 says how to authenticate.
-			w.Header().Set("WWW-Authenticate", `Basic realm="authserver", charset="UTF-8"`)
+			w.Header().Set("WWW-Authenticate", oautherr.BasicChallenge(realm))
 		}
-		httpserver.JSON(w, status(pe.Code), errorBody{Error: pe.Code, Description: pe.Description})
+		oautherr.Write(w, status(pe.Code), oauthError(pe))
 	case errors.Is(err, domain.ErrUnavailable):
 		zaplog.For(r.Context(), log).Warn("backend unavailable", zap.Error(err))
 		w.Header().Set("Retry-After", retryAfter(err))
-		httpserver.JSON(w, http.StatusServiceUnavailable, errorBody{Error: domain.TemporarilyUnavailable, Description: "the service is temporarily unavailable; retry shortly"})
+		oautherr.Write(w, http.StatusServiceUnavailable, oautherr.Error{Code: oautherr.TemporarilyUnavailable, Description: "the service is temporarily unavailable; retry shortly"})
 	default:
 		zaplog.For(r.Context(), log).Error("internal error", zap.Error(err))
-		httpserver.JSON(w, http.StatusInternalServerError, errorBody{Error: domain.ServerError, Description: "internal error"})
+		oautherr.Write(w, http.StatusInternalServerError, oautherr.Error{Code: oautherr.ServerError, Description: "internal error"})
 	}
 }
 
-// noStore marks a response as holding credentials (RFC 6749 §5.1).
-func noStore(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+// writeFormError is writeError plus 413 for an oversized body and 429 for
+// a client past its rate limit.
+func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
+	if writeRateLimited(w, r, err) {
+		return
+	}
+	if errors.Is(err, errTooLarge) {
+		oautherr.Write(w, http.StatusRequestEntityTooLarge, oauthError(errTooLarge))
+		return
+	}
+	writeError(w, r, log, err)
 }
+
+// noStore marks a response as holding credentials (RFC 6749 §5.1).
+func noStore(w http.ResponseWriter) { oautherr.NoStore(w.Header()) }
 
 // retryAfter is the Retry-After value for an outage: the use case's hint
 // when it has one (a code exchange whose claim may still be held), else one

@@ -15,11 +15,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/webpage"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -88,23 +90,27 @@ type pages struct {
 	log       *zap.Logger
 	authz     Authorizer
 	templates map[string]*template.Template
-	// The cookies' names and path (see newPages).
-	sessionCookie, csrfCookie, cookiePath string
+	cookies   webpage.Cookies
+	// cookiePath is the path of every cookie (see newPages).
+	cookiePath string
 }
 
-// newPages parses the templates and names the cookies. Under https (when
-// cookies are Secure) they carry the __Host- prefix: a browser then takes
-// them only with Secure, Path=/ and no Domain, so no other host (a sibling
-// subdomain) and no plain-http page can set or overwrite them, which is
-// what a planted CSRF or session cookie would need. The prefix requires
-// Path=/, so under https the cookies go with every request to the host, not
-// only to the pages under base. Plain http (local development) keeps plain
-// names, scoped to base.
+// The cookies of the pages, named as under plain http; under https they
+// carry the __Host- prefix (webpage.Cookies).
+const (
+	sessionCookie = "authserver_session"
+	csrfCookie    = "authserver_csrf"
+)
+
+// newPages parses the templates and sets the cookies up. Under https (when
+// cookies are Secure) they carry the __Host- prefix, which requires Path=/,
+// so they go with every request to the host, not only to the pages under
+// base. Plain http (local development) keeps plain names, scoped to base.
 func newPages(base string, cfg PageConfig, authz Authorizer, log *zap.Logger) (*pages, error) {
 	p := &pages{base: base, cfg: cfg, authz: authz, log: log, templates: map[string]*template.Template{},
-		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf", cookiePath: base + "/"}
+		cookies: webpage.Cookies{Secure: cfg.SecureCookies}, cookiePath: base + "/"}
 	if cfg.SecureCookies {
-		p.sessionCookie, p.csrfCookie, p.cookiePath = "__Host-"+p.sessionCookie, "__Host-"+p.csrfCookie, "/"
+		p.cookiePath = "/"
 	}
 	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error"} {
 		t, err := template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -122,28 +128,6 @@ type pageData struct {
 	CSRF   string
 	Error  string
 	Notice string
-}
-
-// securityHeaders go on every page: no framing (clickjacking of the
-// consent page), no scripts or foreign content, forms only to this server
-// (form-action), no referrer (URLs carry codes), no caching.
-//
-// Browsers apply form-action to the redirects that follow a form's
-// submission too, and a consent form (or a login form on the way to an
-// authorization) ends in a redirect to the client's redirect URI, another
-// origin: formTargets are those origins, added to 'self'.
-func securityHeaders(w http.ResponseWriter, formTargets ...string) {
-	formAction := "'self'"
-	for _, o := range formTargets {
-		formAction += " " + o
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
 }
 
 // cspSource is the CSP source expression of a redirect URI's origin
@@ -166,7 +150,7 @@ func cspSource(redirectURI string) string {
 	return src
 }
 
-// returnTargets are the form targets (see securityHeaders) of a page whose
+// returnTargets are the form targets (see render) of a page whose
 // form leads on to returnTo: the client's redirect URI when returnTo is an
 // authorization request that names a good one, since it may end there.
 func (p *pages) returnTargets(r *http.Request, returnTo string) []string {
@@ -182,6 +166,10 @@ func (p *pages) returnTargets(r *http.Request, returnTo string) []string {
 	return nil
 }
 
+// render answers a page with every page's headers (webpage.SetHeaders).
+// A consent form (or a login form on the way to an authorization) ends in a
+// redirect to the client's redirect URI, another origin: formTargets are
+// those origins, which the CSP's form-action must allow.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any, formTargets ...string) {
 	var buf bytes.Buffer
 	if err := p.templates[name].ExecuteTemplate(&buf, "layout", data); err != nil {
@@ -190,7 +178,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		buf.Reset()
 		buf.WriteString("<!doctype html><title>Error</title><p>Internal error.</p>")
 	}
-	securityHeaders(w, formTargets...)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	webpage.SetHeaders(w.Header(), formTargets...)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -243,18 +232,19 @@ const csrfField = "csrf_token"
 const minCookieSecret = 43
 
 func (p *pages) cookie(name, value string, maxAge int) *http.Cookie {
-	//nolint:gosec // G124: Secure is on whenever the issuer is https (PageConfig.SecureCookies)
-	return &http.Cookie{Name: name, Value: value, Path: p.cookiePath, MaxAge: maxAge,
-		HttpOnly: true, Secure: p.cfg.SecureCookies, SameSite: http.SameSiteLaxMode}
+	return p.cookies.New(name, p.cookiePath, value, maxAge)
 }
+
+// cookieName is the name the cookie name is set and read under.
+func (p *pages) cookieName(name string) string { return p.cookies.Name(name, p.cookiePath) }
 
 // csrfSecret is what the request's CSRF token derives from: the session
 // cookie if there is one, else the pre-session cookie; "" if neither.
 func (p *pages) csrfSecret(r *http.Request) string {
-	if v := cookieSecret(r, p.sessionCookie); v != "" {
+	if v := cookieSecret(r, p.cookieName(sessionCookie)); v != "" {
 		return "session " + v
 	}
-	if v := cookieSecret(r, p.csrfCookie); v != "" {
+	if v := cookieSecret(r, p.cookieName(csrfCookie)); v != "" {
 		return "pre-session " + v
 	}
 	return ""
@@ -287,7 +277,7 @@ func (p *pages) data(w http.ResponseWriter, r *http.Request) pageData {
 	if secret == "" {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
-		c := p.cookie(p.csrfCookie, base64.RawURLEncoding.EncodeToString(b), 0)
+		c := p.cookie(csrfCookie, base64.RawURLEncoding.EncodeToString(b), 0)
 		http.SetCookie(w, c)
 		r.AddCookie(c)
 		secret = p.csrfSecret(r)
@@ -319,20 +309,20 @@ func (p *pages) formRefused(w http.ResponseWriter, r *http.Request) {
 // startBrowserSession sets the cookie of a new session and drops the
 // pre-session cookie: from here the forms' tokens derive from the session.
 func (p *pages) startBrowserSession(w http.ResponseWriter, token string) {
-	http.SetCookie(w, p.cookie(p.sessionCookie, token, 0))
-	http.SetCookie(w, p.cookie(p.csrfCookie, "", -1))
+	http.SetCookie(w, p.cookie(sessionCookie, token, 0))
+	http.SetCookie(w, p.cookie(csrfCookie, "", -1))
 }
 
 // endBrowserSession drops both cookies: the next page makes a new
 // pre-session cookie, so no token from before survives.
 func (p *pages) endBrowserSession(w http.ResponseWriter) {
-	http.SetCookie(w, p.cookie(p.sessionCookie, "", -1))
-	http.SetCookie(w, p.cookie(p.csrfCookie, "", -1))
+	http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+	http.SetCookie(w, p.cookie(csrfCookie, "", -1))
 }
 
 // session returns the signed-in user's session, if any.
 func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, bool, error) {
-	c, err := r.Cookie(p.sessionCookie)
+	c, err := r.Cookie(p.cookieName(sessionCookie))
 	if err != nil {
 		return domain.Session{}, false, nil
 	}
@@ -385,29 +375,8 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 }
 
 // handleStatic serves the embedded stylesheet and whatever joins it in
-// static/: files only, never a listing of a directory.
+// static/.
 func handleStatic() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	files := http.FileServerFS(filesOnly{sub})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		files.ServeHTTP(w, r)
-	})
-}
-
-// filesOnly hides the directories of a file system: opening one fails as
-// if it were not there, so a file server answers 404, not a listing.
-type filesOnly struct{ fsys fs.FS }
-
-func (f filesOnly) Open(name string) (fs.File, error) {
-	file, err := f.fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	if st, err := file.Stat(); err != nil || st.IsDir() {
-		_ = file.Close() // read-only and embedded: nothing to lose
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return file, nil
+	return webpage.Static(sub, time.Hour)
 }

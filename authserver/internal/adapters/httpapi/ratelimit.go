@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/oautherr"
 )
 
 // RateLimiter takes one request from the token bucket under key, which
@@ -208,11 +209,10 @@ func (e *errRateLimited) Error() string { return "rate limit exceeded" }
 // temporarily_unavailable is registered for the authorization endpoint
 // only, and here means a 503 for an outage on the server's side.
 func tooManyRequests(w http.ResponseWriter, _ *http.Request, retryAfter time.Duration) {
-	noStore(w)
 	s := retrySeconds(retryAfter)
 	w.Header().Set("Retry-After", s)
-	httpserver.JSON(w, http.StatusTooManyRequests, errorBody{
-		Error: domain.InvalidRequest, Description: "rate limit exceeded; retry after " + s + " s",
+	oautherr.Write(w, http.StatusTooManyRequests, oautherr.Error{
+		Code: oautherr.InvalidRequest, Description: "rate limit exceeded; retry after " + s + " s",
 	})
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/oautherr"
 )
 
 // Deps are the handlers' dependencies.
@@ -93,10 +93,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		httpserver.JSON(w, http.StatusNotFound, errorBody{Error: "not_found", Description: "no such endpoint"})
+		httpserver.JSON(w, http.StatusNotFound, oautherr.Error{Code: "not_found", Description: "no such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		httpserver.JSON(w, http.StatusMethodNotAllowed, errorBody{Error: domain.InvalidRequest, Description: r.Method + " is not allowed here"})
+		httpserver.JSON(w, http.StatusMethodNotAllowed, oautherr.Error{Code: oautherr.InvalidRequest, Description: r.Method + " is not allowed here"})
 	})
 	return r, nil
 }

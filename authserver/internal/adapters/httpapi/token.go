@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -104,18 +103,4 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 			Scope:        resp.Scope.String(),
 		})
 	})
-}
-
-// writeFormError is writeError plus 413 for an oversized body and 429 for
-// a client past its rate limit.
-func writeFormError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
-	if writeRateLimited(w, r, err) {
-		return
-	}
-	if errors.Is(err, errTooLarge) {
-		noStore(w)
-		httpserver.JSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: domain.InvalidRequest, Description: errTooLarge.Description})
-		return
-	}
-	writeError(w, r, log, err)
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/oautherr"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/resourceserver/internal/app"
 	"github.com/oauth2ref/resourceserver/internal/domain"
@@ -59,7 +60,7 @@ func bearerToken(h http.Header) (string, error) {
 	default:
 		// Which one would be meant? RFC 6750 §3.1 calls offering more than
 		// one token a malformed request.
-		return "", domain.Errorf(domain.InvalidRequest, "send one Authorization header")
+		return "", &oautherr.Error{Code: oautherr.InvalidRequest, Description: "send one Authorization header"}
 	}
 	scheme, token, _ := strings.Cut(values[0], " ")
 	// Auth scheme names are case-insensitive (RFC 7235 §2.1). Another
@@ -69,10 +70,10 @@ func bearerToken(h http.Header) (string, error) {
 	}
 	token = strings.TrimLeft(token, " ")
 	if token == "" {
-		return "", domain.Errorf(domain.InvalidToken, "the bearer token is empty")
+		return "", &oautherr.Error{Code: oautherr.InvalidToken, Description: "the bearer token is empty"}
 	}
 	if !isB64Token(token) {
-		return "", domain.Errorf(domain.InvalidToken, "the bearer token is malformed")
+		return "", &oautherr.Error{Code: oautherr.InvalidToken, Description: "the bearer token is malformed"}
 	}
 	return token, nil
 }

@@ -68,7 +68,7 @@ func (c *Client) Token(ctx context.Context, creds domain.Credentials, scope stri
 	// type would be refused by the resource server, blaming the wrong
 	// service. An absent type is taken as Bearer, as x/oauth2 does.
 	if typ := tok.TokenType; typ != "" && !strings.EqualFold(typ, "Bearer") {
-		return "", &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: http.StatusOK,
+		return "", &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued a token of type " + quote(typ) + ", not a bearer token"}
 	}
 	return domain.Secret(tok.AccessToken), nil
@@ -85,15 +85,15 @@ func classify(ctx context.Context, err error) error {
 	var ue *url.Error
 	switch {
 	case errors.As(err, &ue) && ue.Timeout():
-		return unavailable(0, "the authserver did not answer in time", ue)
+		return unavailable("the authserver did not answer in time", ue)
 	case errors.As(err, &ue), ctx.Err() != nil:
-		return unavailable(0, "the authserver cannot be reached", err)
+		return unavailable("the authserver cannot be reached", err)
 	case strings.HasPrefix(err.Error(), "oauth2: cannot fetch token:"):
 		// The body broke off or timed out mid-read. x/oauth2 (v0.37.0)
 		// formats that error with %v, so its type is lost and only the
 		// prefix tells it apart from a parse failure; a transport failure is
 		// worth a retry, a parse failure is not.
-		return unavailable(0, "the authserver's answer broke off", err)
+		return unavailable("the authserver's answer broke off", err)
 	}
 	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 		Description: "the authserver's token response could not be read", Err: err}
@@ -115,23 +115,23 @@ func fromResponse(re *oauth2.RetrieveError) error {
 		if desc == "" {
 			desc = "wrong username or password"
 		}
-		return &domain.Error{Code: domain.InvalidCredentials, Service: domain.AuthServer, Status: status, Description: desc, Err: cause}
+		return &domain.Error{Code: domain.InvalidCredentials, Service: domain.AuthServer, Description: desc, Err: cause}
 	case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests,
 		re.ErrorCode == "temporarily_unavailable":
-		return unavailable(status, fmt.Sprintf("the authserver is unavailable (status %d)", status), cause)
+		return unavailable(fmt.Sprintf("the authserver is unavailable (status %d)", status), cause)
 	case re.ErrorCode == "invalid_client":
-		return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: status,
+		return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: fmt.Sprintf("the authserver refused the webapp's client credentials (status %d, invalid_client)", status), Err: cause}
 	}
 	desc := fmt.Sprintf("the authserver answered the token request with status %d", status)
 	if re.ErrorCode != "" {
 		desc += " (" + clip(re.ErrorCode) + ")"
 	}
-	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: status, Description: desc, Err: cause}
+	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Description: desc, Err: cause}
 }
 
-func unavailable(status int, desc string, cause error) error {
-	return &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer, Status: status, Description: desc, Err: cause}
+func unavailable(desc string, cause error) error {
+	return &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer, Description: desc, Err: cause}
 }
 
 // clip bounds upstream text before it reaches a response or a log line.

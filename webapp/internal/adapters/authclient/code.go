@@ -80,7 +80,7 @@ func (c *CodeClient) Exchange(ctx context.Context, code, verifier domain.Secret)
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
 			// The code expired, was used already, or the verifier or
 			// redirect URI do not match: in every case, sign in again.
-			return domain.Tokens{}, &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Status: statusOf(re),
+			return domain.Tokens{}, &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer,
 				Description: "the authserver did not accept the sign-in code (it may have expired); sign in again",
 				Err:         retrieveCause(re)}
 		}
@@ -107,7 +107,7 @@ func (c *CodeClient) Fresh(ctx context.Context, t domain.Tokens) (domain.Tokens,
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-			return domain.Tokens{}, &domain.Error{Code: domain.SessionEnded, Service: domain.AuthServer, Status: statusOf(re),
+			return domain.Tokens{}, &domain.Error{Code: domain.SessionEnded, Service: domain.AuthServer,
 				Description: "the authserver no longer accepts the refresh token (the grant was revoked or expired)",
 				Err:         retrieveCause(re)}
 		}
@@ -139,16 +139,16 @@ func (c *CodeClient) Revoke(ctx context.Context, refreshToken domain.Secret) err
 	case http.StatusOK:
 		return nil
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		return unavailable(resp.StatusCode, fmt.Sprintf("the authserver is unavailable (status %d)", resp.StatusCode), nil)
+		return unavailable(fmt.Sprintf("the authserver is unavailable (status %d)", resp.StatusCode), nil)
 	}
-	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: resp.StatusCode,
+	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 		Description: fmt.Sprintf("the authserver answered the revocation with status %d", resp.StatusCode)}
 }
 
 // tokensOf checks a token response and turns it into the domain's tokens.
 func tokensOf(tok *oauth2.Token) (domain.Tokens, error) {
 	if typ := tok.TokenType; typ != "" && !strings.EqualFold(typ, "Bearer") {
-		return domain.Tokens{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: http.StatusOK,
+		return domain.Tokens{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued a token of type " + quote(typ) + ", not a bearer token"}
 	}
 	return domain.Tokens{
@@ -170,16 +170,16 @@ func classifyCode(ctx context.Context, err error, what string) error {
 	status := statusOf(re)
 	switch {
 	case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests, re.ErrorCode == "temporarily_unavailable":
-		return unavailable(status, fmt.Sprintf("the authserver is unavailable (status %d)", status), retrieveCause(re))
+		return unavailable(fmt.Sprintf("the authserver is unavailable (status %d)", status), retrieveCause(re))
 	case re.ErrorCode == "invalid_client":
-		return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: status,
+		return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: fmt.Sprintf("the authserver refused the webapp's client credentials (status %d, invalid_client)", status), Err: retrieveCause(re)}
 	}
 	desc := fmt.Sprintf("the authserver answered the %s with status %d", what, status)
 	if re.ErrorCode != "" && safeCode(re.ErrorCode) {
 		desc += " (" + re.ErrorCode + ")"
 	}
-	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: status, Description: desc, Err: retrieveCause(re)}
+	return &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Description: desc, Err: retrieveCause(re)}
 }
 
 func statusOf(re *oauth2.RetrieveError) int {

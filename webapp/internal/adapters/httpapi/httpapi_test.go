@@ -36,12 +36,15 @@ const (
 )
 
 func newHandler(log *zap.Logger, demoUser domain.Credentials, times httpapi.TimeFetcher) http.Handler {
-	return httpapi.NewHandler(httpapi.Deps{
-		Stack:    httpserver.Stack{Log: log, AccessLevel: zapcore.InfoLevel, MaxBodyBytes: 1 << 10, Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()},
-		Times:    times,
-		DemoUser: demoUser,
-		ClientID: "1234",
-	})
+	return onStack(zapcore.InfoLevel, httpapi.Deps{Log: log, Times: times, DemoUser: demoUser, ClientID: "1234"})
+}
+
+// onStack mounts the handler on the shared stack, as run does.
+func onStack(accessLevel zapcore.Level, d httpapi.Deps) http.Handler {
+	r := httpserver.NewRouter(httpserver.Stack{Log: d.Log, AccessLevel: accessLevel, MaxBodyBytes: 1 << 10,
+		Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()})
+	r.Mount("/", httpapi.NewHandler(d))
+	return r
 }
 
 func TestTimeEndpoints(t *testing.T) {
@@ -83,7 +86,7 @@ func TestTimeEndpoints(t *testing.T) {
 			status: 200, body: epochBody, headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}, userID: "alice"},
 		{name: "no header and no demo user", path: "/current_time", fetch: answer,
 			status: 401, body: `{"error":"invalid_credentials","error_description":"no credentials: send a username and password with HTTP Basic authentication"}`,
-			headers: map[string]string{"WWW-Authenticate": `Basic realm="webapp"`, "Cache-Control": "no-store"}},
+			headers: map[string]string{"WWW-Authenticate": `Basic realm="webapp", charset="UTF-8"`, "Cache-Control": "no-store"}},
 		{name: "basic header that is not base64", path: "/current_time", auth: []string{"Basic !!!"}, demo: demo, fetch: answer,
 			status: 400, body: `{"error":"invalid_request","error_description":"the Authorization header is not valid HTTP Basic authentication"}`},
 		{name: "basic header without a colon", path: "/current_time", auth: []string{"Basic Ym9i"}, demo: demo, fetch: answer,
@@ -95,17 +98,17 @@ func TestTimeEndpoints(t *testing.T) {
 		{name: "empty password", path: "/current_time", auth: []string{basic("bob", "")}, demo: demo, fetch: answer,
 			status: 400, body: `{"error":"invalid_request","error_description":"username and password must not be empty"}`},
 		{name: "wrong credentials", path: "/current_time", auth: []string{basic("bob", "nope")}, demo: demo,
-			fetch:     failWith(&domain.Error{Code: domain.InvalidCredentials, Service: domain.AuthServer, Status: 400, Description: "wrong username or password"}),
+			fetch:     failWith(&domain.Error{Code: domain.InvalidCredentials, Service: domain.AuthServer, Description: "wrong username or password"}),
 			wantCreds: &domain.Credentials{Username: "bob", Password: "nope"}, wantKind: domain.CurrentTime,
 			status: 401, body: `{"error":"invalid_credentials","error_description":"wrong username or password","service":"authserver"}`,
-			headers: map[string]string{"WWW-Authenticate": `Basic realm="webapp"`, "Cache-Control": "no-store", "Content-Type": "application/json"}},
+			headers: map[string]string{"WWW-Authenticate": `Basic realm="webapp", charset="UTF-8"`, "Cache-Control": "no-store", "Content-Type": "application/json"}},
 		{name: "authserver down", path: "/current_time", demo: demo,
 			fetch:     failWith(&domain.Error{Code: domain.Unavailable, Service: domain.AuthServer, Description: "the authserver cannot be reached", Err: errors.New("refused")}),
 			wantCreds: &demo, wantKind: domain.CurrentTime,
 			status: 503, body: `{"error":"unavailable","error_description":"the authserver cannot be reached","service":"authserver"}`,
 			headers: map[string]string{"Retry-After": "1", "Cache-Control": "no-store"}, logLevel: zapcore.WarnLevel},
 		{name: "authserver misconfigured", path: "/epoch_time", demo: demo,
-			fetch:     failWith(&domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Status: 401, Description: "the authserver refused the webapp's client credentials (status 401, invalid_client)"}),
+			fetch:     failWith(&domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Description: "the authserver refused the webapp's client credentials (status 401, invalid_client)"}),
 			wantCreds: &demo, wantKind: domain.EpochTime,
 			status: 502, body: `{"error":"bad_gateway","error_description":"the authserver refused the webapp's client credentials (status 401, invalid_client)","service":"authserver"}`,
 			headers: map[string]string{"Cache-Control": "no-store"}, logLevel: zapcore.ErrorLevel},
@@ -115,7 +118,7 @@ func TestTimeEndpoints(t *testing.T) {
 			status: 503, body: `{"error":"unavailable","error_description":"the resourceserver did not answer in time","service":"resourceserver"}`,
 			headers: map[string]string{"Retry-After": "1"}, logLevel: zapcore.WarnLevel, userID: "alice"},
 		{name: "resource server refuses the token", path: "/current_time", demo: demo,
-			fetch:     failWith(&domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: 401, Description: "the resourceserver answered status 401 (invalid_token)"}),
+			fetch:     failWith(&domain.Error{Code: domain.TokenRejected, Service: domain.ResourceServer, Description: "the resourceserver answered status 401 (invalid_token)"}),
 			wantCreds: &demo, wantKind: domain.CurrentTime,
 			status: 502, body: `{"error":"bad_gateway","error_description":"the resourceserver answered status 401 (invalid_token)","service":"resourceserver"}`,
 			logLevel: zapcore.ErrorLevel, userID: "alice"},

@@ -1,8 +1,8 @@
-// Package httpapi is the webapp's HTTP edge: it reads the user's credentials
-// from the request, calls the use cases, and answers with the resource
-// server's body or with one JSON error shape. Every route is listed in
-// NewHandler, except the browser pages', which package web lists in its
-// routes.go and NewHandler mounts.
+// Package httpapi is the webapp's HTTP edge. For curl, it reads the user's
+// credentials from the request, calls the use cases, and answers with the
+// resource server's body or with one JSON error shape; for browsers, it
+// serves the pages of the browser demo (pages.go). Every route is listed in
+// NewHandler.
 package httpapi
 
 import (
@@ -10,9 +10,10 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
-	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/webpage"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
@@ -25,9 +26,8 @@ type TimeFetcher interface {
 
 // Deps are the handler's dependencies.
 type Deps struct {
-	// Stack is the shared middleware and operational endpoints; Stack.Log
-	// is also the log errors are written to (a no-op logger if nil).
-	Stack httpserver.Stack
+	// Log is where failures are logged (a no-op logger if nil).
+	Log   *zap.Logger
 	Times TimeFetcher
 	// DemoUser stands in for requests that carry no credentials. An empty
 	// Username switches the fallback off: such requests get a 401.
@@ -35,24 +35,37 @@ type Deps struct {
 	// ClientID is the webapp's own OAuth client id, put on each request's
 	// log lines.
 	ClientID string
-	// Pages adds the browser demo's HTML routes (package web); nil leaves
-	// them out.
-	Pages interface{ Routes(r chi.Router) }
+	// Pages are the browser demo's pages; nil leaves them out.
+	Pages *Pages
 }
 
-// NewHandler returns the webapp's whole HTTP surface: the shared stack
-// (request id, access log, recovery, body limit, metrics, /healthz, /readyz,
-// /metrics, JSON 404 and 405), the routes below, and the browser pages.
+// NewHandler returns the webapp's routes: the time endpoints and the
+// browser pages. cmd/webapp mounts it at / on the shared stack
+// (httpserver.NewRouter), whose 404 and 405 it answers unknown paths and
+// methods with.
 func NewHandler(d Deps) http.Handler {
-	if d.Stack.Log == nil {
-		d.Stack.Log = zap.NewNop()
+	log := d.Log
+	if log == nil {
+		log = zap.NewNop()
 	}
-	log := d.Stack.Log
-	r := httpserver.NewRouter(d.Stack)
+	r := chi.NewRouter()
+	// HEAD wherever GET is served, whatever router this is mounted on.
+	r.Use(middleware.GetHead)
 	r.Method(http.MethodGet, "/current_time", handleTime(domain.CurrentTime, d.Times, d.DemoUser, d.ClientID, log))
 	r.Method(http.MethodGet, "/epoch_time", handleTime(domain.EpochTime, d.Times, d.DemoUser, d.ClientID, log))
-	if d.Pages != nil {
-		d.Pages.Routes(r)
+	if p := d.Pages; p != nil {
+		// Besides the session's CSRF token, a POST the browser marks as
+		// cross-origin is refused outright (http.CrossOriginProtection).
+		sameOrigin := http.NewCrossOriginProtection()
+		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
+		r.Group(func(r chi.Router) {
+			r.Use(webpage.Headers, p.logClient, sameOrigin.Handler)
+			r.Method(http.MethodGet, "/", handleHome(p))
+			r.Method(http.MethodGet, "/login", handleLogin(p))
+			r.Method(http.MethodGet, "/callback", handleCallback(p))
+			r.Method(http.MethodPost, "/logout", handleLogout(p))
+		})
+		r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static", handleStatic()))
 	}
 	return r
 }

@@ -57,14 +57,14 @@ func (c *Client) ReadTime(ctx context.Context, token domain.Secret, kind domain.
 
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
-		return domain.TimeAnswer{}, &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer, Status: resp.StatusCode,
+		return domain.TimeAnswer{}, &domain.Error{Code: domain.Unavailable, Service: domain.ResourceServer,
 			Description: "the resourceserver is unavailable (status 503)", Err: statusCause(resp, body)}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		desc := fmt.Sprintf("the resourceserver answered status %d", resp.StatusCode)
 		if code := errorCode(resp, body); code != "" {
 			desc += " (" + code + ")"
 		}
-		return domain.TimeAnswer{}, &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: resp.StatusCode,
+		return domain.TimeAnswer{}, &domain.Error{Code: refusal(resp.StatusCode), Service: domain.ResourceServer,
 			Description: desc, Err: statusCause(resp, body)}
 	case len(body) > maxBody:
 		return domain.TimeAnswer{}, badAnswer(resp.StatusCode, errors.New("body too large"))
@@ -74,6 +74,18 @@ func (c *Client) ReadTime(ctx context.Context, token domain.Secret, kind domain.
 		return domain.TimeAnswer{}, badAnswer(resp.StatusCode, err)
 	}
 	return ans, nil
+}
+
+// refusal is the code of an error answer: RFC 6750 §3.1 has a 401 refuse
+// the token itself, and a 403 refuse it too little scope.
+func refusal(status int) domain.ErrorCode {
+	switch status {
+	case http.StatusUnauthorized:
+		return domain.TokenRejected
+	case http.StatusForbidden:
+		return domain.NotGranted
+	}
+	return domain.BadGateway
 }
 
 func transportError(err error) error {
@@ -86,7 +98,7 @@ func transportError(err error) error {
 }
 
 func badAnswer(status int, cause error) error {
-	return &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer, Status: status,
+	return &domain.Error{Code: domain.BadGateway, Service: domain.ResourceServer,
 		Description: fmt.Sprintf("the resourceserver's answer (status %d) could not be read", status), Err: cause}
 }
 

@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"net/http"
@@ -7,22 +7,23 @@ import (
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
+// The cookies, named as under plain http; over https they carry the prefix
+// the browser enforces (webpage.Cookies): __Host-webapp_session and
+// __Secure-webapp_login.
 const (
 	// sessionCookie names the signed-in session.
-	sessionCookie = "webapp_session"
+	sessionCookie     = "webapp_session"
+	sessionCookiePath = "/"
 	// loginCookie holds the sign-in in progress, sealed. Only the callback
 	// reads it, so only the callback is sent it.
 	loginCookie     = "webapp_login"
 	loginCookiePath = "/callback"
 )
 
-// cookieValue is the named cookie's value, or "" if there is none.
-func cookieValue(r *http.Request, name string) domain.Secret {
-	c, err := r.Cookie(name)
-	if err != nil {
-		return ""
-	}
-	return domain.Secret(c.Value)
+// cookieValue is the value of the cookie name at path, or "" if there is
+// none.
+func (p *Pages) cookieValue(r *http.Request, name, path string) domain.Secret {
+	return domain.Secret(p.cookies.Value(r, name, path))
 }
 
 // setCookie sets a cookie that scripts cannot read (HttpOnly, though the
@@ -30,16 +31,7 @@ func cookieValue(r *http.Request, name string) domain.Secret {
 // navigations (SameSite=Lax), which is how the authserver's redirect to the
 // callback arrives. maxAge < 0 deletes it.
 func (p *Pages) setCookie(w http.ResponseWriter, name, path string, value domain.Secret, maxAge int) {
-	//nolint:gosec // G124: Secure is on whenever the webapp is served over https (Deps.SecureCookies)
-	http.SetCookie(w, &http.Cookie{
-		Name:     name,
-		Value:    string(value),
-		Path:     path,
-		MaxAge:   maxAge,
-		HttpOnly: true,
-		Secure:   p.d.SecureCookies,
-		SameSite: http.SameSiteLaxMode,
-	})
+	http.SetCookie(w, p.cookies.New(name, path, string(value), maxAge))
 }
 
 // secondsUntil is a cookie Max-Age ending at t (at least 1: 0 would mean a

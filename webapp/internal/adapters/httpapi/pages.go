@@ -1,23 +1,27 @@
-// Package web is the browser demo's HTML edge: the home page, sign-in
-// (GET /login, GET /callback) and sign-out (POST /logout), rendered with
-// html/template from embedded files, plus their stylesheet. Every route is
-// listed in routes.go.
+package httpapi
+
+// The browser demo's pages: the home page, sign-in (GET /login, GET
+// /callback) and sign-out (POST /logout), rendered with html/template from
+// embedded files, plus their stylesheet.
 //
 // The browser holds two cookies, both HttpOnly and SameSite=Lax: the
 // sign-in in progress itself, sealed (encrypted and authenticated, see
 // sealed.go) so that the webapp keeps nothing for it, and a random id naming
 // the session, which lives on the server (package app's SessionStore).
-package web
 
 import (
 	"context"
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/webpage"
+	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -39,8 +43,8 @@ type Browser interface {
 	Logout(ctx context.Context, sessionID domain.Secret, csrfToken string) (app.SignOut, error)
 }
 
-// Deps are the pages' dependencies.
-type Deps struct {
+// PageDeps are the pages' dependencies.
+type PageDeps struct {
 	Browser Browser
 	// Log is where failures are logged (a no-op logger if nil).
 	Log *zap.Logger
@@ -61,8 +65,8 @@ type Deps struct {
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed static/style.css
-var styleCSS []byte
+//go:embed static
+var staticFS embed.FS
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
@@ -70,13 +74,14 @@ var pageNames = []string{"home", "message"}
 
 // Pages serves the browser demo.
 type Pages struct {
-	d      Deps
-	sealer *sealer
-	pages  map[string]*template.Template
+	d       PageDeps
+	sealer  *sealer
+	cookies webpage.Cookies
+	pages   map[string]*template.Template
 }
 
-// New parses the templates and returns the pages.
-func New(d Deps) (*Pages, error) {
+// NewPages parses the templates and returns the pages.
+func NewPages(d PageDeps) (*Pages, error) {
 	if d.Log == nil {
 		d.Log = zap.NewNop()
 	}
@@ -87,13 +92,28 @@ func New(d Deps) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{d: d, sealer: sl, pages: map[string]*template.Template{}}
+	p := &Pages{d: d, sealer: sl, cookies: webpage.Cookies{Secure: d.SecureCookies}, pages: map[string]*template.Template{}}
 	for _, name := range pageNames {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", name, err)
+			return nil, fmt.Errorf("httpapi: template %s: %w", name, err)
 		}
 		p.pages[name] = t
 	}
 	return p, nil
+}
+
+// logClient puts the browser client's id on the request's log lines.
+func (p *Pages) logClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zaplog.SetClientID(r.Context(), p.d.ClientID)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleStatic serves the stylesheet, the one resource the CSP lets pages
+// load.
+func handleStatic() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	return webpage.Static(sub, 5*time.Minute)
 }

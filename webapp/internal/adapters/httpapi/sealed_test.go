@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"bytes"
@@ -69,6 +69,6 @@ func TestSealedAttempt(t *testing.T) {
 func TestSealerNeedsALongKey(t *testing.T) {
 	_, err := newSealer(make([]byte, MinCookieKeyLen-1))
 	assert.ErrorContains(t, err, "at least 32")
-	_, err = New(Deps{})
+	_, err = NewPages(PageDeps{})
 	assert.Error(t, err, "no key, no pages")
 }

@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"crypto/aes"
@@ -56,7 +56,7 @@ type sealer struct {
 
 func newSealer(key []byte) (*sealer, error) {
 	if len(key) < MinCookieKeyLen {
-		return nil, fmt.Errorf("web: the cookie key has %d bytes; it needs at least %d", len(key), MinCookieKeyLen)
+		return nil, fmt.Errorf("httpapi: the cookie key has %d bytes; it needs at least %d", len(key), MinCookieKeyLen)
 	}
 	return &sealer{key: append([]byte(nil), key...)}, nil
 }
@@ -100,7 +100,7 @@ func (s *sealer) seal(a domain.LoginAttempt) (string, error) {
 // errUnsealed is why a cookie value does not open: not base64, not this
 // format, altered, or sealed with another key. Which one is deliberately
 // not said.
-var errUnsealed = errors.New("web: the sign-in cookie does not open")
+var errUnsealed = errors.New("httpapi: the sign-in cookie does not open")
 
 // open returns the attempt sealed in v.
 func (s *sealer) open(v string) (domain.LoginAttempt, error) {

@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ const endedNotice = "Your access was revoked or expired; sign in again"
 // times read from the resource server just now.
 func handleHome(p *Pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := cookieValue(r, sessionCookie)
+		id := p.cookieValue(r, sessionCookie, sessionCookiePath)
 		view, err := p.d.Browser.Home(r.Context(), id)
 		if err != nil {
 			p.fail(w, r, err)
@@ -29,7 +29,7 @@ func handleHome(p *Pages) http.Handler {
 		}
 		if id != "" && !view.SignedIn {
 			// Ended, expired or unknown: the cookie names nothing now.
-			p.setCookie(w, sessionCookie, "/", "", -1)
+			p.setCookie(w, sessionCookie, sessionCookiePath, "", -1)
 		}
 		data, status := p.homeData(r, view)
 		p.render(w, r, status, "home", data)
@@ -109,7 +109,7 @@ func handleCallback(p *Pages) http.Handler {
 			Error:            q.Get("error"),
 			ErrorDescription: q.Get("error_description"),
 		}
-		in, err := p.d.Browser.CompleteLogin(r.Context(), attempt, cookieValue(r, sessionCookie), resp)
+		in, err := p.d.Browser.CompleteLogin(r.Context(), attempt, p.cookieValue(r, sessionCookie, sessionCookiePath), resp)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -122,7 +122,7 @@ func handleCallback(p *Pages) http.Handler {
 			log.Warn("revoking an ended session's refresh token failed; the session is gone anyway",
 				zap.String("service", string(domain.ServiceOf(in.RevokeErr))), zap.Error(in.RevokeErr))
 		}
-		p.setCookie(w, sessionCookie, "/", in.Session.ID, p.secondsUntil(in.Session.Expires))
+		p.setCookie(w, sessionCookie, sessionCookiePath, in.Session.ID, p.secondsUntil(in.Session.Expires))
 		to := in.ReturnTo
 		if to == "" {
 			to = "/"
@@ -134,7 +134,7 @@ func handleCallback(p *Pages) http.Handler {
 // attempt is the sign-in the request's cookie holds, or the zero attempt
 // if it holds none that opens.
 func (p *Pages) attempt(r *http.Request) domain.LoginAttempt {
-	v := cookieValue(r, loginCookie)
+	v := p.cookieValue(r, loginCookie, loginCookiePath)
 	if v == "" {
 		return domain.LoginAttempt{}
 	}
@@ -162,7 +162,7 @@ func handleLogout(p *Pages) http.Handler {
 			p.fail(w, r, &domain.Error{Code: domain.InvalidRequest, Description: "the form could not be read"})
 			return
 		}
-		out, err := p.d.Browser.Logout(r.Context(), cookieValue(r, sessionCookie), r.PostForm.Get("csrf_token"))
+		out, err := p.d.Browser.Logout(r.Context(), p.cookieValue(r, sessionCookie, sessionCookiePath), r.PostForm.Get("csrf_token"))
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -171,7 +171,7 @@ func handleLogout(p *Pages) http.Handler {
 			zaplog.For(r.Context(), p.d.Log).Warn("refresh token revocation failed; the session is cleared anyway",
 				zap.String("service", string(domain.ServiceOf(out.RevokeErr))), zap.Error(out.RevokeErr))
 		}
-		p.setCookie(w, sessionCookie, "/", "", -1)
+		p.setCookie(w, sessionCookie, sessionCookiePath, "", -1)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 }

@@ -1,4 +1,4 @@
-package web_test
+package httpapi_test
 
 import (
 	"context"
@@ -24,32 +24,32 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/oauth2ref/pkg/httpclient"
-	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/memory"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
-	"github.com/oauth2ref/webapp/internal/adapters/web"
 	"github.com/oauth2ref/webapp/internal/app"
-	"github.com/oauth2ref/webapp/internal/fake"
+	"github.com/oauth2ref/webapp/internal/domain"
+	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
-// The client as registered at the fake authserver; the id and secret
-// need form-urlencoding in the Basic header (RFC 6749 §2.3.1).
+// The client as registered at the authserver; the secret needs
+// form-urlencoding in the Basic header (RFC 6749 §2.3.1).
 const (
-	clientID     = "webapp browser"
+	clientID     = "webapp.browser"
 	clientSecret = "s&cr:t%"
 	endedNotice  = "Your access was revoked or expired; sign in again"
 )
 
 // system is the webapp's pages, wired as in production (real use cases,
 // authserver and resource clients, memory stores, the shared HTTP stack),
-// in front of a fake authserver and resource server.
+// in front of the real authserver, embedded, and a resource server that
+// introspects at it, each behind a proxy that can fail.
 type system struct {
 	url      string
-	as       *fake.AuthServer
-	rs       *fake.ResourceServer
+	as       *upstreamtest.AuthServer
+	rs       *upstreamtest.ResourceServer
 	clock    *storagetest.Clock
 	sessions *memory.Sessions
 	claims   *memory.LoginClaims
@@ -59,7 +59,7 @@ type system struct {
 
 // Bounds on the webapp's calls upstream. Calls that must succeed get one no
 // loaded machine reaches; a test about a hanging upstream sets the short
-// one for just the call that must time out, and the fake hangs far longer.
+// one for just the call that must time out, and the proxy hangs far longer.
 const (
 	generous = 30 * time.Second
 	short    = 200 * time.Millisecond
@@ -121,6 +121,9 @@ type options struct {
 	secure  bool
 	key     []byte
 	perUser int
+	// shortTokens has the authserver issue access tokens that are due for
+	// refresh as soon as they are issued.
+	shortTokens bool
 }
 
 func newSystem(t *testing.T, opts ...func(*options)) *system {
@@ -137,10 +140,12 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 		// server itself stays plain HTTP.
 		redirect = "https://" + ws.Listener.Addr().String() + "/callback"
 	}
-	as := fake.NewAuthServer(fake.AuthConfig{ClientID: clientID, ClientSecret: clientSecret, RedirectURI: redirect})
-	t.Cleanup(as.Close)
-	rs := fake.NewResourceServer(as.Active)
-	t.Cleanup(rs.Close)
+	client := upstreamtest.Client{ID: clientID, Secret: clientSecret, RedirectURI: redirect}
+	if o.shortTokens {
+		client.AccessTTL = 10 * time.Second
+	}
+	as := upstreamtest.NewAuthServer(t, client)
+	rs := upstreamtest.NewResourceServer(t, as)
 
 	clock := storagetest.NewClock()
 	upstream := newUpstreamTimeout()
@@ -160,19 +165,15 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 		Times:      resourceclient.New(rs.URL, upstream.client()),
 		Sessions:   sessions,
 		Claims:     claims,
-		Issuer:     as.Issuer(),
+		Issuer:     as.URL,
 		SessionTTL: time.Hour,
 		Now:        clock.Now,
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	pages, err := web.New(web.Deps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
+	pages, err := httpapi.NewPages(httpapi.PageDeps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
 	require.NoError(t, err)
-	ws.Config.Handler = httpapi.NewHandler(httpapi.Deps{
-		Stack: httpserver.Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 1 << 10,
-			Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()},
-		Pages: pages,
-	})
+	ws.Config.Handler = onStack(zapcore.DebugLevel, httpapi.Deps{Log: log, Pages: pages})
 	ws.Start()
 	t.Cleanup(ws.Close)
 	return &system{url: base, as: as, rs: rs, clock: clock, sessions: sessions, claims: claims, logs: logs, upstream: upstream}
@@ -232,26 +233,60 @@ func (b *browser) cookie(rawURL, name string) string {
 	return ""
 }
 
-// authorize starts a sign-in and lets the fake authserver answer it; it
-// returns the callback URL the authserver sent the browser to.
+// authorize starts a sign-in, and at the authserver signs in as alice (if
+// this browser has not yet) and allows the webapp in (if she has not yet);
+// it returns the callback URL the authserver sent the browser to.
 func (s *system) authorize(t *testing.T, b *browser) string {
+	t.Helper()
+	return s.authorizeAs(t, b, upstreamtest.Alice, "allow")
+}
+
+// authorizeAs is authorize as user u, answering the consent page, if it
+// is shown, with decision.
+func (s *system) authorizeAs(t *testing.T, b *browser, u upstreamtest.User, decision string) string {
 	t.Helper()
 	resp, _ := b.get(s.url + "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	resp, _ = b.get(resp.Header.Get("Location"))
-	require.Equal(t, http.StatusFound, resp.StatusCode, "the fake authserver accepted the authorization request")
-	return resp.Header.Get("Location")
+	return s.as.Authorize(t, b.c, resp.Header.Get("Location"), u, decision)
 }
 
-// signIn runs the whole sign-in and returns the new session cookie.
+// signIn runs the whole sign-in as alice and returns the new session
+// cookie.
 func (s *system) signIn(t *testing.T, b *browser) string {
 	t.Helper()
-	resp, _ := b.get(s.authorize(t, b))
+	return s.signInAs(t, b, upstreamtest.Alice)
+}
+
+// signInAs is signIn as user u.
+func (s *system) signInAs(t *testing.T, b *browser, u upstreamtest.User) string {
+	t.Helper()
+	resp, _ := b.get(s.authorizeAs(t, b, u, "allow"))
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.Equal(t, "/", resp.Header.Get("Location"))
 	id := b.cookie(s.url+"/", "webapp_session")
 	require.NotEmpty(t, id)
 	return id
+}
+
+// signInDue is signIn, after which, if due, the session's access token is
+// due for refresh: the next page refreshes first.
+func (s *system) signInDue(t *testing.T, b *browser, due bool) string {
+	t.Helper()
+	id := s.signIn(t, b)
+	if due {
+		s.expireAccessToken(t, id)
+	}
+	return id
+}
+
+// expireAccessToken makes the session's access token due for refresh.
+func (s *system) expireAccessToken(t *testing.T, sessionID string) {
+	t.Helper()
+	_, err := s.sessions.Update(t.Context(), domain.Secret(sessionID), func(sess *domain.Session) error {
+		sess.Tokens.Expiry = time.Now().Add(-time.Minute)
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -281,6 +316,18 @@ func assertSignedOut(t *testing.T, resp *http.Response, body string) {
 	assert.NotContains(t, body, "2026-11-23T13:45:00Z")
 }
 
+// assertOpensNothing checks that a session cookie, replayed by another
+// browser, is signed out.
+func (s *system) assertOpensNothing(t *testing.T, sessionID string) {
+	t.Helper()
+	other := newBrowser(t)
+	u, err := url.Parse(s.url + "/")
+	require.NoError(t, err)
+	other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: sessionID, Path: "/"}})
+	resp, body := other.get(s.url + "/")
+	assertSignedOut(t, resp, body)
+}
+
 func assertPageHeaders(t *testing.T, resp *http.Response) {
 	t.Helper()
 	want := map[string]string{
@@ -307,8 +354,6 @@ func setCookie(resp *http.Response, name string) *http.Cookie {
 	}
 	return nil
 }
-
-var secretLike = regexp.MustCompile(`\b(at|rt|code)-\d+\b`)
 
 func TestSignInFlow(t *testing.T) {
 	s := newSystem(t)
@@ -346,11 +391,11 @@ func TestSignInFlow(t *testing.T) {
 	assert.Equal(t, 600, login.MaxAge)
 	assert.NotContains(t, loc.RawQuery, login.Value, "the cookie is not the state")
 
-	// The authserver answers at the callback.
-	resp, _ = b.get(loc.String())
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	cb, err := url.Parse(resp.Header.Get("Location"))
+	// Signed in at the authserver and allowed in, the browser is sent
+	// back to the callback.
+	cb, err := url.Parse(s.as.Authorize(t, b.c, loc.String(), upstreamtest.Alice, "allow"))
 	require.NoError(t, err)
+	assert.Equal(t, s.url+"/callback", cb.Scheme+"://"+cb.Host+cb.Path)
 	assert.Equal(t, q.Get("state"), cb.Query().Get("state"))
 	assert.Equal(t, s.as.URL, cb.Query().Get("iss"))
 
@@ -368,20 +413,25 @@ func TestSignInFlow(t *testing.T) {
 	cleared := setCookie(resp, "webapp_login")
 	require.NotNil(t, cleared, "the sign-in attempt's cookie is cleared")
 	assert.Equal(t, -1, cleared.MaxAge)
-	assert.Equal(t, 1, s.as.Exchanges())
+	assert.Equal(t, 1, s.as.CodeExchanges())
 
 	// Signed in.
 	resp, body = b.get(s.url + "/")
 	assertSignedIn(t, resp, body)
 	assertPageHeaders(t, resp)
-	assert.Equal(t, []string{"at-1", "at-1"}, s.rs.Tokens(), "both times read with the access token")
+	issued := s.as.Issued()
+	require.Len(t, issued, 1)
+	at := issued[0].AccessToken
+	assert.Equal(t, []string{at, at}, s.rs.Tokens(), "both times read with the access token")
 
 	// Nothing secret in any log line.
+	secrets := map[string]string{"client secret": clientSecret, "session id": sess.Value, "code": cb.Query().Get("code"),
+		"access token": at, "refresh token": issued[0].RefreshToken}
 	for _, e := range s.logs.All() {
 		line := fmt.Sprint(e.Message, e.ContextMap())
-		assert.False(t, secretLike.MatchString(line), "log line with a token or code: %s", line)
-		assert.NotContains(t, line, clientSecret)
-		assert.NotContains(t, line, sess.Value, "no session id in the logs")
+		for what, secret := range secrets {
+			assert.NotContains(t, line, secret, "no %s in the logs", what)
+		}
 	}
 }
 
@@ -414,11 +464,8 @@ func TestSignInRotatesTheSessionCookie(t *testing.T) {
 	assert.NotEqual(t, first, second)
 	assert.Equal(t, 1, s.sessions.Len(), "the previous session was ended")
 
-	other := newBrowser(t)
-	other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: first, Path: "/"}})
-	resp, body := other.get(s.url + "/")
-	assertSignedOut(t, resp, body)
-	resp, body = b.get(s.url + "/")
+	s.assertOpensNothing(t, first)
+	resp, body := b.get(s.url + "/")
 	assertSignedIn(t, resp, body)
 }
 
@@ -494,7 +541,7 @@ func TestCallbackRefusals(t *testing.T) {
 			require.NoError(t, err)
 			q := cb.Query()
 			b = tc.edit(s, q, b)
-			exchanges := s.as.Exchanges()
+			exchanges := s.as.CodeExchanges()
 			cb.RawQuery = q.Encode()
 
 			resp, body := b.get(cb.String())
@@ -504,7 +551,7 @@ func TestCallbackRefusals(t *testing.T) {
 			assert.Contains(t, body, "Sign-in failed")
 			assert.Contains(t, body, tc.detail)
 			assert.Contains(t, body, `href="/login">Sign in again</a>`)
-			assert.Equal(t, exchanges, s.as.Exchanges(), "the code was not redeemed")
+			assert.Equal(t, exchanges, s.as.CodeExchanges(), "the code was not redeemed")
 			if c := setCookie(resp, "webapp_session"); c != nil {
 				assert.Empty(t, c.Value, "no session was started")
 			}
@@ -517,8 +564,6 @@ func TestCallbackRefusals(t *testing.T) {
 		})
 	}
 }
-
-// An error answer still has to belong to this browser's sign-in: its state
 
 // The sign-in cookie holds the attempt sealed: the state is not readable
 // in it, and nothing about the sign-in is kept on the server, so however
@@ -554,23 +599,21 @@ func TestSignInsInProgressCostTheServerNothing(t *testing.T) {
 // users still sign in.
 func TestOneUserCannotFillTheSessionStore(t *testing.T) {
 	s := newSystem(t, func(o *options) { o.perUser = 3 })
-	s.as.SetSubject("mallory")
 	var first *browser
 	for i := range 120 { // more than the store's 100
 		b := newBrowser(t)
-		s.signIn(t, b)
+		s.signInAs(t, b, upstreamtest.Mallory)
 		if i == 0 {
 			first = b
 		}
 	}
 	assert.Equal(t, 3, s.sessions.Len())
 	assert.Len(t, s.as.Revocations(), 117, "each evicted session's refresh token was revoked")
-	assert.Equal(t, fake.Revocation{Token: "rt-1", Hint: "refresh_token"}, s.as.Revocations()[0], "the oldest first")
+	assert.Equal(t, upstreamtest.Revocation{Token: s.as.Issued()[0].RefreshToken, Hint: "refresh_token"}, s.as.Revocations()[0], "the oldest first")
 	assert.Equal(t, 117, s.logs.FilterMessage("the user's oldest sessions were ended to keep within the per-user cap").Len())
 	resp, body := first.get(s.url + "/")
 	assertSignedOut(t, resp, body)
 
-	s.as.SetSubject("alice")
 	alice := newBrowser(t)
 	s.signIn(t, alice)
 	resp, body = alice.get(s.url + "/")
@@ -601,25 +644,28 @@ func TestReturnTo(t *testing.T) {
 			b := newBrowser(t)
 			resp, _ := b.get(s.url + "/login?" + url.Values{"return_to": {tc.returnTo}}.Encode())
 			require.Equal(t, http.StatusFound, resp.StatusCode)
-			resp, _ = b.get(resp.Header.Get("Location"))
-			require.Equal(t, http.StatusFound, resp.StatusCode)
-			resp, _ = b.get(resp.Header.Get("Location"))
+			resp, _ = b.get(s.as.Authorize(t, b.c, resp.Header.Get("Location"), upstreamtest.Alice, "allow"))
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 			assert.Equal(t, tc.want, resp.Header.Get("Location"))
 		})
 	}
 }
 
-// and iss are checked before it is shown.
+// An error answer still has to belong to this browser's sign-in: its state
+// and iss are checked before it is shown. The user's refusal is real (Deny
+// on the consent page); the other errors, which the authserver could send,
+// are put in its answer in place of the code.
 func TestCallbackErrorAnswers(t *testing.T) {
 	cases := []struct {
-		name, code, description string
-		edit                    func(q url.Values)
-		status                  int
-		want                    []string
-		notWant                 []string
+		name              string
+		deny              bool // the user denies; else code and description replace the code
+		code, description string
+		edit              func(q url.Values)
+		status            int
+		want              []string
+		notWant           []string
 	}{
-		{name: "user cancelled", code: "access_denied", description: "the user said no",
+		{name: "user cancelled", deny: true,
 			status: http.StatusOK, want: []string{"Sign-in cancelled", "Sign-in was cancelled", `href="/login">Sign in again</a>`}},
 		{name: "refused, upstream text escaped", code: "<script>alert(1)</script>", description: `<img src=x onerror=alert(1)> & "more"`,
 			status:  http.StatusBadRequest,
@@ -627,26 +673,35 @@ func TestCallbackErrorAnswers(t *testing.T) {
 			notWant: []string{"<script", "<img"}},
 		{name: "server error", code: "server_error", status: http.StatusBadRequest,
 			want: []string{"Sign-in failed", "the authserver refused the sign-in (server_error)"}},
-		{name: "cancelled, but for another browser's state", code: "access_denied",
+		{name: "cancelled, but for another browser's state", deny: true,
 			edit:   func(q url.Values) { q.Set("state", "x") },
 			status: http.StatusBadRequest, want: []string{"Sign-in failed", "its state does not match"}, notWant: []string{"cancelled"}},
-		{name: "cancelled, but without iss", code: "access_denied",
+		{name: "cancelled, but without iss", deny: true,
 			edit:   func(q url.Values) { q.Del("iss") },
 			status: http.StatusBadRequest, want: []string{"Sign-in failed", "no iss parameter"}, notWant: []string{"cancelled"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
-			s.as.Deny(tc.code, tc.description)
 			b := newBrowser(t)
-			cb, err := url.Parse(s.authorize(t, b))
-			require.NoError(t, err)
-			require.Equal(t, tc.code, cb.Query().Get("error"))
-			if tc.edit != nil {
-				q := cb.Query()
-				tc.edit(q)
-				cb.RawQuery = q.Encode()
+			decision := "allow"
+			if tc.deny {
+				decision = "deny"
 			}
+			cb, err := url.Parse(s.authorizeAs(t, b, upstreamtest.Alice, decision))
+			require.NoError(t, err)
+			q := cb.Query()
+			if tc.deny {
+				require.Equal(t, "access_denied", q.Get("error"))
+			} else {
+				q.Del("code")
+				q.Set("error", tc.code)
+				q.Set("error_description", tc.description)
+			}
+			if tc.edit != nil {
+				tc.edit(q)
+			}
+			cb.RawQuery = q.Encode()
 
 			resp, body := b.get(cb.String())
 			assert.Equal(t, tc.status, resp.StatusCode)
@@ -657,7 +712,7 @@ func TestCallbackErrorAnswers(t *testing.T) {
 			for _, w := range tc.notWant {
 				assert.NotContains(t, body, w)
 			}
-			assert.Zero(t, s.as.Exchanges())
+			assert.Zero(t, s.as.CodeExchanges())
 			resp, body = b.get(s.url + "/")
 			assertSignedOut(t, resp, body)
 		})
@@ -667,8 +722,7 @@ func TestCallbackErrorAnswers(t *testing.T) {
 // The authserver rotates refresh tokens: each refresh must present the
 // token the previous one returned.
 func TestExpiredAccessTokenIsRefreshedWithTheRotatedToken(t *testing.T) {
-	s := newSystem(t)
-	s.as.SetAccessTTL(1) // due for refresh at once
+	s := newSystem(t, func(o *options) { o.shortTokens = true }) // due for refresh at once
 	b := newBrowser(t)
 	s.signIn(t, b)
 
@@ -676,9 +730,13 @@ func TestExpiredAccessTokenIsRefreshedWithTheRotatedToken(t *testing.T) {
 		resp, body := b.get(s.url + "/")
 		assertSignedIn(t, resp, body)
 	}
-	assert.Equal(t, []string{"rt-1", "rt-2", "rt-3"}, s.as.Presented(), "each refresh presents the newest refresh token")
-	assert.Zero(t, s.as.Reuses())
-	assert.Equal(t, []string{"at-2", "at-2", "at-3", "at-3", "at-4", "at-4"}, s.rs.Tokens(), "the new access token is used")
+	issued := s.as.Issued()
+	require.Len(t, issued, 4, "the sign-in's tokens, then three refreshes'")
+	assert.Equal(t, []string{issued[0].RefreshToken, issued[1].RefreshToken, issued[2].RefreshToken}, s.as.Presented(),
+		"each refresh presents the newest refresh token")
+	assert.Zero(t, s.as.RefusedRefreshes())
+	assert.Equal(t, []string{issued[1].AccessToken, issued[1].AccessToken, issued[2].AccessToken, issued[2].AccessToken,
+		issued[3].AccessToken, issued[3].AccessToken}, s.rs.Tokens(), "the new access token is used")
 }
 
 // Page loads that find the access token expired at the same time refresh
@@ -686,11 +744,9 @@ func TestExpiredAccessTokenIsRefreshedWithTheRotatedToken(t *testing.T) {
 // authserver revoke the whole grant.
 func TestConcurrentPageLoadsRefreshOnce(t *testing.T) {
 	s := newSystem(t)
-	s.as.SetAccessTTL(1)
 	b := newBrowser(t)
-	s.signIn(t, b)
-	s.as.SetAccessTTL(3600)
-	s.as.SetRefreshDelay(100 * time.Millisecond)
+	s.signInDue(t, b, true)
+	s.as.SetDelay(100 * time.Millisecond) // the refreshes overlap
 
 	const n = 8
 	type page struct {
@@ -707,8 +763,8 @@ func TestConcurrentPageLoadsRefreshOnce(t *testing.T) {
 	}
 	wg.Wait()
 
-	assert.Equal(t, []string{"rt-1"}, s.as.Presented(), "one refresh, the old refresh token presented once")
-	assert.Zero(t, s.as.Reuses())
+	assert.Equal(t, []string{s.as.Issued()[0].RefreshToken}, s.as.Presented(), "one refresh, the old refresh token presented once")
+	assert.Zero(t, s.as.RefusedRefreshes())
 	for _, p := range pages {
 		assertSignedIn(t, p.resp, p.body)
 	}
@@ -719,22 +775,19 @@ func TestConcurrentPageLoadsRefreshOnce(t *testing.T) {
 
 func TestRevokedGrantEndsTheSession(t *testing.T) {
 	cases := []struct {
-		name      string
-		accessTTL int
-		// presented is what the authserver should have seen of refresh
-		// tokens by the end.
-		presented []string
+		name    string
+		refresh bool // the page needs a refresh first
 	}{
-		{"resource server answers 401", 3600, nil},
-		{"refresh refused with invalid_grant", 1, []string{"rt-1"}},
+		{"resource server answers 401", false},
+		{"refresh refused with invalid_grant", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
-			s.as.SetAccessTTL(tc.accessTTL)
 			b := newBrowser(t)
-			id := s.signIn(t, b)
-			s.as.RevokeAll() // the user revoked the grant on the authserver's account page
+			id := s.signInDue(t, b, tc.refresh)
+			// The user revokes the grant on the authserver's account page.
+			s.as.RevokeGrant(t, b.c, clientID)
 
 			resp, body := b.get(s.url + "/")
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "a page, not an error")
@@ -746,18 +799,19 @@ func TestRevokedGrantEndsTheSession(t *testing.T) {
 			require.NotNil(t, c, "the session cookie is cleared")
 			assert.Equal(t, -1, c.MaxAge)
 			assert.Zero(t, s.sessions.Len(), "the session is gone from the store")
-			assert.Equal(t, tc.presented, s.as.Presented())
+			if tc.refresh {
+				assert.Equal(t, []string{s.as.Issued()[0].RefreshToken}, s.as.Presented())
+				assert.Equal(t, 1, s.as.RefusedRefreshes())
+			} else {
+				assert.Empty(t, s.as.Presented())
+			}
 
 			resp, body = b.get(s.url + "/")
 			assertSignedOut(t, resp, body)
 			assert.NotContains(t, body, endedNotice, "the notice is shown once")
 
 			// The old cookie, replayed, is nothing.
-			other := newBrowser(t)
-			u, _ := url.Parse(s.url + "/")
-			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
-			resp, body = other.get(s.url + "/")
-			assertSignedOut(t, resp, body)
+			s.assertOpensNothing(t, id)
 		})
 	}
 }
@@ -840,21 +894,21 @@ func TestLogoutFromAnotherOriginIsRefused(t *testing.T) {
 func TestLogout(t *testing.T) {
 	cases := []struct {
 		name    string
-		failure fake.Failure
+		fault   upstreamtest.Fault
 		wantLog string
 	}{
-		{"revocation works", fake.Healthy, ""},
-		{"revocation fails, sign-out still happens", fake.Unavailable, "refresh token revocation failed; the session is cleared anyway"},
+		{"revocation works", upstreamtest.Healthy, ""},
+		{"revocation fails, sign-out still happens", upstreamtest.Unavailable, "refresh token revocation failed; the session is cleared anyway"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
-			s.as.SetAccessTTL(1)
 			b := newBrowser(t)
-			id := s.signIn(t, b)
-			_, body := b.get(s.url + "/") // refreshes: rt-1 is spent, rt-2 current
+			id := s.signInDue(t, b, true)
+			_, body := b.get(s.url + "/") // refreshes: the first refresh token is spent, the second current
 			csrf := csrfOf(t, body)
-			s.as.SetFailure(tc.failure)
+			current := s.as.Issued()[1]
+			s.as.SetFault(tc.fault)
 
 			resp, _ := b.post(s.url+"/logout", url.Values{"csrf_token": {csrf}})
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -865,21 +919,17 @@ func TestLogout(t *testing.T) {
 			assert.Equal(t, -1, c.MaxAge)
 			assert.Zero(t, s.sessions.Len())
 			if tc.wantLog == "" {
-				assert.Equal(t, []fake.Revocation{{Token: "rt-2", Hint: "refresh_token"}}, s.as.Revocations(),
+				assert.Equal(t, []upstreamtest.Revocation{{Token: current.RefreshToken, Hint: "refresh_token"}}, s.as.Revocations(),
 					"the current refresh token is revoked, with the client's credentials")
-				assert.False(t, s.as.Active(fake.AccessToken(fake.DefaultSubject, "at-2")), "which ends the grant")
+				assert.False(t, s.as.Active(t, current.AccessToken), "which ends the grant")
 			} else {
 				assert.Equal(t, 1, s.logs.FilterMessage(tc.wantLog).Len(), "the failure is logged")
 			}
 
-			s.as.SetFailure(fake.Healthy)
+			s.as.SetFault(upstreamtest.Healthy)
 			resp, body = b.get(s.url + "/")
 			assertSignedOut(t, resp, body)
-			other := newBrowser(t)
-			u, _ := url.Parse(s.url + "/")
-			other.jar.SetCookies(u, []*http.Cookie{{Name: "webapp_session", Value: id, Path: "/"}})
-			resp, body = other.get(s.url + "/")
-			assertSignedOut(t, resp, body)
+			s.assertOpensNothing(t, id)
 		})
 	}
 }
@@ -893,32 +943,31 @@ func TestLogoutWithoutASession(t *testing.T) {
 
 func TestUpstreamFailuresShowOnThePage(t *testing.T) {
 	cases := []struct {
-		name      string
-		accessTTL int // 1: the page needs a refresh first
-		fail      func(s *system)
-		heal      func(s *system) // nil: it stays down
-		status    int
-		want      string
+		name    string
+		refresh bool // the page needs a refresh first
+		fail    func(s *system)
+		heal    func(s *system) // nil: it stays down
+		status  int
+		want    string
 	}{
-		{"resource server unavailable", 3600, func(s *system) { s.rs.SetFailure(fake.Unavailable) },
-			func(s *system) { s.rs.SetFailure(fake.Healthy) }, 503, "The resourceserver is unavailable right now"},
-		{"resource server hangs", 3600, func(s *system) { s.rs.SetFailure(fake.Hang); s.upstream.set(short) },
-			func(s *system) { s.rs.SetFailure(fake.Healthy); s.upstream.set(generous) }, 503, "The resourceserver is unavailable right now"},
-		{"resource server down", 3600, func(s *system) { s.rs.Close() },
+		{"resource server unavailable", false, func(s *system) { s.rs.SetFault(upstreamtest.Unavailable) },
+			func(s *system) { s.rs.SetFault(upstreamtest.Healthy) }, 503, "The resourceserver is unavailable right now"},
+		{"resource server hangs", false, func(s *system) { s.rs.SetFault(upstreamtest.Hang); s.upstream.set(short) },
+			func(s *system) { s.rs.SetFault(upstreamtest.Healthy); s.upstream.set(generous) }, 503, "The resourceserver is unavailable right now"},
+		{"resource server down", false, func(s *system) { s.rs.Close() },
 			nil, 503, "The resourceserver is unavailable right now"},
-		{"authserver unavailable for the refresh", 1, func(s *system) { s.as.SetFailure(fake.Unavailable) },
-			func(s *system) { s.as.SetFailure(fake.Healthy) }, 503, "The authserver is unavailable right now"},
-		{"authserver hangs on the refresh", 1, func(s *system) { s.as.SetFailure(fake.Hang); s.upstream.set(short) },
-			func(s *system) { s.as.SetFailure(fake.Healthy); s.upstream.set(generous) }, 503, "The authserver is unavailable right now"},
-		{"authserver down for the refresh", 1, func(s *system) { s.as.Close() },
+		{"authserver unavailable for the refresh", true, func(s *system) { s.as.SetFault(upstreamtest.Unavailable) },
+			func(s *system) { s.as.SetFault(upstreamtest.Healthy) }, 503, "The authserver is unavailable right now"},
+		{"authserver hangs on the refresh", true, func(s *system) { s.as.SetFault(upstreamtest.Hang); s.upstream.set(short) },
+			func(s *system) { s.as.SetFault(upstreamtest.Healthy); s.upstream.set(generous) }, 503, "The authserver is unavailable right now"},
+		{"authserver down for the refresh", true, func(s *system) { s.as.Close() },
 			nil, 503, "The authserver is unavailable right now"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSystem(t)
-			s.as.SetAccessTTL(tc.accessTTL)
 			b := newBrowser(t)
-			s.signIn(t, b)
+			s.signInDue(t, b, tc.refresh)
 			tc.fail(s)
 
 			start := time.Now()
@@ -945,22 +994,41 @@ func TestAuthserverDownAtSignIn(t *testing.T) {
 	s := newSystem(t)
 	b := newBrowser(t)
 	cb := s.authorize(t, b)
-	s.as.SetFailure(fake.Unavailable)
+	s.as.SetFault(upstreamtest.Unavailable)
 	resp, body := b.get(cb)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assertPageHeaders(t, resp)
 	assert.Contains(t, body, "The authserver is unavailable right now")
 }
 
+// Under https the cookies are Secure and carry the prefix browsers enforce
+// (webpage.Cookies), and they are read back under it.
 func TestCookiesAreSecureUnderHTTPS(t *testing.T) {
 	s := newSystem(t, func(o *options) { o.secure = true })
-	resp, _ := newBrowser(t).get(s.url + "/login")
+	b := newBrowser(t)
+	resp, _ := b.get(s.url + "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	c := setCookie(resp, "webapp_login")
-	require.NotNil(t, c)
-	assert.True(t, c.Secure)
-	assert.True(t, c.HttpOnly)
-	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	login := setCookie(resp, "__Secure-webapp_login")
+	require.NotNil(t, login, "Secure, at /callback: __Secure-, since __Host- needs Path=/")
+	assert.True(t, login.Secure)
+	assert.True(t, login.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, login.SameSite)
+	assert.Equal(t, "/callback", login.Path)
+
+	// The test server is plain http, where the jar sends no Secure cookie:
+	// the callback goes as a browser would send it over https.
+	cb, err := url.Parse(s.as.Authorize(t, b.c, resp.Header.Get("Location"), upstreamtest.Alice, "allow"))
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodGet, s.url+"/callback?"+cb.RawQuery, nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: login.Name, Value: login.Value})
+	resp, body := b.do(req)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	sess := setCookie(resp, "__Host-webapp_session")
+	require.NotNil(t, sess, "Secure, at /: __Host-")
+	assert.True(t, sess.Secure)
+	assert.True(t, sess.HttpOnly)
+	assert.Equal(t, "/", sess.Path)
 }
 
 // A form larger than the body limit is refused with a page.

@@ -1,4 +1,4 @@
-package web
+package httpapi
 
 import (
 	"bytes"
@@ -94,9 +94,16 @@ func (p *Pages) homeData(r *http.Request, v app.HomeView) (homeData, int) {
 
 // notGranted reports whether the resource server refused a time for lack
 // of scope: the user did not grant it, which is no upstream failure.
-func notGranted(err error) bool {
-	var e *domain.Error
-	return errors.As(err, &e) && e.Service == domain.ResourceServer && e.Status == http.StatusForbidden
+func notGranted(err error) bool { return domain.CodeOf(err) == domain.NotGranted }
+
+// answeredWrong reports whether an upstream answered what it should not
+// have: nonsense, or a refusal of a token it was just given.
+func answeredWrong(err error) bool {
+	switch domain.CodeOf(err) {
+	case domain.BadGateway, domain.TokenRejected, domain.NotGranted:
+		return true
+	}
+	return false
 }
 
 // problemText says, in a sentence, which service failed and how.
@@ -113,7 +120,7 @@ func problemText(err error) string {
 		return "The webapp is busy right now. Try again in a moment."
 	case domain.CodeOf(err) == domain.Unavailable:
 		return "The " + name + " is unavailable right now. Try again in a moment."
-	case domain.CodeOf(err) == domain.BadGateway:
+	case answeredWrong(err):
 		return "The " + name + " answered unexpectedly."
 	}
 	return "Something went wrong in the " + name + "."
@@ -128,7 +135,7 @@ func (p *Pages) logUpstream(ctx context.Context, err error) {
 		zaplog.For(ctx, p.d.Log).Error("internal error", zap.Error(err))
 		return
 	}
-	fields := []zap.Field{zap.String("service", string(e.Service)), zap.Int("upstream_status", e.Status), zap.Error(err)}
+	fields := []zap.Field{zap.String("service", string(e.Service)), zap.Error(err)}
 	switch {
 	case e.Code == domain.Unavailable:
 		zaplog.For(ctx, p.d.Log).Warn("upstream unavailable", fields...)
@@ -167,7 +174,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.logUpstream(r.Context(), err)
 		w.Header().Set("Retry-After", "1")
 		p.message(w, r, http.StatusServiceUnavailable, messageData{Title: "Service unavailable", Text: problemText(err), SignIn: true})
-	case domain.BadGateway:
+	case domain.BadGateway, domain.TokenRejected, domain.NotGranted:
 		p.logUpstream(r.Context(), err)
 		p.message(w, r, http.StatusBadGateway, messageData{Title: "Upstream error", Text: problemText(err), Detail: e.Description, SignIn: true})
 	default:
@@ -175,6 +182,12 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.message(w, r, http.StatusInternalServerError, messageData{Title: "Something went wrong",
 			Text: "The webapp could not handle this request. Try again in a moment."})
 	}
+}
+
+// formRefused is the answer to a POST the browser marks as cross-origin.
+func (p *Pages) formRefused(w http.ResponseWriter, r *http.Request) {
+	p.message(w, r, http.StatusForbidden, messageData{Title: "Please try again",
+		Text: "This form did not come from this site. Go back, reload the page and submit it again."})
 }
 
 func (p *Pages) message(w http.ResponseWriter, r *http.Request, status int, d messageData) {

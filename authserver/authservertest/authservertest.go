@@ -1,7 +1,8 @@
-// Package browsertest drives the authserver's pages over HTTP the way a
+// Package authservertest drives the authserver's pages over HTTP the way a
 // browser does (cookies kept, redirects not followed, so every hop can be
-// checked), for the tests of the library and of the real binaries alike.
-package browsertest
+// checked), for the tests of the library, of the real binaries, and of
+// clients that embed the server in their own tests (the webapp's).
+package authservertest
 
 import (
 	"crypto/sha256"
@@ -58,7 +59,15 @@ type Browser struct {
 // New returns a browser for the server at base (e.g. http://127.0.0.1:5001).
 func New(t *testing.T, base string) *Browser {
 	jar, _ := cookiejar.New(nil)
-	return &Browser{t: t, base: base, C: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return With(t, base, &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
+}
+
+// With returns a browser for the server at base that sends its requests
+// with c: its cookie jar, so that a client's test can take one browser
+// through the client's pages and the server's. c must not follow
+// redirects.
+func With(t *testing.T, base string, c *http.Client) *Browser {
+	return &Browser{t: t, base: base, C: c}
 }
 
 // Page is one answer.
@@ -118,9 +127,38 @@ func CSRF(t *testing.T, p Page) string {
 // the browser.
 func (b *Browser) Login(returnTo string) Page {
 	b.t.Helper()
+	return b.LoginAs(returnTo, "alice", "alice-password")
+}
+
+// LoginAs signs in as a user through the login page, returning where it
+// sent the browser.
+func (b *Browser) LoginAs(returnTo, username, password string) Page {
+	b.t.Helper()
 	form := b.Get("/oauth/login?return_to=" + url.QueryEscape(returnTo))
 	require.Equal(b.t, 200, form.Status)
-	return b.Post("/oauth/login", url.Values{"csrf_token": {CSRF(b.t, form)}, "return_to": {returnTo}, "username": {"alice"}, "password": {"alice-password"}})
+	return b.Post("/oauth/login", url.Values{"csrf_token": {CSRF(b.t, form)}, "return_to": {returnTo}, "username": {username}, "password": {password}})
+}
+
+// Authorize takes an authorization request, the absolute URL a client
+// sent the browser to, through the pages as a user would: signing in as
+// username if asked, and answering the consent page with decision ("allow"
+// or "deny") if it is shown. It returns where the server then sent the
+// browser: the client's redirect URI with the answer.
+func (b *Browser) Authorize(authorizeURL, username, password, decision string) string {
+	b.t.Helper()
+	p := b.Get(authorizeURL)
+	if p.Status == http.StatusFound && strings.HasPrefix(p.Location, "/oauth/login?") {
+		u, err := url.Parse(p.Location)
+		require.NoError(b.t, err)
+		p = b.LoginAs(u.Query().Get("return_to"), username, password)
+		require.Equal(b.t, http.StatusSeeOther, p.Status, "signed in as %s: %s", username, p.Body)
+		p = b.Get(p.Location)
+	}
+	if p.Status == http.StatusOK {
+		p = b.Post("/oauth/authorize", ConsentForm(b.t, p, decision))
+	}
+	require.Contains(b.t, []int{http.StatusFound, http.StatusSeeOther}, p.Status, "the server answered the authorization request: %s", p.Body)
+	return p.Location
 }
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)

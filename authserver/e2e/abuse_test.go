@@ -617,7 +617,7 @@ func TestAbuseClientSecretGuesses(t *testing.T) {
 // each caller that hung up while queued was logged as an ERROR with
 // status 500 (162 of them in 20 s).
 func TestAbuseHashFlood(t *testing.T) {
-	auth := backend{name: "memory"}.startAuth(t, trustLoopback)
+	auth := backend{}.startAuth(t, trustLoopback)
 
 	// hashFlood runs 64 connections of wrong secrets while fn runs, a
 	// quarter of them hanging up after 50 ms (while queued, often), and

@@ -35,15 +35,14 @@ import (
 // or PostgreSQL with the expiring groups (codes, sessions, login and
 // request counters) in Redis.
 type backend struct {
-	name string
-	d    *durable // nil: memory
+	d *durable // nil: memory
 }
 
 // eachBackend runs fn on memory storage, then on PostgreSQL + Redis
 // (skipped without them, failed under CI=true).
 func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
-	t.Run("memory", func(t *testing.T) { fn(t, backend{name: "memory"}) })
-	t.Run("postgres+redis", func(t *testing.T) { fn(t, backend{name: "postgres+redis", d: needDurable(t)}) })
+	t.Run("memory", func(t *testing.T) { fn(t, backend{}) })
+	t.Run("postgres+redis", func(t *testing.T) { fn(t, backend{d: needDurable(t)}) })
 }
 
 // env is the authserver environment for a server at addr on b, plus extra.

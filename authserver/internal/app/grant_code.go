@@ -51,24 +51,31 @@ func (g *AuthorizationCodeGrant) Exchange(ctx context.Context, c domain.Client, 
 		return TokenResponse{}, domain.Errorf(domain.InvalidRequest, "code is required")
 	}
 	hash := HashToken(req.Code)
-	attempt := newID()
 	// The issuance time comes before every check (see Issuance.At).
 	at := g.now()
+	// A presentation the code would refuse anyway changes nothing: another
+	// client holding the code, or a wrong verifier, must not be able to
+	// burn it or revoke what it produced. So it is checked before the
+	// code is claimed, and claims nothing: a claim held by a refused
+	// presentation, however briefly, would make the owner's exchange at
+	// that moment look like a replay.
+	found, err := g.codes.FindCode(ctx, hash)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return TokenResponse{}, errBadCode
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	if err := g.check(ctx, c, found, req, at); err != nil {
+		return TokenResponse{}, err
+	}
+	attempt := newID()
 	code, claimed, err := g.codes.ClaimCode(ctx, hash, attempt, at.Add(CodeClaimTTL))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return TokenResponse{}, errBadCode
 	case err != nil:
 		return TokenResponse{}, g.unavailable(err, hash, attempt)
-	}
-	// A presentation the code would refuse anyway changes nothing: another
-	// client holding the code, or a wrong verifier, must not be able to
-	// burn it or revoke what it produced.
-	if err := g.check(ctx, c, code, req, at); err != nil {
-		if claimed {
-			_ = g.release(hash, attempt)
-		}
-		return TokenResponse{}, err
 	}
 	if !claimed {
 		// §4.1.2: a code used twice was stolen, or replayed.

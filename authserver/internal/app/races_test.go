@@ -161,6 +161,72 @@ func TestRefusedPresentationsHaveNoSideEffects(t *testing.T) {
 	}
 }
 
+// claimHook runs during once the code store has answered a claim made
+// with a marked context: the moment a presentation holds its claim.
+type claimHook struct {
+	app.CodeStore
+	during func()
+}
+
+type presenterKey struct{}
+
+func (h *claimHook) ClaimCode(ctx context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {
+	c, ok, err := h.CodeStore.ClaimCode(ctx, hash, attempt, until)
+	if f := h.during; f != nil && ctx.Value(presenterKey{}) != nil {
+		h.during = nil
+		f()
+	}
+	return c, ok, err
+}
+
+// A presentation the code refuses claims nothing, so the owner presenting
+// the code while it is being refused is no replay: whatever the timing,
+// the owner gets its tokens. (A refused presentation that held a claim,
+// however briefly, made the owner's exchange at that moment look like a
+// second use, and burnt the code.)
+func TestOwnerRedeemsWhileARefusedPresentationRuns(t *testing.T) {
+	cases := map[string]func(code string) (string, app.TokenRequest){
+		"another client": func(code string) (string, app.TokenRequest) {
+			return "spa", codeTokenReq("web", code)
+		},
+		"wrong verifier": func(code string) (string, app.TokenRequest) {
+			r := codeTokenReq("web", code)
+			r.CodeVerifier = strings.Repeat("a", 43)
+			return "web", r
+		},
+	}
+	for name, bad := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			hook := &claimHook{CodeStore: w.store}
+			minter := app.NewMinter(w.keys, w.store, app.TokenPolicy{
+				Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: time.Hour,
+			}, w.clock.Now)
+			grant := app.NewAuthorizationCodeGrant(hook, w.store, w.store, minter, w.clock.Now)
+			code := w.approve(t, codeReq("web"))
+
+			var (
+				owner    app.TokenResponse
+				ownerErr error
+				ran      bool
+			)
+			redeem := func() {
+				ran = true
+				owner, ownerErr = grant.Exchange(context.Background(), w.client("web"), codeTokenReq("web", code))
+			}
+			hook.during = redeem
+			client, req := bad(code)
+			_, err := grant.Exchange(context.WithValue(context.Background(), presenterKey{}, true), w.client(client), req)
+			require.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
+			if !ran {
+				redeem() // the refused presentation never claimed: the owner comes after it
+			}
+			require.NoError(t, ownerErr, "the owner redeems its code")
+			assert.True(t, w.alive(owner), "and keeps what it bought")
+		})
+	}
+}
+
 func TestRevokingAGrantInvalidatesOutstandingCodes(t *testing.T) {
 	for _, client := range []string{"web", "spa"} {
 		t.Run(client, func(t *testing.T) {

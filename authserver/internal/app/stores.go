@@ -40,6 +40,9 @@ type CodeStore interface {
 	// CreateCode stores a new authorization code under its hash;
 	// domain.ErrConflict if the hash is taken.
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
+	// FindCode returns the code, whatever its redemption state, and
+	// changes nothing; ErrNotFound if there is no such code.
+	FindCode(ctx context.Context, hash string) (domain.AuthorizationCode, error)
 	// ClaimCode claims the code for attempt until the given time if it is
 	// Claimable, and returns the code as it was before and whether the
 	// claim was granted: of concurrent claims by different attempts,

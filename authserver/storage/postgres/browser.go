@@ -93,6 +93,11 @@ func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) erro
 	return err
 }
 
+// FindCode returns the code as it is, locking nothing.
+func (s *Store) FindCode(ctx context.Context, hash string) (domain.AuthorizationCode, error) {
+	return queryOne(ctx, s, scanCode, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1`, hash)
+}
+
 // errLate is a claim or used-settlement that reached the database after
 // its caller's deadline: it has no effect, as if it had timed out (see
 // app.CodeStore).

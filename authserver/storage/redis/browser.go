@@ -310,9 +310,37 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 	if len(res) != 6 {
 		return domain.AuthorizationCode{}, false, fmt.Errorf("redis: claim script returned %d values", len(res))
 	}
+	c, err := decodeCode(res[:5])
+	return c, err == nil && res[5] == "1", err
+}
+
+// codeFields are the fields of a code's hash, in the order decodeCode
+// takes their values.
+var codeFields = []string{"rec", "used", "replayed", "by", "until_us"}
+
+// FindCode reads the code's fields, changing nothing.
+func (s *Store) FindCode(ctx context.Context, hash string) (domain.AuthorizationCode, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	vals, err := s.client.HMGet(ctx, s.codeKey(hash), codeFields...).Result()
+	if err != nil {
+		return domain.AuthorizationCode{}, mapErr(err)
+	}
+	if len(vals) != len(codeFields) || vals[0] == nil {
+		return domain.AuthorizationCode{}, domain.ErrNotFound
+	}
+	res := make([]string, len(vals))
+	for i, v := range vals {
+		res[i], _ = v.(string) // a missing field reads as ""
+	}
+	return decodeCode(res)
+}
+
+// decodeCode is the code in the values of its codeFields.
+func decodeCode(res []string) (domain.AuthorizationCode, error) {
 	var r codeRecord
 	if err := json.Unmarshal([]byte(res[0]), &r); err != nil {
-		return domain.AuthorizationCode{}, false, fmt.Errorf("redis: decoding code: %w", err)
+		return domain.AuthorizationCode{}, fmt.Errorf("redis: decoding code: %w", err)
 	}
 	c := domain.AuthorizationCode{
 		Hash: r.Hash, ClientID: r.ClientID, UserID: r.UserID, RedirectURI: r.RedirectURI,
@@ -323,7 +351,7 @@ func (s *Store) ClaimCode(ctx context.Context, hash, attempt string, until time.
 	if us, err := strconv.ParseInt(res[4], 10, 64); err == nil && us > 0 {
 		c.ClaimedUntil = time.UnixMicro(us).UTC()
 	}
-	return c, res[5] == "1", nil
+	return c, nil
 }
 
 // SettleCode ends attempt's claim in one script.

@@ -108,6 +108,17 @@ func (s *Store) CreateCode(_ context.Context, c domain.AuthorizationCode) error 
 	return nil
 }
 
+// FindCode returns the code as it is.
+func (s *Store) FindCode(_ context.Context, hash string) (domain.AuthorizationCode, error) {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	c, ok := s.codes[hash]
+	if !ok {
+		return domain.AuthorizationCode{}, domain.ErrNotFound
+	}
+	return c, nil
+}
+
 // ClaimCode grants the claim if the code is Claimable; the lock makes the
 // read and the write one step.
 func (s *Store) ClaimCode(_ context.Context, hash, attempt string, until time.Time) (domain.AuthorizationCode, bool, error) {

@@ -50,6 +50,9 @@ func prefix(t *testing.T, url string) string {
 
 // open opens a store on cfg, completed with the test Redis and a prefix
 // of the test's own unless cfg has them.
+// mustSucceed bounds a Redis call that the test needs to succeed.
+const mustSucceed = 30 * time.Second
+
 func open(t *testing.T, cfg redis.Config, now func() time.Time) *redis.Store {
 	t.Helper()
 	if cfg.URL == "" {
@@ -57,6 +60,11 @@ func open(t *testing.T, cfg redis.Config, now func() time.Time) *redis.Store {
 	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = prefix(t, cfg.URL)
+	}
+	if cfg.Timeout == 0 {
+		// Calls here must succeed: on a loaded CI machine, with other
+		// tests using the same Redis, the 1 s default is not always enough.
+		cfg.Timeout = mustSucceed
 	}
 	s, err := redis.New(cfg, now)
 	require.NoError(t, err)

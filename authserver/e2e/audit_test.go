@@ -183,7 +183,14 @@ func TestAuditSurvivesPostgresOutage(t *testing.T) {
 	require.Eventually(t, func() bool { return spoolBytes(t, dataDir) == 0 }, time.Minute, 50*time.Millisecond,
 		"and the spool is emptied")
 	assert.NotContains(t, auth.logs.String(), `"msg":"audit"`, "no event had to fall back to the JSON log")
-	assert.Equal(t, 1, strings.Count(auth.logs.String(), "audit table not written"), "one warning for the outage")
+	// One warning for the outage, not one per event. On a loaded machine a
+	// write that outlasted its timeout before the cut may have warned
+	// already (then this outage's warning is held back for a minute, or
+	// comes as a second one).
+	if warnings := strings.Count(auth.logs.String(), "audit table not written"); warnings < 1 || warnings > 2 {
+		t.Errorf("%d outage warnings, want one (two if load made a write time out earlier); the audit lines:\n%s",
+			warnings, auditLines(auth.logs.String()))
+	}
 
 	// Down again, and the server is killed before it can replay.
 	acked += outage()
@@ -197,4 +204,15 @@ func TestAuditSurvivesPostgresOutage(t *testing.T) {
 	rows, ids := issuedRows(t, d.pgDSN)
 	t.Logf("%d tokens acknowledged, %d token.issued rows", acked, rows)
 	assert.Equal(t, rows, ids, "no event stored twice")
+}
+
+// auditLines returns the audit committer's log lines, to tell what it did.
+func auditLines(logs string) string {
+	var out []string
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, `"logger":"audit"`) && !strings.Contains(line, `"event"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
 }

@@ -48,6 +48,10 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	// The issuance time comes before the password is checked (see
+	// Issuance.At): a password change that lands after the check stamps
+	// its revocation later, so it covers these tokens.
+	at := g.minter.now()
 	user, err := g.creds.check(ctx, username, req.Password, passwordKeys(username, req.Source))
 	if err != nil {
 		return TokenResponse{}, err
@@ -57,5 +61,6 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 		UserID:  user.ID,
 		Scope:   scope,
 		Refresh: c.AllowsGrant(domain.GrantRefreshToken),
+		At:      at,
 	})
 }

@@ -58,7 +58,9 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 }
 
 func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Accounts, user domain.User, returnTo string) {
-	token, err := accounts.StartSession(r.Context(), user.ID)
+	token, _, err := accounts.StartSession(r.Context(), user, app.SessionStart{
+		Door: domain.DoorPage, Source: clientAddr(r), UserAgent: r.UserAgent(),
+	})
 	if err != nil {
 		p.fail(w, r, err)
 		return

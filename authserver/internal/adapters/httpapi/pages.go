@@ -35,8 +35,9 @@ var staticFS embed.FS
 type Accounts interface {
 	// Login checks a username and password typed into the login page.
 	Login(ctx context.Context, at app.LoginAttempt) (app.LoginResult, error)
-	// StartSession opens a session for the user and returns its cookie token.
-	StartSession(ctx context.Context, userID string) (string, error)
+	// StartSession opens a session for the user and returns its cookie
+	// token and the session.
+	StartSession(ctx context.Context, u domain.User, from app.SessionStart) (string, domain.Session, error)
 	// Session returns the active session behind a cookie token.
 	Session(ctx context.Context, token string) (domain.Session, error)
 	// EndSession ends the session behind a cookie token.

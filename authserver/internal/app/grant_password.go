@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -56,11 +57,16 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return g.minter.Mint(ctx, Issuance{
+	resp, err := g.minter.Mint(ctx, Issuance{
 		Client:  c,
 		UserID:  user.ID,
 		Scope:   scope,
 		Refresh: c.AllowsGrant(domain.GrantRefreshToken),
 		At:      at,
 	})
+	if errors.Is(err, domain.ErrRevoked) {
+		// The password changed, or the account closed, after the check.
+		return TokenResponse{}, errBadCredentials
+	}
+	return resp, err
 }

@@ -35,6 +35,9 @@ type world struct {
 	grants   *app.Grants
 	clients  map[string]domain.Client
 	hasher   *countingHasher
+	minter   *app.Minter
+	decoy    string
+	text     app.TextRules
 }
 
 var cheap = hashing.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
@@ -142,6 +145,9 @@ func newWorld(t *testing.T) *world {
 		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
 		clients: clients,
 		hasher:  hasher,
+		minter:  minter,
+		decoy:   decoy,
+		text:    precis.Rules{},
 	}
 }
 

@@ -122,6 +122,9 @@ func (a *Accounts) verify(ctx context.Context, userID, password, source string, 
 	checked, err := a.creds.check(ctx, u.Username, password, passwordKeys(u.Username, source))
 	switch {
 	case errors.Is(err, errBadCredentials):
+		if _, ferr := a.users.FindUser(ctx, userID); errors.Is(ferr, domain.ErrNotFound) {
+			return domain.User{}, ErrNoSession // closed while the password was checked
+		}
 		return domain.User{}, wrong
 	case err != nil:
 		return domain.User{}, err

@@ -127,7 +127,15 @@ func decodeAPIBody(r *http.Request, s *schema.Schema, dst any) error {
 	if errors.As(err, &se) {
 		out := &badInput{}
 		for _, f := range se.Fields {
-			p := apiProblem{Message: f.Message, Field: strings.ReplaceAll(strings.TrimPrefix(f.Field, "/"), "/", ".")}
+			field := strings.ReplaceAll(strings.TrimPrefix(f.Field, "/"), "/", ".")
+			if names, ok := missing(f.Message); ok {
+				// A missing field is the object's error; name each.
+				for _, n := range names {
+					out.problems = append(out.problems, apiProblem{Message: "is required", Field: joinField(field, n)})
+				}
+				continue
+			}
+			p := apiProblem{Message: f.Message, Field: field}
 			if !strings.Contains(p.Field, "password") {
 				p.Value = f.Value
 			}
@@ -136,6 +144,27 @@ func decodeAPIBody(r *http.Request, s *schema.Schema, dst any) error {
 		return out
 	}
 	return err
+}
+
+// missing reads the names out of the schema validator's "missing
+// properties: 'a', 'b'" (jsonschema v5's wording for a failed "required").
+func missing(msg string) ([]string, bool) {
+	list, ok := strings.CutPrefix(msg, "missing properties: ")
+	if !ok {
+		return nil, false
+	}
+	var names []string
+	for _, q := range strings.Split(list, ", ") {
+		names = append(names, strings.Trim(q, "'"))
+	}
+	return names, true
+}
+
+func joinField(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
 }
 
 // apiField is the API's name of a use case's input.

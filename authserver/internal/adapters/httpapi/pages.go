@@ -46,6 +46,10 @@ type Accounts interface {
 	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
 	// EndAllSessions ends every session of the user.
 	EndAllSessions(ctx context.Context, userID string) error
+	// EndSessionByID ends one of the caller's user's sessions.
+	EndSessionByID(ctx context.Context, caller domain.Session, id string) error
+	// DeleteAccount closes an account, the password proving it is theirs.
+	DeleteAccount(ctx context.Context, userID, password, source string) error
 	// Signup creates an account.
 	Signup(ctx context.Context, username, password string) (domain.User, error)
 	// User returns the user with the given id.

@@ -88,6 +88,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
 			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
 			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+			r.Method(http.MethodPost, "/account/sessions/end", handleEndSession(p, d.Accounts))
+			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Grants))
 		})
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}

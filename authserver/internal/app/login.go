@@ -357,5 +357,5 @@ const (
 	FieldExpiresAt       = "expires_at"
 )
 
-// ErrUsernameTaken: another account has that name.
+// ErrUsernameTaken means another account has that name.
 var ErrUsernameTaken = domain.FieldErrorf(FieldUsername, domain.InvalidRequest, "that username is taken")

@@ -21,7 +21,7 @@ type PasswordChange struct {
 
 var (
 	errWrongCurrentPassword = domain.FieldErrorf(FieldCurrentPassword, domain.AccessDenied, "the current password is wrong")
-	// ErrChangedMeanwhile: another request changed the password between
+	// ErrChangedMeanwhile means another request changed the password between
 	// this one's check of the current password and its write.
 	ErrChangedMeanwhile = domain.FieldErrorf(FieldCurrentPassword, domain.InvalidRequest, "the password was changed by another request meanwhile")
 )
@@ -93,7 +93,7 @@ func (a *Accounts) changePassword(ctx context.Context, req PasswordChange) error
 	return nil
 }
 
-// PartialChange: the password was changed, but not everything it let
+// PartialChange means the password was changed, but not everything it let
 // anyone have could be taken down; Err says why (an outage, usually).
 type PartialChange struct{ Err error }
 

@@ -43,7 +43,7 @@ func (a *Accounts) OpenSession(ctx context.Context, at LoginAttempt, from Sessio
 // the server makes them 43 characters long.
 const maxSessionToken = 128
 
-// ErrBadSessionToken: the bearer token names no active session.
+// ErrBadSessionToken means the bearer token names no active session.
 var ErrBadSessionToken = domain.Errorf(domain.InvalidToken, "the session token is invalid or expired")
 
 // BearerSession returns the active session behind a bearer session token
@@ -73,7 +73,7 @@ func (a *Accounts) BearerSession(ctx context.Context, token, source string) (dom
 	return s, nil
 }
 
-// ErrNoSuchSession: the user has no active session with that id.
+// ErrNoSuchSession means the user has no active session with that id.
 var ErrNoSuchSession = errors.New("no such session")
 
 // SessionOf returns the caller's user's active session with the given id:

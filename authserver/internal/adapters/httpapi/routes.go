@@ -141,7 +141,7 @@ func NewAPIHandler(d APIDeps) (http.Handler, error) {
 		r.Method(http.MethodDelete, "/accounts/{id}/sessions", handleEndSessions(d.Accounts, d.Log))
 	})
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		noStore(w)
 		httpserver.JSON(w, http.StatusNotFound, apiErrorBody{Errors: []apiProblem{{Message: errNoRoute.Error()}}})
 	})

@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -93,21 +91,7 @@ func TestAccountPagesInChromium(t *testing.T) {
 	s := startSystemWith(t, map[string]string{"AUTHSERVER_TOKENS_MAX_ACCESS_TTL": "1h"})
 	_, session := newAccount(t, s.auth, "mona", "mona-password-1")
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoInheritEnv, chromedp.Env(childEnv(nil)...),
-		chromedp.WindowSize(900, 900),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute) // only against a hang
-	defer cancelTimeout()
+	ctx := headless(t, browser, chromedp.WindowSize(900, 900))
 	text := func(sel string) string {
 		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		require.NoError(t, err)

@@ -153,13 +153,12 @@ func (b *blockingHasher) VerifySecret(ctx context.Context, hash, secret string) 
 	return ok, err
 }
 
-// A password grant that checked the old password just before the change,
-// and mints its tokens just after, gets nothing that works: its issue time
-// was taken before its check.
-func TestPasswordGrantRacingAChangeGetsNothingThatWorks(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	slow := &blockingHasher{SecretVerifier: w.hasher, password: "alice-password", checked: make(chan struct{}), release: make(chan struct{})}
+// signInDuringChange runs a password grant for client with password
+// whose check is held until ChangePassword, from password to next, has
+// finished: a sign-in caught between its check and its tokens.
+func (w *world) signInDuringChange(t *testing.T, client, password, next string) (app.TokenResponse, error) {
+	t.Helper()
+	slow := &blockingHasher{SecretVerifier: w.hasher, password: password, checked: make(chan struct{}), release: make(chan struct{})}
 	grant := app.NewTokenEndpoint(nil, w.clock.Now, app.NewPasswordGrant(app.Credentials{
 		Users: w.store, Passwords: slow, Limiter: w.store.Limiter(), Text: w.text, DecoyHash: w.decoy,
 	}, w.minter))
@@ -170,35 +169,30 @@ func TestPasswordGrantRacingAChangeGetsNothingThatWorks(t *testing.T) {
 	)
 	go func() {
 		defer close(done)
-		resp, err = grant.Exchange(ctx, w.client("pw-refresh"), passwordReq())
+		resp, err = grant.Exchange(context.Background(), w.client(client), app.TokenRequest{GrantType: "password", Username: "alice", Password: password})
 	}()
 	<-slow.checked
 	w.clock.Advance(2 * time.Second)
-	require.NoError(t, w.accounts.ChangePassword(ctx, app.PasswordChange{UserID: "u-alice", Current: "alice-password", Updated: "changed password"}))
+	require.NoError(t, w.accounts.ChangePassword(context.Background(), app.PasswordChange{UserID: "u-alice", Current: password, Updated: next}))
 	w.clock.Advance(2 * time.Second)
 	close(slow.release)
 	<-done
+	return resp, err
+}
+
+// A password grant that checked the old password just before the change,
+// and mints its tokens just after, gets nothing that works: its issue time
+// was taken before its check.
+func TestPasswordGrantRacingAChangeGetsNothingThatWorks(t *testing.T) {
+	w := newWorld(t)
 	// The refresh token's family is refused at creation: an invalid_grant,
 	// and nothing issued.
+	resp, err := w.signInDuringChange(t, "pw-refresh", "alice-password", "changed password")
 	require.ErrorIs(t, err, &domain.Error{Code: domain.InvalidGrant})
 	assert.Empty(t, resp.AccessToken)
 
 	// Without a refresh token the access token is minted, and dead.
-	slow = &blockingHasher{SecretVerifier: w.hasher, password: "changed password", checked: make(chan struct{}), release: make(chan struct{})}
-	grant = app.NewTokenEndpoint(nil, w.clock.Now, app.NewPasswordGrant(app.Credentials{
-		Users: w.store, Passwords: slow, Limiter: w.store.Limiter(), Text: w.text, DecoyHash: w.decoy,
-	}, w.minter))
-	done = make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err = grant.Exchange(ctx, w.client("pw"), app.TokenRequest{GrantType: "password", Username: "alice", Password: "changed password"})
-	}()
-	<-slow.checked
-	w.clock.Advance(2 * time.Second)
-	require.NoError(t, w.accounts.ChangePassword(ctx, app.PasswordChange{UserID: "u-alice", Current: "changed password", Updated: "changed again"}))
-	w.clock.Advance(2 * time.Second)
-	close(slow.release)
-	<-done
+	resp, err = w.signInDuringChange(t, "pw", "changed password", "changed again")
 	require.NoError(t, err)
 	assert.False(t, w.alive(resp), "the token of a check made before the change outlives it")
 }

@@ -423,43 +423,64 @@ func RunUserClientRevocation(t *testing.T, newStore func(t *testing.T, clock *Cl
 	t.Run("a family authorized before the revocation and created after is refused", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		user := uniq("user")
-		authorized := clock.Now()
-		clock.Advance(time.Second)
-		require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now()))
-		late := refreshToken(uniq("fam"), clock)
-		late.UserID, late.ClientID, late.AuthTime = user, "app", authorized
-		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked)
-		_, err := s.FindRefreshToken(ctx, late.Hash)
-		assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
-
-		clock.Advance(time.Second)
-		fresh := refreshToken(uniq("fam"), clock)
-		fresh.UserID, fresh.ClientID, fresh.AuthTime = user, "app", clock.Now()
-		assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+		runRevokedBeforeCreated(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserClientTokens(ctx, user, "app", at)
+		}, "app")
 	})
 	t.Run("race: a family created while the grant is revoked never survives", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		for round := 0; round < 50; round++ {
-			user := uniq("user")
-			rt := refreshToken(uniq("fam"), clock)
-			rt.UserID, rt.ClientID, rt.AuthTime = user, "app", clock.Now()
-			var createErr error
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
-			go func() { defer wg.Done(); require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now())) }()
-			wg.Wait()
-			if createErr != nil {
-				require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
-				continue
-			}
-			got, err := s.FindRefreshToken(ctx, rt.Hash)
-			require.NoError(t, err)
-			require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
-		}
+		runRevokeRace(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserClientTokens(ctx, user, "app", at)
+		}, func(int) string { return "app" })
 	})
+}
+
+// runRevokedBeforeCreated checks that a family authorized at or before a
+// revocation (revoke revokes the user's grants as of at) and created after
+// it, for any of clients, is refused, with nothing stored, and that one
+// authorized after it is a new grant.
+func runRevokedBeforeCreated(t *testing.T, s app.RefreshTokenStore, clock *Clock, revoke func(user string, at time.Time) error, clients ...string) {
+	ctx := context.Background()
+	user := uniq("user")
+	authorized := clock.Now()
+	clock.Advance(time.Second)
+	require.NoError(t, revoke(user, clock.Now()))
+	for _, client := range clients {
+		late := refreshToken(uniq("fam"), clock)
+		late.UserID, late.ClientID, late.AuthTime = user, client, authorized
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked, client)
+		_, err := s.FindRefreshToken(ctx, late.Hash)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
+	}
+	clock.Advance(time.Second)
+	fresh := refreshToken(uniq("fam"), clock)
+	fresh.UserID, fresh.ClientID, fresh.AuthTime = user, clients[0], clock.Now()
+	assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+}
+
+// runRevokeRace creates a family while the user's grants are revoked, 50
+// times: whatever the interleaving, the family is refused or revoked.
+func runRevokeRace(t *testing.T, s app.RefreshTokenStore, clock *Clock, revoke func(user string, at time.Time) error, client func(round int) string) {
+	ctx := context.Background()
+	for round := 0; round < 50; round++ {
+		user := uniq("user")
+		rt := refreshToken(uniq("fam"), clock)
+		rt.UserID, rt.ClientID, rt.AuthTime = user, client(round), clock.Now()
+		var createErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
+		go func() { defer wg.Done(); assert.NoError(t, revoke(user, clock.Now())) }()
+		wg.Wait()
+		if createErr != nil {
+			require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
+			continue
+		}
+		got, err := s.FindRefreshToken(ctx, rt.Hash)
+		require.NoError(t, err)
+		require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
+	}
 }
 
 // UserRefreshStore is a refresh token store that also revokes all of a
@@ -499,21 +520,9 @@ func RunUserRevocation(t *testing.T, newStore func(t *testing.T, clock *Clock) U
 	t.Run("a family authorized at or before the revocation and created after is refused", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		user := uniq("user")
-		authorized := clock.Now()
-		clock.Advance(time.Second)
-		require.NoError(t, s.RevokeUserTokens(ctx, user, clock.Now()))
-		for _, client := range []string{"app", "never-seen-app"} {
-			late := refreshToken(uniq("fam"), clock)
-			late.UserID, late.ClientID, late.AuthTime = user, client, authorized
-			assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked, client)
-			_, err := s.FindRefreshToken(ctx, late.Hash)
-			assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
-		}
-		clock.Advance(time.Second)
-		fresh := refreshToken(uniq("fam"), clock)
-		fresh.UserID, fresh.ClientID, fresh.AuthTime = user, "app", clock.Now()
-		assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+		runRevokedBeforeCreated(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserTokens(ctx, user, at)
+		}, "app", "never-seen-app")
 	})
 	t.Run("a revocation stamped ahead refuses families until then", func(t *testing.T) {
 		clock := NewClock()
@@ -535,24 +544,9 @@ func RunUserRevocation(t *testing.T, newStore func(t *testing.T, clock *Clock) U
 	t.Run("race: a family created while the user is revoked never survives", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		for round := 0; round < 50; round++ {
-			user := uniq("user")
-			rt := refreshToken(uniq("fam"), clock)
-			rt.UserID, rt.ClientID, rt.AuthTime = user, fmt.Sprintf("app-%d", round%3), clock.Now()
-			var createErr error
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
-			go func() { defer wg.Done(); assert.NoError(t, s.RevokeUserTokens(ctx, user, clock.Now())) }()
-			wg.Wait()
-			if createErr != nil {
-				require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
-				continue
-			}
-			got, err := s.FindRefreshToken(ctx, rt.Hash)
-			require.NoError(t, err)
-			require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
-		}
+		runRevokeRace(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserTokens(ctx, user, at)
+		}, func(round int) string { return fmt.Sprintf("app-%d", round%3) })
 	})
 }
 

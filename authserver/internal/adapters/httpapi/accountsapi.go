@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/schema"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -226,46 +227,42 @@ func handleEndSessions(sessions SessionKeeper, log *zap.Logger) http.Handler {
 // session, grant and token of the account has ended, the caller's session
 // too; sign in again with the new password.
 func handleChangePassword(accounts AccountKeeper, s apiSchemas, log *zap.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, ok := ownAccount(w, r, log, chi.URLParam(r, "id"))
-		if !ok {
-			return
-		}
-		var body struct {
-			Current string `json:"current_password"`
-			New     string `json:"new_password"`
-		}
-		if err := decodeAPIBody(r, s.passwordChange, &body); err != nil {
-			writeAPIError(w, r, log, err)
-			return
-		}
-		err := accounts.ChangePassword(r.Context(), app.PasswordChange{
+	type request struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	return accountChange(s.passwordChange, log, func(r *http.Request, caller domain.Session, body request) error {
+		return accounts.ChangePassword(r.Context(), app.PasswordChange{
 			UserID: caller.UserID, Current: body.Current, Updated: body.New, Source: sourceOf(r),
 		})
-		if err != nil {
-			writeAPIError(w, r, log, err)
-			return
-		}
-		writeNoContent(w)
 	})
 }
 
 // handleDeleteAccount is DELETE /api/accounts/{id} {"password"}: 204, and
 // the account is gone with everything it held.
 func handleDeleteAccount(accounts AccountKeeper, s apiSchemas, log *zap.Logger) http.Handler {
+	type request struct {
+		Password string `json:"password"`
+	}
+	return accountChange(s.accountClose, log, func(r *http.Request, caller domain.Session, body request) error {
+		return accounts.DeleteAccount(r.Context(), caller.UserID, body.Password, sourceOf(r))
+	})
+}
+
+// accountChange serves a change to the caller's own account, described by
+// a body of type T that passed s: 204 once change succeeds.
+func accountChange[T any](s *schema.Schema, log *zap.Logger, change func(r *http.Request, caller domain.Session, body T) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, ok := ownAccount(w, r, log, chi.URLParam(r, "id"))
 		if !ok {
 			return
 		}
-		var body struct {
-			Password string `json:"password"`
+		var body T
+		err := decodeAPIBody(r, s, &body)
+		if err == nil {
+			err = change(r, caller, body)
 		}
-		if err := decodeAPIBody(r, s.accountClose, &body); err != nil {
-			writeAPIError(w, r, log, err)
-			return
-		}
-		if err := accounts.DeleteAccount(r.Context(), caller.UserID, body.Password, sourceOf(r)); err != nil {
+		if err != nil {
 			writeAPIError(w, r, log, err)
 			return
 		}

@@ -5,6 +5,7 @@
 //
 //	srv, err := authserver.New(ctx, authserver.WithIssuer("https://id.example.com"))
 //	r.Mount("/oauth", srv.Handler())
+//	r.Mount("/api", srv.APIHandler())
 //	r.Handle("/.well-known/oauth-authorization-server", srv.MetadataHandler())
 //
 // Data lives in memory unless WithStores places it elsewhere: on stores of
@@ -29,6 +30,7 @@ import (
 type Server struct {
 	handler  http.Handler
 	metadata http.Handler
+	api      http.Handler
 	keys     *jwtkeys.KeySet
 	stores   Stores
 	fixtures *fixtureLoader
@@ -83,12 +85,12 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	handler, metadata, err := newHandlers(s, st, c, keys)
+	h, err := newHandlers(s, st, c, keys)
 	if err != nil {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{handler: handler, metadata: metadata, keys: keys, stores: st, fixtures: c.fixtures, stop: stop}
+	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, stop: stop}
 	srv.goBackground(func() {
 		keys.Run(bg, s.KeyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})
@@ -125,6 +127,11 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 // /jwks.json, /authorize) and the pages (/login, /signup, /logout, /account),
 // relative to where it is mounted.
 func (srv *Server) Handler() http.Handler { return srv.handler }
+
+// APIHandler serves the accounts and sessions API (/accounts,
+// /sessions: see the README), relative to where it is mounted, /api in
+// cmd/authserver. Its sessions are the pages' sessions.
+func (srv *Server) APIHandler() http.Handler { return srv.api }
 
 // MetadataHandler serves the RFC 8414 metadata document.
 func (srv *Server) MetadataHandler() http.Handler { return srv.metadata }

@@ -57,6 +57,7 @@ func start(t *testing.T, opts ...authserver.Option) *testServer {
 	t.Cleanup(func() { _ = srv.Close() })
 	r := chi.NewRouter()
 	r.Mount("/oauth", srv.Handler())
+	r.Mount("/api", srv.APIHandler())
 	r.Handle("/.well-known/oauth-authorization-server", srv.MetadataHandler())
 	ts.Config.Handler = r
 	ts.srv = srv

@@ -104,8 +104,9 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 }
 
 // newHandlers builds the use cases the settings ask for and the HTTP
-// handlers that serve them: the endpoints and pages, and the metadata.
-func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Handler, http.Handler, error) {
+// handlers that serve them: the endpoints and pages, the metadata, and the
+// accounts API.
+func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers, error) {
 	now := s.clock
 	minter := app.NewMinter(keys, st.RefreshTokens, app.TokenPolicy{
 		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
@@ -138,21 +139,28 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Han
 			Issuer: s.Issuer, BaseURL: s.baseURL, GrantTypes: tokens.GrantTypes(), ResponseTypes: []string{},
 		},
 	}
+	// Known-device cookies are the login page's; the API has no cookies.
+	var devices *app.DeviceCookies
+	if browser {
+		cookieKey := s.cookieKey
+		if cookieKey == nil {
+			cookieKey = []byte(rand.Text() + rand.Text())
+		}
+		devices = app.NewDeviceCookies(cookieKey, now)
+	}
+	accounts := app.NewAccounts(app.AccountsDeps{
+		Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
+		Devices: devices, Sessions: st.Sessions, DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
+		Lifetimes: app.SessionPolicy{TTL: s.SessionTTL, MaxTTL: s.MaxSessionTTL, PerUser: s.SessionsPerUser},
+		Consents:  st.Consents, Refresh: st.RefreshTokens, Revocations: st.Revocations, MaxAccessTTL: s.MaxAccessTTL,
+		Now: now, Audit: st.Audit,
+	})
 	if browser {
 		authz := app.NewAuthorizer(st.Clients, st.Consents, st.Codes, minter, app.AuthorizationPolicy{
 			Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit,
 		}, st.Audit, now)
 		deps.Authorizer = authz
-		cookieKey := s.cookieKey
-		if cookieKey == nil {
-			cookieKey = []byte(rand.Text() + rand.Text())
-		}
-		deps.Accounts = app.NewAccounts(app.AccountsDeps{
-			Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
-			Devices: app.NewDeviceCookies(cookieKey, now), Sessions: st.Sessions,
-			DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
-			SessionTTL: s.SessionTTL, Now: now, Audit: st.Audit,
-		})
+		deps.Accounts = accounts
 		deps.Grants = app.NewGrants(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
@@ -161,9 +169,21 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Han
 	}
 	handler, err := httpapi.NewHandler(deps)
 	if err != nil {
-		return nil, nil, fmt.Errorf("authserver: %w", err)
+		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handler, httpapi.NewMetadataHandler(deps), nil
+	api, err := httpapi.NewAPIHandler(httpapi.APIDeps{
+		Log: s.log, TrustedProxies: s.trustedProxies, Accounts: accounts, MaxBodyBytes: s.MaxBodyBytes, RateLimits: deps.RateLimits,
+	})
+	if err != nil {
+		return handlers{}, fmt.Errorf("authserver: %w", err)
+	}
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api}, nil
+}
+
+// handlers are what a server serves: the OAuth endpoints and pages, the
+// metadata document and the accounts API.
+type handlers struct {
+	oauth, metadata, api http.Handler
 }
 
 // newGrants returns the grants the settings offer, and whether the browser

@@ -69,8 +69,13 @@ type Settings struct {
 	Grants       []Grant
 	MaxBodyBytes int64
 	// CodeTTL is how long an authorization code lives, SessionTTL how
-	// long a browser stays signed in.
-	CodeTTL, SessionTTL time.Duration
+	// long a new session (a browser's, or the accounts API's) lasts, and
+	// MaxSessionTTL how long after it began one may be extended to last
+	// (PATCH /api/sessions/{id}).
+	CodeTTL, SessionTTL, MaxSessionTTL time.Duration
+	// SessionsPerUser caps a user's sessions: a new one beyond it ends the
+	// oldest.
+	SessionsPerUser int
 	// MinPassword and MaxPassword are a new password's length bounds.
 	MinPassword, MaxPassword int
 	// SweepInterval is how often expired entries are dropped.
@@ -102,6 +107,8 @@ func Defaults() Settings {
 		MaxBodyBytes:    64 << 10,
 		CodeTTL:         time.Minute,
 		SessionTTL:      12 * time.Hour,
+		MaxSessionTTL:   7 * 24 * time.Hour,
+		SessionsPerUser: 100,
 		MinPassword:     12,
 		MaxPassword:     256,
 		SweepInterval:   time.Minute,
@@ -417,6 +424,20 @@ func WithSessionLifetime(d time.Duration) Option {
 			return errors.New("WithSessionLifetime: must be positive")
 		}
 		s.SessionTTL = d
+		return nil
+	}
+}
+
+// WithSessionLimits sets how long after it began a session may be
+// extended to last (PATCH /api/sessions/{id}; at least the session
+// lifetime, which it is raised to if shorter) and how many sessions a user
+// keeps: a new one beyond perUser ends the oldest.
+func WithSessionLimits(maxLifetime time.Duration, perUser int) Option {
+	return func(s *settings) error {
+		if maxLifetime <= 0 || perUser < 1 {
+			return errors.New("WithSessionLimits: need a positive lifetime and at least one session per user")
+		}
+		s.MaxSessionTTL, s.SessionsPerUser = maxLifetime, perUser
 		return nil
 	}
 }

@@ -33,14 +33,16 @@ type (
 	// UserStore keeps user accounts.
 	UserStore = app.UserStore
 	// RefreshTokenStore keeps refresh tokens and their families, and
-	// revokes a user's grant to a client.
+	// revokes a user's grant to a client, or all of a user's grants.
 	RefreshTokenStore interface {
 		app.RefreshTokenStore
 		app.UserClientRevoker
+		app.UserRevoker
 	}
 	// RevocationStore remembers revoked access tokens until they expire.
 	RevocationStore = app.RevocationStore
-	// SessionStore keeps signed-in browser sessions.
+	// SessionStore keeps sessions: the login page's and the accounts
+	// API's.
 	SessionStore = app.SessionStore
 	// CodeStore keeps authorization codes and runs their redemption.
 	CodeStore = app.CodeStore
@@ -112,8 +114,10 @@ type (
 	User = domain.User
 	// RefreshToken is a stored refresh token (its hash, never the token).
 	RefreshToken = domain.RefreshToken
-	// Session is a signed-in browser.
+	// Session is a signed-in person: a browser's, or the accounts API's.
 	Session = domain.Session
+	// SessionDoor is how a session was opened.
+	SessionDoor = domain.SessionDoor
 	// AuthorizationCode is an issued code and its redemption state.
 	AuthorizationCode = domain.AuthorizationCode
 	// Consent is what a user let a client have.

@@ -33,6 +33,29 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// headless starts a headless Chromium of its own (browser is its path)
+// and returns a context that drives it, ended with the test and bounded
+// by five minutes, only against a hang: a loaded machine takes its time.
+func headless(t *testing.T, browser string, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoInheritEnv, chromedp.Env(childEnv(nil)...),
+	}, opts...)...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
 // TestBrowserSignIn runs the user-facing flow in a real headless Chromium
 // against the real binaries: sign in on the webapp, log in and consent on
 // the authserver, see the time; sign in again without being asked, and
@@ -81,23 +104,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 	startOn(t, "webapp", webLn, web)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoInheritEnv, chromedp.Env(childEnv(nil)...),
-		chromedp.WindowSize(900, 700),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	// Only against a hang: a loaded machine takes its time.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancelTimeout()
+	ctx := headless(t, browser, chromedp.WindowSize(900, 700))
 
 	shots := screenshotDir(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {

@@ -90,10 +90,16 @@ type Config struct {
 	} `json:"redis"`
 	// Browser is the authorization endpoint and the pages.
 	Browser struct {
-		CodeTTL           config.Duration `json:"code_ttl"`
-		SessionTTL        config.Duration `json:"session_ttl"`
-		MinPasswordLength int             `json:"min_password_length"`
-		MaxPasswordLength int             `json:"max_password_length"`
+		CodeTTL    config.Duration `json:"code_ttl"`
+		SessionTTL config.Duration `json:"session_ttl"`
+		// MaxSessionTTL caps how long after it began a session may be
+		// extended to last (PATCH /api/sessions/{id}).
+		MaxSessionTTL config.Duration `json:"max_session_ttl"`
+		// SessionsPerUser caps a user's sessions: a new one ends the
+		// oldest beyond it.
+		SessionsPerUser   int `json:"sessions_per_user"`
+		MinPasswordLength int `json:"min_password_length"`
+		MaxPasswordLength int `json:"max_password_length"`
 		// CookieKey signs the login page's known-device cookies: base64 of
 		// at least 32 random bytes, the same on every replica. Empty: a
 		// random key per process.
@@ -139,6 +145,8 @@ func defaultConfig() Config {
 	c.RateLimits.ClientRPS, c.RateLimits.ClientBurst = rl.Client.PerSecond, rl.Client.Burst
 	c.Browser.CodeTTL = config.Duration(d.CodeTTL)
 	c.Browser.SessionTTL = config.Duration(d.SessionTTL)
+	c.Browser.MaxSessionTTL = config.Duration(d.MaxSessionTTL)
+	c.Browser.SessionsPerUser = d.SessionsPerUser
 	c.Browser.MinPasswordLength, c.Browser.MaxPasswordLength = d.MinPassword, d.MaxPassword
 	sd := storage.Defaults()
 	c.Storage.Default = string(sd.Default)
@@ -259,6 +267,8 @@ const configSchema = `{
       "properties": {
         "code_ttl": ` + config.DurationSchema + `,
         "session_ttl": ` + config.DurationSchema + `,
+        "max_session_ttl": ` + config.DurationSchema + `,
+        "sessions_per_user": {"type": "integer", "minimum": 1, "maximum": 100000},
         "min_password_length": {"type": "integer", "minimum": 8, "maximum": 1024},
         "max_password_length": {"type": "integer", "minimum": 8, "maximum": 4096},
         "cookie_key": {"type": "string", "pattern": "^$|^[A-Za-z0-9+/_-]{43,}={0,2}$"}

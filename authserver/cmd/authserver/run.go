@@ -247,6 +247,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		authserver.WithGrants(grants(cfg.Grants)...),
 		authserver.WithCodeLifetime(cfg.Browser.CodeTTL.D()),
 		authserver.WithSessionLifetime(cfg.Browser.SessionTTL.D()),
+		authserver.WithSessionLimits(cfg.Browser.MaxSessionTTL.D(), cfg.Browser.SessionsPerUser),
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
 	)
 	key, err := cookieKey(cfg.Browser.CookieKey)
@@ -276,6 +277,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/oauth", srv.Handler())
+	r.Mount("/api", srv.APIHandler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
 	if env == "production" && cfg.Metrics.Public() {
 		log.Warn(httpserver.PublicMetricsWarning)

@@ -232,7 +232,7 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	require.NoError(t, err)
 	u := res.User
 	assert.NotEmpty(t, res.Device, "a known-device token for this browser")
-	token, err := w.accounts.StartSession(ctx, u.ID)
+	token, _, err := w.accounts.StartSession(ctx, u, app.SessionStart{Door: domain.DoorPage})
 	require.NoError(t, err)
 	s, err := w.accounts.Session(ctx, token)
 	require.NoError(t, err)
@@ -243,7 +243,7 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	_, err = w.accounts.Session(ctx, token)
 	assert.ErrorIs(t, err, app.ErrNoSession)
 
-	token, err = w.accounts.StartSession(ctx, u.ID)
+	token, _, err = w.accounts.StartSession(ctx, u, app.SessionStart{Door: domain.DoorPage})
 	require.NoError(t, err)
 	w.clock.Advance(time.Hour)
 	_, err = w.accounts.Session(ctx, token)
@@ -423,10 +423,11 @@ func TestRevokeThatFailsKeepsTheGrantListed(t *testing.T) {
 func TestEndAllSessions(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	first, err := w.accounts.StartSession(ctx, "u-alice")
+	alice := w.alice()
+	first, _, err := w.accounts.StartSession(ctx, alice, app.SessionStart{Door: domain.DoorPage})
 	require.NoError(t, err)
 	w.clock.Advance(time.Second)
-	second, err := w.accounts.StartSession(ctx, "u-alice")
+	second, _, err := w.accounts.StartSession(ctx, alice, app.SessionStart{Door: domain.DoorAPI})
 	require.NoError(t, err)
 	list, err := w.accounts.UserSessions(ctx, "u-alice")
 	require.NoError(t, err)

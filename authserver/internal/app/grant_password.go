@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/oauth2ref/authserver/internal/domain"
 )
@@ -48,14 +49,24 @@ func (g *PasswordGrant) Exchange(ctx context.Context, c domain.Client, req Token
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	// The issuance time comes before the password is checked (see
+	// Issuance.At): a password change that lands after the check stamps
+	// its revocation later, so it covers these tokens.
+	at := g.minter.now()
 	user, err := g.creds.check(ctx, username, req.Password, passwordKeys(username, req.Source))
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return g.minter.Mint(ctx, Issuance{
+	resp, err := g.minter.Mint(ctx, Issuance{
 		Client:  c,
 		UserID:  user.ID,
 		Scope:   scope,
 		Refresh: c.AllowsGrant(domain.GrantRefreshToken),
+		At:      at,
 	})
+	if errors.Is(err, domain.ErrRevoked) {
+		// The password changed, or the account closed, after the check.
+		return TokenResponse{}, errBadCredentials
+	}
+	return resp, err
 }

@@ -58,9 +58,15 @@ func grantKey(id string) string {
 }
 func consentKey(userID, clientID string) string { return "consent:" + userID + " " + clientID }
 
-// revocationIDs lists every id under which t may have been revoked.
+// revocationIDs lists every id under which t may have been revoked. A
+// token whose subject is its client (client_credentials, RFC 9068 §2.2)
+// has no user to be revoked with.
 func revocationIDs(t domain.AccessToken) []string {
-	return []string{jtiKey(t.ID), grantKey(t.GrantID), consentKey(t.Subject, t.ClientID)}
+	user := ""
+	if t.Subject != t.ClientID {
+		user = userKey(t.Subject)
+	}
+	return []string{jtiKey(t.ID), grantKey(t.GrantID), consentKey(t.Subject, t.ClientID), user}
 }
 
 // RefreshGrant is RFC 6749 §6 with rotation: each use returns a new refresh

@@ -35,6 +35,9 @@ type world struct {
 	grants   *app.Grants
 	clients  map[string]domain.Client
 	hasher   *countingHasher
+	minter   *app.Minter
+	decoy    string
+	text     app.TextRules
 }
 
 var cheap = hashing.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
@@ -134,15 +137,29 @@ func newWorld(t *testing.T) *world {
 		accounts: app.NewAccounts(app.AccountsDeps{
 			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
 			Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
-			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now, Audit: store,
+			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64},
+			Lifetimes: app.SessionPolicy{TTL: time.Hour, MaxTTL: 24 * time.Hour, PerUser: 5},
+			Consents:  store, Refresh: store, Revocations: store, MaxAccessTTL: time.Hour,
+			Now: clock.Now, Wait: func(time.Duration) {}, Audit: store,
 		}),
 		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
 		clients: clients,
 		hasher:  hasher,
+		minter:  minter,
+		decoy:   decoy,
+		text:    precis.Rules{},
 	}
 }
 
 func (w *world) client(id string) domain.Client { return w.clients[id] }
+
+// alice is the demo user as stored now.
+func (w *world) alice() domain.User {
+	w.t.Helper()
+	u, err := w.store.FindUser(context.Background(), "u-alice")
+	require.NoError(w.t, err)
+	return u
+}
 
 // exchange runs a token request for an already-authenticated client.
 func (w *world) exchange(clientID string, req app.TokenRequest) (app.TokenResponse, error) {

@@ -37,6 +37,11 @@ const (
 	LimitClient        LimitKind = "client"
 	LimitClientSource  LimitKind = "client-src"
 	LimitClientsSource LimitKind = "clients-src"
+	// LimitSessionSource counts one source presenting bearer session
+	// tokens of the accounts API that name no active session. A token
+	// carries 256 bits, so guessing one is hopeless anyway; the counter
+	// makes trying cost as much as guessing a password does.
+	LimitSessionSource LimitKind = "sess-src"
 )
 
 // LimitKey is one counter: its kind and what it counts, e.g. the account
@@ -101,7 +106,7 @@ func (p LimitPolicy) Rule(k LimitKind) domain.Throttle {
 		return r
 	case LimitAccount, LimitClient:
 		return p.Account
-	case LimitSource, LimitClientsSource:
+	case LimitSource, LimitClientsSource, LimitSessionSource:
 		return p.Source
 	}
 	return domain.Throttle{}

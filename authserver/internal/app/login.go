@@ -17,6 +17,16 @@ type UserStore interface {
 	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
 	// to another user.
 	SaveUser(ctx context.Context, u domain.User) error
+	// UpdateUser runs update on the user with the given id, as one atomic
+	// step: if update returns nil, what it left in u is saved (an id it
+	// changed is ignored); if it returns an error, nothing changes and
+	// UpdateUser returns it. Of concurrent updates of one user, each sees
+	// the outcome of those before it. domain.ErrNotFound if there is no
+	// such user, domain.ErrConflict if the new username is another's.
+	UpdateUser(ctx context.Context, id string, update func(u *domain.User) error) error
+	// DeleteUser deletes the user with the given id; domain.ErrNotFound if
+	// there is none (of concurrent deletions, one succeeds).
+	DeleteUser(ctx context.Context, id string) error
 }
 
 // PasswordHasher hashes new passwords.
@@ -34,17 +44,32 @@ type PasswordPolicy struct {
 	MaxLength int
 }
 
-// Accounts signs people in and up, and keeps their browser sessions.
+// Accounts signs people in and up, keeps their sessions (the login page's
+// and the accounts API's: one model), and changes and closes accounts.
 type Accounts struct {
-	creds      credentialChecker
-	devices    *DeviceCookies
-	users      UserStore
-	hasher     PasswordHasher
-	sessions   SessionStore
-	policy     PasswordPolicy
-	sessionTTL time.Duration
-	now        Clock
-	audit      auditor
+	creds    credentialChecker
+	devices  *DeviceCookies
+	users    UserStore
+	hasher   PasswordHasher
+	sessions SessionStore
+	ends     userEnds
+	policy   PasswordPolicy
+	lives    SessionPolicy
+	now      Clock
+	wait     func(time.Duration)
+	audit    auditor
+}
+
+// SessionPolicy is how long sessions live and how many a user keeps.
+type SessionPolicy struct {
+	// TTL is a new session's lifetime.
+	TTL time.Duration
+	// MaxTTL caps how long after it began a session may be extended to
+	// live (PATCH /api/sessions/{id}); at least TTL.
+	MaxTTL time.Duration
+	// PerUser caps a user's sessions: a new one beyond it ends the oldest,
+	// so that signing in again and again fills no store.
+	PerUser int
 }
 
 // AccountsDeps are what Accounts needs.
@@ -55,31 +80,57 @@ type AccountsDeps struct {
 	Limiter   Limiter
 	Text      TextRules
 	// Devices issue and check known-device cookies; nil turns them off.
-	Devices    *DeviceCookies
-	Sessions   SessionStore
-	DecoyHash  string
-	Policy     PasswordPolicy
-	SessionTTL time.Duration
-	Now        Clock
-	Audit      AuditLog // may be nil
+	Devices   *DeviceCookies
+	Sessions  SessionStore
+	DecoyHash string
+	Policy    PasswordPolicy
+	Lifetimes SessionPolicy
+	// What a password change or a closed account takes down: the user's
+	// grants (Consents), refresh tokens (Refresh), access tokens and codes
+	// (Revocations, for up to MaxAccessTTL).
+	Consents     ConsentStore
+	Refresh      UserRevoker
+	Revocations  RevocationStore
+	MaxAccessTTL time.Duration
+	Now          Clock
+	// Wait pauses a password change until the next whole second (see
+	// ChangePassword); nil is time.Sleep.
+	Wait  func(time.Duration)
+	Audit AuditLog // may be nil
 }
 
 // NewAccounts returns Accounts.
 func NewAccounts(d AccountsDeps) *Accounts {
+	wait := d.Wait
+	if wait == nil {
+		wait = time.Sleep
+	}
+	lives := d.Lifetimes
+	lives.MaxTTL = max(lives.MaxTTL, lives.TTL)
+	if lives.PerUser < 1 {
+		lives.PerUser = DefaultSessionsPerUser
+	}
 	return &Accounts{
 		creds: newCredentialChecker(Credentials{
 			Users: d.Users, Passwords: d.Passwords, Limiter: d.Limiter, Text: d.Text, DecoyHash: d.DecoyHash,
 		}),
-		devices:    d.Devices,
-		users:      d.Users,
-		hasher:     d.Hasher,
-		sessions:   d.Sessions,
-		policy:     d.Policy,
-		sessionTTL: d.SessionTTL,
-		now:        d.Now,
-		audit:      auditor{log: d.Audit, now: d.Now},
+		devices:  d.Devices,
+		users:    d.Users,
+		hasher:   d.Hasher,
+		sessions: d.Sessions,
+		ends: userEnds{
+			sessions: d.Sessions, consents: d.Consents, refresh: d.Refresh, revocations: d.Revocations, maxTTL: d.MaxAccessTTL,
+		},
+		policy: d.Policy,
+		lives:  lives,
+		now:    d.Now,
+		wait:   wait,
+		audit:  auditor{log: d.Audit, now: d.Now},
 	}
 }
+
+// DefaultSessionsPerUser is SessionPolicy.PerUser when none is set.
+const DefaultSessionsPerUser = 100
 
 // LoginAttempt is a username and password typed into the login page.
 type LoginAttempt struct {
@@ -140,14 +191,79 @@ func (a *Accounts) login(ctx context.Context, at LoginAttempt) (LoginResult, err
 	return res, nil
 }
 
-// StartSession opens a session for the user and returns the cookie token.
-func (a *Accounts) StartSession(ctx context.Context, userID string) (string, error) {
+// SessionStart says where a new session comes from.
+type SessionStart struct {
+	Door domain.SessionDoor
+	// Source is the client address, UserAgent its User-Agent header.
+	Source, UserAgent string
+}
+
+// StartSession opens a session for u, just signed in or up, and returns
+// its token (for the cookie, or the bearer token of the API) and the
+// session.
+//
+// Once the session is stored, the user is read again: if the account was
+// closed or its password changed since u was read (a sign-in checked
+// against the old password, racing the change), the session is ended at
+// once and the sign-in refused. Either the read sees the change, or the
+// session was stored before the change ended every session.
+func (a *Accounts) StartSession(ctx context.Context, u domain.User, from SessionStart) (string, domain.Session, error) {
 	now := a.now()
 	token := newOpaqueToken()
-	err := a.sessions.CreateSession(ctx, domain.Session{
-		Hash: HashToken(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(a.sessionTTL),
-	})
-	return token, err
+	sess := domain.Session{
+		Hash: HashToken(token), UserID: u.ID, Door: from.Door, Source: from.Source, UserAgent: cutUserAgent(from.UserAgent),
+		CreatedAt: now, ExpiresAt: now.Add(a.lives.TTL),
+	}
+	if err := a.sessions.CreateSession(ctx, sess); err != nil {
+		return "", domain.Session{}, err
+	}
+	cur, err := a.users.FindUser(ctx, u.ID)
+	if err != nil || cur.PasswordHash != u.PasswordHash {
+		_ = a.sessions.DeleteSession(context.WithoutCancel(ctx), sess.Hash) // best effort: err says why
+		if err == nil || errors.Is(err, domain.ErrNotFound) {
+			err = errSignInAgain
+		}
+		return "", domain.Session{}, err
+	}
+	a.trimSessions(ctx, u.ID, sess.Hash)
+	return token, sess, nil
+}
+
+var errSignInAgain = domain.Errorf(domain.InvalidGrant, "the account changed while signing in; sign in again")
+
+// trimSessions ends the user's oldest sessions beyond the policy's cap,
+// never keep. Best effort: a session it fails to end is ended by the next
+// sign-in, or when it expires.
+func (a *Accounts) trimSessions(ctx context.Context, userID, keep string) {
+	list, err := a.sessions.ListUserSessions(ctx, userID)
+	if err != nil {
+		return
+	}
+	for _, s := range list {
+		if len(list) <= a.lives.PerUser {
+			return
+		}
+		if s.Hash == keep {
+			continue
+		}
+		if a.sessions.DeleteSession(ctx, s.Hash) != nil {
+			return
+		}
+		list = list[1:]
+	}
+}
+
+// cutUserAgent bounds a User-Agent to domain.MaxUserAgentBytes, at a
+// character boundary.
+func cutUserAgent(ua string) string {
+	if len(ua) <= domain.MaxUserAgentBytes {
+		return ua
+	}
+	ua = ua[:domain.MaxUserAgentBytes]
+	for len(ua) > 0 && !utf8.ValidString(ua) {
+		ua = ua[:len(ua)-1]
+	}
+	return ua
 }
 
 // ErrNoSession means the cookie names no active session.
@@ -184,24 +300,15 @@ func (a *Accounts) User(ctx context.Context, id string) (domain.User, error) {
 func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) (domain.User, error) {
 	username, err := a.creds.username(rawUsername)
 	if err != nil || utf8.RuneCountInString(username) < 3 {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "a username has 3 to %d bytes: letters, digits and symbols, no spaces", MaxUsernameBytes)
+		return domain.User{}, domain.FieldErrorf(FieldUsername, domain.InvalidRequest,
+			"a username has 3 to %d bytes: letters, digits and symbols, no spaces", MaxUsernameBytes)
 	}
-	password, err := a.creds.Text.Password(rawPassword)
+	password, err := a.newPassword(FieldPassword, username, rawPassword)
 	if err != nil {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password has characters that are not allowed in one")
-	}
-	n := utf8.RuneCountInString(password)
-	if n < a.policy.MinLength {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password must have at least %d characters", a.policy.MinLength)
-	}
-	if n > a.policy.MaxLength {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password must have at most %d characters", a.policy.MaxLength)
-	}
-	if folded, err := a.creds.Text.Username(password); password == username || (err == nil && folded == username) {
-		return domain.User{}, domain.Errorf(domain.InvalidRequest, "the password must not be the username")
+		return domain.User{}, err
 	}
 	if _, err := a.users.FindUserByUsername(ctx, username); err == nil {
-		return domain.User{}, errUsernameTaken
+		return domain.User{}, ErrUsernameTaken
 	} else if !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, err
 	}
@@ -212,7 +319,7 @@ func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) 
 	now := a.now()
 	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := a.users.SaveUser(ctx, u); errors.Is(err, domain.ErrConflict) {
-		return domain.User{}, errUsernameTaken // taken between the check and the save
+		return domain.User{}, ErrUsernameTaken // taken between the check and the save
 	} else if err != nil {
 		return domain.User{}, err
 	}
@@ -220,4 +327,35 @@ func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) 
 	return u, nil
 }
 
-var errUsernameTaken = domain.Errorf(domain.InvalidRequest, "that username is taken")
+// newPassword returns the prepared form of a new password for username,
+// or why the policy refuses it, as an error of field.
+func (a *Accounts) newPassword(field, username, raw string) (string, error) {
+	password, err := a.creds.Text.Password(raw)
+	if err != nil {
+		return "", domain.FieldErrorf(field, domain.InvalidRequest, "the password has characters that are not allowed in one")
+	}
+	n := utf8.RuneCountInString(password)
+	if n < a.policy.MinLength {
+		return "", domain.FieldErrorf(field, domain.InvalidRequest, "the password must have at least %d characters", a.policy.MinLength)
+	}
+	if n > a.policy.MaxLength {
+		return "", domain.FieldErrorf(field, domain.InvalidRequest, "the password must have at most %d characters", a.policy.MaxLength)
+	}
+	if folded, err := a.creds.Text.Username(password); password == username || (err == nil && folded == username) {
+		return "", domain.FieldErrorf(field, domain.InvalidRequest, "the password must not be the username")
+	}
+	return password, nil
+}
+
+// The names of the inputs the account use cases may refuse, as their
+// errors' Field (domain.FieldError).
+const (
+	FieldUsername        = "username"
+	FieldPassword        = "password"
+	FieldCurrentPassword = "current_password"
+	FieldNewPassword     = "new_password"
+	FieldExpiresAt       = "expires_at"
+)
+
+// ErrUsernameTaken means another account has that name.
+var ErrUsernameTaken = domain.FieldErrorf(FieldUsername, domain.InvalidRequest, "that username is taken")

@@ -28,6 +28,11 @@ type SessionStore interface {
 	// that has expired may stay until the store reclaims it (it is never
 	// active again). A user without any is not an error.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// ExtendSession sets the expiry of the session stored under hash, in
+	// one atomic step that finds it still there and active by the store's
+	// clock; else domain.ErrNotFound, and nothing is written: a session
+	// ended meanwhile stays ended.
+	ExtendSession(ctx context.Context, hash string, expiresAt time.Time) error
 }
 
 // CodeStore keeps authorization codes, by hash, and runs their two-phase
@@ -79,6 +84,16 @@ type ConsentStore interface {
 type UserClientRevoker interface {
 	// RevokeUserClientTokens revokes the user's grant to the client as of at.
 	RevokeUserClientTokens(ctx context.Context, userID, clientID string, at time.Time) error
+}
+
+// UserRevoker revokes everything a user granted, at the refresh token
+// store: every family of every client, and, in the same atomic step, every
+// family authorized at or before at that is created later (an exchange of
+// an older code, or a password grant checked before the password changed,
+// still under way).
+type UserRevoker interface {
+	// RevokeUserTokens revokes the user's grants to every client as of at.
+	RevokeUserTokens(ctx context.Context, userID string, at time.Time) error
 }
 
 // revokeFor is how long a revocation mark must last: until every token it

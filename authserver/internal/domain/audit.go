@@ -31,6 +31,9 @@ const (
 	AuditSessionsEnded  AuditType = "sessions.ended"
 	AuditClientChanged  AuditType = "client.changed"
 	AuditUserChanged    AuditType = "user.changed"
+	AuditUserDeleted    AuditType = "user.deleted"
+	AuditSessionStarted AuditType = "session.started"
+	AuditSessionChanged AuditType = "session.changed"
 )
 
 // AuditOutcome is whether the action succeeded.

@@ -1,18 +1,63 @@
 package domain
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
 
-// Session is a signed-in browser. The cookie holds a random token; only its
-// hash is stored, so a leaked table opens no session.
+// Session is a signed-in person: a browser holding the token in a cookie,
+// or a program holding it as a bearer token of the accounts API. Both are
+// one model, listed and ended together. Only the token's hash is stored, so
+// a leaked table opens no session.
 type Session struct {
-	Hash      string
-	UserID    string
+	Hash   string
+	UserID string
+	// Door is how the session was opened; empty for sessions stored
+	// before doors were recorded, which were all the login page's.
+	Door SessionDoor
+	// Source is the client address that opened the session, UserAgent
+	// the User-Agent it sent (cut to MaxUserAgentBytes): where the person
+	// is, for them to recognise on the account page.
+	Source    string
+	UserAgent string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
 
+// SessionDoor is the way a session was opened.
+type SessionDoor string
+
+// The doors.
+const (
+	// DoorPage: the login or sign-up page; the browser holds the token in
+	// a cookie.
+	DoorPage SessionDoor = "page"
+	// DoorAPI: POST /api/sessions; the program holds a bearer token.
+	DoorAPI SessionDoor = "api"
+)
+
+// MaxUserAgentBytes bounds the User-Agent a session keeps: enough to tell
+// browsers apart, not a place to store what a client chooses to send.
+const MaxUserAgentBytes = 200
+
 // Active reports whether the session may be used at now.
 func (s *Session) Active(now time.Time) bool { return now.Before(s.ExpiresAt) }
+
+// ID names the session where it is listed and ended (the account page,
+// /api/sessions/{id}). It is derived from the hash, so it needs no storage
+// of its own, and it is one-way: knowing it helps neither to find the
+// token nor the hash a store keys the session by.
+func (s *Session) ID() string { return SessionID(s.Hash) }
+
+// SessionID is the ID of the session stored under hash.
+func SessionID(hash string) string {
+	sum := sha256.Sum256([]byte("session id\x00" + hash))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// SessionIDLength is the length of every session ID: 16 bytes, base64url.
+const SessionIDLength = 22
 
 // PKCE code challenge methods (RFC 7636 §4.2).
 const (

@@ -63,6 +63,26 @@ func CodeOf(err error) ErrorCode {
 	return ""
 }
 
+// FieldError is a protocol error caused by one field of the input, which
+// the JSON API names in its answer; errors.As finds the *Error inside, so
+// an edge that has no use for the field answers it as any other.
+type FieldError struct {
+	// Field is the input's name for it, e.g. "password".
+	Field string
+	Err   *Error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the protocol error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// FieldErrorf returns a *FieldError of field with code and a formatted
+// description.
+func FieldErrorf(field string, code ErrorCode, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Err: Errorf(code, format, args...)}
+}
+
 // Storage sentinels. Stores translate their drivers' errors into these so the
 // use cases never see a driver.
 var (

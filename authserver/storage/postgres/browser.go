@@ -15,24 +15,31 @@ import (
 
 // CreateSession stores sess, replacing any session with its hash.
 func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
-	_, err := s.exec(ctx, `INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (hash) DO UPDATE SET user_id = EXCLUDED.user_id,
+	_, err := s.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (hash) DO UPDATE SET user_id = EXCLUDED.user_id, door = EXCLUDED.door,
+			source = EXCLUDED.source, user_agent = EXCLUDED.user_agent,
 			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
-		sess.Hash, sess.UserID, sess.CreatedAt, sess.ExpiresAt)
+		sess.Hash, sess.UserID, string(sess.Door), sess.Source, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt)
 	return err
 }
+
+const sessionColumns = `hash, user_id, door, source, user_agent, created_at, expires_at`
 
 // FindSession returns the session stored under hash, expired or not, as the
 // memory store does; the caller judges Active.
 func (s *Store) FindSession(ctx context.Context, hash string) (domain.Session, error) {
-	return queryOne(ctx, s, scanSession, `SELECT hash, user_id, created_at, expires_at FROM sessions WHERE hash = $1`, hash)
+	return queryOne(ctx, s, scanSession, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash)
 }
 
 func scanSession(r row) (domain.Session, error) {
-	var sess domain.Session
-	if err := r.Scan(&sess.Hash, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt); err != nil {
+	var (
+		sess domain.Session
+		door string
+	)
+	if err := r.Scan(&sess.Hash, &sess.UserID, &door, &sess.Source, &sess.UserAgent, &sess.CreatedAt, &sess.ExpiresAt); err != nil {
 		return domain.Session{}, err
 	}
+	sess.Door = domain.SessionDoor(door)
 	sess.CreatedAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.ExpiresAt)
 	return sess, nil
 }
@@ -43,10 +50,20 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	return err
 }
 
+// ExtendSession sets the expiry of an active session in one statement;
+// domain.ErrNotFound if no active session has that hash.
+func (s *Store) ExtendSession(ctx context.Context, hash string, expiresAt time.Time) error {
+	n, err := s.exec(ctx, `UPDATE sessions SET expires_at = $2 WHERE hash = $1 AND expires_at > $3`, hash, expiresAt, s.now())
+	if err == nil && n == 0 {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
 // ListUserSessions returns the user's active sessions, oldest first, by the
 // user_id index.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
-	return queryAll(ctx, s, scanSession, `SELECT hash, user_id, created_at, expires_at FROM sessions
+	return queryAll(ctx, s, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, hash`, userID, s.now())
 }
 

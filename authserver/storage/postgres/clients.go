@@ -184,6 +184,38 @@ const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3,
 		password_hash = EXCLUDED.password_hash,
 		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
+// UpdateUser locks the user's row, runs update on it and writes the result,
+// in one transaction (see app.UserStore).
+func (s *Store) UpdateUser(ctx context.Context, id string, update func(u *domain.User) error) error {
+	var refused error
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := update(&u); err != nil {
+			refused = err
+			return errRollback
+		}
+		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, created_at = $4, updated_at = $5 WHERE id = $1`,
+			id, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		return err
+	})
+	if refused != nil {
+		return refused
+	}
+	return err
+}
+
+// DeleteUser deletes the user's row; domain.ErrNotFound if there is none.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	n, err := s.exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err == nil && n == 0 {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
 // ownName reports whether err is the username's unique index tripped by
 // a concurrent insert of this very user, which a second try turns into an
 // update.

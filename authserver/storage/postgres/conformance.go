@@ -16,6 +16,7 @@ var (
 	_ app.CodeStore         = (*Store)(nil)
 	_ app.ConsentStore      = (*Store)(nil)
 	_ app.UserClientRevoker = (*Store)(nil)
+	_ app.UserRevoker       = (*Store)(nil)
 	_ app.AuditLog          = (*Store)(nil)
 	_ jwtkeys.Store         = (*Store)(nil)
 	_ app.Limiter           = (*Limiter)(nil)

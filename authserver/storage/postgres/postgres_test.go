@@ -179,6 +179,11 @@ func TestConformance(t *testing.T) {
 			return newStore(t, c)
 		})
 	})
+	t.Run("user revocation", func(t *testing.T) {
+		storagetest.RunUserRevocation(t, func(t *testing.T, c *storagetest.Clock) storagetest.UserRefreshStore {
+			return newStore(t, c)
+		})
+	})
 	t.Run("audit", func(t *testing.T) {
 		storagetest.RunAudit(t, func(t *testing.T) storagetest.AuditStore { return newStore(t, storagetest.NewClock()) })
 	})

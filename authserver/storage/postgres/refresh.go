@@ -63,18 +63,26 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t domain.RefreshToken) e
 	var refused error
 	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if t.UserID != "" {
-			// An upsert, not a SELECT ... FOR SHARE of a row inserted if
+			// Upserts, not a SELECT ... FOR SHARE of a row inserted if
 			// missing: the row always comes back, even if Sweep deleted it
-			// in between.
-			var grantRevoked *time.Time
+			// in between. The user's row first, then the grant's, in the
+			// order every transaction takes them.
+			var userRevoked, grantRevoked *time.Time
+			if err := tx.QueryRow(ctx, `INSERT INTO refresh_users (user_id) VALUES ($1)
+				ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
+				RETURNING revoked_at`, t.UserID).Scan(&userRevoked); err != nil {
+				return err
+			}
 			if err := tx.QueryRow(ctx, `INSERT INTO refresh_grants (user_id, client_id) VALUES ($1, $2)
 				ON CONFLICT (user_id, client_id) DO UPDATE SET user_id = EXCLUDED.user_id
 				RETURNING revoked_at`, t.UserID, t.ClientID).Scan(&grantRevoked); err != nil {
 				return err
 			}
-			if grantRevoked != nil && !t.AuthTime.After(*grantRevoked) {
-				refused = domain.ErrRevoked
-				return errRollback
+			for _, at := range []*time.Time{userRevoked, grantRevoked} {
+				if at != nil && !t.AuthTime.After(*at) {
+					refused = domain.ErrRevoked
+					return errRollback
+				}
 			}
 		}
 		var revoked bool
@@ -164,6 +172,25 @@ func (s *Store) RevokeUserClientTokens(ctx context.Context, userID, clientID str
 		}
 		_, err := tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $3
 			WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`, userID, clientID, s.now())
+		return err
+	})
+}
+
+// RevokeUserTokens records the revocation of everything the user granted
+// and revokes every family of theirs, in one transaction. The first
+// statement locks the user's row, so a family being created for the user
+// (which holds the row too) has committed before the second statement
+// looks for families, and is found.
+func (s *Store) RevokeUserTokens(ctx context.Context, userID string, at time.Time) error {
+	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO refresh_users (user_id, revoked_at) VALUES ($1, $2)
+			ON CONFLICT (user_id) DO UPDATE
+				SET revoked_at = GREATEST(refresh_users.revoked_at, EXCLUDED.revoked_at)`,
+			userID, at); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $2
+			WHERE user_id = $1 AND revoked_at IS NULL`, userID, s.now())
 		return err
 	})
 }

@@ -26,6 +26,7 @@ func (s *Store) Sweep(ctx context.Context) error {
 		// A grant row is only a lock and a mark; a mark matters while a code
 		// issued before it could still be exchanged.
 		{"refresh_grants", "revoked_at IS NULL OR revoked_at <= $1::timestamptz - interval '10 minutes'"},
+		{"refresh_users", "revoked_at IS NULL OR revoked_at <= $1::timestamptz - interval '10 minutes'"},
 		{"revocations", "keep_until <= $1"},
 		{"sessions", "expires_at <= $1"},
 		{"auth_codes", "expires_at <= $1"},

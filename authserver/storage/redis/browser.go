@@ -38,9 +38,14 @@ end
 return 1
 `)
 
+// sessionRecord is a session as stored. Records written before doors
+// were recorded have no door, source or user agent: the login page's.
 type sessionRecord struct {
 	Hash      string    `json:"hash"`
 	UserID    string    `json:"user_id"`
+	Door      string    `json:"door,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -48,7 +53,10 @@ type sessionRecord struct {
 // CreateSession stores sess, replacing any session with its hash, with a
 // TTL up to its expiry.
 func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
-	v, err := json.Marshal(sessionRecord{Hash: sess.Hash, UserID: sess.UserID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
+	v, err := json.Marshal(sessionRecord{
+		Hash: sess.Hash, UserID: sess.UserID, Door: string(sess.Door), Source: sess.Source, UserAgent: sess.UserAgent,
+		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+	})
 	if err != nil {
 		return fmt.Errorf("redis: encoding session: %w", err)
 	}
@@ -75,7 +83,62 @@ func decodeSession(v []byte) (domain.Session, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return domain.Session{}, fmt.Errorf("redis: decoding session: %w", err)
 	}
-	return domain.Session{Hash: r.Hash, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}, nil
+	return domain.Session{
+		Hash: r.Hash, UserID: r.UserID, Door: domain.SessionDoor(r.Door), Source: r.Source, UserAgent: r.UserAgent,
+		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+	}, nil
+}
+
+// extendSessionScript sets a stored session's expiry, in one step: its
+// record's expires_at (ARGV[2], as Go writes it), its TTL (ARGV[3], in
+// milliseconds) and its score in its user's set KEYS[2] (ARGV[4], Unix
+// milliseconds), stretching the set's TTL if it must outlive the session.
+// The record must still be user ARGV[1]'s. A session that is gone, by
+// DeleteSession or its TTL, stays gone: 0.
+var extendSessionScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+	return 0
+end
+local rec = cjson.decode(cur)
+if rec.user_id ~= ARGV[1] then
+	return 0
+end
+rec.expires_at = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(rec), 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], 'XX', ARGV[4], rec.hash)
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then
+	redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+`)
+
+// ExtendSession reads the session for its user, then sets its expiry in
+// one script that finds it still there and still that user's;
+// domain.ErrNotFound if it is gone or expired.
+func (s *Store) ExtendSession(ctx context.Context, hash string, expiresAt time.Time) error {
+	sess, err := s.FindSession(ctx, hash)
+	if err != nil {
+		return err
+	}
+	if !sess.Active(s.now()) {
+		return domain.ErrNotFound
+	}
+	at, err := expiresAt.UTC().MarshalText()
+	if err != nil {
+		return fmt.Errorf("redis: encoding expiry: %w", err)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	n, err := extendSessionScript.Run(ctx, s.client, []string{s.sessionKey(hash), s.userSessionsKey(sess.UserID)},
+		sess.UserID, string(at), s.ttlUntil(expiresAt).Milliseconds(), expiresAt.UnixMilli()).Int()
+	if err != nil {
+		return mapErr(err)
+	}
+	if n == 0 {
+		return domain.ErrNotFound
+	}
+	return nil
 }
 
 // DeleteSession deletes a session; deleting one that is not there is fine.

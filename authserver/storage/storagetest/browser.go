@@ -19,7 +19,8 @@ func RunSessions(t *testing.T, newStore func(t *testing.T, clock *Clock) app.Ses
 	ctx := context.Background()
 	clock := NewClock()
 	s := newStore(t, clock)
-	sess := domain.Session{Hash: uniq("sess"), UserID: "u1", CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	sess := domain.Session{Hash: uniq("sess"), UserID: "u1", Door: domain.DoorAPI, Source: "2001:db8::7",
+		UserAgent: "curl/8.5.0 \u00e9", CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
 	require.NoError(t, s.CreateSession(ctx, sess))
 	got, err := s.FindSession(ctx, sess.Hash)
 	require.NoError(t, err)
@@ -33,6 +34,8 @@ func RunSessions(t *testing.T, newStore func(t *testing.T, clock *Clock) app.Ses
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 
 	t.Run("a user's sessions", func(t *testing.T) { runUserSessions(t, newStore) })
+	t.Run("extend", func(t *testing.T) { runExtendSession(t, newStore) })
+	t.Run("race: extending while the session ends never brings it back", func(t *testing.T) { runExtendRace(t, newStore) })
 	t.Run("ending a user's sessions while more start", func(t *testing.T) { runUserSessionsRace(t, newStore) })
 }
 
@@ -147,6 +150,81 @@ func runUserSessionsRace(t *testing.T, newStore func(t *testing.T, clock *Clock)
 	for _, h := range hashes {
 		_, err := s.FindSession(ctx, h)
 		assert.ErrorIs(t, err, domain.ErrNotFound)
+	}
+}
+
+func runExtendSession(t *testing.T, newStore func(t *testing.T, clock *Clock) app.SessionStore) {
+	ctx := context.Background()
+	clock := NewClock()
+	s := newStore(t, clock)
+	user := uniq("frank")
+	sess := domain.Session{Hash: uniq("sess"), UserID: user, Door: domain.DoorPage, Source: "192.0.2.1", UserAgent: "Firefox/1 \u00e9 <\"x\">",
+		CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	require.NoError(t, s.CreateSession(ctx, sess))
+
+	later := clock.Now().Add(3 * time.Hour)
+	require.NoError(t, s.ExtendSession(ctx, sess.Hash, later))
+	want := sess
+	want.ExpiresAt = later
+	got, err := s.FindSession(ctx, sess.Hash)
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "only the expiry changed")
+
+	clock.Advance(2 * time.Hour) // past the old expiry, before the new one
+	list, err := s.ListUserSessions(ctx, user)
+	require.NoError(t, err)
+	assert.Equal(t, []domain.Session{want}, list, "listed until its new expiry")
+
+	sooner := clock.Now().Add(time.Minute)
+	require.NoError(t, s.ExtendSession(ctx, sess.Hash, sooner), "an expiry may come sooner")
+	got, err = s.FindSession(ctx, sess.Hash)
+	require.NoError(t, err)
+	assert.Equal(t, sooner, got.ExpiresAt)
+
+	clock.Advance(2 * time.Minute)
+	assert.ErrorIs(t, s.ExtendSession(ctx, sess.Hash, clock.Now().Add(time.Hour)), domain.ErrNotFound, "an expired session stays over")
+	if got, err := s.FindSession(ctx, sess.Hash); err == nil {
+		assert.False(t, got.Active(clock.Now()))
+	}
+
+	gone := domain.Session{Hash: uniq("sess"), UserID: user, CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	require.NoError(t, s.CreateSession(ctx, gone))
+	require.NoError(t, s.DeleteSession(ctx, gone.Hash))
+	assert.ErrorIs(t, s.ExtendSession(ctx, gone.Hash, clock.Now().Add(2*time.Hour)), domain.ErrNotFound, "an ended session stays ended")
+	_, err = s.FindSession(ctx, gone.Hash)
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+	assert.ErrorIs(t, s.ExtendSession(ctx, uniq("never"), clock.Now().Add(time.Hour)), domain.ErrNotFound)
+}
+
+// runExtendRace extends a session 50 times at once while it is ended:
+// once the end is acknowledged, the session is gone for good.
+func runExtendRace(t *testing.T, newStore func(t *testing.T, clock *Clock) app.SessionStore) {
+	ctx := context.Background()
+	clock := NewClock()
+	s := newStore(t, clock)
+	for round := 0; round < 5; round++ {
+		sess := domain.Session{Hash: uniq("sess"), UserID: uniq("gina"), CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+		require.NoError(t, s.CreateSession(ctx, sess))
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i == 25 {
+					assert.NoError(t, s.DeleteSession(ctx, sess.Hash))
+					return
+				}
+				if err := s.ExtendSession(ctx, sess.Hash, clock.Now().Add(time.Duration(i+2)*time.Hour)); err != nil {
+					assert.ErrorIs(t, err, domain.ErrNotFound)
+				}
+			}()
+		}
+		wg.Wait()
+		_, err := s.FindSession(ctx, sess.Hash)
+		require.ErrorIs(t, err, domain.ErrNotFound, "round %d: the ended session came back", round)
+		list, err := s.ListUserSessions(ctx, sess.UserID)
+		require.NoError(t, err)
+		require.Empty(t, list, "round %d", round)
 	}
 }
 
@@ -371,42 +449,130 @@ func RunUserClientRevocation(t *testing.T, newStore func(t *testing.T, clock *Cl
 	t.Run("a family authorized before the revocation and created after is refused", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		user := uniq("user")
-		authorized := clock.Now()
-		clock.Advance(time.Second)
-		require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now()))
-		late := refreshToken(uniq("fam"), clock)
-		late.UserID, late.ClientID, late.AuthTime = user, "app", authorized
-		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked)
-		_, err := s.FindRefreshToken(ctx, late.Hash)
-		assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
-
-		clock.Advance(time.Second)
-		fresh := refreshToken(uniq("fam"), clock)
-		fresh.UserID, fresh.ClientID, fresh.AuthTime = user, "app", clock.Now()
-		assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+		runRevokedBeforeCreated(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserClientTokens(ctx, user, "app", at)
+		}, "app")
 	})
 	t.Run("race: a family created while the grant is revoked never survives", func(t *testing.T) {
 		clock := NewClock()
 		s := newStore(t, clock)
-		for round := 0; round < 50; round++ {
-			user := uniq("user")
-			rt := refreshToken(uniq("fam"), clock)
-			rt.UserID, rt.ClientID, rt.AuthTime = user, "app", clock.Now()
-			var createErr error
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
-			go func() { defer wg.Done(); require.NoError(t, s.RevokeUserClientTokens(ctx, user, "app", clock.Now())) }()
-			wg.Wait()
-			if createErr != nil {
-				require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
-				continue
-			}
-			got, err := s.FindRefreshToken(ctx, rt.Hash)
-			require.NoError(t, err)
-			require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
+		runRevokeRace(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserClientTokens(ctx, user, "app", at)
+		}, func(int) string { return "app" })
+	})
+}
+
+// runRevokedBeforeCreated checks that a family authorized at or before a
+// revocation (revoke revokes the user's grants as of at) and created after
+// it, for any of clients, is refused, with nothing stored, and that one
+// authorized after it is a new grant.
+func runRevokedBeforeCreated(t *testing.T, s app.RefreshTokenStore, clock *Clock, revoke func(user string, at time.Time) error, clients ...string) {
+	ctx := context.Background()
+	user := uniq("user")
+	authorized := clock.Now()
+	clock.Advance(time.Second)
+	require.NoError(t, revoke(user, clock.Now()))
+	for _, client := range clients {
+		late := refreshToken(uniq("fam"), clock)
+		late.UserID, late.ClientID, late.AuthTime = user, client, authorized
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, late), domain.ErrRevoked, client)
+		_, err := s.FindRefreshToken(ctx, late.Hash)
+		assert.ErrorIs(t, err, domain.ErrNotFound, "nothing was stored")
+	}
+	clock.Advance(time.Second)
+	fresh := refreshToken(uniq("fam"), clock)
+	fresh.UserID, fresh.ClientID, fresh.AuthTime = user, clients[0], clock.Now()
+	assert.NoError(t, s.CreateRefreshToken(ctx, fresh), "an authorization after the revocation is a new grant")
+}
+
+// runRevokeRace creates a family while the user's grants are revoked, 50
+// times: whatever the interleaving, the family is refused or revoked.
+func runRevokeRace(t *testing.T, s app.RefreshTokenStore, clock *Clock, revoke func(user string, at time.Time) error, client func(round int) string) {
+	ctx := context.Background()
+	for round := 0; round < 50; round++ {
+		user := uniq("user")
+		rt := refreshToken(uniq("fam"), clock)
+		rt.UserID, rt.ClientID, rt.AuthTime = user, client(round), clock.Now()
+		var createErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); createErr = s.CreateRefreshToken(ctx, rt) }()
+		go func() { defer wg.Done(); assert.NoError(t, revoke(user, clock.Now())) }()
+		wg.Wait()
+		if createErr != nil {
+			require.ErrorIs(t, createErr, domain.ErrRevoked, "round %d", round)
+			continue
 		}
+		got, err := s.FindRefreshToken(ctx, rt.Hash)
+		require.NoError(t, err)
+		require.Equal(t, domain.RefreshRevoked, got.Status, "round %d: the token created under the revocation is revoked", round)
+	}
+}
+
+// UserRefreshStore is a refresh token store that also revokes all of a
+// user's grants.
+type UserRefreshStore interface {
+	app.RefreshTokenStore
+	app.UserRevoker
+}
+
+// RunUserRevocation tests revoking everything a user granted at the
+// refresh token store (a password change, a closed account).
+func RunUserRevocation(t *testing.T, newStore func(t *testing.T, clock *Clock) UserRefreshStore) {
+	ctx := context.Background()
+	t.Run("revokes every family of the user, whatever the client, no others", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		user := uniq("user")
+		mk := func(userID, clientID string) domain.RefreshToken {
+			rt := refreshToken(uniq("fam"), clock)
+			rt.UserID, rt.ClientID = userID, clientID
+			require.NoError(t, s.CreateRefreshToken(ctx, rt))
+			return rt
+		}
+		a, b := mk(user, "app"), mk(user, "other-app")
+		otherUser := mk(uniq("u2"), "app")
+		clientOnly := mk("", "app") // client_credentials has no user
+		require.NoError(t, s.RevokeUserTokens(ctx, user, clock.Now()))
+		for rt, want := range map[string]domain.RefreshStatus{
+			a.Hash: domain.RefreshRevoked, b.Hash: domain.RefreshRevoked,
+			otherUser.Hash: domain.RefreshActive, clientOnly.Hash: domain.RefreshActive,
+		} {
+			got, err := s.FindRefreshToken(ctx, rt)
+			require.NoError(t, err)
+			assert.Equal(t, want, got.Status)
+		}
+	})
+	t.Run("a family authorized at or before the revocation and created after is refused", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		runRevokedBeforeCreated(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserTokens(ctx, user, at)
+		}, "app", "never-seen-app")
+	})
+	t.Run("a revocation stamped ahead refuses families until then", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		user := uniq("closed")
+		require.NoError(t, s.RevokeUserTokens(ctx, user, clock.Now().Add(time.Hour)))
+		clock.Advance(30 * time.Minute)
+		rt := refreshToken(uniq("fam"), clock)
+		rt.UserID, rt.AuthTime = user, clock.Now()
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, rt), domain.ErrRevoked)
+		clock.Advance(20 * time.Minute)
+		if sw, ok := s.(interface{ Sweep(context.Context) error }); ok {
+			require.NoError(t, sw.Sweep(ctx))
+		}
+		rt = refreshToken(uniq("fam"), clock)
+		rt.UserID, rt.AuthTime = user, clock.Now()
+		assert.ErrorIs(t, s.CreateRefreshToken(ctx, rt), domain.ErrRevoked, "a sweep keeps a mark that is still ahead")
+	})
+	t.Run("race: a family created while the user is revoked never survives", func(t *testing.T) {
+		clock := NewClock()
+		s := newStore(t, clock)
+		runRevokeRace(t, s, clock, func(user string, at time.Time) error {
+			return s.RevokeUserTokens(ctx, user, at)
+		}, func(round int) string { return fmt.Sprintf("app-%d", round%3) })
 	})
 }
 

@@ -69,6 +69,10 @@ type UserStore interface {
 	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
 	// to another user.
 	SaveUser(ctx context.Context, u domain.User) error
+	// UpdateUser runs update on the user as one atomic step (app.UserStore).
+	UpdateUser(ctx context.Context, id string, update func(u *domain.User) error) error
+	// DeleteUser deletes the user; domain.ErrNotFound if there is none.
+	DeleteUser(ctx context.Context, id string) error
 }
 
 func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
@@ -282,7 +286,121 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 		assert.ErrorIs(t, err, domain.ErrNotFound)
 		_, err = s.FindUser(ctx, uniq("nobody"))
 		assert.ErrorIs(t, err, domain.ErrNotFound)
+		assert.ErrorIs(t, s.UpdateUser(ctx, uniq("nobody"), func(*domain.User) error { return nil }), domain.ErrNotFound)
+		assert.ErrorIs(t, s.DeleteUser(ctx, uniq("nobody")), domain.ErrNotFound)
 	})
+	t.Run("update and delete", func(t *testing.T) { runUserUpdates(t, newStore(t)) })
+	t.Run("race: of 50 updates from one hash exactly one wins", func(t *testing.T) { runUserUpdateRace(t, newStore(t)) })
+	t.Run("race: of 50 deletions exactly one succeeds", func(t *testing.T) {
+		s := newStore(t)
+		u := domain.User{ID: uniq("u"), Username: uniq("gone"), PasswordHash: "h"}
+		require.NoError(t, s.SaveUser(ctx, u))
+		errs := make([]error, 50)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = s.DeleteUser(ctx, u.ID) }()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else {
+				require.ErrorIs(t, err, domain.ErrNotFound)
+			}
+		}
+		assert.Equal(t, 1, won)
+	})
+}
+
+func runUserUpdates(t *testing.T, s UserStore) {
+	ctx := context.Background()
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	u := domain.User{ID: uniq("u"), Username: uniq("carol"), PasswordHash: "old", CreatedAt: day, UpdatedAt: day}
+	require.NoError(t, s.SaveUser(ctx, u))
+
+	refused := errors.New("refused")
+	err := s.UpdateUser(ctx, u.ID, func(cur *domain.User) error {
+		assert.Equal(t, u, *cur, "the closure sees the stored record")
+		cur.PasswordHash = "never saved"
+		return refused
+	})
+	assert.ErrorIs(t, err, refused)
+	got, err := s.FindUser(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, u, got, "a refused update changes nothing")
+
+	require.NoError(t, s.UpdateUser(ctx, u.ID, func(cur *domain.User) error {
+		cur.PasswordHash, cur.UpdatedAt = "new", day.Add(time.Hour)
+		cur.ID = "ignored"
+		return nil
+	}))
+	want := u
+	want.PasswordHash, want.UpdatedAt = "new", day.Add(time.Hour)
+	got, err = s.FindUser(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	_, err = s.FindUser(ctx, "ignored")
+	assert.ErrorIs(t, err, domain.ErrNotFound, "the id is not the closure's to change")
+
+	other := domain.User{ID: uniq("u"), Username: uniq("dave"), PasswordHash: "h"}
+	require.NoError(t, s.SaveUser(ctx, other))
+	err = s.UpdateUser(ctx, u.ID, func(cur *domain.User) error { cur.Username = other.Username; return nil })
+	assert.ErrorIs(t, err, domain.ErrConflict, "another's name")
+	got, err = s.FindUser(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	require.NoError(t, s.DeleteUser(ctx, u.ID))
+	_, err = s.FindUser(ctx, u.ID)
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+	_, err = s.FindUserByUsername(ctx, u.Username)
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+	assert.ErrorIs(t, s.DeleteUser(ctx, u.ID), domain.ErrNotFound, "deleting twice")
+	require.NoError(t, s.SaveUser(ctx, domain.User{ID: uniq("u"), Username: u.Username, PasswordHash: "h"}), "the name is free again")
+	got, err = s.FindUser(ctx, other.ID)
+	require.NoError(t, err)
+	assert.Equal(t, other.Username, got.Username, "other users stay")
+}
+
+// runUserUpdateRace runs 50 concurrent updates that each change the hash
+// only if it is still the one they read, as a password change does: one
+// wins, the others see its hash.
+func runUserUpdateRace(t *testing.T, s UserStore) {
+	ctx := context.Background()
+	u := domain.User{ID: uniq("u"), Username: uniq("erin"), PasswordHash: "start"}
+	require.NoError(t, s.SaveUser(ctx, u))
+	lost := errors.New("changed meanwhile")
+	errs := make([]error, 50)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.UpdateUser(ctx, u.ID, func(cur *domain.User) error {
+				if cur.PasswordHash != "start" {
+					return lost
+				}
+				cur.PasswordHash = fmt.Sprintf("winner-%d", i)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "two winners")
+			winner = i
+		} else {
+			require.ErrorIs(t, err, lost)
+		}
+	}
+	require.NotEqual(t, -1, winner, "one winner")
+	got, err := s.FindUser(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("winner-%d", winner), got.PasswordHash)
 }
 
 func refreshToken(family string, clock *Clock) domain.RefreshToken {

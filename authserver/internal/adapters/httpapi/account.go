@@ -30,8 +30,11 @@ func handleLoginForm(p *pages, accounts Accounts, signup bool) http.Handler {
 			redirect(w, r, returnTo)
 			return
 		}
-		p.render(w, r, http.StatusOK, name, loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword},
-			p.returnTargets(r, returnTo)...)
+		data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword}
+		if r.URL.Query().Get("closed") != "" {
+			data.Notice = "Your account was deleted, with everything it held."
+		}
+		p.render(w, r, http.StatusOK, name, data, p.returnTargets(r, returnTo)...)
 	})
 }
 
@@ -58,7 +61,9 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 }
 
 func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Accounts, user domain.User, returnTo string) {
-	token, err := accounts.StartSession(r.Context(), user.ID)
+	token, _, err := accounts.StartSession(r.Context(), user, app.SessionStart{
+		Door: domain.DoorPage, Source: clientAddr(r), UserAgent: r.UserAgent(),
+	})
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -142,9 +147,14 @@ type grantRow struct {
 }
 
 type sessionRow struct {
+	ID                  string
 	Created, CreatedISO string
 	Expires, ExpiresISO string
-	Current             bool
+	// Where it was opened: the address, and the browser or program.
+	Source, UserAgent string
+	// Door says how: on the login page, or through the accounts API.
+	Door    string
+	Current bool
 }
 
 type accountPage struct {
@@ -162,7 +172,16 @@ const maxSessionRows = 20
 // pageTime is how the pages show a time.
 func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") }
 
-// handleAccount lists the apps the user let in, each with a revoke button.
+// doorLabel says how a session was opened, for people.
+func doorLabel(d domain.SessionDoor) string {
+	if d == domain.DoorAPI {
+		return "accounts API"
+	}
+	return "sign-in page"
+}
+
+// handleAccount lists the apps the user let in, each with a revoke button,
+// and where the user is signed in, each with a sign-out button.
 func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, ok, err := p.session(r, accounts)
@@ -174,55 +193,143 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		user, err := accounts.User(r.Context(), sess.UserID)
-		if err != nil {
-			p.fail(w, r, err)
-			return
+		var notice string
+		switch q := r.URL.Query(); {
+		case q.Get("revoked") != "":
+			notice = "Access revoked. That app's tokens no longer work."
+		case q.Get("ended") != "":
+			notice = "Signed out there."
 		}
-		list, err := grants.List(r.Context(), sess.UserID)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		sessions, err := accounts.UserSessions(r.Context(), sess.UserID)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
-		data := accountPage{pageData: p.data(w, r), Username: user.Username}
-		// The newest few, and this browser's: a user signed in thousands
-		// of times does not get a page of thousands of rows.
-		if n := len(sessions) - maxSessionRows; n > 0 {
-			data.OlderSessions = n
-			sessions = slices.DeleteFunc(sessions, func(s domain.Session) bool {
-				if n > 0 && s.Hash != sess.Hash {
-					n--
-					return true
-				}
-				return false
-			})
-		}
-		for _, s := range sessions {
-			data.Sessions = append(data.Sessions, sessionRow{
-				Created: pageTime(s.CreatedAt), CreatedISO: s.CreatedAt.UTC().Format(time.RFC3339),
-				Expires: pageTime(s.ExpiresAt), ExpiresISO: s.ExpiresAt.UTC().Format(time.RFC3339),
-				Current: s.Hash == sess.Hash,
-			})
-		}
-		if r.URL.Query().Get("revoked") != "" {
-			data.Notice = "Access revoked. That app's tokens no longer work."
-		}
-		for _, g := range list {
-			row := grantRow{
-				ClientID: g.Client.ID, ClientName: g.Client.Name, Scopes: g.Consent.Scope,
-				Created: pageTime(g.Consent.CreatedAt), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
+		p.showAccount(w, r, accounts, grants, sess, http.StatusOK, notice, "")
+	})
+}
+
+// showAccount renders the account page of sess's user, with a notice or
+// an error.
+func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Accounts, grants Grants, sess domain.Session, status int, notice, problem string) {
+	user, err := accounts.User(r.Context(), sess.UserID)
+	if errors.Is(err, domain.ErrNotFound) {
+		redirect(w, r, p.loginURL(p.base+"/account")) // closed meanwhile
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	list, err := grants.List(r.Context(), sess.UserID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	sessions, err := accounts.UserSessions(r.Context(), sess.UserID)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	data := accountPage{pageData: p.data(w, r), Username: user.Username}
+	data.Notice, data.Error = notice, problem
+	// The newest few, and this browser's: a user signed in thousands
+	// of times does not get a page of thousands of rows.
+	if n := len(sessions) - maxSessionRows; n > 0 {
+		data.OlderSessions = n
+		sessions = slices.DeleteFunc(sessions, func(s domain.Session) bool {
+			if n > 0 && s.Hash != sess.Hash {
+				n--
+				return true
 			}
-			if g.Consent.UpdatedAt.Sub(g.Consent.CreatedAt) > time.Second {
-				row.Updated = pageTime(g.Consent.UpdatedAt)
-			}
-			data.Grants = append(data.Grants, row)
+			return false
+		})
+	}
+	for _, s := range sessions {
+		data.Sessions = append(data.Sessions, sessionRow{
+			ID:      s.ID(),
+			Created: pageTime(s.CreatedAt), CreatedISO: s.CreatedAt.UTC().Format(time.RFC3339),
+			Expires: pageTime(s.ExpiresAt), ExpiresISO: s.ExpiresAt.UTC().Format(time.RFC3339),
+			Source: s.Source, UserAgent: s.UserAgent, Door: doorLabel(s.Door),
+			Current: s.Hash == sess.Hash,
+		})
+	}
+	for _, g := range list {
+		row := grantRow{
+			ClientID: g.Client.ID, ClientName: g.Client.Name, Scopes: g.Consent.Scope,
+			Created: pageTime(g.Consent.CreatedAt), CreatedISO: g.Consent.CreatedAt.UTC().Format(time.RFC3339),
 		}
-		p.render(w, r, http.StatusOK, "account", data)
+		if g.Consent.UpdatedAt.Sub(g.Consent.CreatedAt) > time.Second {
+			row.Updated = pageTime(g.Consent.UpdatedAt)
+		}
+		data.Grants = append(data.Grants, row)
+	}
+	p.render(w, r, status, "account", data)
+}
+
+// signedIn returns the session of a form's browser, after its CSRF check;
+// if there is none it answers (403, or off to the login page) and reports
+// false.
+func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, accounts Accounts) (domain.Session, bool) {
+	if !p.checkCSRF(w, r) {
+		return domain.Session{}, false
+	}
+	sess, ok, err := p.session(r, accounts)
+	if err != nil {
+		p.fail(w, r, err)
+		return domain.Session{}, false
+	}
+	if !ok {
+		redirect(w, r, p.loginURL(p.base+"/account"))
+		return domain.Session{}, false
+	}
+	return sess, true
+}
+
+// handleEndSession signs the user out of one of their sessions, in
+// another browser or a program; this browser's own is the logout button.
+func handleEndSession(p *pages, accounts Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := p.signedIn(w, r, accounts)
+		if !ok {
+			return
+		}
+		id := r.PostFormValue("session_id")
+		err := accounts.EndSessionByID(r.Context(), sess, id)
+		switch {
+		case errors.Is(err, app.ErrNoSuchSession):
+			redirect(w, r, p.base+"/account") // ended already
+		case err != nil:
+			p.fail(w, r, err)
+		case id == sess.ID():
+			p.endBrowserSession(w)
+			redirect(w, r, p.base+"/login")
+		default:
+			redirect(w, r, p.base+"/account?ended=1")
+		}
+	})
+}
+
+// handleCloseAccountPage closes the signed-in user's account once they have
+// entered their password again, and signs the browser out.
+func handleCloseAccountPage(p *pages, accounts Accounts, grants Grants) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := p.signedIn(w, r, accounts)
+		if !ok {
+			return
+		}
+		err := accounts.DeleteAccount(r.Context(), sess.UserID, r.PostFormValue("password"), sourceOf(r))
+		var (
+			fe *domain.FieldError
+			th *domain.Throttled
+		)
+		switch {
+		case errors.As(err, &fe):
+			p.showAccount(w, r, accounts, grants, sess, status(fe.Err.Code), "", fe.Err.Description)
+		case errors.As(err, &th):
+			setRetryAfter(w, err)
+			p.showAccount(w, r, accounts, grants, sess, http.StatusTooManyRequests, "", th.Description())
+		case err != nil:
+			p.fail(w, r, err)
+		default:
+			p.endBrowserSession(w)
+			redirect(w, r, p.base+"/login?closed=1")
+		}
 	})
 }
 

@@ -28,3 +28,13 @@ func sourceOf(r *http.Request) string {
 	tp, _ := r.Context().Value(proxiesKey{}).(httpserver.TrustedProxies)
 	return httpserver.SourceKey(tp.ClientAddr(r))
 }
+
+// clientAddr is the address r comes from, as sourceOf finds it, in full:
+// what a session records of where it was opened.
+func clientAddr(r *http.Request) string {
+	tp, _ := r.Context().Value(proxiesKey{}).(httpserver.TrustedProxies)
+	if a := tp.ClientAddr(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}

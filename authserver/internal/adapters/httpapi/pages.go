@@ -35,8 +35,9 @@ var staticFS embed.FS
 type Accounts interface {
 	// Login checks a username and password typed into the login page.
 	Login(ctx context.Context, at app.LoginAttempt) (app.LoginResult, error)
-	// StartSession opens a session for the user and returns its cookie token.
-	StartSession(ctx context.Context, userID string) (string, error)
+	// StartSession opens a session for the user and returns its cookie
+	// token and the session.
+	StartSession(ctx context.Context, u domain.User, from app.SessionStart) (string, domain.Session, error)
 	// Session returns the active session behind a cookie token.
 	Session(ctx context.Context, token string) (domain.Session, error)
 	// EndSession ends the session behind a cookie token.
@@ -45,6 +46,10 @@ type Accounts interface {
 	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
 	// EndAllSessions ends every session of the user.
 	EndAllSessions(ctx context.Context, userID string) error
+	// EndSessionByID ends one of the caller's user's sessions.
+	EndSessionByID(ctx context.Context, caller domain.Session, id string) error
+	// DeleteAccount closes an account, the password proving it is theirs.
+	DeleteAccount(ctx context.Context, userID, password, source string) error
 	// Signup creates an account.
 	Signup(ctx context.Context, username, password string) (domain.User, error)
 	// User returns the user with the given id.

@@ -216,6 +216,15 @@ func tooManyRequests(w http.ResponseWriter, _ *http.Request, retryAfter time.Dur
 	})
 }
 
+// tooManyAPIRequests answers a request past its budget at the accounts
+// API: 429 with Retry-After, in the API's error shape.
+func tooManyAPIRequests(w http.ResponseWriter, _ *http.Request, retryAfter time.Duration) {
+	s := retrySeconds(retryAfter)
+	w.Header().Set("Retry-After", s)
+	noStore(w)
+	httpserver.JSON(w, http.StatusTooManyRequests, apiErrorBody{Errors: []apiProblem{{Message: "rate limit exceeded; retry after " + s + " s"}}})
+}
+
 // tooManyPages answers a page request past its budget: the error page.
 func (p *pages) tooManyPages(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
 	s := retrySeconds(retryAfter)

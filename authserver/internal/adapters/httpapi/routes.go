@@ -88,6 +88,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
 			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
 			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+			r.Method(http.MethodPost, "/account/sessions/end", handleEndSession(p, d.Accounts))
+			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Grants))
 		})
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
@@ -97,6 +99,55 @@ func NewHandler(d Deps) (http.Handler, error) {
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		httpserver.JSON(w, http.StatusMethodNotAllowed, oautherr.Error{Code: oautherr.InvalidRequest, Description: r.Method + " is not allowed here"})
+	})
+	return r, nil
+}
+
+// APIDeps are the accounts API's dependencies.
+type APIDeps struct {
+	Log            *zap.Logger
+	TrustedProxies httpserver.TrustedProxies
+	Accounts       AccountsAPI
+	MaxBodyBytes   int64
+	// RateLimits limit each source address; nil, nothing.
+	RateLimits *RateLimits
+}
+
+// NewAPIHandler returns the accounts and sessions API, to be mounted at
+// /api. It fails only if the embedded schemas do not compile.
+func NewAPIHandler(d APIDeps) (http.Handler, error) {
+	s, err := compileAPISchemas()
+	if err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Use(httpserver.LimitBody(d.MaxBodyBytes), middleware.GetHead)
+	if len(d.TrustedProxies) > 0 {
+		r.Use(withProxies(d.TrustedProxies))
+	}
+	r.Use(d.RateLimits.bySource(sourceBudget, tooManyAPIRequests))
+
+	r.Method(http.MethodPost, "/accounts", handleCreateAccount(d.Accounts, s, d.Log))
+	r.Method(http.MethodPost, "/sessions", handleOpenSession(d.Accounts, s, d.Log))
+	r.Group(func(r chi.Router) {
+		r.Use(requireSession(d.Accounts, d.Log))
+		r.Method(http.MethodGet, "/sessions/{id}", handleGetSession(d.Accounts, d.Log))
+		r.Method(http.MethodPatch, "/sessions/{id}", handlePatchSession(d.Accounts, s, d.Log))
+		r.Method(http.MethodDelete, "/sessions/{id}", handleDeleteSession(d.Accounts, d.Log))
+		r.Method(http.MethodGet, "/accounts/{id}", handleGetAccount(d.Accounts, d.Log))
+		r.Method(http.MethodDelete, "/accounts/{id}", handleDeleteAccount(d.Accounts, s, d.Log))
+		r.Method(http.MethodPut, "/accounts/{id}/password", handleChangePassword(d.Accounts, s, d.Log))
+		r.Method(http.MethodGet, "/accounts/{id}/sessions", handleListSessions(d.Accounts, d.Log))
+		r.Method(http.MethodDelete, "/accounts/{id}/sessions", handleEndSessions(d.Accounts, d.Log))
+	})
+
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		noStore(w)
+		httpserver.JSON(w, http.StatusNotFound, apiErrorBody{Errors: []apiProblem{{Message: errNoRoute.Error()}}})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		httpserver.JSON(w, http.StatusMethodNotAllowed, apiErrorBody{Errors: []apiProblem{{Message: r.Method + " is not allowed here"}}})
 	})
 	return r, nil
 }

@@ -61,6 +61,20 @@ func (s *Store) DeleteSession(_ context.Context, hash string) error {
 	return nil
 }
 
+// ExtendSession sets the expiry of an active session under the lock;
+// domain.ErrNotFound if it is gone or expired.
+func (s *Store) ExtendSession(_ context.Context, hash string, expiresAt time.Time) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	sess, ok := s.sessions[hash]
+	if !ok || !sess.Active(s.now()) {
+		return domain.ErrNotFound
+	}
+	sess.ExpiresAt = expiresAt
+	s.sessions[hash] = sess
+	return nil
+}
+
 // ListUserSessions returns the user's active sessions, oldest first.
 func (s *Store) ListUserSessions(_ context.Context, userID string) ([]domain.Session, error) {
 	now := s.now()

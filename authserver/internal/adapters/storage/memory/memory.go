@@ -32,6 +32,7 @@ type Store struct {
 	refresh      map[string]refreshEntry // by hash
 	families     map[string]*family      // by family id
 	grantRevoked map[userClient]time.Time
+	userRevoked  map[string]time.Time // by user id
 
 	revokedMu sync.RWMutex
 	revoked   map[string]revocation
@@ -62,6 +63,7 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 		refresh:      map[string]refreshEntry{},
 		families:     map[string]*family{},
 		grantRevoked: map[userClient]time.Time{},
+		userRevoked:  map[string]time.Time{},
 		revoked:      map[string]revocation{},
 		sessions:     map[string]domain.Session{},
 		userSessions: map[string]map[string]struct{}{},
@@ -256,6 +258,38 @@ func (s *Store) putUser(u domain.User) error {
 	return nil
 }
 
+// UpdateUser runs update on the user under the users lock, and saves what
+// it leaves unless it fails (see app.UserStore).
+func (s *Store) UpdateUser(_ context.Context, id string, update func(u *domain.User) error) error {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return domain.ErrNotFound
+	}
+	if err := update(&u); err != nil {
+		return err
+	}
+	u.ID = id
+	return s.putUser(u)
+}
+
+// DeleteUser deletes the user and frees their name; domain.ErrNotFound if
+// there is no such user.
+func (s *Store) DeleteUser(_ context.Context, id string) error {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return domain.ErrNotFound
+	}
+	delete(s.users, id)
+	if s.usernames[u.Username] == id {
+		delete(s.usernames, u.Username)
+	}
+	return nil
+}
+
 // currentName is the stored name of the user id; usersMu is held.
 func (s *Store) currentName(id string) (string, bool) {
 	u, ok := s.users[id]
@@ -374,6 +408,11 @@ func (s *Store) Sweep(context.Context) error {
 		// be refused by it, and codes live at most MaxCodeTTL.
 		if now.Sub(at) > tombstoneTTL {
 			delete(s.grantRevoked, k)
+		}
+	}
+	for k, at := range s.userRevoked {
+		if now.Sub(at) > tombstoneTTL {
+			delete(s.userRevoked, k)
 		}
 	}
 	s.refreshMu.Unlock()

@@ -49,6 +49,9 @@ func TestConformance(t *testing.T) {
 	t.Run("user-client revocation", func(t *testing.T) {
 		storagetest.RunUserClientRevocation(t, func(_ *testing.T, c *storagetest.Clock) storagetest.UserClientRefreshStore { return newStore(c) })
 	})
+	t.Run("user revocation", func(t *testing.T) {
+		storagetest.RunUserRevocation(t, func(_ *testing.T, c *storagetest.Clock) storagetest.UserRefreshStore { return newStore(c) })
+	})
 	t.Run("audit", func(t *testing.T) {
 		storagetest.RunAudit(t, func(_ *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
 	})

@@ -114,6 +114,9 @@ func (s *Store) CreateRefreshToken(_ context.Context, t domain.RefreshToken) err
 	if at, ok := s.grantRevoked[userClient{t.UserID, t.ClientID}]; ok && t.UserID != "" && !t.AuthTime.After(at) {
 		return domain.ErrRevoked
 	}
+	if at, ok := s.userRevoked[t.UserID]; ok && t.UserID != "" && !t.AuthTime.After(at) {
+		return domain.ErrRevoked
+	}
 	s.put(t)
 	return nil
 }
@@ -183,6 +186,23 @@ func (s *Store) RevokeUserClientTokens(_ context.Context, userID, clientID strin
 	}
 	for _, fam := range s.families {
 		if fam.info != nil && fam.info.userID == userID && fam.info.clientID == clientID {
+			fam.revoked = true
+		}
+	}
+	return nil
+}
+
+// RevokeUserTokens revokes every family of the user, whatever the client,
+// and remembers the revocation, so a family authorized before it and
+// created later is refused (see app.UserRevoker).
+func (s *Store) RevokeUserTokens(_ context.Context, userID string, at time.Time) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if prev, ok := s.userRevoked[userID]; !ok || at.After(prev) {
+		s.userRevoked[userID] = at
+	}
+	for _, fam := range s.families {
+		if fam.info != nil && fam.info.userID == userID {
 			fam.revoked = true
 		}
 	}

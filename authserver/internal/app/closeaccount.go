@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/oauth2ref/authserver/internal/domain"
+)
+
+var errWrongPassword = domain.FieldErrorf(FieldPassword, domain.AccessDenied, "the password is wrong")
+
+// DeleteAccount closes a user's account, the password proving it is
+// theirs: every session, grant, refresh token, outstanding code and access
+// token of the account ends with it, then the account goes.
+//
+// Everything is revoked before the account is deleted, so a failure half
+// way leaves an account that still exists, signed out and with nothing
+// issued, and the request can be sent again. The revocations are stamped
+// ahead, up to the longest a session may live: whatever a sign-in that
+// raced the deletion may still produce for this user id (a code from a
+// session it opened, a token from a password it checked) is refused too.
+// The sessions are ended again once the account is gone, for one such
+// sign-in that stored its session in between (see StartSession).
+//
+// Of concurrent deletions, one succeeds; the others find no account
+// (ErrNoSession, or domain.ErrNotFound at the last step).
+func (a *Accounts) DeleteAccount(ctx context.Context, userID, password, source string) error {
+	err := a.deleteAccount(ctx, userID, password, source)
+	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditUserDeleted, UserID: userID}, err, "by its owner"))
+	return err
+}
+
+func (a *Accounts) deleteAccount(ctx context.Context, userID, password, source string) error {
+	user, err := a.verify(ctx, userID, password, source, errWrongPassword)
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx) // begun, it runs to the end or to an error
+	ahead := a.now().Add(a.lives.MaxTTL)
+	if err := a.ends.end(ctx, user.ID, ahead, ahead); err != nil {
+		return err
+	}
+	if err := a.users.DeleteUser(ctx, user.ID); err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return ErrNoSession // another request deleted it first
+		}
+		return err
+	}
+	return a.sessions.DeleteUserSessions(ctx, user.ID)
+}

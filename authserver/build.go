@@ -139,10 +139,6 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Han
 		},
 	}
 	if browser {
-		authz := app.NewAuthorizer(st.Clients, st.Consents, st.Codes, minter, app.AuthorizationPolicy{
-			Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit,
-		}, st.Audit, now)
-		deps.Authorizer = authz
 		cookieKey := s.cookieKey
 		if cookieKey == nil {
 			cookieKey = []byte(rand.Text() + rand.Text())
@@ -153,6 +149,13 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Han
 			DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
 			SessionTTL: s.SessionTTL, Now: now, Audit: st.Audit,
 		})
+		authz := app.NewAuthorizer(app.AuthorizerDeps{
+			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: deps.Accounts,
+			Consents: st.Consents, Codes: st.Codes, Minter: minter,
+			Policy: app.AuthorizationPolicy{Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit},
+			Audit:  st.Audit, Now: now,
+		})
+		deps.Authorizer = authz
 		deps.Grants = app.NewGrants(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()

@@ -31,6 +31,7 @@ type world struct {
 	intro    *app.Introspector
 	revoker  *app.Revoker
 	authz    *app.Authorizer
+	minter   *app.Minter
 	accounts *app.Accounts
 	grants   *app.Grants
 	clients  map[string]domain.Client
@@ -121,24 +122,28 @@ func newWorld(t *testing.T) *world {
 		app.NewRefreshGrant(store, store, minter, clock.Now),
 		app.NewAuthorizationCodeGrant(store, store, store, minter, clock.Now),
 	)
+	accounts := app.NewAccounts(app.AccountsDeps{
+		Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
+		Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
+		DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now, Audit: store,
+	})
 	return &world{
 		t: t, clock: clock, store: store, keys: keys,
 		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
 			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
 		}),
 		tokens:  tokens,
+		minter:  minter,
 		intro:   app.NewIntrospector(keys, store, store, clock.Now),
 		revoker: app.NewRevoker(keys, store, store, store, clock.Now),
-		authz: app.NewAuthorizer(store, store, store, minter,
-			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, store, clock.Now),
-		accounts: app.NewAccounts(app.AccountsDeps{
-			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
-			Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
-			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64}, SessionTTL: time.Hour, Now: clock.Now, Audit: store,
+		authz: app.NewAuthorizer(app.AuthorizerDeps{
+			Clients: store, Scopes: store, Users: store, Sessions: accounts, Consents: store, Codes: store, Minter: minter,
+			Policy: app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, Audit: store, Now: clock.Now,
 		}),
-		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
-		clients: clients,
-		hasher:  hasher,
+		accounts: accounts,
+		grants:   app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
+		clients:  clients,
+		hasher:   hasher,
 	}
 }
 

@@ -77,7 +77,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
 		r.Group(func(r chi.Router) {
 			r.Use(d.RateLimits.bySource(sourceBudget, p.tooManyPages), sameOrigin.Handler)
-			authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
+			authorize := handleAuthorize(p, d.Authorizer)
 			r.Method(http.MethodGet, "/authorize", authorize)
 			r.Method(http.MethodPost, "/authorize", authorize)
 			r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))

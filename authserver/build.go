@@ -156,7 +156,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (http.Han
 			Audit:  st.Audit, Now: now,
 		})
 		deps.Authorizer = authz
-		deps.Grants = app.NewGrants(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
+		deps.Consents = app.NewConsents(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
 		deps.Metadata.AuthorizationEndpoint = true

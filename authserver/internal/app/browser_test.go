@@ -403,17 +403,17 @@ func TestRevokingAGrant(t *testing.T) {
 	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
 	other := w.mustExchange("pw", passwordReq())
 
-	list, err := w.grants.List(ctx, "u-alice")
+	list, err := w.consents.List(ctx, "u-alice")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, "web", list[0].Client.ID)
 
-	require.NoError(t, w.grants.Revoke(ctx, "u-alice", "web"))
+	require.NoError(t, w.consents.Revoke(ctx, "u-alice", "web"))
 	assert.False(t, w.introspect("rs", resp.AccessToken).Active, "the grant's access tokens die at once")
 	_, err = w.exchange("web", app.TokenRequest{GrantType: "refresh_token", RefreshToken: resp.RefreshToken})
 	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err), "and its refresh tokens")
 	assert.True(t, w.introspect("rs", other.AccessToken).Active, "another client's tokens stay")
-	list, err = w.grants.List(ctx, "u-alice")
+	list, err = w.consents.List(ctx, "u-alice")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 
@@ -452,7 +452,7 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store}
-	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	grants := app.NewConsents(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
 	w.approve(t, codeReq("web"))
 	audited := func() int {
 		events, err := w.store.RecentAudit(ctx, 1000)
@@ -473,13 +473,13 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := grants.Revoke(ctx, "u-alice", id)
-			assert.ErrorIs(t, err, app.ErrNoGrant)
+			assert.ErrorIs(t, err, app.ErrNoConsent)
 			assert.Zero(t, m.revokes+m.userClient, "no mark written")
 			assert.Zero(t, audited(), "no audit event")
 		})
 	}
 	require.NoError(t, w.store.SaveConsent(ctx, domain.Consent{UserID: "u-bob", ClientID: "spa", Scope: domain.NewScope("current_time")}))
-	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "spa"), app.ErrNoGrant, "bob's grant is not alice's to revoke")
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "spa"), app.ErrNoConsent, "bob's grant is not alice's to revoke")
 
 	for name, id := range map[string]string{"empty": "", "too long": strings.Repeat("a", app.MaxClientIDLength+1), "50 KB": strings.Repeat("a", 50<<10)} {
 		t.Run(name, func(t *testing.T) {
@@ -492,7 +492,7 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	require.NoError(t, grants.Revoke(ctx, "u-alice", "web"))
 	assert.Equal(t, 1, m.revokes, "the grant that exists is revoked")
 	assert.Equal(t, 1, audited())
-	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), app.ErrNoGrant, "and only once")
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), app.ErrNoConsent, "and only once")
 	assert.Equal(t, 1, m.revokes)
 	list, err := grants.List(ctx, "u-bob")
 	require.NoError(t, err)
@@ -506,7 +506,7 @@ func TestRevokeThatFailsKeepsTheGrantListed(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store, fail: domain.ErrUnavailable}
-	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	grants := app.NewConsents(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
 	code := w.approve(t, codeReq("web"))
 	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
 

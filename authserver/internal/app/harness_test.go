@@ -33,7 +33,7 @@ type world struct {
 	authz    *app.Authorizer
 	minter   *app.Minter
 	accounts *app.Accounts
-	grants   *app.Grants
+	consents *app.Consents
 	clients  map[string]domain.Client
 	hasher   *countingHasher
 }
@@ -141,7 +141,7 @@ func newWorld(t *testing.T) *world {
 			Policy: app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, Audit: store, Now: clock.Now,
 		}),
 		accounts: accounts,
-		grants:   app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
+		consents: app.NewConsents(store, store, store, store, store, time.Hour, clock.Now),
 		clients:  clients,
 		hasher:   hasher,
 	}

@@ -163,7 +163,7 @@ const maxSessionRows = 20
 func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") }
 
 // handleAccount lists the apps the user let in, each with a revoke button.
-func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
+func handleAccount(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, ok, err := p.session(r, accounts)
 		if err != nil {
@@ -179,7 +179,7 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 			p.fail(w, r, err)
 			return
 		}
-		list, err := grants.List(r.Context(), sess.UserID)
+		list, err := consents.List(r.Context(), sess.UserID)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -228,7 +228,7 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 
 // handleRevokeGrant withdraws the user's grant to one client. A client id
 // that is not one of the user's grants changes nothing.
-func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler {
+func handleRevokeGrant(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
 			return
@@ -247,8 +247,8 @@ func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler 
 			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		err = grants.Revoke(r.Context(), sess.UserID, clientID)
-		if errors.Is(err, app.ErrNoGrant) {
+		err = consents.Revoke(r.Context(), sess.UserID, clientID)
+		if errors.Is(err, app.ErrNoConsent) {
 			redirect(w, r, p.base+"/account") // revoked already, or never granted
 			return
 		}

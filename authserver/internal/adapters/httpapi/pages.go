@@ -51,11 +51,11 @@ type Accounts interface {
 	User(ctx context.Context, id string) (domain.User, error)
 }
 
-// Grants lists and revokes users' grants to clients.
-type Grants interface {
-	// List returns the user's grants, by client id.
-	List(ctx context.Context, userID string) ([]app.GrantView, error)
-	// Revoke withdraws the user's grant to the client, and every token issued
+// Consents lists and revokes users' consents to clients.
+type Consents interface {
+	// List returns the user's consents, by client id.
+	List(ctx context.Context, userID string) ([]app.ClientConsent, error)
+	// Revoke withdraws the user's consent to the client, and every token issued
 	// under it.
 	Revoke(ctx context.Context, userID, clientID string) error
 }

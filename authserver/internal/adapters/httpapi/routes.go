@@ -37,7 +37,7 @@ type Deps struct {
 	// The browser flows; nil Authorizer leaves them out.
 	Authorizer Authorizer
 	Accounts   Accounts
-	Grants     Grants
+	Consents   Consents
 	Pages      PageConfig
 }
 
@@ -86,8 +86,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
 			r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
 			r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
-			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
-			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Consents))
+			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Consents))
 		})
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/pkg/zaplog"
 )
@@ -270,10 +271,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}()
 
 	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
-	metrics := httpserver.NewMetrics()
+	requests := metrics.New()
 	r := httpserver.NewRouter(httpserver.Stack{
 		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+		Health: health, Metrics: requests, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/oauth", srv.Handler())
 	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
@@ -285,7 +286,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	defer stopReloads()
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
-		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, requests, log, o.metricsListener))
 }
 
 // option adjusts run for a test.

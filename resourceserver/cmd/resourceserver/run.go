@@ -17,6 +17,7 @@ import (
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/introspection"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/resourceserver/internal/adapters/httpapi"
 	"github.com/oauth2ref/resourceserver/internal/adapters/introspector"
@@ -140,10 +141,10 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	// No readiness checks: the only dependency is the authorization
 	// server, and each request reports it as a 503 of its own.
 	health := httpserver.NewHealth()
-	metrics := httpserver.NewMetrics()
+	requests := metrics.New()
 	r := httpserver.NewRouter(httpserver.Stack{
 		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+		Health: health, Metrics: requests, MetricsAccess: cfg.Metrics,
 	})
 	r.Mount("/", api)
 	if env == "production" && cfg.Metrics.Public() {
@@ -154,7 +155,7 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	defer stopReloads()
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
-		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, requests, log, o.metricsListener))
 }
 
 // secureEndpoint reports whether calls to endpoint are safe from the

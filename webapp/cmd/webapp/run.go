@@ -20,6 +20,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/reload"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
@@ -180,17 +181,17 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}
 	stopReloads := live.run(ctx, cfg, levels, log)
 	defer stopReloads()
-	metrics := httpserver.NewMetrics()
+	requests := metrics.New()
 	r := httpserver.NewRouter(httpserver.Stack{
 		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+		Health: health, Metrics: requests, MetricsAccess: cfg.Metrics,
 		// The password grant forwards the caller's address (authclient).
 		RecordClientAddr: true, TrustedProxies: proxies,
 	})
 	r.Mount("/", httpapi.NewHandler(deps))
 	return httpserver.ServeAll(ctx,
 		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
-		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
+		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, requests, log, o.metricsListener))
 }
 
 // maxLoginClaims is the most claims of completed sign-ins kept in memory:

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/zaplog"
 )
@@ -53,7 +54,7 @@ func TestMetricsBehindAToken(t *testing.T) {
 }
 
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	var logs syncBuffer
+	var logs servertest.Buffer
 	log, err := zaplog.New(&logs, "info")
 	require.NoError(t, err)
 	m := metrics.New()

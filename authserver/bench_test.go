@@ -20,6 +20,7 @@ import (
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/metrics"
 )
 
 // The hot paths, through the real handler stack with a recorder: what one
@@ -50,7 +51,7 @@ func benchHandler(b *testing.B, opts ...authserver.Option) http.Handler {
 func servedHandler(b *testing.B, opts ...authserver.Option) http.Handler {
 	b.Helper()
 	r := httpserver.NewRouter(httpserver.Stack{
-		Log: zap.NewNop(), AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 64 << 10, Metrics: httpserver.NewMetrics(),
+		Log: zap.NewNop(), AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 64 << 10, Metrics: metrics.New(),
 	})
 	r.Mount("/", benchHandler(b, opts...))
 	return r

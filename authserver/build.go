@@ -99,7 +99,7 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 		hasher:   hasher,
 		decoy:    decoy,
 		creds:    app.Credentials{Users: st.Users, Passwords: hasher, Limiter: st.Attempts, Text: precis.Rules{}, DecoyHash: decoy},
-		fixtures: &fixtureLoader{stores: st, hasher: hasher, clock: s.clock},
+		fixtures: newFixtureLoader(st, hasher, s.clock),
 	}, nil
 }
 
@@ -156,12 +156,15 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		Now: now, Audit: st.Audit,
 	})
 	if browser {
-		authz := app.NewAuthorizer(st.Clients, st.Consents, st.Codes, minter, app.AuthorizationPolicy{
-			Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit,
-		}, st.Audit, now)
+		authz := app.NewAuthorizer(app.AuthorizerDeps{
+			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
+			Consents: st.Consents, Codes: st.Codes, Minter: minter,
+			Policy: app.AuthorizationPolicy{Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit},
+			Audit:  st.Audit, Now: now,
+		})
 		deps.Authorizer = authz
 		deps.Accounts = accounts
-		deps.Grants = app.NewGrants(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
+		deps.Consents = app.NewConsents(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
 		deps.Metadata.AuthorizationEndpoint = true

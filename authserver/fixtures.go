@@ -3,11 +3,12 @@ package authserver
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/adapters/fixtures"
 	"github.com/oauth2ref/authserver/internal/adapters/hashing"
+	"github.com/oauth2ref/authserver/internal/adapters/precis"
+	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
@@ -28,12 +29,8 @@ func LoadData(ctx context.Context, files []string, opts ...Option) (LoadSummary,
 	if err != nil {
 		return LoadSummary{}, err
 	}
-	l := &fixtureLoader{
-		stores: s.withMemoryStores(),
-		hasher: hashing.NewHasher(hashing.Argon2Params(s.Argon2), s.HashConcurrency),
-		clock:  s.clock,
-	}
-	return l.load(ctx, files)
+	hasher := hashing.NewHasher(hashing.Argon2Params(s.Argon2), s.HashConcurrency)
+	return newFixtureLoader(s.withMemoryStores(), hasher, s.clock).load(ctx, files)
 }
 
 // ReloadFixtures loads scopes, clients and users from fixture files into
@@ -51,17 +48,19 @@ func (srv *Server) ReloadFixtures(ctx context.Context, files ...string) (LoadSum
 	return srv.fixtures.load(ctx, files)
 }
 
-// fixtureLoader loads fixtures into a server's stores, one load at a time.
+// fixtureLoader reads fixture files and hands them to the provisioner.
 type fixtureLoader struct {
-	mu     sync.Mutex
-	stores Stores
-	hasher fixtures.Hasher
-	clock  func() time.Time
+	provisioner *app.Provisioner
+}
+
+func newFixtureLoader(st Stores, hasher app.FixtureHasher, clock func() time.Time) *fixtureLoader {
+	return &fixtureLoader{provisioner: app.NewProvisioner(app.ProvisionerDeps{
+		Clients: st.Clients, Users: st.Users, Scopes: st.Clients, Batch: batch{st},
+		Hasher: hasher, Text: precis.Rules{}, Now: clock,
+	})}
 }
 
 func (l *fixtureLoader) load(ctx context.Context, paths []string) (LoadSummary, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	sch, err := fixtures.Schema()
 	if err != nil {
 		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
@@ -70,8 +69,7 @@ func (l *fixtureLoader) load(ctx context.Context, paths []string) (LoadSummary, 
 	if err != nil {
 		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}
-	st := fixtures.Stores{Clients: l.stores.Clients, Users: l.stores.Users, Scopes: l.stores.Clients, Batch: batch{l.stores}}
-	sum, err := fixtures.Load(ctx, set, st, l.hasher, l.clock())
+	sum, err := l.provisioner.Provision(ctx, set.Fixtures())
 	if err != nil {
 		return LoadSummary{}, fmt.Errorf("authserver: %w", err)
 	}

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 var (
@@ -65,24 +66,11 @@ func binary(t *testing.T, svc string) string {
 	return filepath.Join(binDir, svc)
 }
 
-// logBuffer collects a process's output; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // proc is one running service.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	logs *logBuffer
+	logs *servertest.Buffer
 	ln   *net.TCPListener // the service's socket, held by the test
 	addr string
 	env  []string // the service's environment, without the socket's
@@ -131,7 +119,7 @@ func startOn(t *testing.T, svc string, ln *net.TCPListener, env map[string]strin
 // launch starts the binary of svc with exactly env, handing it ln as fd 3.
 func launch(t *testing.T, svc string, ln *net.TCPListener, env []string) *proc {
 	t.Helper()
-	p := &proc{name: svc, logs: &logBuffer{}, ln: ln, addr: ln.Addr().String(), env: env, done: make(chan error, 1)}
+	p := &proc{name: svc, logs: &servertest.Buffer{}, ln: ln, addr: ln.Addr().String(), env: env, done: make(chan error, 1)}
 	f, err := ln.File() // a duplicate, for the child; closing it leaves ln open
 	require.NoError(t, err)
 	defer f.Close()

@@ -2,9 +2,10 @@
 // the same way in every service: the domain imports only the standard
 // library, the use cases only the standard library and their own domain, and
 // neither reaches HTTP, a router, a logger, a JWT or OAuth library, or a
-// database driver, directly or through another package. golangci-lint's
-// depguard says the same where it runs; these checks say it wherever `go
-// test` runs.
+// database driver, directly or through another package. These checks are
+// the ones that count: they follow the whole import graph wherever `go test`
+// runs. golangci-lint's depguard rules (.golangci.yml) repeat the direct
+// imports, for the editor.
 package archtest
 
 import (

@@ -9,14 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 )
 
 // activatedChild names the variable that makes the test binary, started
@@ -56,7 +56,7 @@ func TestServeOnAnInheritedSocket(t *testing.T) {
 	f, err := ln.(*net.TCPListener).File()
 	require.NoError(t, err)
 
-	var stderr syncBuffer
+	var stderr servertest.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run=^$") //nolint:gosec // G702: the test binary itself, re-run as the child
 	cmd.Env = []string{activatedChild + "=1", "LISTEN_FDS=1"}
 	cmd.ExtraFiles = []*os.File{f} // fd 3
@@ -122,22 +122,4 @@ func TestInheritedReadsTheProtocol(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a child's stderr, written by os/exec while the test may read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -26,7 +27,7 @@ func newTestRouter(t *testing.T, logs *bytes.Buffer, checks ...Check) (http.Hand
 	log, err := zaplog.New(logs, "info")
 	require.NoError(t, err)
 	h := NewHealth(checks...)
-	r := NewRouter(Stack{Log: log, AccessLevel: zapcore.InfoLevel, MaxBodyBytes: 16, Health: h, Metrics: NewMetrics()})
+	r := NewRouter(Stack{Log: log, AccessLevel: zapcore.InfoLevel, MaxBodyBytes: 16, Health: h, Metrics: metrics.New()})
 	r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	r.Post("/echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)

@@ -6,15 +6,11 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
 
@@ -52,79 +48,20 @@ const MetricsConfigSchema = `{
   }
 }`
 
-// Metrics counts requests and their durations by route pattern and status.
-// Each service owns its registry: no global state.
-type Metrics struct {
-	Registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+// Metrics records every request a router serves and serves the record at
+// /metrics. Package metrics implements it with Prometheus; a service opts
+// in by putting one in its Stack, so this package links no metrics
+// library.
+type Metrics interface {
+	// Observe records one request; r's chi route context names its route.
+	Observe(r *http.Request, status int, elapsed time.Duration)
+	// Handler serves what was recorded.
+	Handler() http.Handler
 }
 
-// NewMetrics returns metrics registered on a fresh registry that also holds
-// the Go runtime and process collectors.
-func NewMetrics() *Metrics {
-	reg := prometheus.NewRegistry()
-	m := &Metrics{
-		Registry: reg,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "http_requests_total",
-			Help: "HTTP requests by route pattern, method and status code.",
-		}, []string{"route", "method", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "http_request_duration_seconds",
-			Help:    "HTTP request latency by route pattern.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"route"}),
-	}
-	reg.MustRegister(m.requests, m.duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-// observe records one request. Every label takes a bounded set of values,
-// whatever the request says: paths that match no route share "unmatched",
-// methods outside the standard ones share "OTHER", and status codes
-// outside 100-599 share "other". Otherwise each invented method or path
-// would be a new series kept for the life of the process.
-func (m *Metrics) observe(r *http.Request, status int, elapsed time.Duration) {
-	route := "unmatched"
-	if rc := chi.RouteContext(r.Context()); rc != nil {
-		if p := rc.RoutePattern(); p != "" {
-			route = p
-		}
-	}
-	m.requests.WithLabelValues(route, methodLabel(r.Method), statusLabel(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-}
-
-// methodLabel is the method if it is one of RFC 9110's (and PATCH), else
-// "OTHER".
-func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return method
-	}
-	return "OTHER"
-}
-
-// statusLabel is the status code as text, or "other" outside 100-599 (a
-// handler may write any three-digit code; net/http refuses the rest).
-func statusLabel(status int) string {
-	if status < 100 || status > 599 {
-		return "other"
-	}
-	return strconv.Itoa(status)
-}
-
-// Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
-
-// Endpoint is Handler, requiring token as a bearer token when it is not
-// empty; a scrape without it gets a 401.
-func (m *Metrics) Endpoint(token string) http.Handler {
+// metricsEndpoint is m's Handler, requiring token as a bearer token when it
+// is not empty; a scrape without it gets a 401.
+func metricsEndpoint(m Metrics, token string) http.Handler {
 	h := m.Handler()
 	if token == "" {
 		return h
@@ -152,13 +89,13 @@ func (m *Metrics) Endpoint(token string) http.Handler {
 // mc.Addr is set (on ln if not nil, else on mc.Addr), for ServeAll; nil
 // when the metrics are on the public router. It answers /metrics (GET and
 // HEAD) and a JSON 404 for anything else, with cfg's timeouts.
-func MetricsServer(cfg Config, mc MetricsConfig, m *Metrics, log *zap.Logger, ln net.Listener) func(ctx context.Context) error {
+func MetricsServer(cfg Config, mc MetricsConfig, m Metrics, log *zap.Logger, ln net.Listener) func(ctx context.Context) error {
 	if mc.Addr == "" || m == nil {
 		return nil
 	}
 	r := chi.NewRouter()
 	r.Use(middleware.GetHead)
-	r.Method(http.MethodGet, "/metrics", m.Endpoint(mc.Token))
+	r.Method(http.MethodGet, "/metrics", metricsEndpoint(m, mc.Token))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		JSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "only /metrics is served here"})
 	})

@@ -3,91 +3,26 @@ package httpserver
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/pkg/zaplog"
 )
-
-// series counts the request counter's label sets: what the registry keeps
-// for the life of the process.
-func series(t *testing.T, m *Metrics) int {
-	t.Helper()
-	families, err := m.Registry.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() == "http_requests_total" {
-			return len(f.GetMetric())
-		}
-	}
-	return 0
-}
-
-func TestMetricLabelsStayBounded(t *testing.T) {
-	var logs bytes.Buffer
-	log, err := zaplog.New(&logs, "error")
-	require.NoError(t, err)
-	m := NewMetrics()
-	r := NewRouter(Stack{Log: log, AccessLevel: zapcore.DebugLevel, MaxBodyBytes: 16, Metrics: m})
-	r.Get("/status/{code}", func(w http.ResponseWriter, r *http.Request) {
-		code, _ := strconv.Atoi(r.PathValue("code"))
-		w.WriteHeader(code)
-	})
-	serve := func(method, path string) {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.Method = method // any token is a valid method on the wire
-		r.ServeHTTP(httptest.NewRecorder(), req)
-	}
-
-	serve("BREW", "/status/200")
-	serve(http.MethodGet, "/status/200")
-	serve(http.MethodGet, "/status/799")
-	serve(http.MethodGet, "/nope/1")
-	before := series(t, m)
-
-	for i := 0; i < 10_000; i++ {
-		serve(fmt.Sprintf("X%05d", i), fmt.Sprintf("/nope/%d", i))
-		serve(fmt.Sprintf("M%05d", i), "/status/200")
-		serve(http.MethodGet, fmt.Sprintf("/status/%d", 600+i%400))
-	}
-	assert.Equal(t, before, series(t, m), "invented methods, paths and status codes add no series")
-
-	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	body := rec.Body.String()
-	// chi answers a method it does not know with 405, before routing.
-	assert.Contains(t, body, `http_requests_total{code="405",method="OTHER",route="unmatched"} 20001`)
-	assert.Contains(t, body, `http_requests_total{code="other",method="GET",route="/status/{code}"} 10001`)
-	assert.Contains(t, body, `method="GET",route="unmatched"`)
-	assert.NotContains(t, body, "X00001")
-	assert.NotContains(t, body, "BREW")
-	assert.Less(t, len(body), 64<<10, "the page stays small")
-}
-
-func TestMethodLabel(t *testing.T) {
-	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
-		assert.Equal(t, m, methodLabel(m))
-	}
-	for _, m := range []string{"get", "PROPFIND", "", "GET ", "BREW"} {
-		assert.Equal(t, "OTHER", methodLabel(m), m)
-	}
-}
 
 func TestMetricsBehindAToken(t *testing.T) {
 	log, err := zaplog.New(&bytes.Buffer{}, "error")
 	require.NoError(t, err)
 	token := "scrape-token-0123456789"
-	r := NewRouter(Stack{Log: log, MaxBodyBytes: 16, Metrics: NewMetrics(), MetricsAccess: MetricsConfig{Token: token}})
+	r := NewRouter(Stack{Log: log, MaxBodyBytes: 16, Metrics: metrics.New(), MetricsAccess: MetricsConfig{Token: token}})
 	for name, c := range map[string]struct {
 		auth []string
 		want int
@@ -119,10 +54,10 @@ func TestMetricsBehindAToken(t *testing.T) {
 }
 
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	var logs syncBuffer
+	var logs servertest.Buffer
 	log, err := zaplog.New(&logs, "info")
 	require.NoError(t, err)
-	m := NewMetrics()
+	m := metrics.New()
 	mc := MetricsConfig{Addr: "127.0.0.1:0", Token: "scrape-token-0123456789"}
 	r := NewRouter(Stack{Log: log, MaxBodyBytes: 16, Health: NewHealth(), Metrics: m, MetricsAccess: mc})
 	public := httptest.NewServer(r)
@@ -166,14 +101,14 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 }
 
 func TestMetricsServerIsNilOnThePublicRouter(t *testing.T) {
-	assert.Nil(t, MetricsServer(DefaultConfig(""), MetricsConfig{}, NewMetrics(), zap.NewNop(), nil))
+	assert.Nil(t, MetricsServer(DefaultConfig(""), MetricsConfig{}, metrics.New(), zap.NewNop(), nil))
 }
 
 func TestServeAllStopsTheOthersWhenOneFails(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	taken := MetricsServer(DefaultConfig(""), MetricsConfig{Addr: ln.Addr().String()}, NewMetrics(), zap.NewNop(), nil)
+	taken := MetricsServer(DefaultConfig(""), MetricsConfig{Addr: ln.Addr().String()}, metrics.New(), zap.NewNop(), nil)
 	stopped := make(chan struct{})
 	err = ServeAll(context.Background(), func(ctx context.Context) error {
 		<-ctx.Done()

@@ -23,7 +23,8 @@ type Stack struct {
 	AccessLevel  zapcore.LevelEnabler
 	MaxBodyBytes int64
 	Health       *Health
-	Metrics      *Metrics
+	// Metrics, if set, records every request (package metrics).
+	Metrics Metrics
 	// RecordClientAddr puts each request's client address (ClientAddr,
 	// believing TrustedProxies) in its context, for ClientAddrFrom: a
 	// service that calls another for its caller can forward it.
@@ -43,7 +44,7 @@ func NewRouter(s Stack) chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.middleware(), middleware.GetHead)
 	if s.Metrics != nil && s.MetricsAccess.Addr == "" {
-		r.Method(http.MethodGet, "/metrics", s.Metrics.Endpoint(s.MetricsAccess.Token))
+		r.Method(http.MethodGet, "/metrics", metricsEndpoint(s.Metrics, s.MetricsAccess.Token))
 	}
 	if s.Health != nil {
 		r.Method(http.MethodGet, "/healthz", s.Health.Live())
@@ -105,7 +106,7 @@ func (s Stack) middleware() func(http.Handler) http.Handler {
 				}
 				elapsed := time.Since(start)
 				if s.Metrics != nil {
-					s.Metrics.observe(r, status, elapsed)
+					s.Metrics.Observe(r, status, elapsed)
 				}
 				if ce := access.Check(accessLevel(s.AccessLevel), "request"); ce != nil {
 					ce.Write(

@@ -1,13 +1,11 @@
 package reload
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,21 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/memlimit"
 	"github.com/oauth2ref/pkg/zaplog"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 type cfg struct {
 	Log     zaplog.Config   `json:"log"`
@@ -42,7 +29,7 @@ type cfg struct {
 func TestRun(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(before) })
-	var out syncBuffer
+	var out servertest.Buffer
 	log, levels, err := zaplog.Config{Level: "info", AccessLevel: "info"}.Open(&out)
 	require.NoError(t, err)
 	live := Live{Levels: levels, Getenv: func(string) string { return "" }}

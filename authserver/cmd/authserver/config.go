@@ -5,7 +5,7 @@ import (
 	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/memlimit"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -13,11 +13,8 @@ import (
 // configs/authserver.<env>.json, then AUTHSERVER_* environment variables
 // (AUTHSERVER_HTTP_ADDR sets http.addr, and so on).
 type Config struct {
-	HTTP httpserver.Config `json:"http"`
-	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
-	Metrics httpserver.MetricsConfig `json:"metrics"`
-	Log     zaplog.Config            `json:"log"`
-	Runtime memlimit.Config          `json:"runtime"`
+	// Base holds http, metrics, log and runtime, as in every service.
+	service.Base
 	// Issuer is the "iss" of every token and the base of every URL in the
 	// metadata document.
 	Issuer string `json:"issuer"`
@@ -166,10 +163,7 @@ const configSchema = `{
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "http": ` + httpserver.ConfigSchema + `,
-    "metrics": ` + httpserver.MetricsConfigSchema + `,
-    "log": ` + zaplog.ConfigSchema + `,
-    "runtime": ` + memlimit.ConfigSchema + `,
+    ` + service.BaseSchema + `,
     "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
     "data_dir": {"type": "string"},
     "fixtures": {"type": "array", "items": {"type": "string", "minLength": 1}},

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 )
 
 // TestRunDevTLS: -dev-tls serves HTTPS and HTTP/2 with a certificate made
@@ -22,7 +24,7 @@ import (
 func TestRunDevTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "AUTHSERVER_DATA_DIR": t.TempDir(),
 		"AUTHSERVER_ISSUER": "https://localhost:5001",
@@ -30,7 +32,7 @@ func TestRunDevTLS(t *testing.T) {
 	ln := listen(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver", "-dev-tls"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+		done <- run(ctx, []string{"authserver", "-dev-tls"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 

@@ -15,6 +15,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 )
 
 // reloadLines returns the log lines of finished reloads.
@@ -32,7 +35,7 @@ func reloadLines(logs string) []map[string]any {
 }
 
 // hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *syncBuffer) map[string]any {
+func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
 	t.Helper()
 	before := len(reloadLines(logs.String()))
 	signals <- syscall.SIGHUP
@@ -68,13 +71,13 @@ func TestRunReloads(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"})
 	ln := listen(t)
 	signals := make(chan os.Signal)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln), withReload(signals))
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln), service.WithReload(signals))
 	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 	base := "http://" + ln.Addr().String()

@@ -8,13 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/go-chi/chi/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -23,7 +21,7 @@ import (
 	"github.com/oauth2ref/authserver/storage"
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/reload"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -44,11 +42,7 @@ flags:
 
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, opts ...option) error {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer, opts ...service.Option) error {
 	cfg, c, file, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -62,27 +56,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch {
 	case name == "serve" && len(rest) == 0:
-		if o.listener == nil {
-			if o.listener, err = httpserver.Inherited(getenv); err != nil {
-				return err
-			}
+		p, err := service.Start(&cfg.Base, c, getenv, stdout, opts...)
+		if err != nil {
+			return err
 		}
-		if c.DevTLS {
-			if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
-				return err
-			}
-		}
-		if o.reload == nil {
-			signals, stop := reload.Signals()
-			defer stop()
-			o.reload = signals
-		}
-		return serve(ctx, cfg, file, c.Env, stdout, o, liveConfig{
-			getenv: getenv, signals: o.reload,
-			load: func() (Config, string, error) {
-				next, _, file, err := loadConfig(args, getenv, io.Discard)
-				return next, file, err
-			},
+		defer p.Close()
+		return serve(ctx, p, cfg, file, stdout, func() (Config, string, error) {
+			next, _, file, err := loadConfig(args, getenv, io.Discard)
+			return next, file, err
 		})
 	case name == "migrate" && len(rest) == 0:
 		return migrate(ctx, cfg, stdout)
@@ -189,28 +170,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	return cfg, c, file, nil
 }
 
-// serve runs the server until ctx ends, on o.listener if not nil, else on
-// http.addr, and the metrics beside it when metrics.addr is set; it
-// reloads on every signal of live.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options, live liveConfig) error {
-	log, levels, err := cfg.Log.Open(stdout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	limit, err := cfg.Runtime.Apply(live.getenv)
-	if err != nil {
-		return fmt.Errorf("config: runtime.memory_limit: %w", err)
-	}
+// serve opens the storage and builds the server on it, and serves it with
+// p until ctx ends; each reload reads the configuration with
+// reloadConfig, and the fixture files again.
+func serve(ctx context.Context, p *service.Process, cfg Config, file string, stdout io.Writer, reloadConfig func() (Config, string, error)) error {
+	log := p.Log
 	// The audit trail is written at info whatever log.level says.
 	audit, err := zaplog.NewBuffered(stdout, "info")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = audit.Sync() }()
-	log.Info("starting", zap.String("env", env), zap.String("config_file", file), zap.String("issuer", cfg.Issuer),
+	p.Starting(file, zap.String("issuer", cfg.Issuer),
 		zap.String("storage", cfg.Storage.Default), zap.Any("storage_groups", cfg.Storage.Groups))
-	limit.Log(log)
 	if cfg.HTTP.TLS.Enabled() && !strings.HasPrefix(cfg.Issuer, "https://") {
 		// The reverse, an https issuer on plain HTTP, is TLS ended by a
 		// proxy in front.
@@ -270,43 +242,16 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		}
 	}()
 
-	health := httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready})
-	metrics := httpserver.NewMetrics()
-	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+	p.Reload = service.ReloadStep(cfg, reloadConfig, reloadFixtures(srv), "fixtures")
+	return p.Serve(ctx, service.Site{
+		Health: httpserver.NewHealth(httpserver.Check{Name: "storage", Fn: srv.Ready}),
+		Mount: func(r chi.Router) {
+			r.Mount("/oauth", srv.Handler())
+			r.Mount("/api", srv.APIHandler())
+			r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
+		},
 	})
-	r.Mount("/oauth", srv.Handler())
-	r.Mount("/api", srv.APIHandler())
-	r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
-	if env == "production" && cfg.Metrics.Public() {
-		log.Warn(httpserver.PublicMetricsWarning)
-	}
-
-	stopReloads := live.run(ctx, cfg, srv, levels, log)
-	defer stopReloads()
-	return httpserver.ServeAll(ctx,
-		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
-		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
-
-// option adjusts run for a test.
-type option func(*options)
-
-type options struct {
-	// listener is served on instead of a socket from the service manager
-	// or http.addr: a test opens it on port 0, so it knows the address
-	// before the server starts and no other process can take it.
-	listener net.Listener
-	// metricsListener is served on instead of metrics.addr, when that is
-	// set.
-	metricsListener net.Listener
-	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
-	// test process, which runs several servers.
-	reload <-chan os.Signal
-}
-
-func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
 
 // cookieKey decodes browser.cookie_key: standard or URL-safe base64,
 // padded or not, of at least 32 bytes. Empty is nil.
@@ -324,12 +269,6 @@ func cookieKey(s string) ([]byte, error) {
 	}
 	return nil, errors.New("config: browser.cookie_key must be base64 of at least 32 random bytes (e.g. openssl rand -base64 32)")
 }
-
-func withMetricsListener(ln net.Listener) option {
-	return func(o *options) { o.metricsListener = ln }
-}
-
-func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
 
 func keyOptions(cfg Config) []authserver.Option {
 	opts := []authserver.Option{

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,21 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from the server and read from
-// the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func fakeEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -54,7 +40,7 @@ func listen(t *testing.T) net.Listener {
 
 // waitListening waits for the "listening" log line, which says the server
 // accepts on addr, or fails if run returns first.
-func waitListening(t *testing.T, logs *syncBuffer, addr string, done chan error) {
+func waitListening(t *testing.T, logs *servertest.Buffer, addr string, done chan error) {
 	t.Helper()
 	deadline := time.After(bound)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -86,7 +72,7 @@ var client = &http.Client{Timeout: bound}
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{
 		"CONFIG_DIR":          "../../../configs",
 		"APP_ENV":             "test",
@@ -96,7 +82,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	addr := ln.Addr().String()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
 	waitListening(t, &stdout, addr, done)
 
@@ -179,7 +165,7 @@ func TestRunProductionRefusesHTTPIssuer(t *testing.T) {
 func TestRunProductionServesMetricsApart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "production",
 		"AUTHSERVER_ISSUER": "https://id.example.com", "AUTHSERVER_DATA_DIR": t.TempDir(),
@@ -188,7 +174,7 @@ func TestRunProductionServesMetricsApart(t *testing.T) {
 	ln, mln := listen(t), listen(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln), withMetricsListener(mln))
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln), service.WithMetricsListener(mln))
 	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 
@@ -242,7 +228,7 @@ func TestHashSecretCommand(t *testing.T) {
 func TestAuditSurvivesAQuietLog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "test",
 		"AUTHSERVER_DATA_DIR": t.TempDir(), "AUTHSERVER_LOG_LEVEL": "error",
@@ -250,7 +236,7 @@ func TestAuditSurvivesAQuietLog(t *testing.T) {
 	ln := listen(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
 
 	// A quiet log has no "listening" line to wait for; the socket is open
@@ -282,7 +268,7 @@ func TestAuditSurvivesAQuietLog(t *testing.T) {
 func TestRunRateLimitsFromConfig(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{
 		"CONFIG_DIR":                          "../../../configs",
 		"APP_ENV":                             "test",
@@ -297,7 +283,7 @@ func TestRunRateLimitsFromConfig(t *testing.T) {
 	addr := ln.Addr().String()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, withListener(ln))
+		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
 	waitListening(t, &stdout, addr, done)
 

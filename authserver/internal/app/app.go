@@ -1,5 +1,7 @@
 // Package app holds the authorization server's use cases: authenticating
-// clients, issuing tokens by each grant, introspecting and revoking them. It
+// clients, issuing tokens by each grant, introspecting and revoking them,
+// deciding authorization requests, signing people in, keeping their
+// consents, and provisioning clients and users from fixtures. It
 // declares, next to each use case, the small interfaces it needs from storage
 // and crypto; adapters implement them. It imports no HTTP, database, logging
 // or JWT package.

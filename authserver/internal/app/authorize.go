@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -22,6 +21,9 @@ type AuthorizeRequest struct {
 	State               string
 	CodeChallenge       string
 	CodeChallengeMethod string
+	// Repeated names a parameter that came more than once (RFC 6749 §3.1),
+	// "" if none did. Only the first value of each is kept above.
+	Repeated string
 }
 
 // Authorization is a request that passed validation: who asks, for what, and
@@ -43,9 +45,12 @@ type AuthorizationPolicy struct {
 	Implicit bool // whether the server offers response_type=token at all
 }
 
-// Authorizer runs the authorization endpoint's decisions.
+// Authorizer runs the authorization endpoint's decisions (Decide).
 type Authorizer struct {
 	clients  ClientFinder
+	scopes   ScopeLister
+	users    UserLookup
+	sessions SessionChecker
 	consents ConsentStore
 	codes    CodeStore
 	minter   *Minter
@@ -54,9 +59,27 @@ type Authorizer struct {
 	audit    auditor
 }
 
-// NewAuthorizer returns an Authorizer. audit may be nil.
-func NewAuthorizer(clients ClientFinder, consents ConsentStore, codes CodeStore, minter *Minter, policy AuthorizationPolicy, audit AuditLog, now Clock) *Authorizer {
-	return &Authorizer{clients: clients, consents: consents, codes: codes, minter: minter, policy: policy, now: now, audit: auditor{log: audit, now: now}}
+// AuthorizerDeps are what an Authorizer needs.
+type AuthorizerDeps struct {
+	Clients  ClientFinder
+	Scopes   ScopeLister
+	Users    UserLookup
+	Sessions SessionChecker
+	Consents ConsentStore
+	Codes    CodeStore
+	Minter   *Minter
+	Policy   AuthorizationPolicy
+	// Audit may be nil.
+	Audit AuditLog
+	Now   Clock
+}
+
+// NewAuthorizer returns an Authorizer.
+func NewAuthorizer(d AuthorizerDeps) *Authorizer {
+	return &Authorizer{
+		clients: d.Clients, scopes: d.Scopes, users: d.Users, sessions: d.Sessions, consents: d.Consents, codes: d.Codes,
+		minter: d.Minter, policy: d.Policy, now: d.Now, audit: auditor{log: d.Audit, now: d.Now},
+	}
 }
 
 // ResponseTypes lists the response types offered, for the metadata document.
@@ -74,52 +97,15 @@ func (a *Authorizer) ResponseTypes() []string {
 // Redirect, any error goes back to the client.
 func (a *Authorizer) Validate(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
 	auth := Authorization{Request: req}
-	if req.ClientID == "" {
-		return auth, domain.Errorf(domain.InvalidRequest, "client_id is required")
-	}
-	c, err := a.clients.FindClient(ctx, req.ClientID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return auth, domain.Errorf(domain.InvalidRequest, "unknown client")
-	}
+	c, redirect, err := a.target(ctx, req)
 	if err != nil {
 		return auth, err
 	}
-	switch {
-	case req.RedirectURI != "" && !c.HasRedirectURI(req.RedirectURI):
-		return auth, domain.Errorf(domain.InvalidRequest, "redirect_uri is not registered for this client")
-	case req.RedirectURI == "" && len(c.RedirectURIs) != 1:
-		// RFC 6749 §3.1.2.3: it may be left out only if exactly one is
-		// registered, so there is no doubt where the answer goes.
-		return auth, domain.Errorf(domain.InvalidRequest, "redirect_uri is required")
-	case req.RedirectURI == "":
-		auth.Redirect = c.RedirectURIs[0]
-	default:
-		auth.Redirect = req.RedirectURI
-	}
-	auth.Client = c
+	auth.Client, auth.Redirect = c, redirect
 	auth.Fragment = req.ResponseType == "token"
-
-	switch req.ResponseType {
-	case "":
-		return auth, domain.Errorf(domain.InvalidRequest, "response_type is required")
-	case "code":
-		if !c.AllowsGrant(domain.GrantAuthorizationCode) {
-			return auth, domain.Errorf(domain.UnauthorizedClient, "this client may not use the authorization code grant")
-		}
-		if err := checkChallenge(c, req); err != nil {
-			return auth, err
-		}
-	case "token":
-		if !a.policy.Implicit {
-			return auth, domain.Errorf(domain.UnsupportedResponseType, "the implicit grant is not offered")
-		}
-		if !c.AllowsGrant(domain.GrantImplicit) {
-			return auth, domain.Errorf(domain.UnauthorizedClient, "this client may not use the implicit grant")
-		}
-	default:
-		return auth, domain.Errorf(domain.UnsupportedResponseType, "response_type %q is not supported", req.ResponseType)
+	if err := a.checkResponseType(c, req); err != nil {
+		return auth, err
 	}
-
 	requested, err := domain.ParseScope(req.Scope)
 	if err != nil {
 		return auth, err
@@ -127,7 +113,64 @@ func (a *Authorizer) Validate(ctx context.Context, req AuthorizeRequest) (Author
 	if auth.Scope, err = c.GrantScope(requested); err != nil {
 		return auth, err
 	}
+	if req.Repeated != "" {
+		return auth, domain.Errorf(domain.InvalidRequest, "%s is repeated", req.Repeated)
+	}
 	return auth, nil
+}
+
+// target finds the client and the redirect URI its answer goes to: the
+// part of the request that must hold before any error may go there.
+func (a *Authorizer) target(ctx context.Context, req AuthorizeRequest) (domain.Client, string, error) {
+	if req.Repeated == "client_id" || req.Repeated == "redirect_uri" {
+		// Which of the values is meant cannot be told, so neither is
+		// trusted as the place to send the error.
+		return domain.Client{}, "", domain.Errorf(domain.InvalidRequest, "%s is repeated", req.Repeated)
+	}
+	if req.ClientID == "" {
+		return domain.Client{}, "", domain.Errorf(domain.InvalidRequest, "client_id is required")
+	}
+	c, err := a.clients.FindClient(ctx, req.ClientID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.Client{}, "", domain.Errorf(domain.InvalidRequest, "unknown client")
+	}
+	if err != nil {
+		return domain.Client{}, "", err
+	}
+	switch {
+	case req.RedirectURI != "" && !c.HasRedirectURI(req.RedirectURI):
+		return domain.Client{}, "", domain.Errorf(domain.InvalidRequest, "redirect_uri is not registered for this client")
+	case req.RedirectURI == "" && len(c.RedirectURIs) != 1:
+		// RFC 6749 §3.1.2.3: it may be left out only if exactly one is
+		// registered, so there is no doubt where the answer goes.
+		return domain.Client{}, "", domain.Errorf(domain.InvalidRequest, "redirect_uri is required")
+	case req.RedirectURI == "":
+		return c, c.RedirectURIs[0], nil
+	}
+	return c, req.RedirectURI, nil
+}
+
+// checkResponseType checks that the server offers the response type and
+// the client may use it (RFC 6749 §3.1.1).
+func (a *Authorizer) checkResponseType(c domain.Client, req AuthorizeRequest) error {
+	switch req.ResponseType {
+	case "":
+		return domain.Errorf(domain.InvalidRequest, "response_type is required")
+	case "code":
+		if !c.AllowsGrant(domain.GrantAuthorizationCode) {
+			return domain.Errorf(domain.UnauthorizedClient, "this client may not use the authorization code grant")
+		}
+		return checkChallenge(c, req)
+	case "token":
+		if !a.policy.Implicit {
+			return domain.Errorf(domain.UnsupportedResponseType, "the implicit grant is not offered")
+		}
+		if !c.AllowsGrant(domain.GrantImplicit) {
+			return domain.Errorf(domain.UnauthorizedClient, "this client may not use the implicit grant")
+		}
+		return nil
+	}
+	return domain.Errorf(domain.UnsupportedResponseType, "response_type %q is not supported", req.ResponseType)
 }
 
 // checkChallenge applies RFC 7636 and RFC 9700 §2.1.1: S256 always works,
@@ -173,9 +216,9 @@ func validVerifierSyntax(s string) bool {
 	return true
 }
 
-// NeedsConsent reports whether the user must be asked: consent is
+// needsConsent reports whether the user must be asked: consent is
 // remembered per user and client, for the scopes given.
-func (a *Authorizer) NeedsConsent(ctx context.Context, userID string, auth Authorization) (bool, error) {
+func (a *Authorizer) needsConsent(ctx context.Context, userID string, auth Authorization) (bool, error) {
 	c, err := a.consents.FindConsent(ctx, userID, auth.Client.ID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return true, nil
@@ -186,23 +229,20 @@ func (a *Authorizer) NeedsConsent(ctx context.Context, userID string, auth Autho
 	return !c.Scope.Covers(auth.Scope), nil
 }
 
-// Approve records the user's consent and answers the request: a code, or
-// for the implicit grant a token. The parameters go to auth.Redirect.
-func (a *Authorizer) Approve(ctx context.Context, userID string, auth Authorization) ([][2]string, error) {
+// approve records the user's consent and answers the request: a code, or
+// for the implicit grant a token.
+func (a *Authorizer) approve(ctx context.Context, userID string, auth Authorization) (Response, error) {
 	if err := a.remember(ctx, userID, auth); err != nil {
-		return nil, err
+		return Response{}, err
 	}
+	resp := auth.response(a.policy.Issuer)
 	if auth.Fragment {
-		resp, err := a.minter.Mint(ctx, Issuance{Client: auth.Client, UserID: userID, Scope: auth.Scope})
+		tok, err := a.minter.Mint(ctx, Issuance{Client: auth.Client, UserID: userID, Scope: auth.Scope})
 		if err != nil {
-			return nil, err
+			return Response{}, err
 		}
-		return [][2]string{
-			{"access_token", resp.AccessToken},
-			{"token_type", resp.TokenType},
-			{"expires_in", strconv.FormatInt(resp.ExpiresIn, 10)},
-			{"scope", resp.Scope.String()},
-		}, nil
+		resp.Token = &tok
+		return resp, nil
 	}
 	now := a.now()
 	code := newOpaqueToken()
@@ -219,9 +259,10 @@ func (a *Authorizer) Approve(ctx context.Context, userID string, auth Authorizat
 		ExpiresAt:       now.Add(a.policy.CodeTTL),
 	})
 	if err != nil {
-		return nil, err
+		return Response{}, err
 	}
-	return [][2]string{{"code", code}}, nil
+	resp.Code = code
+	return resp, nil
 }
 
 func challengeMethod(req AuthorizeRequest) string {
@@ -254,9 +295,6 @@ func (a *Authorizer) remember(ctx context.Context, userID string, auth Authoriza
 	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditConsentGiven, ClientID: c.ClientID, UserID: userID}, err, c.Scope.String()))
 	return err
 }
-
-// Issuer is the "iss" every authorization response carries (RFC 9207).
-func (a *Authorizer) Issuer() string { return a.policy.Issuer }
 
 // verifyPKCE checks a code_verifier against the code's challenge (RFC 7636
 // §4.6), in constant time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -87,42 +88,140 @@ func TestAuthorizeValidation(t *testing.T) {
 	}
 }
 
-// approve runs the consent step for alice and returns the code.
+// signIn opens a session for the user and returns its token.
+func (w *world) signIn(t *testing.T, userID string) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := w.store.FindUser(ctx, userID)
+	require.NoError(t, err)
+	token, _, err := w.accounts.StartSession(ctx, u, app.SessionStart{Door: domain.DoorPage})
+	require.NoError(t, err)
+	return token
+}
+
+// approve has alice allow req on the consent page and returns the code.
 func (w *world) approve(t *testing.T, req app.AuthorizeRequest) string {
 	t.Helper()
-	auth, err := w.authz.Validate(context.Background(), req)
-	require.NoError(t, err)
-	params, err := w.authz.Approve(context.Background(), "u-alice", auth)
-	require.NoError(t, err)
-	require.Equal(t, "code", params[0][0])
-	return params[0][1]
+	d := w.authz.Decide(context.Background(), req, w.signIn(t, "u-alice"), app.Allow)
+	require.Equal(t, app.Redirect, d.Outcome, "%v", d.Err)
+	require.Nil(t, d.Response.Err)
+	require.NotEmpty(t, d.Response.Code)
+	return d.Response.Code
 }
 
 func TestConsentIsRemembered(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
+	require.NoError(t, w.store.SaveUser(ctx, domain.User{ID: "u-bob", Username: "bob"}))
+	require.NoError(t, w.store.SaveScope(ctx, domain.ScopeInfo{Name: "epoch_time", Description: "Read the epoch time"}))
+	alice, bob := w.signIn(t, "u-alice"), w.signIn(t, "u-bob")
 	narrow := codeReq("web")
 	narrow.Scope = "epoch_time"
-	auth, err := w.authz.Validate(ctx, narrow)
-	require.NoError(t, err)
-	need, err := w.authz.NeedsConsent(ctx, "u-alice", auth)
-	require.NoError(t, err)
-	assert.True(t, need, "first time")
+
+	d := w.authz.Decide(ctx, narrow, alice, app.NoAnswer)
+	require.Equal(t, app.ShowConsent, d.Outcome, "first time: %v", d.Err)
+	assert.Equal(t, app.ConsentPrompt{ClientName: "web", Username: "alice",
+		Scopes: []domain.ScopeInfo{{Name: "epoch_time", Description: "Read the epoch time"}}}, d.Consent)
+	assert.Equal(t, "https://app.example/cb", d.Auth.Redirect, "the form's answer goes there")
+	assert.Equal(t, "u-alice", d.UserID)
 	w.approve(t, narrow)
 
-	need, err = w.authz.NeedsConsent(ctx, "u-alice", auth)
-	require.NoError(t, err)
-	assert.False(t, need, "same client and scope: remembered")
+	d = w.authz.Decide(ctx, narrow, alice, app.NoAnswer)
+	require.Equal(t, app.Redirect, d.Outcome, "same client and scope: remembered")
+	assert.NotEmpty(t, d.Response.Code)
 
-	wide, err := w.authz.Validate(ctx, codeReq("web"))
-	require.NoError(t, err)
-	need, err = w.authz.NeedsConsent(ctx, "u-alice", wide)
-	require.NoError(t, err)
-	assert.True(t, need, "more scope: ask again")
+	d = w.authz.Decide(ctx, codeReq("web"), alice, app.NoAnswer)
+	require.Equal(t, app.ShowConsent, d.Outcome, "more scope: ask again")
+	assert.Equal(t, []domain.ScopeInfo{{Name: "current_time", Description: "current_time"}, {Name: "epoch_time", Description: "Read the epoch time"}},
+		d.Consent.Scopes, "a scope without a description shows its name")
 
-	need, err = w.authz.NeedsConsent(ctx, "someone-else", auth)
-	require.NoError(t, err)
-	assert.True(t, need, "per user")
+	d = w.authz.Decide(ctx, narrow, bob, app.NoAnswer)
+	assert.Equal(t, app.ShowConsent, d.Outcome, "per user")
+	assert.Equal(t, "bob", d.Consent.Username)
+}
+
+// sessionsFunc is a SessionChecker of a function, counting its calls.
+type sessionsFunc struct {
+	fn    func(token string) (domain.Session, error)
+	calls int
+}
+
+func (s *sessionsFunc) Session(_ context.Context, token string) (domain.Session, error) {
+	s.calls++
+	return s.fn(token)
+}
+
+func TestDecide(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	valid := codeReq("web")
+	withParam := func(f func(r *app.AuthorizeRequest)) app.AuthorizeRequest {
+		r := codeReq("web")
+		f(&r)
+		return r
+	}
+	down := fmt.Errorf("session store: %w", domain.ErrUnavailable)
+	alice := func(string) (domain.Session, error) { return domain.Session{UserID: "u-alice"}, nil }
+	cases := []struct {
+		name     string
+		req      app.AuthorizeRequest
+		sessions func(string) (domain.Session, error)
+		answer   app.Answer
+		want     app.Outcome
+		wantErr  domain.ErrorCode // the error shown or sent, if any
+		looked   bool             // whether the session was looked up
+	}{
+		{"unknown client: a page, no session look-up", withParam(func(r *app.AuthorizeRequest) { r.ClientID = "nobody" }), alice, app.NoAnswer, app.ShowError, domain.InvalidRequest, false},
+		{"repeated client_id: a page", withParam(func(r *app.AuthorizeRequest) { r.Repeated = "client_id" }), alice, app.NoAnswer, app.ShowError, domain.InvalidRequest, false},
+		{"repeated redirect_uri: a page", withParam(func(r *app.AuthorizeRequest) { r.Repeated = "redirect_uri" }), alice, app.NoAnswer, app.ShowError, domain.InvalidRequest, false},
+		{"repeated scope: to the client", withParam(func(r *app.AuthorizeRequest) { r.Repeated = "scope" }), alice, app.NoAnswer, app.Redirect, domain.InvalidRequest, false},
+		{"bad scope: to the client, before any session", withParam(func(r *app.AuthorizeRequest) { r.Scope = "admin" }), alice, app.NoAnswer, app.Redirect, domain.InvalidScope, false},
+		{"nobody signed in: login", valid, func(string) (domain.Session, error) { return domain.Session{}, app.ErrNoSession }, app.NoAnswer, app.ShowLogin, "", true},
+		{"nobody signed in, even with an answer: login", valid, func(string) (domain.Session, error) { return domain.Session{}, app.ErrNoSession }, app.Allow, app.ShowLogin, "", true},
+		{"session store down: a page", valid, func(string) (domain.Session, error) { return domain.Session{}, down }, app.NoAnswer, app.ShowError, "", true},
+		{"denied: access_denied to the client", valid, alice, app.Deny, app.Redirect, domain.AccessDenied, true},
+		{"not asked yet: consent", valid, alice, app.NoAnswer, app.ShowConsent, "", true},
+		{"allowed: a code", valid, alice, app.Allow, app.Redirect, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sessions := &sessionsFunc{fn: tc.sessions}
+			authz := app.NewAuthorizer(app.AuthorizerDeps{
+				Clients: w.store, Scopes: w.store, Users: w.store, Sessions: sessions, Consents: w.store, Codes: w.store,
+				Minter: w.minter, Policy: app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute}, Now: w.clock.Now,
+			})
+			d := authz.Decide(ctx, tc.req, "token", tc.answer)
+			require.Equal(t, tc.want, d.Outcome, "%v", d.Err)
+			assert.Equal(t, tc.looked, sessions.calls == 1)
+			switch d.Outcome {
+			case app.ShowError:
+				require.Error(t, d.Err)
+				if tc.wantErr != "" {
+					assert.Equal(t, tc.wantErr, domain.CodeOf(d.Err))
+				} else {
+					assert.ErrorIs(t, d.Err, domain.ErrUnavailable)
+				}
+			case app.Redirect:
+				r := d.Response
+				assert.Equal(t, "https://app.example/cb", r.RedirectURI)
+				assert.Equal(t, "xyz", r.State, "state goes back (RFC 6749 §4.1.2)")
+				assert.Equal(t, issuer, r.Issuer, "RFC 9207")
+				assert.False(t, r.Fragment)
+				if tc.wantErr != "" {
+					require.NotNil(t, r.Err)
+					assert.Equal(t, tc.wantErr, r.Err.Code)
+					assert.Empty(t, r.Code)
+				} else {
+					assert.Nil(t, r.Err)
+					assert.NotEmpty(t, r.Code)
+				}
+			case app.ShowLogin:
+				assert.Equal(t, tc.req, d.Auth.Request, "the request to come back with")
+			case app.ShowConsent:
+				assert.Equal(t, "alice", d.Consent.Username)
+			}
+		})
+	}
 }
 
 func TestCodeGrant(t *testing.T) {
@@ -206,19 +305,26 @@ func TestCodeReplayRevokesEverythingIssuedFromIt(t *testing.T) {
 
 func TestImplicit(t *testing.T) {
 	w := newWorld(t)
-	auth, err := w.authz.Validate(context.Background(), app.AuthorizeRequest{ResponseType: "token", ClientID: "legacy", Scope: "epoch_time"})
-	require.NoError(t, err)
-	assert.True(t, auth.Fragment)
-	params, err := w.authz.Approve(context.Background(), "u-alice", auth)
-	require.NoError(t, err)
-	got := map[string]string{}
-	for _, p := range params {
-		got[p[0]] = p[1]
-	}
-	assert.Equal(t, "Bearer", got["token_type"])
-	assert.Equal(t, "epoch_time", got["scope"])
-	assert.NotContains(t, got, "refresh_token", "RFC 6749 §4.2.2")
-	assert.True(t, w.introspect("rs", got["access_token"]).Active)
+	req := app.AuthorizeRequest{ResponseType: "token", ClientID: "legacy", Scope: "epoch_time", State: "s1"}
+	d := w.authz.Decide(context.Background(), req, w.signIn(t, "u-alice"), app.Allow)
+	require.Equal(t, app.Redirect, d.Outcome, "%v", d.Err)
+	r := d.Response
+	assert.True(t, r.Fragment, "RFC 6749 §4.2.2: in the fragment")
+	assert.Equal(t, "https://legacy.example/cb", r.RedirectURI)
+	assert.Equal(t, "s1", r.State)
+	assert.Empty(t, r.Code)
+	require.NotNil(t, r.Token)
+	assert.Equal(t, "Bearer", r.Token.TokenType)
+	assert.Equal(t, domain.NewScope("epoch_time"), r.Token.Scope)
+	assert.Empty(t, r.Token.RefreshToken, "RFC 6749 §4.2.2")
+	assert.True(t, w.introspect("rs", r.Token.AccessToken).Active)
+
+	d = w.authz.Decide(context.Background(), req, w.signIn(t, "u-alice"), app.Deny)
+	require.Equal(t, app.Redirect, d.Outcome)
+	assert.True(t, d.Response.Fragment, "errors of the implicit grant travel in the fragment too (§4.2.2.1)")
+	require.NotNil(t, d.Response.Err)
+	assert.Equal(t, domain.AccessDenied, d.Response.Err.Code)
+	assert.Nil(t, d.Response.Token)
 }
 
 func TestLoginSessionsAndSignup(t *testing.T) {
@@ -300,25 +406,22 @@ func TestRevokingAGrant(t *testing.T) {
 	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
 	other := w.mustExchange("pw", passwordReq())
 
-	list, err := w.grants.List(ctx, "u-alice")
+	list, err := w.consents.List(ctx, "u-alice")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, "web", list[0].Client.ID)
 
-	require.NoError(t, w.grants.Revoke(ctx, "u-alice", "web"))
+	require.NoError(t, w.consents.Revoke(ctx, "u-alice", "web"))
 	assert.False(t, w.introspect("rs", resp.AccessToken).Active, "the grant's access tokens die at once")
 	_, err = w.exchange("web", app.TokenRequest{GrantType: "refresh_token", RefreshToken: resp.RefreshToken})
 	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err), "and its refresh tokens")
 	assert.True(t, w.introspect("rs", other.AccessToken).Active, "another client's tokens stay")
-	list, err = w.grants.List(ctx, "u-alice")
+	list, err = w.consents.List(ctx, "u-alice")
 	require.NoError(t, err)
 	assert.Empty(t, list)
 
-	auth, err := w.authz.Validate(ctx, codeReq("web"))
-	require.NoError(t, err)
-	need, err := w.authz.NeedsConsent(ctx, "u-alice", auth)
-	require.NoError(t, err)
-	assert.True(t, need, "consent must be given again")
+	d := w.authz.Decide(ctx, codeReq("web"), w.signIn(t, "u-alice"), app.NoAnswer)
+	assert.Equal(t, app.ShowConsent, d.Outcome, "consent must be given again")
 
 	w.clock.Advance(2 * time.Second) // a new grant, later than the revocation
 	again := w.approve(t, codeReq("web"))
@@ -352,7 +455,7 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store}
-	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	grants := app.NewConsents(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
 	w.approve(t, codeReq("web"))
 	audited := func() int {
 		events, err := w.store.RecentAudit(ctx, 1000)
@@ -373,13 +476,13 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := grants.Revoke(ctx, "u-alice", id)
-			assert.ErrorIs(t, err, app.ErrNoGrant)
+			assert.ErrorIs(t, err, app.ErrNoConsent)
 			assert.Zero(t, m.revokes+m.userClient, "no mark written")
 			assert.Zero(t, audited(), "no audit event")
 		})
 	}
 	require.NoError(t, w.store.SaveConsent(ctx, domain.Consent{UserID: "u-bob", ClientID: "spa", Scope: domain.NewScope("current_time")}))
-	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "spa"), app.ErrNoGrant, "bob's grant is not alice's to revoke")
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "spa"), app.ErrNoConsent, "bob's grant is not alice's to revoke")
 
 	for name, id := range map[string]string{"empty": "", "too long": strings.Repeat("a", app.MaxClientIDLength+1), "50 KB": strings.Repeat("a", 50<<10)} {
 		t.Run(name, func(t *testing.T) {
@@ -392,7 +495,7 @@ func TestRevokeOnlyAGrantThatExists(t *testing.T) {
 	require.NoError(t, grants.Revoke(ctx, "u-alice", "web"))
 	assert.Equal(t, 1, m.revokes, "the grant that exists is revoked")
 	assert.Equal(t, 1, audited())
-	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), app.ErrNoGrant, "and only once")
+	assert.ErrorIs(t, grants.Revoke(ctx, "u-alice", "web"), app.ErrNoConsent, "and only once")
 	assert.Equal(t, 1, m.revokes)
 	list, err := grants.List(ctx, "u-bob")
 	require.NoError(t, err)
@@ -406,7 +509,7 @@ func TestRevokeThatFailsKeepsTheGrantListed(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	m := &marks{RevocationStore: w.store, UserClientRevoker: w.store, fail: domain.ErrUnavailable}
-	grants := app.NewGrants(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
+	grants := app.NewConsents(w.store, w.store, m, m, w.store, time.Hour, w.clock.Now)
 	code := w.approve(t, codeReq("web"))
 	resp := w.mustExchange("web", app.TokenRequest{GrantType: "authorization_code", Code: code, RedirectURI: "https://app.example/cb", CodeVerifier: verifier})
 

@@ -31,11 +31,11 @@ type world struct {
 	intro    *app.Introspector
 	revoker  *app.Revoker
 	authz    *app.Authorizer
+	minter   *app.Minter
 	accounts *app.Accounts
-	grants   *app.Grants
+	consents *app.Consents
 	clients  map[string]domain.Client
 	hasher   *countingHasher
-	minter   *app.Minter
 	decoy    string
 	text     app.TextRules
 }
@@ -124,30 +124,33 @@ func newWorld(t *testing.T) *world {
 		app.NewRefreshGrant(store, store, minter, clock.Now),
 		app.NewAuthorizationCodeGrant(store, store, store, minter, clock.Now),
 	)
+	accounts := app.NewAccounts(app.AccountsDeps{
+		Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
+		Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
+		DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64},
+		Lifetimes: app.SessionPolicy{TTL: time.Hour, MaxTTL: 24 * time.Hour, PerUser: 5},
+		Consents:  store, Refresh: store, Revocations: store, MaxAccessTTL: time.Hour,
+		Now: clock.Now, Wait: func(time.Duration) {}, Audit: store,
+	})
 	return &world{
 		t: t, clock: clock, store: store, keys: keys,
 		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
 			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
 		}),
 		tokens:  tokens,
+		minter:  minter,
 		intro:   app.NewIntrospector(keys, store, store, clock.Now),
 		revoker: app.NewRevoker(keys, store, store, store, clock.Now),
-		authz: app.NewAuthorizer(store, store, store, minter,
-			app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, store, clock.Now),
-		accounts: app.NewAccounts(app.AccountsDeps{
-			Users: store, Passwords: hasher, Hasher: hasher, Limiter: store.Limiter(), Text: precis.Rules{},
-			Devices: app.NewDeviceCookies([]byte("a test key of thirty-two bytes..."), clock.Now), Sessions: store,
-			DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64},
-			Lifetimes: app.SessionPolicy{TTL: time.Hour, MaxTTL: 24 * time.Hour, PerUser: 5},
-			Consents:  store, Refresh: store, Revocations: store, MaxAccessTTL: time.Hour,
-			Now: clock.Now, Wait: func(time.Duration) {}, Audit: store,
+		authz: app.NewAuthorizer(app.AuthorizerDeps{
+			Clients: store, Scopes: store, Users: store, Sessions: accounts, Consents: store, Codes: store, Minter: minter,
+			Policy: app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, Audit: store, Now: clock.Now,
 		}),
-		grants:  app.NewGrants(store, store, store, store, store, time.Hour, clock.Now),
-		clients: clients,
-		hasher:  hasher,
-		minter:  minter,
-		decoy:   decoy,
-		text:    precis.Rules{},
+		accounts: accounts,
+		consents: app.NewConsents(store, store, store, store, store, time.Hour, clock.Now),
+		clients:  clients,
+		hasher:   hasher,
+		decoy:    decoy,
+		text:     precis.Rules{},
 	}
 }
 

@@ -232,7 +232,7 @@ func TestRevokingAGrantInvalidatesOutstandingCodes(t *testing.T) {
 		t.Run(client, func(t *testing.T) {
 			w := newWorld(t)
 			code := w.approve(t, codeReqFor(client))
-			require.NoError(t, w.grants.Revoke(context.Background(), "u-alice", client))
+			require.NoError(t, w.consents.Revoke(context.Background(), "u-alice", client))
 			_, err := w.exchange(client, codeTokenReq(client, code))
 			assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err), "a code issued before the revocation buys nothing")
 		})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/oauth2ref/pkg/redisoutage"
 )
 
 // ErrNotDurable is returned by CheckDurable for a Redis that would lose
@@ -42,7 +44,7 @@ func (s *Store) CheckDurable(ctx context.Context) (Persistence, error) {
 	}
 	cfg, err := s.client.ConfigGet(ctx, "appendfsync").Result()
 	if err != nil {
-		if unavailable(err) {
+		if redisoutage.Is(err) {
 			return p, mapErr(err)
 		}
 		return p, nil // CONFIG refused: the AOF is all we can see

@@ -1,17 +1,13 @@
 package redis
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/redisoutage"
 )
 
 // mapErr turns a go-redis error into a domain error; it is the one place
@@ -28,37 +24,8 @@ func mapErr(err error) error {
 		return nil
 	case errors.Is(err, goredis.Nil):
 		return domain.ErrNotFound
-	case unavailable(err):
+	case redisoutage.Is(err):
 		return fmt.Errorf("redis: %w: %w", domain.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redis: %w", err)
-}
-
-func unavailable(err error) bool {
-	var netErr net.Error
-	return errors.As(err, &netErr) || // refused, reset, timeouts, DNS
-		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, goredis.ErrClosed) ||
-		errors.Is(err, goredis.ErrPoolTimeout) ||
-		errors.Is(err, goredis.ErrPoolExhausted) ||
-		errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) ||
-		goredis.IsLoadingError(err) ||
-		goredis.IsReadOnlyError(err) ||
-		goredis.IsMaxClientsError(err) ||
-		goredis.IsMasterDownError(err) ||
-		goredis.IsClusterDownError(err) ||
-		goredis.IsTryAgainError(err) ||
-		late(err)
-}
-
-// late reports a script's refusal to run after its caller's deadline: the
-// caller timed out, so the outcome is the same as a timeout's.
-func late(err error) bool {
-	var re goredis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "LATE ")
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/memlimit"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
@@ -20,11 +20,8 @@ const demoSecret = "resourceserver-secret"
 // variables (RESOURCESERVER_INTROSPECTION_ENDPOINT sets
 // introspection.endpoint, and so on).
 type Config struct {
-	HTTP httpserver.Config `json:"http"`
-	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
-	Metrics httpserver.MetricsConfig `json:"metrics"`
-	Log     zaplog.Config            `json:"log"`
-	Runtime memlimit.Config          `json:"runtime"`
+	// Base holds http, metrics, log and runtime, as in every service.
+	service.Base
 	// Introspection says where and as whom to ask about tokens (RFC 7662).
 	Introspection struct {
 		Endpoint     string `json:"endpoint"`
@@ -71,10 +68,7 @@ const configSchema = `{
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "http": ` + httpserver.ConfigSchema + `,
-    "metrics": ` + httpserver.MetricsConfigSchema + `,
-    "log": ` + zaplog.ConfigSchema + `,
-    "runtime": ` + memlimit.ConfigSchema + `,
+    ` + service.BaseSchema + `,
     "introspection": {
       "type": "object",
       "additionalProperties": false,

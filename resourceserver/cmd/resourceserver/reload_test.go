@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 )
 
 // reloadLines returns the log lines of finished reloads.
@@ -30,7 +33,7 @@ func reloadLines(logs string) []map[string]any {
 }
 
 // hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *syncBuffer) map[string]any {
+func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
 	t.Helper()
 	before := len(reloadLines(logs.String()))
 	signals <- syscall.SIGHUP
@@ -62,7 +65,7 @@ func TestRunReloads(t *testing.T) {
 	endpoint := as.URL + "/oauth/introspect"
 	write(config("127.0.0.1:0", endpoint, "info", ""))
 
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ln := listen(t)
@@ -70,7 +73,7 @@ func TestRunReloads(t *testing.T) {
 	done := make(chan error, 1)
 	getenv := fakeGetenv(map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"})
 	go func() {
-		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stdout, withListener(ln), withReload(signals))
+		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stdout, service.WithListener(ln), service.WithReload(signals))
 	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +17,8 @@ import (
 
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 )
-
-// syncBuffer is stdout for a server running on another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func fakeGetenv(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
@@ -79,7 +60,7 @@ func listen(t *testing.T) net.Listener {
 
 // waitListening waits for the "listening" log line, which says the server
 // accepts on addr, or fails if run returns first.
-func waitListening(t *testing.T, out *syncBuffer, addr string, done chan error) {
+func waitListening(t *testing.T, out *servertest.Buffer, addr string, done chan error) {
 	t.Helper()
 	deadline := time.After(bound)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -106,7 +87,7 @@ func waitListening(t *testing.T, out *syncBuffer, addr string, done chan error) 
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	as := fakeAuthserver(t)
-	var stdout, stderr syncBuffer
+	var stdout, stderr servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -118,7 +99,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		"RESOURCESERVER_INTROSPECTION_TIMEOUT": "30s",
 	})
 	ln := listen(t)
-	go func() { done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, withListener(ln)) }()
+	go func() {
+		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, service.WithListener(ln))
+	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 	base := "http://" + ln.Addr().String()
 
@@ -225,7 +208,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			for k, v := range tc.env {
 				vars[k] = v
 			}
-			var stdout, stderr syncBuffer
+			var stdout, stderr servertest.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := run(ctx, append([]string{"resourceserver"}, tc.args...), fakeGetenv(vars), &stdout, &stderr)
@@ -239,7 +222,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 }
 
 func TestProductionStartsWithARealSecret(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	getenv := fakeGetenv(map[string]string{
@@ -248,7 +231,7 @@ func TestProductionStartsWithARealSecret(t *testing.T) {
 	})
 	ln, mln := listen(t), listen(t)
 	go func() {
-		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, withListener(ln), withMetricsListener(mln))
+		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, service.WithListener(ln), service.WithMetricsListener(mln))
 	}()
 	waitListening(t, &stdout, ln.Addr().String(), done)
 

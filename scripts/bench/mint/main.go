@@ -369,7 +369,13 @@ func (m *minter) codeChains(cfg config) error {
 			return "", err
 		}
 		if resp.StatusCode == http.StatusOK { // the consent page, the first time
-			form := url.Values{"decision": {"allow"}, "csrf_token": {csrf[1]}}
+			// Its form carries the session's CSRF token: the login page's
+			// was the pre-session one, which the login replaced.
+			consentCSRF := csrfRE.FindStringSubmatch(body)
+			if consentCSRF == nil {
+				return "", errors.New("no CSRF token on the consent page")
+			}
+			form := url.Values{"decision": {"allow"}, "csrf_token": {consentCSRF[1]}}
 			for k, v := range request {
 				form[k] = v
 			}

@@ -234,7 +234,7 @@ func TestRunRefusesBadBrowserConfig(t *testing.T) {
 			for k, v := range tc.env {
 				vars[k] = v
 			}
-			var logs syncBuffer
+			var logs servertest.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &logs, io.Discard)

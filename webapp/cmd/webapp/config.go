@@ -11,7 +11,7 @@ import (
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/memlimit"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/pkg/zaplog"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/redis"
@@ -35,11 +35,8 @@ const callbackPath = "/callback"
 // (WEBAPP_HTTP_ADDR sets http.addr, WEBAPP_AUTHSERVER_CLIENT_SECRET sets
 // authserver.client_secret, and so on).
 type Config struct {
-	HTTP httpserver.Config `json:"http"`
-	// Metrics says where /metrics is served (see httpserver.MetricsConfig).
-	Metrics httpserver.MetricsConfig `json:"metrics"`
-	Log     zaplog.Config            `json:"log"`
-	Runtime memlimit.Config          `json:"runtime"`
+	// Base holds http, metrics, log and runtime, as in every service.
+	service.Base
 	// AuthServer is where the webapp gets tokens, and the client it
 	// authenticates as (client_secret_basic).
 	AuthServer struct {
@@ -218,10 +215,7 @@ const configSchema = `{
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "http": ` + httpserver.ConfigSchema + `,
-    "metrics": ` + httpserver.MetricsConfigSchema + `,
-    "log": ` + zaplog.ConfigSchema + `,
-    "runtime": ` + memlimit.ConfigSchema + `,
+    ` + service.BaseSchema + `,
     "authserver": {
       "type": "object",
       "additionalProperties": false,

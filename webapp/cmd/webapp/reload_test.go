@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 
 	"github.com/stretchr/testify/assert"
@@ -32,7 +34,7 @@ func reloadLines(logs string) []map[string]any {
 }
 
 // hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *syncBuffer) map[string]any {
+func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
 	t.Helper()
 	before := len(reloadLines(logs.String()))
 	signals <- syscall.SIGHUP
@@ -66,7 +68,7 @@ func TestRunReloads(t *testing.T) {
 	}
 	write(config("30s", "info", "info"))
 
-	var stdout syncBuffer
+	var stdout servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ln := listen(t)
@@ -74,7 +76,7 @@ func TestRunReloads(t *testing.T) {
 	done := make(chan error, 1)
 	vars := map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"}
 	go func() {
-		done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &stdout, &stdout, withListener(ln), withReload(signals))
+		done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &stdout, &stdout, service.WithListener(ln), service.WithReload(signals))
 	}()
 	deadline := time.Now().Add(bound)
 	for listeningAddr(stdout.String()) == "" {

@@ -3,24 +3,20 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"time"
 
+	"github.com/go-chi/chi/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/pkg/config"
 	"github.com/oauth2ref/pkg/httpclient"
 	"github.com/oauth2ref/pkg/httpserver"
-	"github.com/oauth2ref/pkg/reload"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/webapp/internal/adapters/authclient"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/adapters/resourceclient"
@@ -32,43 +28,10 @@ import (
 
 // run is the whole program; main only gives it the process's context,
 // arguments, environment and streams, so tests can run it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	cfg, cmd, file, err := loadConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if len(cmd.Args) > 0 {
-		return fmt.Errorf("unexpected arguments %q", cmd.Args)
-	}
-	if o.listener == nil {
-		if o.listener, err = httpserver.Inherited(getenv); err != nil {
-			return err
-		}
-	}
-	if cmd.DevTLS {
-		if err := cfg.HTTP.TLS.UseDevCertificate(time.Now()); err != nil {
-			return err
-		}
-	}
-	if o.reload == nil {
-		signals, stop := reload.Signals()
-		defer stop()
-		o.reload = signals
-	}
-	return serve(ctx, cfg, file, cmd.Env, stdout, o, liveConfig{
-		getenv: getenv, signals: o.reload,
-		load: func() (Config, string, error) {
-			next, _, file, err := loadConfig(args, getenv, io.Discard)
-			return next, file, err
-		},
-	})
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...service.Option) error {
+	return service.Run(ctx, service.Program[Config]{
+		Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr, Load: loadConfig, Serve: serve,
+	}, opts...)
 }
 
 // loadConfig reads the configuration from the command line, the file of
@@ -83,43 +46,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	return cfg, cmd, file, err
 }
 
-// option adjusts run for a test.
-type option func(*options)
-
-type options struct {
-	// listener is served on instead of a socket from the service manager
-	// or http.addr: a test opens it on port 0, so it knows the address
-	// before the server starts and no other process can take it.
-	listener net.Listener
-	// metricsListener is served on instead of metrics.addr, when that is
-	// set.
-	metricsListener net.Listener
-	// reload replaces the process's SIGHUPs: SIGHUP goes to the whole
-	// test process, which runs several servers.
-	reload <-chan os.Signal
-}
-
-func withListener(ln net.Listener) option { return func(o *options) { o.listener = ln } }
-
-func withMetricsListener(ln net.Listener) option {
-	return func(o *options) { o.metricsListener = ln }
-}
-
-func withReload(signals <-chan os.Signal) option { return func(o *options) { o.reload = signals } }
-
-// serve wires the adapters to the use cases and serves until ctx ends, on
-// o.listener if not nil, else on http.addr, and the metrics beside it when
-// metrics.addr is set; it reloads on every signal of live.
-func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, o options, live liveConfig) error {
-	log, levels, err := cfg.Log.Open(stdout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	limit, err := cfg.Runtime.Apply(live.getenv)
-	if err != nil {
-		return fmt.Errorf("config: runtime.memory_limit: %w", err)
-	}
+// serve wires the adapters to the use cases and serves them with p until
+// ctx ends.
+func serve(ctx context.Context, p *service.Process, cfg Config, file string) error {
+	log := p.Log
 	authRoots, err := cfg.AuthServer.TLS.Roots()
 	if err != nil {
 		return fmt.Errorf("config: authserver.%w", err)
@@ -129,13 +59,12 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 		return fmt.Errorf("config: resourceserver.%w", err)
 	}
 	// Never the client secret or the demo password.
-	log.Info("starting", zap.String("env", env), zap.String("config_file", file),
+	p.Starting(file,
 		zap.String("token_url", cfg.AuthServer.TokenURL), zap.String("client_id", cfg.AuthServer.ClientID),
 		zap.String("resourceserver", cfg.ResourceServer.BaseURL), zap.Bool("demo_user", cfg.DemoUser.Username != ""),
 		zap.Bool("browser_pages", cfg.BrowserEnabled()), zap.String("browser_client_id", cfg.Browser.ClientID),
 		zap.String("authorize_url", cfg.Browser.AuthorizeURL), zap.String("redirect_url", cfg.Browser.RedirectURL),
 		zap.String("issuer", cfg.Browser.Issuer), zap.String("session_store", sessionStoreName(cfg)))
-	limit.Log(log)
 
 	// One client per upstream, each bounded by that upstream's timeout and
 	// keeping its connections for reuse.
@@ -147,10 +76,6 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	}, authHTTP)
 	times := resourceclient.New(cfg.ResourceServer.BaseURL, httpclient.New(cfg.ResourceServer.Timeout.D(), httpclient.WithRoots(resourceRoots)))
 
-	// No readiness checks on the upstreams: when one is down the webapp
-	// still answers, fast, with a 503 naming it, and taking the webapp out
-	// of rotation too would only hide which service is at fault.
-	health := httpserver.NewHealth()
 	proxies, err := httpserver.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("config: http.trusted_proxies: %w", err)
@@ -175,22 +100,14 @@ func serve(ctx context.Context, cfg Config, file, env string, stdout io.Writer, 
 	} else {
 		log.Info("browser pages off: browser.client_secret is empty")
 	}
-	if env == "production" && cfg.Metrics.Public() {
-		log.Warn(httpserver.PublicMetricsWarning)
-	}
-	stopReloads := live.run(ctx, cfg, levels, log)
-	defer stopReloads()
-	metrics := httpserver.NewMetrics()
-	r := httpserver.NewRouter(httpserver.Stack{
-		Log: log, AccessLevel: levels.Access, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Health: health, Metrics: metrics, MetricsAccess: cfg.Metrics,
+	// No readiness checks on the upstreams: when one is down the webapp
+	// still answers, fast, with a 503 naming it, and taking the webapp out
+	// of rotation too would only hide which service is at fault.
+	return p.Serve(ctx, service.Site{
+		Mount: func(r chi.Router) { r.Mount("/", httpapi.NewHandler(deps)) },
 		// The password grant forwards the caller's address (authclient).
-		RecordClientAddr: true, TrustedProxies: proxies,
+		Stack: httpserver.Stack{RecordClientAddr: true, TrustedProxies: proxies},
 	})
-	r.Mount("/", httpapi.NewHandler(deps))
-	return httpserver.ServeAll(ctx,
-		func(ctx context.Context) error { return httpserver.Serve(ctx, cfg.HTTP, r, log, health, o.listener) },
-		httpserver.MetricsServer(cfg.HTTP, cfg.Metrics, metrics, log, o.metricsListener))
 }
 
 // maxLoginClaims is the most claims of completed sign-ins kept in memory:

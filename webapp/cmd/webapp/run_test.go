@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,34 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
-
-// syncBuffer collects run's log output; run writes from the server's
-// goroutines while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // started is a webapp running in-process.
 type started struct {
 	url string
 	// metricsURL is where the metrics are when metrics.addr is set.
 	metricsURL string
-	logs       *syncBuffer
+	logs       *servertest.Buffer
 	stop       context.CancelFunc
 	done       chan error
 }
@@ -88,10 +68,10 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 	ctx, cancel := context.WithCancel(context.Background())
 	mln := listen(t) // served on only when metrics.addr is set
 	s := &started{url: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String(),
-		logs: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
+		logs: &servertest.Buffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, s.logs, io.Discard,
-			withListener(ln), withMetricsListener(mln))
+			service.WithListener(ln), service.WithMetricsListener(mln))
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -280,7 +260,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			for k, v := range tc.env {
 				vars[k] = v
 			}
-			var logs syncBuffer
+			var logs servertest.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &logs, io.Discard)

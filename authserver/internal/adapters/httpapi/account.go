@@ -182,7 +182,7 @@ func doorLabel(d domain.SessionDoor) string {
 
 // handleAccount lists the apps the user let in, each with a revoke button,
 // and where the user is signed in, each with a sign-out button.
-func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
+func handleAccount(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, ok, err := p.session(r, accounts)
 		if err != nil {
@@ -200,13 +200,13 @@ func handleAccount(p *pages, accounts Accounts, grants Grants) http.Handler {
 		case q.Get("ended") != "":
 			notice = "Signed out there."
 		}
-		p.showAccount(w, r, accounts, grants, sess, http.StatusOK, notice, "")
+		p.showAccount(w, r, accounts, consents, sess, http.StatusOK, notice, "")
 	})
 }
 
 // showAccount renders the account page of sess's user, with a notice or
 // an error.
-func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Accounts, grants Grants, sess domain.Session, status int, notice, problem string) {
+func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Accounts, consents Consents, sess domain.Session, status int, notice, problem string) {
 	user, err := accounts.User(r.Context(), sess.UserID)
 	if errors.Is(err, domain.ErrNotFound) {
 		redirect(w, r, p.loginURL(p.base+"/account")) // closed meanwhile
@@ -216,7 +216,7 @@ func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Acc
 		p.fail(w, r, err)
 		return
 	}
-	list, err := grants.List(r.Context(), sess.UserID)
+	list, err := consents.List(r.Context(), sess.UserID)
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -307,7 +307,7 @@ func handleEndSession(p *pages, accounts Accounts) http.Handler {
 
 // handleCloseAccountPage closes the signed-in user's account once they have
 // entered their password again, and signs the browser out.
-func handleCloseAccountPage(p *pages, accounts Accounts, grants Grants) http.Handler {
+func handleCloseAccountPage(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, ok := p.signedIn(w, r, accounts)
 		if !ok {
@@ -320,10 +320,10 @@ func handleCloseAccountPage(p *pages, accounts Accounts, grants Grants) http.Han
 		)
 		switch {
 		case errors.As(err, &fe):
-			p.showAccount(w, r, accounts, grants, sess, status(fe.Err.Code), "", fe.Err.Description)
+			p.showAccount(w, r, accounts, consents, sess, status(fe.Err.Code), "", fe.Err.Description)
 		case errors.As(err, &th):
 			setRetryAfter(w, err)
-			p.showAccount(w, r, accounts, grants, sess, http.StatusTooManyRequests, "", th.Description())
+			p.showAccount(w, r, accounts, consents, sess, http.StatusTooManyRequests, "", th.Description())
 		case err != nil:
 			p.fail(w, r, err)
 		default:
@@ -335,7 +335,7 @@ func handleCloseAccountPage(p *pages, accounts Accounts, grants Grants) http.Han
 
 // handleRevokeGrant withdraws the user's grant to one client. A client id
 // that is not one of the user's grants changes nothing.
-func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler {
+func handleRevokeGrant(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(w, r) {
 			return
@@ -354,8 +354,8 @@ func handleRevokeGrant(p *pages, accounts Accounts, grants Grants) http.Handler 
 			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		err = grants.Revoke(r.Context(), sess.UserID, clientID)
-		if errors.Is(err, app.ErrNoGrant) {
+		err = consents.Revoke(r.Context(), sess.UserID, clientID)
+		if errors.Is(err, app.ErrNoConsent) {
 			redirect(w, r, p.base+"/account") // revoked already, or never granted
 			return
 		}

@@ -56,11 +56,11 @@ type Accounts interface {
 	User(ctx context.Context, id string) (domain.User, error)
 }
 
-// Grants lists and revokes users' grants to clients.
-type Grants interface {
-	// List returns the user's grants, by client id.
-	List(ctx context.Context, userID string) ([]app.GrantView, error)
-	// Revoke withdraws the user's grant to the client, and every token issued
+// Consents lists and revokes users' consents to clients.
+type Consents interface {
+	// List returns the user's consents, by client id.
+	List(ctx context.Context, userID string) ([]app.ClientConsent, error)
+	// Revoke withdraws the user's consent to the client, and every token issued
 	// under it.
 	Revoke(ctx context.Context, userID, clientID string) error
 }
@@ -70,14 +70,9 @@ type Authorizer interface {
 	// Validate checks an authorization request; an error with no Redirect in
 	// the Authorization must be shown to the user, never redirected.
 	Validate(ctx context.Context, req app.AuthorizeRequest) (app.Authorization, error)
-	// NeedsConsent reports whether the user must be asked before the request is
-	// granted.
-	NeedsConsent(ctx context.Context, userID string, auth app.Authorization) (bool, error)
-	// Approve records the user's consent and returns the parameters to send to
-	// auth.Redirect.
-	Approve(ctx context.Context, userID string, auth app.Authorization) ([][2]string, error)
-	// Issuer returns the "iss" every authorization response carries (RFC 9207).
-	Issuer() string
+	// Decide answers a call of the authorization endpoint: the request, the
+	// browser's session token and the user's answer on the consent page.
+	Decide(ctx context.Context, req app.AuthorizeRequest, sessionToken string, answer app.Answer) app.Decision
 }
 
 // PageConfig shapes the browser pages.
@@ -163,8 +158,7 @@ func (p *pages) returnTargets(r *http.Request, returnTo string) []string {
 	if err != nil || u.Path != p.base+"/authorize" || p.authz == nil {
 		return nil
 	}
-	req, _ := readAuthorize(u.Query())
-	auth, _ := p.authz.Validate(r.Context(), req)
+	auth, _ := p.authz.Validate(r.Context(), readAuthorize(u.Query()))
 	if src := cspSource(auth.Redirect); src != "" {
 		return []string{src}
 	}
@@ -325,13 +319,22 @@ func (p *pages) endBrowserSession(w http.ResponseWriter) {
 	http.SetCookie(w, p.cookie(csrfCookie, "", -1))
 }
 
-// session returns the signed-in user's session, if any.
-func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, bool, error) {
+// sessionToken is the browser's session cookie, "" if it has none.
+func (p *pages) sessionToken(r *http.Request) string {
 	c, err := r.Cookie(p.cookieName(sessionCookie))
 	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// session returns the signed-in user's session, if any.
+func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, bool, error) {
+	token := p.sessionToken(r)
+	if token == "" {
 		return domain.Session{}, false, nil
 	}
-	s, err := accounts.Session(r.Context(), c.Value)
+	s, err := accounts.Session(r.Context(), token)
 	if errors.Is(err, app.ErrNoSession) {
 		return domain.Session{}, false, nil
 	}

@@ -37,7 +37,7 @@ type Deps struct {
 	// The browser flows; nil Authorizer leaves them out.
 	Authorizer Authorizer
 	Accounts   Accounts
-	Grants     Grants
+	Consents   Consents
 	Pages      PageConfig
 }
 
@@ -77,7 +77,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
 		r.Group(func(r chi.Router) {
 			r.Use(d.RateLimits.bySource(sourceBudget, p.tooManyPages), sameOrigin.Handler)
-			authorize := handleAuthorize(p, d.Authorizer, d.Accounts, d.Scopes)
+			authorize := handleAuthorize(p, d.Authorizer)
 			r.Method(http.MethodGet, "/authorize", authorize)
 			r.Method(http.MethodPost, "/authorize", authorize)
 			r.Method(http.MethodGet, "/login", handleLoginForm(p, d.Accounts, false))
@@ -86,10 +86,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/signup", handleSignup(p, d.Accounts))
 			r.Method(http.MethodGet, "/logout", handleLogoutForm(p))
 			r.Method(http.MethodPost, "/logout", handleLogout(p, d.Accounts))
-			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Grants))
-			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Grants))
+			r.Method(http.MethodGet, "/account", handleAccount(p, d.Accounts, d.Consents))
+			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Consents))
 			r.Method(http.MethodPost, "/account/sessions/end", handleEndSession(p, d.Accounts))
-			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Grants))
+			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Consents))
 		})
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/oauth2ref/pkg/httpserver"
+	"github.com/oauth2ref/pkg/metrics"
 	"github.com/oauth2ref/webapp/internal/adapters/httpapi"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -42,7 +43,7 @@ func newHandler(log *zap.Logger, demoUser domain.Credentials, times httpapi.Time
 // onStack mounts the handler on the shared stack, as run does.
 func onStack(accessLevel zapcore.Level, d httpapi.Deps) http.Handler {
 	r := httpserver.NewRouter(httpserver.Stack{Log: d.Log, AccessLevel: accessLevel, MaxBodyBytes: 1 << 10,
-		Health: httpserver.NewHealth(), Metrics: httpserver.NewMetrics()})
+		Health: httpserver.NewHealth(), Metrics: metrics.New()})
 	r.Mount("/", httpapi.NewHandler(d))
 	return r
 }

@@ -1,7 +1,9 @@
 // Package memory keeps every data group in process memory: the default
-// backend, with nothing to install. Each group has its own lock so that the
-// hot paths (client look-up, revocation check) never wait on a write to an
-// unrelated group. Expired entries are reclaimed by Sweep.
+// backend, with nothing to install. The data is split under several locks
+// (clients with scopes; users; refresh tokens; revocations; keys; the
+// browser's sessions, codes and consents; the audit trail), so that the hot
+// paths (client look-up, revocation check) never wait on a write to another
+// group. Expired entries are reclaimed by Sweep.
 package memory
 
 import (

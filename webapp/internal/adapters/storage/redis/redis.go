@@ -30,15 +30,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/oauth2ref/pkg/redisoutage"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
@@ -224,25 +221,8 @@ func mapErr(err error) error {
 	return fmt.Errorf("redis: %w", err)
 }
 
+// unavailable: an outage, or a call given up on (its caller's context
+// canceled) that is answered as one.
 func unavailable(err error) bool {
-	var netErr net.Error
-	var re goredis.Error
-	return errors.As(err, &netErr) || // refused, reset, timeouts, DNS
-		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, context.Canceled) ||
-		errors.Is(err, goredis.ErrClosed) ||
-		errors.Is(err, goredis.ErrPoolTimeout) ||
-		errors.Is(err, goredis.ErrPoolExhausted) ||
-		errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) ||
-		goredis.IsLoadingError(err) ||
-		goredis.IsReadOnlyError(err) ||
-		goredis.IsMaxClientsError(err) ||
-		goredis.IsMasterDownError(err) ||
-		goredis.IsTryAgainError(err) ||
-		(errors.As(err, &re) && strings.HasPrefix(re.Error(), "LATE "))
+	return redisoutage.Is(err) || errors.Is(err, context.Canceled)
 }

@@ -8,14 +8,15 @@ import (
 	"github.com/oauth2ref/authserver/internal/domain"
 )
 
-// GrantView is one client a user has let in, for the account page.
-type GrantView struct {
+// ClientConsent is one client a user has let in, for the account page.
+type ClientConsent struct {
 	Client  domain.Client
 	Consent domain.Consent
 }
 
-// Grants lists and revokes what users have let clients have.
-type Grants struct {
+// Consents lists and revokes what users have let clients have: each
+// consent, and with it every token issued under it.
+type Consents struct {
 	consents    ConsentStore
 	clients     ClientFinder
 	refresh     UserClientRevoker
@@ -25,19 +26,19 @@ type Grants struct {
 	audit       auditor
 }
 
-// NewGrants returns Grants. maxAccessTTL is the longest any access token
+// NewConsents returns Consents. maxAccessTTL is the longest any access token
 // lives: how long a revocation must be remembered. audit may be nil.
-func NewGrants(consents ConsentStore, clients ClientFinder, refresh UserClientRevoker, revocations RevocationStore, audit AuditLog, maxAccessTTL time.Duration, now Clock) *Grants {
-	return &Grants{consents: consents, clients: clients, refresh: refresh, revocations: revocations, maxTTL: maxAccessTTL, now: now, audit: auditor{log: audit, now: now}}
+func NewConsents(consents ConsentStore, clients ClientFinder, refresh UserClientRevoker, revocations RevocationStore, audit AuditLog, maxAccessTTL time.Duration, now Clock) *Consents {
+	return &Consents{consents: consents, clients: clients, refresh: refresh, revocations: revocations, maxTTL: maxAccessTTL, now: now, audit: auditor{log: audit, now: now}}
 }
 
-// List returns the user's grants, by client id.
-func (g *Grants) List(ctx context.Context, userID string) ([]GrantView, error) {
+// List returns the user's consents, by client id.
+func (g *Consents) List(ctx context.Context, userID string) ([]ClientConsent, error) {
 	consents, err := g.consents.ListConsents(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]GrantView, 0, len(consents))
+	out := make([]ClientConsent, 0, len(consents))
 	for _, c := range consents {
 		client, err := g.clients.FindClient(ctx, c.ClientID)
 		if errors.Is(err, domain.ErrNotFound) {
@@ -45,7 +46,7 @@ func (g *Grants) List(ctx context.Context, userID string) ([]GrantView, error) {
 		} else if err != nil {
 			return nil, err
 		}
-		out = append(out, GrantView{Client: client, Consent: c})
+		out = append(out, ClientConsent{Client: client, Consent: c})
 	}
 	return out, nil
 }
@@ -55,9 +56,9 @@ func (g *Grants) List(ctx context.Context, userID string) ([]GrantView, error) {
 // cannot make the server hash, store or log kilobytes for it.
 const MaxClientIDLength = 128
 
-// ErrNoGrant means the user has no grant to that client: Revoke changed
+// ErrNoConsent means the user has no consent to that client: Revoke changed
 // nothing.
-var ErrNoGrant = errors.New("no grant to that client")
+var ErrNoConsent = errors.New("no consent to that client")
 
 // Revoke withdraws a user's grant to a client: the consent, every refresh
 // token the client holds for the user (and any family an exchange of an
@@ -66,17 +67,17 @@ var ErrNoGrant = errors.New("no grant to that client")
 // next resource call with any of them fails.
 //
 // Only a consent that exists is revoked: for any other client id Revoke
-// returns ErrNoGrant and writes nothing, no revocation mark and no audit
+// returns ErrNoConsent and writes nothing, no revocation mark and no audit
 // event, so a request cannot fill the stores with marks for ids it made
 // up. An id longer than MaxClientIDLength is an invalid_request before any
 // look-up.
-func (g *Grants) Revoke(ctx context.Context, userID, clientID string) error {
+func (g *Consents) Revoke(ctx context.Context, userID, clientID string) error {
 	if clientID == "" || len(clientID) > MaxClientIDLength {
 		return domain.Errorf(domain.InvalidRequest, "client_id must be 1 to %d bytes", MaxClientIDLength)
 	}
 	consent, err := g.consents.FindConsent(ctx, userID, clientID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return ErrNoGrant
+		return ErrNoConsent
 	}
 	if err != nil {
 		return err
@@ -103,7 +104,7 @@ func (g *Grants) Revoke(ctx context.Context, userID, clientID string) error {
 
 // revokeTokens revokes the refresh tokens, then marks every access token
 // and code of the user's grant to the client as revoked.
-func (g *Grants) revokeTokens(ctx context.Context, userID, clientID string, at time.Time) error {
+func (g *Consents) revokeTokens(ctx context.Context, userID, clientID string, at time.Time) error {
 	if err := g.refresh.RevokeUserClientTokens(ctx, userID, clientID, at); err != nil {
 		return err
 	}

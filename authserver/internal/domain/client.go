@@ -84,9 +84,30 @@ type Client struct {
 	// ValidateOrigin's form. Registration defaults them to the origins of
 	// the redirect URIs (DefaultOrigins); none means no browser app.
 	AllowedOrigins []string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// ManagedBy says where the client's record is kept: fixtures
+	// (configuration) or the admin use cases.
+	ManagedBy ClientManager
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// ClientManager says who keeps a client's record.
+type ClientManager string
+
+// The managers of client records.
+const (
+	// ManagedByConfig is a client of the fixture files: it changes when
+	// they do, and the admin use cases leave it alone. The zero value
+	// counts as this (a record stored before clients said).
+	ManagedByConfig ClientManager = "config"
+	// ManagedByAdmin is a client made with the admin API, the CLI or the
+	// library's management calls.
+	ManagedByAdmin ClientManager = "admin"
+)
+
+// ConfigManaged reports whether the client is the fixtures', not the
+// admin use cases'.
+func (c *Client) ConfigManaged() bool { return c.ManagedBy != ManagedByAdmin }
 
 // AllowsGrant reports whether the client may use grant g.
 func (c *Client) AllowsGrant(g GrantType) bool { return slices.Contains(c.GrantTypes, g) }

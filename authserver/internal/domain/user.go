@@ -9,6 +9,12 @@ type User struct {
 	ID           string
 	Username     string
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Admin lets the user, signed in, use the admin API (/api/admin):
+	// manage every client and user.
+	Admin bool
+	// Disabled keeps the user from signing in by any door; disabling
+	// also ends everything the user holds (see app.Admin.UpdateUser).
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

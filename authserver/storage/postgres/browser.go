@@ -233,3 +233,9 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 	_, err := s.exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 	return err
 }
+
+// DeleteClientConsents deletes every user's consent to the client.
+func (s *Store) DeleteClientConsents(ctx context.Context, clientID string) error {
+	_, err := s.exec(ctx, `DELETE FROM consents WHERE client_id = $1`, clientID)
+	return err
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,7 @@ import (
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
 	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
-	allowed_origins, created_at, updated_at`
+	allowed_origins, managed_by, created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -25,13 +26,14 @@ func scanClient(r row) (domain.Client, error) {
 		authMethods, grantTypes, redirectURIs []string
 		scopes, defaultScopes, audience       []string
 		origins                               []string
+		managedBy                             string
 		accessTTL, refreshTTL                 int64
 		burst                                 int32
 		createdAt, updatedAt                  time.Time
 	)
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
-		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &createdAt, &updatedAt)
+		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &managedBy, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -43,6 +45,7 @@ func scanClient(r row) (domain.Client, error) {
 	c.DefaultScopes = domain.NewScope(defaultScopes...)
 	c.Audience = typed[string](audience)
 	c.AllowedOrigins = typed[string](origins)
+	c.ManagedBy = domain.ClientManager(managedBy)
 	c.AccessTokenTTL, c.RefreshTokenTTL = duration(accessTTL), duration(refreshTTL)
 	c.RateLimit.Burst = int(burst)
 	c.CreatedAt, c.UpdatedAt = utc(createdAt), utc(updatedAt)
@@ -61,7 +64,7 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 }
 
 const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -72,7 +75,7 @@ const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
 			introspection = EXCLUDED.introspection, allow_plain_pkce = EXCLUDED.allow_plain_pkce,
 			pkce_optional = EXCLUDED.pkce_optional,
 			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
-			allowed_origins = EXCLUDED.allowed_origins,
+			allowed_origins = EXCLUDED.allowed_origins, managed_by = EXCLUDED.managed_by,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
 func clientArgs(c domain.Client) []any {
@@ -80,7 +83,7 @@ func clientArgs(c domain.Client) []any {
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
 		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
-		strs(c.AllowedOrigins), c.CreatedAt, c.UpdatedAt}
+		strs(c.AllowedOrigins), string(c.ManagedBy), c.CreatedAt, c.UpdatedAt}
 }
 
 // OriginAllowed reports whether any client allows origin.
@@ -101,21 +104,85 @@ func (s *Store) ClientOrigins(ctx context.Context) ([]string, error) {
 	}, `SELECT DISTINCT unnest(allowed_origins) FROM clients`)
 }
 
-// ListClients returns every client, by id.
-func (s *Store) ListClients(ctx context.Context) ([]domain.Client, error) {
-	return queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY id`)
+// CreateClient inserts a new client; domain.ErrConflict if its id is
+// taken, or was a deleted client's.
+//
+// The deleted ids are read after the insert, in a statement of its own:
+// an insert that raced a deletion of the same id waited on the deleted
+// row's lock until that deletion committed, so this read sees its
+// tombstone.
+func (s *Store) CreateClient(ctx context.Context, c domain.Client) error {
+	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			clientArgs(c)...); err != nil {
+			return err
+		}
+		var gone bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deleted_clients WHERE id = $1)`, c.ID).Scan(&gone); err != nil {
+			return err
+		}
+		if gone {
+			return fmt.Errorf("client %q was deleted: %w", c.ID, domain.ErrConflict)
+		}
+		return nil
+	})
 }
 
-// DeleteClient deletes a client; domain.ErrNotFound if there is none.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	n, err := s.exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	if err != nil {
+// UpdateClient locks the client's row, runs update on it and writes the
+// result, in one transaction (see app.ClientRegistry).
+func (s *Store) UpdateClient(ctx context.Context, id string, update func(c *domain.Client) error) error {
+	var refused error
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		c, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := update(&c); err != nil {
+			refused = err
+			return errRollback
+		}
+		c.ID = id
+		_, err = tx.Exec(ctx, saveClientSQL, clientArgs(c)...)
 		return err
+	})
+	if refused != nil {
+		return refused
 	}
-	if n == 0 {
-		return domain.ErrNotFound
+	return err
+}
+
+// ListClients returns up to limit clients whose ids sort after after, in
+// byte order, and how many clients there are in all.
+func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]domain.Client, int, error) {
+	total, err := queryOne(ctx, s, scanCount, `SELECT count(*) FROM clients`)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil
+	list, err := queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return list, total, err
+}
+
+func scanCount(r row) (int, error) {
+	var n int
+	err := r.Scan(&n)
+	return n, err
+}
+
+// DeleteClient deletes a client and records its id as deleted, in one
+// transaction; domain.ErrNotFound if there is none.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO deleted_clients (id, deleted_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, s.now())
+		return err
+	})
 }
 
 // Scopes.
@@ -140,11 +207,11 @@ func (s *Store) ListScopes(ctx context.Context) ([]domain.ScopeInfo, error) {
 
 // Users.
 
-const userColumns = `id, username, password_hash, created_at, updated_at`
+const userColumns = `id, username, password_hash, admin, disabled, created_at, updated_at`
 
 func scanUser(r row) (domain.User, error) {
 	var u domain.User
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return domain.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
@@ -172,17 +239,21 @@ func (s *Store) FindUser(ctx context.Context, id string) (domain.User, error) {
 // now finds the row by id.
 func (s *Store) SaveUser(ctx context.Context, u domain.User) error {
 	for attempt := 1; ; attempt++ {
-		_, err := s.exec(ctx, saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		_, err := s.exec(ctx, saveUserSQL, userArgs(u)...)
 		if err == nil || attempt == 3 || !s.ownName(ctx, err, u) {
 			return err
 		}
 	}
 }
 
-const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5)
+const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
 	ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
-		password_hash = EXCLUDED.password_hash,
+		password_hash = EXCLUDED.password_hash, admin = EXCLUDED.admin, disabled = EXCLUDED.disabled,
 		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+
+func userArgs(u domain.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.CreatedAt, u.UpdatedAt}
+}
 
 // UpdateUser locks the user's row, runs update on it and writes the result,
 // in one transaction (see app.UserStore).
@@ -197,8 +268,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(u *domain
 			refused = err
 			return errRollback
 		}
-		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, created_at = $4, updated_at = $5 WHERE id = $1`,
-			id, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		u.ID = id
+		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, admin = $4, disabled = $5,
+			created_at = $6, updated_at = $7 WHERE id = $1`, userArgs(u)...)
 		return err
 	})
 	if refused != nil {
@@ -214,6 +286,18 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		return domain.ErrNotFound
 	}
 	return err
+}
+
+// ListUsers returns up to limit users whose ids sort after after, in
+// byte order, and how many users there are in all.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]domain.User, int, error) {
+	total, err := queryOne(ctx, s, scanCount, `SELECT count(*) FROM users`)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := queryAll(ctx, s, scanUser, `SELECT `+userColumns+` FROM users
+		WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`, after, limit)
+	return list, total, err
 }
 
 // ownName reports whether err is the username's unique index tripped by
@@ -240,7 +324,7 @@ func (s *Store) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, client
 				b.Queue(saveClientSQL, clientArgs(c)...)
 			}
 			for _, u := range users {
-				b.Queue(saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+				b.Queue(saveUserSQL, userArgs(u)...)
 			}
 			return tx.SendBatch(ctx, b).Close()
 		})

@@ -174,6 +174,12 @@ func TestConformance(t *testing.T) {
 	t.Run("consents", func(t *testing.T) {
 		storagetest.RunConsents(t, func(t *testing.T) app.ConsentStore { return newStore(t, storagetest.NewClock()) })
 	})
+	t.Run("client consents", func(t *testing.T) {
+		storagetest.RunClientConsents(t, func(t *testing.T) storagetest.ClientConsentStore { return newStore(t, storagetest.NewClock()) })
+	})
+	t.Run("client revocation", func(t *testing.T) {
+		storagetest.RunClientRevocation(t, func(t *testing.T, c *storagetest.Clock) storagetest.ClientRefreshStore { return newStore(t, c) })
+	})
 	t.Run("user-client revocation", func(t *testing.T) {
 		storagetest.RunUserClientRevocation(t, func(t *testing.T, c *storagetest.Clock) storagetest.UserClientRefreshStore {
 			return newStore(t, c)

@@ -194,3 +194,11 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, at time.Tim
 		return err
 	})
 }
+
+// RevokeClientTokens revokes every family the client holds, whoever the
+// user: the client is being deleted. A rotation under way holds its
+// family's row, so this waits for it and revokes the new token too.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string) error {
+	_, err := s.exec(ctx, `UPDATE refresh_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`, clientID, s.now())
+	return err
+}

@@ -34,16 +34,12 @@ func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 // Advance moves the clock d forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// ClientStore is what a client backend offers.
+// ClientStore is what a client backend offers: the fixtures' upsert and
+// the admin use cases' registry.
 type ClientStore interface {
-	app.ClientFinder
+	app.ClientRegistry
 	// SaveClient creates or replaces c.
 	SaveClient(ctx context.Context, c domain.Client) error
-	// ListClients returns every client, by id.
-	ListClients(ctx context.Context) ([]domain.Client, error)
-	// DeleteClient deletes the client registered under id, or returns
-	// domain.ErrNotFound.
-	DeleteClient(ctx context.Context, id string) error
 	// OriginAllowed reports whether any client allows origin.
 	OriginAllowed(ctx context.Context, origin string) (bool, error)
 	// ClientOrigins returns every origin some client allows, each once.
@@ -64,6 +60,7 @@ type BatchStore interface {
 // UserStore is what a user backend offers.
 type UserStore interface {
 	app.UserFinder
+	app.UserDirectory
 	// FindUser returns the user with the given id, or domain.ErrNotFound.
 	FindUser(ctx context.Context, id string) (domain.User, error)
 	// SaveUser creates or updates u; domain.ErrConflict if its username belongs
@@ -94,6 +91,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 			Introspection: true, AllowPlainPKCE: true, PKCEOptional: true,
 			RateLimit:      domain.RateLimit{PerSecond: 2.5, Burst: 7},
 			AllowedOrigins: []string{"http://localhost", "https://app.example"},
+			ManagedBy:      domain.ManagedByAdmin,
 			CreatedAt:      time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		}
 		require.NoError(t, s.SaveClient(ctx, c))
@@ -109,7 +107,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 		assert.Equal(t, "Renamed", got.Name)
 		assert.Equal(t, domain.NewScope("a"), got.Scopes)
 
-		all, err := s.ListClients(ctx)
+		all, _, err := s.ListClients(ctx, "", 100)
 		require.NoError(t, err)
 		assert.Contains(t, ids(all), id)
 
@@ -118,6 +116,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 		assert.ErrorIs(t, err, domain.ErrNotFound)
 		assert.ErrorIs(t, s.DeleteClient(ctx, id), domain.ErrNotFound)
 	})
+	t.Run("administration", func(t *testing.T) { runClientAdmin(t, newStore) })
 	t.Run("unknown client", func(t *testing.T) {
 		_, err := newStore(t).FindClient(ctx, uniq("nobody"))
 		assert.ErrorIs(t, err, domain.ErrNotFound)
@@ -290,6 +289,8 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 		assert.ErrorIs(t, s.DeleteUser(ctx, uniq("nobody")), domain.ErrNotFound)
 	})
 	t.Run("update and delete", func(t *testing.T) { runUserUpdates(t, newStore(t)) })
+	t.Run("admin and disabled flags", func(t *testing.T) { runUserFlags(t, newStore(t)) })
+	t.Run("listed a page at a time", func(t *testing.T) { runListUsers(t, newStore(t)) })
 	t.Run("race: of 50 updates from one hash exactly one wins", func(t *testing.T) { runUserUpdateRace(t, newStore(t)) })
 	t.Run("race: of 50 deletions exactly one succeeds", func(t *testing.T) {
 		s := newStore(t)

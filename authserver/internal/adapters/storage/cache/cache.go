@@ -34,6 +34,11 @@ type ClientStore interface {
 	SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error
 	// ClientOrigins returns every origin some client allows.
 	ClientOrigins(ctx context.Context) ([]string, error)
+	// The admin use cases' part (app.ClientRegistry).
+	CreateClient(ctx context.Context, c domain.Client) error
+	UpdateClient(ctx context.Context, id string, update func(c *domain.Client) error) error
+	DeleteClient(ctx context.Context, id string) error
+	ListClients(ctx context.Context, after string, limit int) ([]domain.Client, int, error)
 }
 
 // Clients is a read-through cache of clients.
@@ -107,6 +112,29 @@ func (c *Clients) SaveClient(ctx context.Context, cl domain.Client) error {
 func (c *Clients) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error {
 	err := c.ClientStore.SaveBatch(ctx, scopes, clients, users)
 	c.forget(clients...)
+	return err
+}
+
+// CreateClient creates cl in the store and drops its cache entry (an
+// unknown id is cached too).
+func (c *Clients) CreateClient(ctx context.Context, cl domain.Client) error {
+	err := c.ClientStore.CreateClient(ctx, cl)
+	c.forget(cl)
+	return err
+}
+
+// UpdateClient updates the client in the store and drops its cache entry.
+func (c *Clients) UpdateClient(ctx context.Context, id string, update func(cl *domain.Client) error) error {
+	err := c.ClientStore.UpdateClient(ctx, id, update)
+	c.forget(domain.Client{ID: id})
+	return err
+}
+
+// DeleteClient deletes the client in the store and drops its cache entry:
+// this process refuses it at once, others when their entry expires.
+func (c *Clients) DeleteClient(ctx context.Context, id string) error {
+	err := c.ClientStore.DeleteClient(ctx, id)
+	c.forget(domain.Client{ID: id})
 	return err
 }
 

@@ -141,3 +141,25 @@ func TestOriginsCache(t *testing.T) {
 	next.down = false
 	assert.True(t, allowed("https://a.example"), "and not cached")
 }
+
+func TestClientsCacheAdministration(t *testing.T) {
+	ctx := context.Background()
+	clock := storagetest.NewClock()
+	c := NewClients(memory.New(clock.Now, app.LimitPolicy{}), time.Hour, 10, clock.Now)
+
+	_, err := c.FindClient(ctx, "new")
+	require.ErrorIs(t, err, domain.ErrNotFound) // remembered as unknown
+	require.NoError(t, c.CreateClient(ctx, domain.Client{ID: "new", Name: "New"}))
+	got, err := c.FindClient(ctx, "new")
+	require.NoError(t, err, "a client created through the cache is found at once")
+	assert.Equal(t, "New", got.Name)
+
+	require.NoError(t, c.UpdateClient(ctx, "new", func(cl *domain.Client) error { cl.Name = "Changed"; return nil }))
+	got, err = c.FindClient(ctx, "new")
+	require.NoError(t, err)
+	assert.Equal(t, "Changed", got.Name, "an update is seen at once")
+
+	require.NoError(t, c.DeleteClient(ctx, "new"))
+	_, err = c.FindClient(ctx, "new")
+	assert.ErrorIs(t, err, domain.ErrNotFound, "a deleted client is refused at once, not after the TTL")
+}

@@ -228,6 +228,18 @@ func (s *Store) DeleteConsent(_ context.Context, userID, clientID string) error 
 	return nil
 }
 
+// DeleteClientConsents deletes every user's consent to the client.
+func (s *Store) DeleteClientConsents(_ context.Context, clientID string) error {
+	s.browserMu.Lock()
+	defer s.browserMu.Unlock()
+	for k := range s.consents {
+		if k.client == clientID {
+			delete(s.consents, k)
+		}
+	}
+	return nil
+}
+
 // Audit: memory keeps a bounded ring of recent events; the durable audit
 // trail is PostgreSQL's, or the JSON log's.
 

@@ -23,6 +23,7 @@ type Store struct {
 
 	clientsMu sync.RWMutex // also guards scopes, which change as rarely
 	clients   map[string]domain.Client
+	deleted   map[string]struct{} // ids of clients deleted, never to be created again
 	scopes    map[string]domain.ScopeInfo
 	origins   map[string]int // allowed origin -> how many clients allow it
 
@@ -59,6 +60,7 @@ func New(now func() time.Time, limits app.LimitPolicy) *Store {
 	return &Store{
 		now:          now,
 		clients:      map[string]domain.Client{},
+		deleted:      map[string]struct{}{},
 		origins:      map[string]int{},
 		users:        map[string]domain.User{},
 		usernames:    map[string]string{},
@@ -179,20 +181,59 @@ func (s *Store) SaveBatch(_ context.Context, scopes []domain.ScopeInfo, clients 
 	return nil
 }
 
-// ListClients returns every client, by id.
-func (s *Store) ListClients(context.Context) ([]domain.Client, error) {
-	s.clientsMu.RLock()
-	defer s.clientsMu.RUnlock()
-	out := make([]domain.Client, 0, len(s.clients))
-	for _, c := range s.clients {
-		out = append(out, c)
+// CreateClient stores a new client; domain.ErrConflict if its id is
+// taken, or was a deleted client's.
+func (s *Store) CreateClient(_ context.Context, c domain.Client) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	_, taken := s.clients[c.ID]
+	_, gone := s.deleted[c.ID]
+	if taken || gone {
+		return domain.ErrConflict
 	}
-	slices.SortFunc(out, func(a, b domain.Client) int { return compare(a.ID, b.ID) })
-	return out, nil
+	s.putClient(c)
+	return nil
 }
 
-// DeleteClient deletes the client registered under id, or returns
-// domain.ErrNotFound.
+// UpdateClient runs update on the client under the clients lock and saves
+// what it leaves, unless it fails (see app.ClientRegistry).
+func (s *Store) UpdateClient(_ context.Context, id string, update func(c *domain.Client) error) error {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	c, ok := s.clients[id]
+	if !ok {
+		return domain.ErrNotFound
+	}
+	c = cloneClient(c)
+	if err := update(&c); err != nil {
+		return err
+	}
+	c.ID = id
+	s.putClient(c)
+	return nil
+}
+
+// ListClients returns up to limit clients whose ids sort after after, by
+// id, and how many clients there are in all.
+func (s *Store) ListClients(_ context.Context, after string, limit int) ([]domain.Client, int, error) {
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	ids := make([]string, 0, len(s.clients))
+	for id := range s.clients {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]domain.Client, 0, min(limit, len(ids)))
+	for _, id := range ids[:min(limit, len(ids))] {
+		out = append(out, cloneClient(s.clients[id]))
+	}
+	return out, len(s.clients), nil
+}
+
+// DeleteClient deletes the client registered under id, for good: its id
+// cannot be created again. domain.ErrNotFound if there is none.
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
@@ -202,6 +243,7 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 	}
 	s.unindex(c)
 	delete(s.clients, id)
+	s.deleted[id] = struct{}{}
 	return nil
 }
 
@@ -296,6 +338,25 @@ func (s *Store) DeleteUser(_ context.Context, id string) error {
 func (s *Store) currentName(id string) (string, bool) {
 	u, ok := s.users[id]
 	return u.Username, ok
+}
+
+// ListUsers returns up to limit users whose ids sort after after, by id,
+// and how many users there are in all.
+func (s *Store) ListUsers(_ context.Context, after string, limit int) ([]domain.User, int, error) {
+	s.usersMu.RLock()
+	defer s.usersMu.RUnlock()
+	ids := make([]string, 0, len(s.users))
+	for id := range s.users {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]domain.User, 0, min(limit, len(ids)))
+	for _, id := range ids[:min(limit, len(ids))] {
+		out = append(out, s.users[id])
+	}
+	return out, len(s.users), nil
 }
 
 // rename gives u's name to u in the name index names, where current says

@@ -52,6 +52,12 @@ func TestConformance(t *testing.T) {
 	t.Run("user revocation", func(t *testing.T) {
 		storagetest.RunUserRevocation(t, func(_ *testing.T, c *storagetest.Clock) storagetest.UserRefreshStore { return newStore(c) })
 	})
+	t.Run("client consents", func(t *testing.T) {
+		storagetest.RunClientConsents(t, func(_ *testing.T) storagetest.ClientConsentStore { return newStore(storagetest.NewClock()) })
+	})
+	t.Run("client revocation", func(t *testing.T) {
+		storagetest.RunClientRevocation(t, func(_ *testing.T, c *storagetest.Clock) storagetest.ClientRefreshStore { return newStore(c) })
+	})
 	t.Run("audit", func(t *testing.T) {
 		storagetest.RunAudit(t, func(_ *testing.T) storagetest.AuditStore { return newStore(storagetest.NewClock()) })
 	})

@@ -208,3 +208,16 @@ func (s *Store) RevokeUserTokens(_ context.Context, userID string, at time.Time)
 	}
 	return nil
 }
+
+// RevokeClientTokens revokes every family the client holds, whoever the
+// user: the client is being deleted.
+func (s *Store) RevokeClientTokens(_ context.Context, clientID string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	for _, fam := range s.families {
+		if fam.info != nil && fam.info.clientID == clientID {
+			fam.revoked = true
+		}
+	}
+	return nil
+}

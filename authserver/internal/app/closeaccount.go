@@ -35,16 +35,24 @@ func (a *Accounts) deleteAccount(ctx context.Context, userID, password, source s
 	if err != nil {
 		return err
 	}
+	err = a.closeAccount(ctx, user.ID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return ErrNoSession // another request deleted it first
+	}
+	return err
+}
+
+// closeAccount ends everything the user holds, then deletes the account:
+// the cascade of DeleteAccount, whoever asked for it. domain.ErrNotFound
+// if the account was gone by the last step.
+func (a *Accounts) closeAccount(ctx context.Context, userID string) error {
 	ctx = context.WithoutCancel(ctx) // begun, it runs to the end or to an error
 	ahead := a.now().Add(a.lives.MaxTTL)
-	if err := a.ends.end(ctx, user.ID, ahead, ahead); err != nil {
+	if err := a.ends.end(ctx, userID, ahead, ahead); err != nil {
 		return err
 	}
-	if err := a.users.DeleteUser(ctx, user.ID); err != nil {
-		if errors.Is(err, domain.ErrNotFound) {
-			return ErrNoSession // another request deleted it first
-		}
+	if err := a.users.DeleteUser(ctx, userID); err != nil {
 		return err
 	}
-	return a.sessions.DeleteUserSessions(ctx, user.ID)
+	return a.sessions.DeleteUserSessions(ctx, userID)
 }

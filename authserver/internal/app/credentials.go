@@ -57,7 +57,12 @@ func newCredentialChecker(c Credentials) credentialChecker {
 	return credentialChecker{Credentials: c, gate: newGate(c.Limiter)}
 }
 
-var errBadCredentials = domain.Errorf(domain.InvalidGrant, "wrong username or password")
+var (
+	errBadCredentials = domain.Errorf(domain.InvalidGrant, "wrong username or password")
+	// errDisabled: the right password of an account an administrator
+	// disabled.
+	errDisabled = domain.Errorf(domain.InvalidGrant, "this account is disabled")
+)
 
 // username returns the prepared form of a username someone typed, or
 // invalid_request if it is too long or the profile refuses it.
@@ -113,6 +118,12 @@ func (cc *credentialChecker) check(ctx context.Context, username, password strin
 		return domain.User{}, errBadCredentials
 	}
 	res.settle(ctx, domain.AttemptSucceeded)
+	if user.Disabled {
+		// The right password, told apart only once it was checked: a
+		// disabled account answers like a wrong password to anyone who
+		// does not know it, and signs nobody in.
+		return domain.User{}, errDisabled
+	}
 	return user, nil
 }
 

@@ -136,7 +136,7 @@ func (g *AuthorizationCodeGrant) check(ctx context.Context, c domain.Client, cod
 	case code.Challenge != "" && !verifyPKCE(code, req.CodeVerifier):
 		return domain.Errorf(domain.InvalidGrant, "code_verifier does not match the code_challenge")
 	}
-	revoked, err := g.revocations.Revoked(ctx, code.IssuedAt, consentKey(code.UserID, code.ClientID), userKey(code.UserID))
+	revoked, err := g.revocations.Revoked(ctx, code.IssuedAt, consentKey(code.UserID, code.ClientID), userKey(code.UserID), clientKey(code.ClientID))
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,10 @@ func grantKey(id string) string {
 }
 func consentKey(userID, clientID string) string { return "consent:" + userID + " " + clientID }
 
+// clientKey is the revocation id of everything issued to a client: its
+// access tokens and codes, when the client is deleted.
+func clientKey(clientID string) string { return "client:" + clientID }
+
 // revocationIDs lists every id under which t may have been revoked. A
 // token whose subject is its client (client_credentials, RFC 9068 §2.2)
 // has no user to be revoked with.
@@ -66,7 +70,7 @@ func revocationIDs(t domain.AccessToken) []string {
 	if t.Subject != t.ClientID {
 		user = userKey(t.Subject)
 	}
-	return []string{jtiKey(t.ID), grantKey(t.GrantID), consentKey(t.Subject, t.ClientID), user}
+	return []string{jtiKey(t.ID), grantKey(t.GrantID), consentKey(t.Subject, t.ClientID), user, clientKey(t.ClientID)}
 }
 
 // RefreshGrant is RFC 6749 §6 with rotation: each use returns a new refresh

@@ -34,6 +34,7 @@ type world struct {
 	minter   *app.Minter
 	accounts *app.Accounts
 	consents *app.Consents
+	admin    *app.Admin
 	clients  map[string]domain.Client
 	hasher   *countingHasher
 	decoy    string
@@ -132,8 +133,15 @@ func newWorld(t *testing.T) *world {
 		Consents:  store, Refresh: store, Revocations: store, MaxAccessTTL: time.Hour,
 		Now: clock.Now, Wait: func(time.Duration) {}, Audit: store,
 	})
+	admin := app.NewAdmin(app.AdminDeps{
+		Clients: store, Users: store, Scopes: store, Accounts: accounts, Refresh: store, Consents: store, Revocations: store,
+		Tokens: keys, NewSecret: hashing.NewGeneratedSecret, MaxAccessTTL: time.Hour, Now: clock.Now, Audit: store,
+	})
+	for _, sc := range []string{"current_time", "epoch_time"} {
+		require.NoError(t, store.SaveScope(ctx, domain.ScopeInfo{Name: sc, Description: sc}))
+	}
 	return &world{
-		t: t, clock: clock, store: store, keys: keys,
+		t: t, clock: clock, store: store, keys: keys, admin: admin,
 		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
 			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
 		}),

@@ -218,7 +218,7 @@ func (a *Accounts) StartSession(ctx context.Context, u domain.User, from Session
 		return "", domain.Session{}, err
 	}
 	cur, err := a.users.FindUser(ctx, u.ID)
-	if err != nil || cur.PasswordHash != u.PasswordHash {
+	if err != nil || cur.PasswordHash != u.PasswordHash || cur.Disabled {
 		_ = a.sessions.DeleteSession(context.WithoutCancel(ctx), sess.Hash) // best effort: err says why
 		if err == nil || errors.Is(err, domain.ErrNotFound) {
 			err = errSignInAgain
@@ -298,6 +298,12 @@ func (a *Accounts) User(ctx context.Context, id string) (domain.User, error) {
 // (so "Alice" cannot be registered beside "alice"), the password hashed in
 // its prepared form; length is counted on the prepared forms.
 func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) (domain.User, error) {
+	return a.createUser(ctx, rawUsername, rawPassword, false, "signup")
+}
+
+// createUser is Signup's rules for any new account, an administrator's
+// too; detail says who made it, for the audit trail.
+func (a *Accounts) createUser(ctx context.Context, rawUsername, rawPassword string, admin bool, detail string) (domain.User, error) {
 	username, err := a.creds.username(rawUsername)
 	if err != nil || utf8.RuneCountInString(username) < 3 {
 		return domain.User{}, domain.FieldErrorf(FieldUsername, domain.InvalidRequest,
@@ -317,13 +323,13 @@ func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) 
 		return domain.User{}, err
 	}
 	now := a.now()
-	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, Admin: admin, CreatedAt: now, UpdatedAt: now}
 	if err := a.users.SaveUser(ctx, u); errors.Is(err, domain.ErrConflict) {
 		return domain.User{}, ErrUsernameTaken // taken between the check and the save
 	} else if err != nil {
 		return domain.User{}, err
 	}
-	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditUserCreated, UserID: u.ID}, nil, "signup"))
+	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditUserCreated, UserID: u.ID}, nil, detail))
 	return u, nil
 }
 

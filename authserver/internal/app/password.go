@@ -79,12 +79,21 @@ func (a *Accounts) changePassword(ctx context.Context, req PasswordChange) error
 	if err != nil {
 		return err
 	}
-	// From here the change has happened: the caller leaving must not stop
-	// the rest half way.
+	return a.endChanged(ctx, user.ID)
+}
+
+// endChanged takes down everything a user held once their password or
+// standing changed: every session, grant, refresh token, code and access
+// token issued up to the change, which has happened. The mark covers the
+// whole second of the change, and the answer waits until that second is
+// over (see ChangePassword). A failure is a PartialChange.
+func (a *Accounts) endChanged(ctx context.Context, userID string) error {
+	// The change has happened: the caller leaving must not stop the rest
+	// half way.
 	ctx = context.WithoutCancel(ctx)
 	changed := a.now()
 	second := changed.Truncate(time.Second).Add(time.Second)
-	if err := a.ends.end(ctx, user.ID, changed, second.Add(-time.Microsecond)); err != nil {
+	if err := a.ends.end(ctx, userID, changed, second.Add(-time.Microsecond)); err != nil {
 		return &PartialChange{Err: err}
 	}
 	if d := second.Sub(a.now()); d > 0 {
@@ -93,8 +102,9 @@ func (a *Accounts) changePassword(ctx context.Context, req PasswordChange) error
 	return nil
 }
 
-// PartialChange means the password was changed, but not everything it let
-// anyone have could be taken down; Err says why (an outage, usually).
+// PartialChange means the password (or the user's standing) was changed,
+// but not everything it let anyone have could be taken down; Err says why
+// (an outage, usually).
 type PartialChange struct{ Err error }
 
 func (e *PartialChange) Error() string {

@@ -170,6 +170,7 @@ func (p *Provisioner) client(ctx context.Context, fc FixtureClient, now time.Tim
 		return c, false, false, fmt.Errorf("fixtures: client %s: %w", c.ID, err)
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
+	c.ManagedBy = domain.ManagedByConfig // a client the admin API made becomes the files' if they name it
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = []domain.AuthMethod{domain.ClientSecretBasic, domain.ClientSecretPost}
 		if c.Type == domain.Public {
@@ -233,6 +234,8 @@ func (p *Provisioner) user(ctx context.Context, fu FixtureUser, now time.Time) (
 		}
 	}
 	if exists {
+		// What administrators set is theirs: a fixture says nothing of it.
+		u.Admin, u.Disabled = existing.Admin, existing.Disabled
 		u.CreatedAt, u.UpdatedAt = existing.CreatedAt, existing.UpdatedAt
 		if u == existing {
 			return u, false, nil
@@ -259,7 +262,7 @@ func sameClient(a, b domain.Client) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Type == b.Type && a.SecretHash == b.SecretHash &&
 		a.AccessTokenTTL == b.AccessTokenTTL && a.RefreshTokenTTL == b.RefreshTokenTTL &&
 		a.Introspection == b.Introspection && a.AllowPlainPKCE == b.AllowPlainPKCE && a.PKCEOptional == b.PKCEOptional &&
-		a.RateLimit == b.RateLimit && sameLists(a, b)
+		a.RateLimit == b.RateLimit && a.ManagedBy == b.ManagedBy && sameLists(a, b)
 }
 
 func sameLists(a, b domain.Client) bool {

@@ -80,6 +80,10 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		s.log.Info("fixtures loaded", zap.Strings("files", s.fixtures), zap.Int("scopes", sum.Scopes),
 			zap.Int("clients_written", sum.ClientsWritten), zap.Int("clients_unchanged", sum.ClientsUnchanged),
 			zap.Int("users_written", sum.UsersWritten), zap.Int("users_unchanged", sum.UsersUnchanged))
+		if len(sum.ClientsSkipped) > 0 {
+			s.log.Warn("fixture clients that generate their secret were not loaded: no secrets directory (data_dir) to keep it in",
+				zap.Strings("clients", sum.ClientsSkipped))
+		}
 	}
 	keys, err := openKeys(ctx, s, st.Keys)
 	if err != nil {

@@ -99,7 +99,7 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 		hasher:   hasher,
 		decoy:    decoy,
 		creds:    app.Credentials{Users: st.Users, Passwords: hasher, Limiter: st.Attempts, Text: precis.Rules{}, DecoyHash: decoy},
-		fixtures: newFixtureLoader(st, hasher, s.clock),
+		fixtures: newFixtureLoader(st, hasher, s.secrets(), s.clock),
 	}, nil
 }
 

@@ -18,6 +18,9 @@ type LoadSummary struct {
 	Scopes, ClientsWritten, ClientsUnchanged, UsersWritten, UsersUnchanged int
 	ScopesWritten                                                          int
 	ClientsAdded, ClientsChanged                                           []string
+	// ClientsSkipped generate their secret, and no WithSecretsDir says
+	// where to keep it.
+	ClientsSkipped []string
 }
 
 // LoadData loads scopes, clients and users from fixture files into the
@@ -30,7 +33,7 @@ func LoadData(ctx context.Context, files []string, opts ...Option) (LoadSummary,
 		return LoadSummary{}, err
 	}
 	hasher := hashing.NewHasher(hashing.Argon2Params(s.Argon2), s.HashConcurrency)
-	return newFixtureLoader(s.withMemoryStores(), hasher, s.clock).load(ctx, files)
+	return newFixtureLoader(s.withMemoryStores(), hasher, s.secrets(), s.clock).load(ctx, files)
 }
 
 // ReloadFixtures loads scopes, clients and users from fixture files into
@@ -53,11 +56,20 @@ type fixtureLoader struct {
 	provisioner *app.Provisioner
 }
 
-func newFixtureLoader(st Stores, hasher app.FixtureHasher, clock func() time.Time) *fixtureLoader {
+func newFixtureLoader(st Stores, hasher app.FixtureHasher, secrets app.SecretKeeper, clock func() time.Time) *fixtureLoader {
 	return &fixtureLoader{provisioner: app.NewProvisioner(app.ProvisionerDeps{
 		Clients: st.Clients, Users: st.Users, Scopes: st.Clients, Batch: batch{st},
-		Hasher: hasher, Text: precis.Rules{}, Now: clock,
+		Hasher: hasher, Secrets: secrets, Text: precis.Rules{}, Now: clock,
 	})}
+}
+
+// secrets keeps the fixture clients' generated secrets in the secrets
+// directory; nil without one.
+func (s settings) secrets() app.SecretKeeper {
+	if s.secretsDir == "" {
+		return nil
+	}
+	return fixtures.SecretDir(s.secretsDir)
 }
 
 func (l *fixtureLoader) load(ctx context.Context, paths []string) (LoadSummary, error) {

@@ -34,6 +34,7 @@ type settings struct {
 	clock          func() time.Time
 	baseURL        string
 	keyFile        string
+	secretsDir     string
 	fixtures       []string
 	trustedProxies httpserver.TrustedProxies
 	cookieKey      []byte
@@ -221,6 +222,21 @@ func (s settings) keyStaleness() time.Duration {
 		return 0
 	}
 	return 2 * s.KeyRefresh
+}
+
+// WithSecretsDir sets where the secrets the server generates for fixture
+// clients (generate_secret: true, the demo's admin-cli) are kept:
+// <dir>/<client id>.secret, mode 0600, made at the first load and read at
+// every one after. Without it such clients are not loaded (LoadSummary's
+// ClientsSkipped names them). cmd/authserver passes its data_dir.
+func WithSecretsDir(dir string) Option {
+	return func(s *settings) error {
+		if dir == "" {
+			return errors.New("WithSecretsDir: empty path")
+		}
+		s.secretsDir = dir
+		return nil
+	}
 }
 
 // WithFixtures loads scopes, clients and users from JSON or YAML files at start.

@@ -278,7 +278,8 @@ func keyOptions(cfg Config) []authserver.Option {
 		authserver.WithTokenLifetimes(cfg.Tokens.AccessTTL.D(), cfg.Tokens.MaxAccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 	}
 	if cfg.DataDir != "" {
-		opts = append(opts, authserver.WithKeyFile(filepath.Join(cfg.DataDir, "signing-keys.json")))
+		opts = append(opts, authserver.WithKeyFile(filepath.Join(cfg.DataDir, "signing-keys.json")),
+			authserver.WithSecretsDir(cfg.DataDir))
 	}
 	return opts
 }

@@ -29,6 +29,10 @@ type FixtureClient struct {
 	// Secret is the secret in clear, hashed on load; "" keeps
 	// Client.SecretHash as given.
 	Secret string
+	// GenerateSecret asks for a secret the server makes, the first time,
+	// and keeps where the operator reads it (SecretKeeper): no one ever
+	// types or commits it. Without a keeper, the client is skipped.
+	GenerateSecret bool
 }
 
 // FixtureUser is a user as a fixture describes it.
@@ -51,6 +55,9 @@ type ProvisionSummary struct {
 	Scopes, ClientsWritten, ClientsUnchanged, UsersWritten, UsersUnchanged int
 	ScopesWritten                                                          int
 	ClientsAdded, ClientsChanged                                           []string
+	// ClientsSkipped are clients that generate their secret, loaded
+	// without a place to keep it.
+	ClientsSkipped []string
 }
 
 // Changed reports whether the load wrote anything.
@@ -69,6 +76,18 @@ type BatchSaver interface {
 type FixtureHasher interface {
 	PasswordHasher
 	SecretVerifier
+	// HashGenerated returns the hash to store of a secret the server
+	// generated: a fast one, which its entropy makes safe.
+	HashGenerated(secret string) string
+}
+
+// SecretKeeper keeps the secrets the server generates for fixture clients
+// (FixtureClient.GenerateSecret) where the operator can read them, and
+// nowhere else: never in a log.
+type SecretKeeper interface {
+	// ClientSecret returns the client's generated secret, making and
+	// keeping one the first time it is asked for.
+	ClientSecret(ctx context.Context, clientID string) (string, error)
 }
 
 // ProvisionerDeps are what a Provisioner needs: the current records, read
@@ -79,6 +98,9 @@ type ProvisionerDeps struct {
 	Scopes  ScopeLister
 	Batch   BatchSaver
 	Hasher  FixtureHasher
+	// Secrets keeps generated secrets; nil skips the clients that ask
+	// for one.
+	Secrets SecretKeeper
 	Text    TextRules
 	Now     Clock
 }
@@ -120,6 +142,10 @@ func (p *Provisioner) Provision(ctx context.Context, f Fixtures) (ProvisionSumma
 	}
 	sum.Scopes, sum.ScopesWritten = len(f.Scopes), len(scopes)
 	for _, fc := range f.Clients {
+		if fc.GenerateSecret && p.d.Secrets == nil {
+			sum.ClientsSkipped = append(sum.ClientsSkipped, fc.Client.ID)
+			continue
+		}
 		c, existed, changed, err := p.client(ctx, fc, now)
 		if err != nil {
 			return ProvisionSummary{}, err
@@ -180,7 +206,21 @@ func (p *Provisioner) client(ctx context.Context, fc FixtureClient, now time.Tim
 	if c.AllowedOrigins == nil {
 		c.AllowedOrigins = domain.DefaultOrigins(c.RedirectURIs)
 	}
-	if fc.Secret != "" {
+	switch {
+	case fc.GenerateSecret:
+		secret, err := p.d.Secrets.ClientSecret(ctx, c.ID)
+		if err != nil {
+			return c, exists, false, fmt.Errorf("fixtures: client %s: %w", c.ID, err)
+		}
+		// The stored hash stays while it is of this secret: a new salt
+		// on every load would be a change each time.
+		c.SecretHash = existing.SecretHash
+		if c.SecretHash == "" {
+			c.SecretHash = p.d.Hasher.HashGenerated(secret)
+		} else if ok, err := p.d.Hasher.VerifySecret(ctx, c.SecretHash, secret); err != nil || !ok {
+			c.SecretHash = p.d.Hasher.HashGenerated(secret)
+		}
+	case fc.Secret != "":
 		if c.SecretHash, err = p.keepOrHash(ctx, existing.SecretHash, fc.Secret); err != nil {
 			return c, exists, false, fmt.Errorf("fixtures: client %s: %w", c.ID, err)
 		}

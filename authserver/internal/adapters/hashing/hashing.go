@@ -121,6 +121,10 @@ func HashGenerated(secret string) string {
 	return prefixHMAC + b64.EncodeToString(salt) + "$" + b64.EncodeToString(mac(salt, secret))
 }
 
+// HashGenerated is the package's HashGenerated, for the callers that take
+// a Hasher.
+func (h *Hasher) HashGenerated(secret string) string { return HashGenerated(secret) }
+
 // NewGeneratedSecret returns a new random secret with 256 bits of entropy,
 // and its hash.
 func NewGeneratedSecret() (secret, hash string) {

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oauth2ref/authserver/internal/adapters/jwtkeys"
+	"github.com/oauth2ref/authserver/internal/app"
 )
 
 // Server is a configured authorization server.
@@ -34,6 +35,7 @@ type Server struct {
 	keys     *jwtkeys.KeySet
 	stores   Stores
 	fixtures *fixtureLoader
+	admin    *app.Admin
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -94,7 +96,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, stop: stop}
+	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, admin: h.admin, stop: stop}
 	srv.goBackground(func() {
 		keys.Run(bg, s.KeyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})
@@ -133,8 +135,9 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 func (srv *Server) Handler() http.Handler { return srv.handler }
 
 // APIHandler serves the accounts and sessions API (/accounts,
-// /sessions: see the README), relative to where it is mounted, /api in
-// cmd/authserver. Its sessions are the pages' sessions.
+// /sessions) and the admin API (/admin/clients, /admin/users: see the
+// README), relative to where it is mounted, /api in cmd/authserver. Its
+// sessions are the pages' sessions.
 func (srv *Server) APIHandler() http.Handler { return srv.api }
 
 // MetadataHandler serves the RFC 8414 metadata document.

@@ -174,19 +174,44 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
+	admin := newAdmin(s, st, accounts, keys)
 	api, err := httpapi.NewAPIHandler(httpapi.APIDeps{
-		Log: s.log, TrustedProxies: s.trustedProxies, Accounts: accounts, MaxBodyBytes: s.MaxBodyBytes, RateLimits: deps.RateLimits,
+		Log: s.log, TrustedProxies: s.trustedProxies, Accounts: accounts, Admin: admin,
+		SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MaxBodyBytes: s.MaxBodyBytes, RateLimits: deps.RateLimits,
 	})
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api, admin: admin}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata document and the accounts API.
+// metadata document, the accounts and admin APIs, and the admin use cases
+// the library's management calls share with the admin API.
 type handlers struct {
 	oauth, metadata, api http.Handler
+	admin                *app.Admin
+}
+
+// newAdmin builds the admin use cases on the stores. A store of the
+// embedder's that cannot list, create atomically or delete for good
+// (app.ClientRegistry, app.UserDirectory) leaves those calls unsupported;
+// the cascades of a deleted client need the refresh token and consent
+// stores' part, which every store here has, and an embedder's may not.
+func newAdmin(s settings, st Stores, accounts *app.Accounts, keys *jwtkeys.KeySet) *app.Admin {
+	registry, _ := st.Clients.(app.ClientRegistry)
+	refresh, okRefresh := st.RefreshTokens.(app.ClientRevoker)
+	consents, okConsents := st.Consents.(app.ClientConsentDeleter)
+	if !okRefresh || !okConsents {
+		registry = nil // a client it deletes would leave what it held
+	}
+	directory, _ := st.Users.(app.UserDirectory)
+	return app.NewAdmin(app.AdminDeps{
+		Clients: registry, Users: directory, Scopes: st.Clients, Accounts: accounts,
+		Refresh: refresh, Consents: consents, Revocations: st.Revocations,
+		Tokens: keys, NewSecret: hashing.NewGeneratedSecret,
+		MaxAccessTTL: s.MaxAccessTTL, Now: s.clock, Audit: st.Audit,
+	})
 }
 
 // newGrants returns the grants the settings offer, and whether the browser

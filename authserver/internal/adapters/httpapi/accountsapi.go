@@ -66,6 +66,7 @@ type AccountsAPI interface {
 	BearerAuthenticator
 	SessionKeeper
 	AccountKeeper
+	CookieSessions
 }
 
 type credentialsBody struct {

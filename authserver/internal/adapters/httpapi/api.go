@@ -34,6 +34,7 @@ var apiSchemaFS embed.FS
 // apiSchemas are the request bodies' schemas, compiled once.
 type apiSchemas struct {
 	credentials, passwordChange, accountClose, sessionPatch *schema.Schema
+	adminClient, adminUserCreate, adminUserUpdate           *schema.Schema
 }
 
 func compileAPISchemas() (apiSchemas, error) {
@@ -41,6 +42,7 @@ func compileAPISchemas() (apiSchemas, error) {
 	for name, dst := range map[string]**schema.Schema{
 		"credentials": &s.credentials, "password_change": &s.passwordChange,
 		"account_close": &s.accountClose, "session_patch": &s.sessionPatch,
+		"admin_client": &s.adminClient, "admin_user_create": &s.adminUserCreate, "admin_user_update": &s.adminUserUpdate,
 	} {
 		src, err := apiSchemaFS.ReadFile("schemas/" + name + ".json")
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/oautherr"
+	"github.com/oauth2ref/pkg/webpage"
 )
 
 // Deps are the handlers' dependencies.
@@ -103,12 +104,17 @@ func NewHandler(d Deps) (http.Handler, error) {
 	return r, nil
 }
 
-// APIDeps are the accounts API's dependencies.
+// APIDeps are the accounts and admin APIs' dependencies.
 type APIDeps struct {
 	Log            *zap.Logger
 	TrustedProxies httpserver.TrustedProxies
 	Accounts       AccountsAPI
-	MaxBodyBytes   int64
+	// Admin serves /admin; nil leaves it out.
+	Admin AdminAPI
+	// SecureCookies says the pages' cookies are Secure (an https
+	// issuer): the admin API reads the session cookie under their name.
+	SecureCookies bool
+	MaxBodyBytes  int64
 	// RateLimits limit each source address; nil, nothing.
 	RateLimits *RateLimits
 }
@@ -140,6 +146,24 @@ func NewAPIHandler(d APIDeps) (http.Handler, error) {
 		r.Method(http.MethodGet, "/accounts/{id}/sessions", handleListSessions(d.Accounts, d.Log))
 		r.Method(http.MethodDelete, "/accounts/{id}/sessions", handleEndSessions(d.Accounts, d.Log))
 	})
+	if d.Admin != nil {
+		r.Route("/admin", func(r chi.Router) {
+			// The pages' session cookie, under the name they set it with
+			// (Path=/ when Secure; see newPages).
+			cookie := webpage.Cookies{Secure: d.SecureCookies}.Name(sessionCookie, "/")
+			r.Use(requireAdmin(d.Admin, d.Accounts, d.Accounts, cookie, d.Log))
+			r.Method(http.MethodGet, "/clients", handleListClients(d.Admin, d.Log))
+			r.Method(http.MethodPost, "/clients", handleCreateClient(d.Admin, s, d.Log))
+			r.Method(http.MethodGet, "/clients/{id}", handleGetClient(d.Admin, d.Log))
+			r.Method(http.MethodPut, "/clients/{id}", handleUpdateClient(d.Admin, s, d.Log))
+			r.Method(http.MethodDelete, "/clients/{id}", handleDeleteClient(d.Admin, d.Log))
+			r.Method(http.MethodGet, "/users", handleListUsers(d.Admin, d.Log))
+			r.Method(http.MethodPost, "/users", handleCreateUser(d.Admin, s, d.Log))
+			r.Method(http.MethodGet, "/users/{id}", handleGetUser(d.Admin, d.Log))
+			r.Method(http.MethodPatch, "/users/{id}", handleUpdateUser(d.Admin, s, d.Log))
+			r.Method(http.MethodDelete, "/users/{id}", handleDeleteUser(d.Admin, d.Log))
+		})
+	}
 
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		noStore(w)

@@ -49,10 +49,11 @@ type (
 	// Page asks for one page of a list: at most Limit entries (0: 20, at
 	// most 100), after the Cursor of the page before.
 	Page = app.Page
-	// ClientPage and UserPage are one page of a list, by id: the total,
-	// and the cursor of the next page ("" on the last).
+	// ClientPage is one page of the clients, by id: the total, and the
+	// cursor of the next page ("" on the last).
 	ClientPage = app.ClientPage
-	UserPage   = app.UserPage
+	// UserPage is one page of the users, as ClientPage.
+	UserPage = app.UserPage
 	// NewUser is an account to make, under sign-up's rules.
 	NewUser = app.NewUser
 	// UserChange is what to change of a user; nil fields stay as they are.
@@ -99,7 +100,9 @@ func (s ClientSpec) app() app.ClientSpec {
 }
 
 // List returns one page of the clients, by id.
-func (c *Clients) List(ctx context.Context, p Page) (ClientPage, error) { return c.admin.ListClients(ctx, p) }
+func (c *Clients) List(ctx context.Context, p Page) (ClientPage, error) {
+	return c.admin.ListClients(ctx, p)
+}
 
 // Get returns the client with the given id, or ErrNoSuchClient.
 func (c *Clients) Get(ctx context.Context, id string) (Client, error) { return c.admin.Client(ctx, id) }
@@ -107,7 +110,7 @@ func (c *Clients) Get(ctx context.Context, id string) (Client, error) { return c
 // Create registers a client; a confidential one's secret is in the
 // answer, this once. ErrClientIDTaken if a client has or had the id.
 func (c *Clients) Create(ctx context.Context, nc NewClient) (CreatedClient, error) {
-	return c.admin.CreateClient(ctx, operator, nc.ID, nc.ClientSpec.app())
+	return c.admin.CreateClient(ctx, operator, nc.ID, nc.app())
 }
 
 // Update replaces what spec describes of a client made by these calls
@@ -152,4 +155,6 @@ func (u *Users) SetPassword(ctx context.Context, id, password string) error {
 
 // Delete closes an account with everything it holds, as its owner's own
 // closing does.
-func (u *Users) Delete(ctx context.Context, id string) error { return u.admin.DeleteUser(ctx, operator, id) }
+func (u *Users) Delete(ctx context.Context, id string) error {
+	return u.admin.DeleteUser(ctx, operator, id)
+}

@@ -34,19 +34,29 @@ type AdminAuthorizer interface {
 
 // ClientAdmin manages clients.
 type ClientAdmin interface {
+	// ListClients returns one page of the clients.
 	ListClients(ctx context.Context, p app.Page) (app.ClientPage, error)
+	// Client returns one client.
 	Client(ctx context.Context, id string) (domain.Client, error)
+	// CreateClient registers a client; its secret, if made, is returned.
 	CreateClient(ctx context.Context, by app.Administrator, id string, spec app.ClientSpec) (app.CreatedClient, error)
+	// UpdateClient replaces what spec describes of a client.
 	UpdateClient(ctx context.Context, by app.Administrator, id string, spec app.ClientSpec) (app.CreatedClient, error)
+	// DeleteClient deletes a client and everything it holds.
 	DeleteClient(ctx context.Context, by app.Administrator, id string) error
 }
 
 // UserAdmin manages users.
 type UserAdmin interface {
+	// ListUsers returns one page of the users.
 	ListUsers(ctx context.Context, p app.Page) (app.UserPage, error)
+	// User returns one user.
 	User(ctx context.Context, id string) (domain.User, error)
+	// CreateUser makes an account.
 	CreateUser(ctx context.Context, by app.Administrator, nu app.NewUser) (domain.User, error)
+	// UpdateUser changes a user's flags or password, with the cascade.
 	UpdateUser(ctx context.Context, by app.Administrator, id string, ch app.UserChange) (domain.User, error)
+	// DeleteUser closes an account with the cascade.
 	DeleteUser(ctx context.Context, by app.Administrator, id string) error
 }
 

@@ -34,10 +34,14 @@ type ClientStore interface {
 	SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, clients []domain.Client, users []domain.User) error
 	// ClientOrigins returns every origin some client allows.
 	ClientOrigins(ctx context.Context) ([]string, error)
-	// The admin use cases' part (app.ClientRegistry).
+	// CreateClient stores a new client; it and the three below are the
+	// admin use cases' (app.ClientRegistry).
 	CreateClient(ctx context.Context, c domain.Client) error
+	// UpdateClient changes a client in one atomic step.
 	UpdateClient(ctx context.Context, id string, update func(c *domain.Client) error) error
+	// DeleteClient deletes a client for good.
 	DeleteClient(ctx context.Context, id string) error
+	// ListClients returns a page of clients and their total.
 	ListClients(ctx context.Context, after string, limit int) ([]domain.Client, int, error)
 }
 

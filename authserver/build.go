@@ -148,13 +148,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		}
 		devices = app.NewDeviceCookies(cookieKey, now)
 	}
-	accounts := app.NewAccounts(app.AccountsDeps{
-		Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
-		Devices: devices, Sessions: st.Sessions, DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
-		Lifetimes: app.SessionPolicy{TTL: s.SessionTTL, MaxTTL: s.MaxSessionTTL, PerUser: s.SessionsPerUser},
-		Consents:  st.Consents, Refresh: st.RefreshTokens, Revocations: st.Revocations, MaxAccessTTL: s.MaxAccessTTL,
-		Now: now, Audit: st.Audit,
-	})
+	accounts := newAccounts(s, st, c, devices)
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
@@ -193,12 +187,25 @@ type handlers struct {
 	admin                *app.Admin
 }
 
+// newAccounts builds the accounts use cases: sign-in and sign-up, the
+// sessions, and the cascades of a password change or a closed account.
+// devices may be nil (no pages, no known-device cookies).
+func newAccounts(s settings, st Stores, c *core, devices *app.DeviceCookies) *app.Accounts {
+	return app.NewAccounts(app.AccountsDeps{
+		Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
+		Devices: devices, Sessions: st.Sessions, DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
+		Lifetimes: app.SessionPolicy{TTL: s.SessionTTL, MaxTTL: s.MaxSessionTTL, PerUser: s.SessionsPerUser},
+		Consents:  st.Consents, Refresh: st.RefreshTokens, Revocations: st.Revocations, MaxAccessTTL: s.MaxAccessTTL,
+		Now: s.clock, Audit: st.Audit,
+	})
+}
+
 // newAdmin builds the admin use cases on the stores. A store of the
 // embedder's that cannot list, create atomically or delete for good
 // (app.ClientRegistry, app.UserDirectory) leaves those calls unsupported;
 // the cascades of a deleted client need the refresh token and consent
 // stores' part, which every store here has, and an embedder's may not.
-func newAdmin(s settings, st Stores, accounts *app.Accounts, keys *jwtkeys.KeySet) *app.Admin {
+func newAdmin(s settings, st Stores, accounts *app.Accounts, tokens app.AccessTokenVerifier) *app.Admin {
 	registry, _ := st.Clients.(app.ClientRegistry)
 	refresh, okRefresh := st.RefreshTokens.(app.ClientRevoker)
 	consents, okConsents := st.Consents.(app.ClientConsentDeleter)
@@ -209,7 +216,7 @@ func newAdmin(s settings, st Stores, accounts *app.Accounts, keys *jwtkeys.KeySe
 	return app.NewAdmin(app.AdminDeps{
 		Clients: registry, Users: directory, Scopes: st.Clients, Accounts: accounts,
 		Refresh: refresh, Consents: consents, Revocations: st.Revocations,
-		Tokens: keys, NewSecret: hashing.NewGeneratedSecret,
+		Tokens: tokens, NewSecret: hashing.NewGeneratedSecret,
 		MaxAccessTTL: s.MaxAccessTTL, Now: s.clock, Audit: st.Audit,
 	})
 }

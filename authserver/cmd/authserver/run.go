@@ -32,6 +32,9 @@ commands:
   migrate                  apply pending PostgreSQL schema migrations
   loaddata FILE...         load scopes, clients and users from JSON/YAML fixture files
   keys rotate              make a new signing key the signer
+  clients list|show|add|rm manage clients on the configured storage (clients -h)
+  users list|add|set-password|rm
+                           manage users; passwords are read from stdin
   hash-secret              read a secret on stdin, print its argon2id hash
   hash-secret -fast        read a machine-generated secret (32+ characters)
                            on stdin, print its fast hmac-sha256 hash
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return rotateKeys(ctx, cfg, stdout)
 	case name == "hash-secret":
 		return hashSecretCommand(ctx, cfg, rest, stdin, stdout)
+	case name == "clients" || name == "users":
+		return manage(ctx, cfg, name, rest, stdin, stdout, stderr)
 	}
 	_, _ = fmt.Fprint(stderr, usage) // best effort: the error below is what counts
 	return fmt.Errorf("unknown command %q", strings.Join(c.Args, " "))

@@ -205,7 +205,7 @@ func addClient(ctx context.Context, clients *authserver.Clients, args []string, 
 	fs.Var(&redirects, "redirect-uri", "a redirect URI, matched exactly (repeat)")
 	fs.Var(&scopes, "scope", "a scope it may ask for (repeat)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errors.New("usage: authserver clients add -name NAME [-id ID] [-type confidential|public] [-grant G]... [-redirect-uri U]... [-scope S]...")
+		return errors.New("usage: authserver clients add -name NAME [-id ID] [-type confidential|public] [-grant G]... [-redirect-uri U]... [-scope S]... (each -grant, -redirect-uri, -scope repeated as needed)")
 	}
 	spec := authserver.ClientSpec{Name: *name, Type: authserver.ClientType(*typ), RedirectURIs: redirects, Scopes: scopes}
 	for _, g := range grants {

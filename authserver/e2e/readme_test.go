@@ -91,7 +91,10 @@ func TestReadmeExamples(t *testing.T) {
 
 	// The README's 5 s tokens, as users get them: no lifetime cap here.
 	s := startSystemWith(t, map[string]string{"AUTHSERVER_TOKENS_MAX_ACCESS_TTL": "1h"})
-	rewrite := strings.NewReplacer("localhost:5001", s.auth.addr, "localhost:5002", s.rs.addr, "localhost:5003", s.web.addr)
+	rewrite := strings.NewReplacer("localhost:5001", s.auth.addr, "localhost:5002", s.rs.addr, "localhost:5003", s.web.addr,
+		// Where ./scripts/run.sh keeps the authserver's data (admin-cli's
+		// secret): the test's own data directory.
+		"data/authserver/", envOf(s.auth, "AUTHSERVER_DATA_DIR")+"/")
 
 	var script strings.Builder
 	script.WriteString("set -e -o pipefail\n")

@@ -346,6 +346,21 @@ func TestAdminAPIFaults(t *testing.T) {
 	r = ts.api(t, http.MethodDelete, "/admin/clients/stalled", admin, nil)
 	require.Equal(t, 204, r.status, "the retry finishes it: %s", r.raw)
 	assert.Equal(t, 404, ts.api(t, http.MethodGet, "/admin/clients/stalled", admin, nil).status)
+
+	// A password reset whose revocations stall: the password is set, the
+	// answer says so with a 503, and the same request again finishes it.
+	r = ts.api(t, http.MethodPost, "/admin/users", admin, obj{"name": "paul", "password": "paul-password-1"})
+	require.Equal(t, 201, r.status, r.raw)
+	id := r.result()["id"].(string)
+	h := ts.holdAll(t, "paul", "paul-password-1")
+	release = faulttest.LockTable(t, dsn, "refresh_users")
+	r = ts.api(t, http.MethodPatch, "/admin/users/"+id, admin, obj{"password": "paul-password-2"})
+	release()
+	require.Equal(t, 503, r.status, r.raw)
+	assert.Contains(t, r.problems()[0], "send the same request again")
+	r = ts.api(t, http.MethodPatch, "/admin/users/"+id, admin, obj{"password": "paul-password-2"})
+	require.Equal(t, 200, r.status, "the retry finishes it: %s", r.raw)
+	ts.requireAllEnded(t, h, id)
 }
 
 // The same use cases from Go, with the same errors.

@@ -104,10 +104,10 @@ func (a *Admin) updateUser(ctx context.Context, id string, ch UserChange) (domai
 			u.Admin = *ch.Admin
 		}
 		if ch.Disabled != nil {
-			// Disabling a disabled user ends nothing more; a retry of a
-			// request whose cascade failed sends a new password, or
-			// re-enables first.
-			ends = ends || (*ch.Disabled && !u.Disabled)
+			// Disabling ends everything even when the user was disabled
+			// already: that is how a request whose cascade failed is
+			// finished by sending it again.
+			ends = ends || *ch.Disabled
 			u.Disabled = *ch.Disabled
 		}
 		if hash != "" {

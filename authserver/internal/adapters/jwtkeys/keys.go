@@ -120,9 +120,6 @@ func parse(rec domain.SigningKey) (*parsedKey, error) {
 // signingKey returns what golang-jwt's Sign wants for the key's method.
 func (k *parsedKey) signingKey() any { return k.signer }
 
-// verificationKey returns what golang-jwt's Verify wants.
-func (k *parsedKey) verificationKey() any { return k.signer.Public() }
-
 // jwk is a public JSON Web Key (RFC 7517, RFC 7518 §6, RFC 8037).
 type jwk struct {
 	Kty string `json:"kty"`

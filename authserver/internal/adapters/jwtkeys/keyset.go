@@ -68,20 +68,19 @@ func (ks *KeySet) reloadEvery() time.Duration {
 // milliseconds; clocks of replicas differ by as little, with NTP).
 const retentionSlack = 2 * time.Second
 
-// KeySet signs with its newest key and verifies with any key whose tokens
-// may still be alive. It reloads from its store on Refresh, on meeting an
+// KeySet signs with the newest key of an algorithm and verifies with any
+// key whose tokens may still be alive. It may hold keys of several
+// algorithms: each algorithm's newest unretired key is its signer. It reloads from its store on Refresh, on meeting an
 // unknown kid, and before signing with keys older than MaxStaleness (those
 // two at most once a second, see reloadEvery), so a rotation made by
 // another process or replica is picked up.
 type KeySet struct {
 	store Store
 	opts  Options
-	algs  []string
 
 	mu       sync.RWMutex
-	signer   *parsedKey
+	signers  map[string]*parsedKey // by algorithm
 	byID     map[string]*parsedKey
-	byHeader map[string]*parsedKey // by the encoded header of its tokens
 	jwks     []byte
 	loadedAt time.Time // when the load of the keys in use started
 	last     *attempt  // the load started last
@@ -98,13 +97,12 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 	if opts.Algorithm == "" {
 		opts.Algorithm = ES256
 	}
-	ks := &KeySet{store: store, opts: opts, algs: Algorithms}
-	ks.parser = jwt.NewParser(jwt.WithValidMethods(Algorithms), jwt.WithoutClaimsValidation())
+	ks := &KeySet{store: store, opts: opts, parser: newParser()}
 	if err := ks.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	ks.mu.RLock()
-	needKey := ks.signer == nil || ks.signer.rec.Algorithm != opts.Algorithm
+	needKey := ks.signers[opts.Algorithm] == nil
 	ks.mu.RUnlock()
 	if needKey {
 		if _, err := ks.Rotate(ctx); err != nil {
@@ -203,22 +201,21 @@ func (ks *KeySet) load(ctx context.Context, a *attempt) (prune bool, err error) 
 	defer ks.mu.Unlock()
 	a.err = err
 	if err == nil && !a.start.Before(ks.loadedAt) {
-		ks.signer, ks.byID, ks.byHeader, ks.jwks, ks.loadedAt = v.signer, v.byID, v.byHeader, v.jwks, a.start
+		ks.signers, ks.byID, ks.jwks, ks.loadedAt = v.signers, v.byID, v.jwks, a.start
 	}
 	return prune, err
 }
 
 // view is one load's keys, ready to use.
 type view struct {
-	signer         *parsedKey
-	byID, byHeader map[string]*parsedKey
-	jwks           []byte
+	signers, byID map[string]*parsedKey
+	jwks          []byte
 }
 
 func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expired bool, err error) {
 	horizon := now.Add(-ks.retention())
 	byID := make(map[string]*parsedKey, len(recs))
-	var signer *parsedKey
+	signers := make(map[string]*parsedKey, 1)
 	for _, rec := range recs {
 		if !rec.RetiredAt.IsZero() && rec.RetiredAt.Before(horizon) {
 			expired = true
@@ -231,19 +228,15 @@ func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expire
 		byID[rec.ID] = pk
 		// Two processes starting on an empty store may both add a key; the
 		// newest unretired one signs and the other still verifies.
-		if rec.RetiredAt.IsZero() && (signer == nil || rec.CreatedAt.After(signer.rec.CreatedAt)) {
-			signer = pk
+		if s := signers[rec.Algorithm]; rec.RetiredAt.IsZero() && (s == nil || rec.CreatedAt.After(s.rec.CreatedAt)) {
+			signers[rec.Algorithm] = pk
 		}
 	}
 	jwks, err := renderJWKS(byID)
 	if err != nil {
 		return view{}, false, err
 	}
-	byHeader := make(map[string]*parsedKey, len(byID))
-	for _, k := range byID {
-		byHeader[k.header] = k
-	}
-	return view{signer: signer, byID: byID, byHeader: byHeader, jwks: jwks}, expired, nil
+	return view{signers: signers, byID: byID, jwks: jwks}, expired, nil
 }
 
 // unavailable wraps err, a failure to read the key store, as
@@ -273,14 +266,15 @@ func (ks *KeySet) Run(ctx context.Context, interval time.Duration, onErr func(er
 	}
 }
 
-// SignerID returns the kid of the current signing key.
+// SignerID returns the kid of the current signing key of the configured
+// algorithm.
 func (ks *KeySet) SignerID() string {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	if ks.signer == nil {
-		return ""
+	if k := ks.signers[ks.opts.Algorithm]; k != nil {
+		return k.rec.ID
 	}
-	return ks.signer.rec.ID
+	return ""
 }
 
 // JWKS returns the JSON Web Key Set document (RFC 7517 §5) of every key that
@@ -307,31 +301,31 @@ func renderJWKS(byID map[string]*parsedKey) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// signingKey returns the key to sign with. Keys loaded longer than
+// signingKey returns the key to sign with for alg. Keys loaded longer than
 // MaxStaleness ago are reloaded first; if that fails there is none: another
 // replica may have retired this one, and what it signed now could outlive
 // its retention.
-func (ks *KeySet) signingKey(ctx context.Context) (*parsedKey, error) {
-	k, fresh := ks.signerIfFresh()
+func (ks *KeySet) signingKey(ctx context.Context, alg string) (*parsedKey, error) {
+	k, fresh := ks.signerIfFresh(alg)
 	if !fresh {
 		if err := ks.reload(ctx); err != nil {
 			return nil, unavailable("signing keys are stale and cannot be reloaded", err)
 		}
-		if k, fresh = ks.signerIfFresh(); !fresh {
+		if k, fresh = ks.signerIfFresh(alg); !fresh {
 			return nil, fmt.Errorf("jwtkeys: %w: signing keys are stale and being reloaded", domain.ErrUnavailable)
 		}
 	}
 	if k == nil {
-		return nil, errors.New("jwtkeys: no signing key")
+		return nil, fmt.Errorf("jwtkeys: no %s signing key", alg)
 	}
 	return k, nil
 }
 
-func (ks *KeySet) signerIfFresh() (*parsedKey, bool) {
+func (ks *KeySet) signerIfFresh(alg string) (*parsedKey, bool) {
 	now := ks.opts.Clock()
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.signer, ks.opts.MaxStaleness <= 0 || now.Sub(ks.loadedAt) <= ks.opts.MaxStaleness
+	return ks.signers[alg], ks.opts.MaxStaleness <= 0 || now.Sub(ks.loadedAt) <= ks.opts.MaxStaleness
 }
 
 // key finds a key by id, reloading if it is unknown (it may be a new key

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -76,7 +75,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // domain.ErrUnavailable when its keys are older than MaxStaleness and the
 // store cannot be read.
 func (ks *KeySet) SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error) {
-	k, err := ks.signingKey(ctx)
+	k, err := ks.signingKey(ctx, ks.opts.Algorithm)
 	if err != nil {
 		return "", err
 	}
@@ -104,6 +103,15 @@ var ErrInvalidToken = errors.New("jwtkeys: invalid access token")
 // at once. Anything further ahead was not issued by a sane replica.
 const ClockSkew = 5 * time.Second
 
+// newParser is the one parser configuration every token goes through: only
+// the algorithms this package signs with ("none" and HMAC never reach a
+// key), and no claims validation of golang-jwt's own, for expiry is the
+// caller's to judge and VerifyAccessToken checks "iat" and "nbf" against
+// its clock with ClockSkew.
+func newParser() *jwt.Parser {
+	return jwt.NewParser(jwt.WithValidMethods(Algorithms), jwt.WithoutClaimsValidation())
+}
+
 // VerifyAccessToken checks the signature, "typ", "kid" and "iss" of token
 // and returns its claims. A "crit" header is refused (RFC 7515 §4.1.11:
 // this server understands no extension), and so are an "nbf" or an "iat"
@@ -113,8 +121,19 @@ const ClockSkew = 5 * time.Second
 // told.
 func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
 	var c claims
-	if err := ks.verifyOwn(ctx, token, &c); err != nil {
-		return domain.AccessToken{}, err
+	var lookupErr error
+	_, err := ks.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		k, err := ks.verificationKey(ctx, t)
+		if errors.Is(err, domain.ErrUnavailable) {
+			lookupErr = err
+		}
+		return k, err
+	})
+	if lookupErr != nil {
+		return domain.AccessToken{}, lookupErr
+	}
+	if err != nil {
+		return domain.AccessToken{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	latest := ks.opts.Clock().Add(ClockSkew).Unix()
 	if c.Iat > latest {
@@ -126,67 +145,33 @@ func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.A
 	return ks.toDomain(c)
 }
 
-// verifyOwn checks a token whose header is, byte for byte, the one this
-// server writes for one of its keys (every token it issued): then the
-// header needs no parsing, the key no look-up, and golang-jwt only checks
-// the signature. Anything else goes through golang-jwt's full parser.
-func (ks *KeySet) verifyOwn(ctx context.Context, token string, c *claims) error {
-	head, rest, ok1 := strings.Cut(token, ".")
-	payload, sig, ok2 := strings.Cut(rest, ".")
-	ks.mu.RLock()
-	k := ks.byHeader[head]
-	ks.mu.RUnlock()
-	if !ok1 || !ok2 || k == nil {
-		return ks.verifyParsed(ctx, token, c)
+// verificationKey is the parser's key function: it judges the header and
+// returns the public key of its "kid", which must be of the header's "alg".
+func (ks *KeySet) verificationKey(ctx context.Context, t *jwt.Token) (any, error) {
+	if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
+		return nil, errors.New("not an access token")
 	}
-	rawSig, err := base64.RawURLEncoding.DecodeString(sig)
+	if _, ok := t.Header["crit"]; ok {
+		// golang-jwt ignores crit; RFC 7515 §4.1.11 says a token with an
+		// extension the recipient does not understand is invalid, and this
+		// server understands none.
+		return nil, errors.New("critical header extensions are not supported")
+	}
+	kid, _ := t.Header["kid"].(string)
+	k, err := ks.key(ctx, kid)
 	if err != nil {
-		return fmt.Errorf("%w: signature encoding", ErrInvalidToken)
+		return nil, err
 	}
-	if err := k.method.Verify(token[:len(head)+1+len(payload)], rawSig, k.verificationKey()); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	if k == nil {
+		return nil, errors.New("unknown key")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil || json.Unmarshal(raw, c) != nil {
-		return fmt.Errorf("%w: claims encoding", ErrInvalidToken)
+	// WithValidMethods admits every algorithm of this package; the key
+	// named must be of the one the header claims, so that no key is used
+	// with another algorithm than its own.
+	if t.Method.Alg() != k.rec.Algorithm {
+		return nil, errors.New("algorithm does not match the key")
 	}
-	return nil
-}
-
-func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) error {
-	var lookupErr error
-	_, err := ks.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
-			return nil, errors.New("not an access token")
-		}
-		if _, ok := t.Header["crit"]; ok {
-			// golang-jwt ignores crit; RFC 7515 §4.1.11 says a token with
-			// an extension the recipient does not understand is invalid,
-			// and this server understands none. (Its own header, on the
-			// fast path of verifyOwn, has no crit.)
-			return nil, errors.New("critical header extensions are not supported")
-		}
-		kid, _ := t.Header["kid"].(string)
-		k, err := ks.key(ctx, kid)
-		if err != nil {
-			lookupErr = err
-			return nil, err
-		}
-		if k == nil {
-			return nil, errors.New("unknown key")
-		}
-		if t.Method.Alg() != k.rec.Algorithm {
-			return nil, errors.New("algorithm does not match the key")
-		}
-		return k.verificationKey(), nil
-	})
-	if lookupErr != nil {
-		return lookupErr
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-	return nil
+	return k.signer.Public(), nil
 }
 
 // toDomain checks the claims every access token must have and converts them.

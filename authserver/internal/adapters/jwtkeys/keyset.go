@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -292,13 +293,15 @@ func renderJWKS(byID map[string]*parsedKey) ([]byte, error) {
 	}
 	// Newest first, so a client trying keys in order finds the signer first.
 	sort.Slice(keys, func(i, j int) bool { return keys[i].rec.CreatedAt.After(keys[j].rec.CreatedAt) })
-	doc := struct {
-		Keys []jwk `json:"keys"`
-	}{Keys: make([]jwk, 0, len(keys))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for _, k := range keys {
-		doc.Keys = append(doc.Keys, k.jwk)
+		set.Keys = append(set.Keys, k.jwk)
 	}
-	return json.Marshal(doc)
+	doc, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("jwtkeys: JWKS: %w", err)
+	}
+	return doc, nil
 }
 
 // signingKey returns the key to sign with for alg. Keys loaded longer than

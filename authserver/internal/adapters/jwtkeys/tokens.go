@@ -55,8 +55,13 @@ func (c *claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrin
 
 type audience []string
 
+// MarshalJSON writes one audience as a string, several as an array, and
+// none as [] (not null).
 func (a audience) MarshalJSON() ([]byte, error) {
-	if len(a) == 1 {
+	switch len(a) {
+	case 0:
+		return []byte("[]"), nil
+	case 1:
 		return json.Marshal(a[0])
 	}
 	return json.Marshal([]string(a))

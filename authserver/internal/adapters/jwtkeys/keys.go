@@ -72,7 +72,7 @@ type parsedKey struct {
 	signer crypto.Signer
 	method jwt.SigningMethod
 	jwk    jose.JSONWebKey // public, as the JWKS shows it
-	header string // the encoded JOSE header of every token it signs
+	header string          // the encoded JOSE header of every token it signs
 }
 
 func parse(rec domain.SigningKey) (*parsedKey, error) {

@@ -27,9 +27,10 @@ func b64(t *testing.T, s string) []byte {
 // before they were computed by go-jose, so the ids of keys already stored
 // and of the tokens they signed stay what they were.
 func TestThumbprintIsRFC7638(t *testing.T) {
-	ecKey := &ecdsa.PublicKey{Curve: elliptic.P256(), // RFC 7515 A.3's ES256 key
-		X: new(big.Int).SetBytes(b64(t, "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU")),
-		Y: new(big.Int).SetBytes(b64(t, "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"))}
+	point := append([]byte{4}, b64(t, "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU")...) // RFC 7515 A.3's ES256 key
+	point = append(point, b64(t, "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")...)
+	ecKey, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	require.NoError(t, err)
 	cases := map[string]struct {
 		key  crypto.PublicKey
 		want string

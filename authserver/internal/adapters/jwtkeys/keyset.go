@@ -28,8 +28,10 @@ type Store interface {
 
 // Options configure a KeySet.
 type Options struct {
-	// Algorithm for new keys. If the current signer uses another one, Open
-	// rotates to a new key of this algorithm.
+	// Algorithm of the access tokens' keys: Rotate makes a key of it, and
+	// if the store has no unretired key of it, Open rotates to one. (The
+	// store's AddSigningKey retires the keys of every algorithm; a second
+	// algorithm signing beside this one needs it to retire only its own.)
 	Algorithm string
 	// Issuer is checked on every verified token.
 	Issuer string

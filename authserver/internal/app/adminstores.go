@@ -54,3 +54,11 @@ type ClientConsentDeleter interface {
 	// client without any is not an error.
 	DeleteClientConsents(ctx context.Context, clientID string) error
 }
+
+// OwnedClients finds the clients a user registered on the developer
+// pages (Client.Owner).
+type OwnedClients interface {
+	// ListOwnedClients returns up to limit of the clients whose owner is
+	// owner, by id; none for owner "".
+	ListOwnedClients(ctx context.Context, owner string, limit int) ([]domain.Client, error)
+}

@@ -85,10 +85,18 @@ type Client struct {
 	// the redirect URIs (DefaultOrigins); none means no browser app.
 	AllowedOrigins []string
 	// ManagedBy says where the client's record is kept: fixtures
-	// (configuration) or the admin use cases.
+	// (configuration), the admin use cases, or registration.
 	ManagedBy ClientManager
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Owner is the id of the user who registered the client on the
+	// developer pages; "" for any other client. Closing the account
+	// deletes the clients it owns.
+	Owner string
+	// RegistrationTokenHash is the hash (SHA-256, hex) of the RFC 7592
+	// registration access token that manages the client at its
+	// registration_client_uri; "" if it was not registered by RFC 7591.
+	RegistrationTokenHash string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // ClientManager says who keeps a client's record.
@@ -103,11 +111,15 @@ const (
 	// ManagedByAdmin is a client made with the admin API, the CLI or the
 	// library's management calls.
 	ManagedByAdmin ClientManager = "admin"
+	// ManagedByRegistration is a client that registered itself (RFC 7591)
+	// or that a user registered on the developer pages. The admin use
+	// cases manage it too.
+	ManagedByRegistration ClientManager = "registration"
 )
 
 // ConfigManaged reports whether the client is the fixtures', not the
 // admin use cases'.
-func (c *Client) ConfigManaged() bool { return c.ManagedBy != ManagedByAdmin }
+func (c *Client) ConfigManaged() bool { return c.ManagedBy == ManagedByConfig || c.ManagedBy == "" }
 
 // AllowsGrant reports whether the client may use grant g.
 func (c *Client) AllowsGrant(g GrantType) bool { return slices.Contains(c.GrantTypes, g) }

@@ -29,6 +29,13 @@ const (
 	TemporarilyUnavailable  ErrorCode = "temporarily_unavailable"
 )
 
+// Codes of RFC 7591 §3.2.2: a registration refused for one of its
+// redirect URIs, or for any other of its metadata.
+const (
+	InvalidRedirectURI    ErrorCode = "invalid_redirect_uri"
+	InvalidClientMetadata ErrorCode = "invalid_client_metadata"
+)
+
 // Error is a protocol error: a code a client can act on and a description
 // for the developer reading it. The edge decides the HTTP status from Code.
 type Error struct {

@@ -17,7 +17,7 @@ import (
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
 	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
-	allowed_origins, managed_by, created_at, updated_at`
+	allowed_origins, managed_by, owner, registration_token_hash, created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -33,7 +33,8 @@ func scanClient(r row) (domain.Client, error) {
 	)
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
-		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &managedBy, &createdAt, &updatedAt)
+		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &managedBy,
+		&c.Owner, &c.RegistrationTokenHash, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -64,7 +65,7 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 }
 
 const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -76,6 +77,7 @@ const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
 			pkce_optional = EXCLUDED.pkce_optional,
 			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
 			allowed_origins = EXCLUDED.allowed_origins, managed_by = EXCLUDED.managed_by,
+			owner = EXCLUDED.owner, registration_token_hash = EXCLUDED.registration_token_hash,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
 func clientArgs(c domain.Client) []any {
@@ -83,7 +85,7 @@ func clientArgs(c domain.Client) []any {
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
 		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
-		strs(c.AllowedOrigins), string(c.ManagedBy), c.CreatedAt, c.UpdatedAt}
+		strs(c.AllowedOrigins), string(c.ManagedBy), c.Owner, c.RegistrationTokenHash, c.CreatedAt, c.UpdatedAt}
 }
 
 // OriginAllowed reports whether any client allows origin.
@@ -114,7 +116,7 @@ func (s *Store) ClientOrigins(ctx context.Context) ([]string, error) {
 func (s *Store) CreateClient(ctx context.Context, c domain.Client) error {
 	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 			clientArgs(c)...); err != nil {
 			return err
 		}
@@ -161,6 +163,16 @@ func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]dom
 	}
 	list, err := queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	return list, total, err
+}
+
+// ListOwnedClients returns up to limit of the clients owner registered,
+// by id.
+func (s *Store) ListOwnedClients(ctx context.Context, owner string, limit int) ([]domain.Client, error) {
+	if owner == "" {
+		return []domain.Client{}, nil // the clients nobody owns are not a list
+	}
+	return queryAll(ctx, s, scanClient, `SELECT `+clientColumns+` FROM clients
+		WHERE owner = $1 AND owner <> '' ORDER BY id LIMIT $2`, owner, limit)
 }
 
 func scanCount(r row) (int, error) {

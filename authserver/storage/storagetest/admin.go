@@ -174,6 +174,53 @@ func runClientAdmin(t *testing.T, newStore func(t *testing.T) ClientStore) {
 	})
 }
 
+// runClientOwners checks what registration keeps on a client: who
+// registered it on the developer pages, listed by that owner only, and
+// the hash of its registration access token.
+func runClientOwners(t *testing.T, s ClientStore) {
+	ctx := context.Background()
+	owner, other := uniq("owner"), uniq("other")
+	mk := func(id, by string) domain.Client {
+		c := adminClient(id)
+		c.ManagedBy, c.Owner, c.RegistrationTokenHash = domain.ManagedByRegistration, by, "hash-of-"+id
+		require.NoError(t, s.CreateClient(ctx, c))
+		return c
+	}
+	prefix := uniq("own")
+	b, a := mk(prefix+"-b", owner), mk(prefix+"-a", owner)
+	mk(prefix+"-c", other)
+	mk(prefix+"-d", "")
+
+	got, err := s.FindClient(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a, got, "owner and registration token hash are kept")
+	assert.False(t, got.ConfigManaged())
+
+	list, err := s.ListOwnedClients(ctx, owner, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []domain.Client{a, b}, list, "the owner's, by id, no one else's")
+	list, err = s.ListOwnedClients(ctx, owner, 1)
+	require.NoError(t, err)
+	assert.Equal(t, []domain.Client{a}, list, "at most limit")
+	list, err = s.ListOwnedClients(ctx, "", 1000)
+	require.NoError(t, err)
+	assert.Empty(t, list, "the clients nobody owns are nobody's list")
+
+	require.NoError(t, s.UpdateClient(ctx, a.ID, func(c *domain.Client) error {
+		c.RegistrationTokenHash = ""
+		return nil
+	}))
+	got, err = s.FindClient(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.RegistrationTokenHash, "an update saves the hash too")
+	assert.Equal(t, owner, got.Owner)
+
+	require.NoError(t, s.DeleteClient(ctx, a.ID))
+	list, err = s.ListOwnedClients(ctx, owner, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []domain.Client{b}, list, "a deleted client is no longer listed")
+}
+
 func runUserFlags(t *testing.T, s UserStore) {
 	ctx := context.Background()
 	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

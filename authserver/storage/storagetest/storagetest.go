@@ -38,6 +38,7 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // the admin use cases' registry.
 type ClientStore interface {
 	app.ClientRegistry
+	app.OwnedClients
 	// SaveClient creates or replaces c.
 	SaveClient(ctx context.Context, c domain.Client) error
 	// OriginAllowed reports whether any client allows origin.
@@ -117,6 +118,7 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 		assert.ErrorIs(t, s.DeleteClient(ctx, id), domain.ErrNotFound)
 	})
 	t.Run("administration", func(t *testing.T) { runClientAdmin(t, newStore) })
+	t.Run("registration: owners and registration tokens", func(t *testing.T) { runClientOwners(t, newStore(t)) })
 	t.Run("unknown client", func(t *testing.T) {
 		_, err := newStore(t).FindClient(ctx, uniq("nobody"))
 		assert.ErrorIs(t, err, domain.ErrNotFound)

@@ -43,6 +43,9 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients returns a page of clients and their total.
 	ListClients(ctx context.Context, after string, limit int) ([]domain.Client, int, error)
+	// ListOwnedClients returns the clients a user registered
+	// (app.OwnedClients).
+	ListOwnedClients(ctx context.Context, owner string, limit int) ([]domain.Client, error)
 }
 
 // Clients is a read-through cache of clients.

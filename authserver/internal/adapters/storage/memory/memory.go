@@ -10,6 +10,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -230,6 +231,25 @@ func (s *Store) ListClients(_ context.Context, after string, limit int) ([]domai
 		out = append(out, cloneClient(s.clients[id]))
 	}
 	return out, len(s.clients), nil
+}
+
+// ListOwnedClients returns up to limit of the clients owner registered,
+// by id. It looks at every client: a user's few among a registry that
+// open registration bounds (registration.max_clients).
+func (s *Store) ListOwnedClients(_ context.Context, owner string, limit int) ([]domain.Client, error) {
+	out := []domain.Client{}
+	if owner == "" {
+		return out, nil
+	}
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	for _, c := range s.clients {
+		if c.Owner == owner {
+			out = append(out, cloneClient(c))
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Client) int { return strings.Compare(a.ID, b.ID) })
+	return out[:min(limit, len(out))], nil
 }
 
 // DeleteClient deletes the client registered under id, for good: its id

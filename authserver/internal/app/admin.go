@@ -68,12 +68,20 @@ type AdminDeps struct {
 // Admin is the administration use cases.
 type Admin struct {
 	d     AdminDeps
+	ends  clientEnds
 	audit auditor
 }
 
 // NewAdmin returns Admin.
 func NewAdmin(d AdminDeps) *Admin {
-	return &Admin{d: d, audit: auditor{log: d.Audit, now: d.Now}}
+	return &Admin{
+		d: d,
+		ends: clientEnds{
+			clients: d.Clients, refresh: d.Refresh, consents: d.Consents, revocations: d.Revocations,
+			maxTTL: d.MaxAccessTTL, now: d.Now,
+		},
+		audit: auditor{log: d.Audit, now: d.Now},
+	}
 }
 
 // The refusals of administration.
@@ -101,19 +109,10 @@ var (
 // scope: active (signed by this server, not expired, not revoked, its
 // client not deleted), as introspection judges it.
 func (a *Admin) AuthorizeToken(ctx context.Context, token string) (Administrator, error) {
-	t, err := a.d.Tokens.VerifyAccessToken(ctx, token)
-	if errors.Is(err, domain.ErrUnavailable) {
-		return Administrator{}, err
-	}
-	if err != nil || t.Expired(a.d.Now()) {
-		return Administrator{}, ErrBadAdminToken
-	}
-	revoked, err := a.d.Revocations.Revoked(ctx, t.IssuedAt, revocationIDs(t)...)
+	t, err := a.activeToken(ctx, token)
 	switch {
 	case err != nil:
 		return Administrator{}, err
-	case revoked:
-		return Administrator{}, ErrBadAdminToken
 	case !t.Scope.Has(AdminScope):
 		return Administrator{}, ErrNotAdmin
 	}
@@ -122,6 +121,26 @@ func (a *Admin) AuthorizeToken(ctx context.Context, token string) (Administrator
 		ad.UserID = t.Subject
 	}
 	return ad, nil
+}
+
+// activeToken returns the claims of an access token that is active, as
+// introspection judges it; ErrBadAdminToken if it is not.
+func (a *Admin) activeToken(ctx context.Context, token string) (domain.AccessToken, error) {
+	t, err := a.d.Tokens.VerifyAccessToken(ctx, token)
+	if errors.Is(err, domain.ErrUnavailable) {
+		return domain.AccessToken{}, err
+	}
+	if err != nil || t.Expired(a.d.Now()) {
+		return domain.AccessToken{}, ErrBadAdminToken
+	}
+	revoked, err := a.d.Revocations.Revoked(ctx, t.IssuedAt, revocationIDs(t)...)
+	switch {
+	case err != nil:
+		return domain.AccessToken{}, err
+	case revoked:
+		return domain.AccessToken{}, ErrBadAdminToken
+	}
+	return t, nil
 }
 
 // AuthorizeSession admits a signed-in user whose account is an

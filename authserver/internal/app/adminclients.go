@@ -26,6 +26,10 @@ type ClientSpec struct {
 	// Scopes are what the client may ask for, and what it gets when it
 	// names none.
 	Scopes domain.Scope
+	// AuthMethod, if set, is the one way a confidential client
+	// authenticates (RFC 7591's token_endpoint_auth_method); unset, it may
+	// use either secret method. A public client's is always "none".
+	AuthMethod domain.AuthMethod
 }
 
 // The names of a client's inputs, as their errors' Field.
@@ -36,6 +40,7 @@ const (
 	FieldRedirectURIs = "redirect_uris"
 	FieldGrantTypes   = "grant_types"
 	FieldScopes       = "scopes"
+	FieldAuthMethod   = "token_endpoint_auth_method"
 )
 
 // clientIDPattern is the fixtures' rule for a client id: URL-safe
@@ -108,11 +113,18 @@ func (a *Admin) CreateClient(ctx context.Context, by Administrator, id string, s
 }
 
 func (a *Admin) createClient(ctx context.Context, id string, spec ClientSpec) (CreatedClient, error) {
-	if !clientIDPattern.MatchString(id) {
+	return a.create(ctx, domain.Client{ID: id, ManagedBy: domain.ManagedByAdmin}, spec)
+}
+
+// create stores c, which says who keeps it (and its id, owner or
+// registration token), made as spec says under the rules of
+// CreateClient.
+func (a *Admin) create(ctx context.Context, c domain.Client, spec ClientSpec) (CreatedClient, error) {
+	if !clientIDPattern.MatchString(c.ID) {
 		return CreatedClient{}, domain.FieldErrorf(FieldID, domain.InvalidRequest, "a client id is 1 to 128 letters, digits and ._~-")
 	}
 	now := a.d.Now()
-	c := domain.Client{ID: id, ManagedBy: domain.ManagedByAdmin, CreatedAt: now, UpdatedAt: now}
+	c.CreatedAt, c.UpdatedAt = now, now
 	secret, err := a.apply(ctx, &c, spec)
 	if err != nil {
 		return CreatedClient{}, err
@@ -133,12 +145,19 @@ func (a *Admin) UpdateClient(ctx context.Context, by Administrator, id string, s
 	if a.d.Clients == nil {
 		return CreatedClient{}, ErrNotSupported
 	}
-	out, err := a.updateClient(ctx, id, spec)
+	out, err := a.updateClient(ctx, id, spec, func(c *domain.Client) error {
+		if c.ConfigManaged() {
+			return ErrConfigManaged
+		}
+		return nil
+	})
 	a.audit.record(ctx, outcome(domain.AuditEvent{Type: domain.AuditClientChanged, ClientID: auditID(id)}, err, "by "+by.String()))
 	return out, err
 }
 
-func (a *Admin) updateClient(ctx context.Context, id string, spec ClientSpec) (CreatedClient, error) {
+// updateClient applies spec to the client in one atomic step, if may,
+// run on the stored record in that step, lets it.
+func (a *Admin) updateClient(ctx context.Context, id string, spec ClientSpec, may func(c *domain.Client) error) (CreatedClient, error) {
 	if !clientIDPattern.MatchString(id) {
 		return CreatedClient{}, ErrNoSuchClient
 	}
@@ -150,8 +169,8 @@ func (a *Admin) updateClient(ctx context.Context, id string, spec ClientSpec) (C
 	}
 	var out CreatedClient
 	err = a.d.Clients.UpdateClient(ctx, id, func(c *domain.Client) error {
-		if c.ConfigManaged() {
-			return ErrConfigManaged
+		if err := may(c); err != nil {
+			return err
 		}
 		secret, err := a.applyKnown(c, spec, known)
 		if err != nil {
@@ -170,19 +189,10 @@ func (a *Admin) updateClient(ctx context.Context, id string, spec ClientSpec) (C
 	return out, nil
 }
 
-// DeleteClient deletes a client and everything it holds: its access tokens
-// and outstanding codes (a revocation mark on the client), its refresh
-// tokens and the consents users gave it. Its id is never a client's again.
-//
-// Everything is revoked before the client goes, so a failure half way
-// leaves a client that still exists, with nothing issued, and the request
-// can be sent again. The mark is stamped ahead, by the longest an access
-// token lives: another replica may still accept the client from its
-// client cache (storage.client_cache_ttl, which must be shorter) and
-// issue tokens, which it covers too. Families created meanwhile are
-// revoked again once the client is gone.
-//
-// Of concurrent deletions, one succeeds; the others find no client.
+// DeleteClient deletes a client and everything it holds (clientEnds):
+// its tokens, codes, refresh tokens and consents. Its id is never a
+// client's again. Of concurrent deletions, one succeeds; the others find
+// no client.
 func (a *Admin) DeleteClient(ctx context.Context, by Administrator, id string) error {
 	if a.d.Clients == nil {
 		return ErrNotSupported
@@ -200,23 +210,12 @@ func (a *Admin) deleteClient(ctx context.Context, id string) error {
 	if c.ConfigManaged() {
 		return ErrConfigManaged
 	}
-	ctx = context.WithoutCancel(ctx) // begun, it runs to the end or to an error
-	ahead := a.d.Now().Add(a.d.MaxAccessTTL)
-	if err := a.d.Revocations.Revoke(ctx, clientKey(id), ahead, revokeFor(ahead, max(a.d.MaxAccessTTL, domain.MaxCodeTTL))); err != nil {
-		return err
-	}
-	if err := a.d.Refresh.RevokeClientTokens(ctx, id); err != nil {
-		return err
-	}
-	if err := a.d.Consents.DeleteClientConsents(ctx, id); err != nil {
-		return err
-	}
-	if err := a.d.Clients.DeleteClient(ctx, id); errors.Is(err, domain.ErrNotFound) {
+	if err := a.ends.end(ctx, id); errors.Is(err, domain.ErrNotFound) {
 		return ErrNoSuchClient // another request deleted it first
 	} else if err != nil {
 		return err
 	}
-	return a.d.Refresh.RevokeClientTokens(ctx, id)
+	return nil
 }
 
 // apply sets spec on c, checked, and returns a new secret if c needs one.
@@ -263,6 +262,9 @@ func (a *Admin) applyKnown(c *domain.Client, spec ClientSpec, known domain.Scope
 			secret, c.SecretHash = a.d.NewSecret()
 		}
 		c.AuthMethods = []domain.AuthMethod{domain.ClientSecretBasic, domain.ClientSecretPost}
+		if spec.AuthMethod != "" {
+			c.AuthMethods = []domain.AuthMethod{spec.AuthMethod}
+		}
 	}
 	if err := c.Validate(); err != nil {
 		// checkSpec names the field of every rule it knows; this is what
@@ -279,6 +281,13 @@ func checkSpec(spec ClientSpec, known domain.Scope) error {
 	}
 	if spec.Type != domain.Confidential && spec.Type != domain.Public {
 		return domain.FieldErrorf(FieldType, domain.InvalidRequest, `type is "confidential" or "public"`)
+	}
+	switch m := spec.AuthMethod; {
+	case m == "":
+	case spec.Type == domain.Public && m != domain.AuthNone:
+		return domain.FieldErrorf(FieldAuthMethod, domain.InvalidRequest, `a public client authenticates with "none"`)
+	case spec.Type == domain.Confidential && m != domain.ClientSecretBasic && m != domain.ClientSecretPost:
+		return domain.FieldErrorf(FieldAuthMethod, domain.InvalidRequest, `a confidential client authenticates with "client_secret_basic" or "client_secret_post"`)
 	}
 	for _, g := range spec.GrantTypes {
 		if !slices.Contains(knownGrants, g) {
@@ -297,8 +306,10 @@ func checkSpec(spec ClientSpec, known domain.Scope) error {
 	if redirects && len(spec.RedirectURIs) == 0 {
 		return domain.FieldErrorf(FieldRedirectURIs, domain.InvalidRequest, "authorization_code and implicit need at least one redirect URI")
 	}
-	if spec.Scopes.Has(AdminScope) {
-		return domain.FieldErrorf(FieldScopes, domain.InvalidScope, "the %s scope is given by the configuration only", AdminScope)
+	for _, reserved := range []string{AdminScope, RegisterScope} {
+		if spec.Scopes.Has(reserved) {
+			return domain.FieldErrorf(FieldScopes, domain.InvalidScope, "the %s scope is given by the configuration only", reserved)
+		}
 	}
 	if missing := known.Missing(spec.Scopes); len(missing) > 0 {
 		return domain.FieldErrorf(FieldScopes, domain.InvalidScope, "unknown scope %q", missing.String())

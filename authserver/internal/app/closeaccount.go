@@ -11,7 +11,8 @@ var errWrongPassword = domain.FieldErrorf(FieldPassword, domain.AccessDenied, "t
 
 // DeleteAccount closes a user's account, the password proving it is
 // theirs: every session, grant, refresh token, outstanding code and access
-// token of the account ends with it, then the account goes.
+// token of the account ends with it, and every client the user registered
+// on the developer pages with everything it holds; then the account goes.
 //
 // Everything is revoked before the account is deleted, so a failure half
 // way leaves an account that still exists, signed out and with nothing
@@ -20,7 +21,9 @@ var errWrongPassword = domain.FieldErrorf(FieldPassword, domain.AccessDenied, "t
 // raced the deletion may still produce for this user id (a code from a
 // session it opened, a token from a password it checked) is refused too.
 // The sessions are ended again once the account is gone, for one such
-// sign-in that stored its session in between (see StartSession).
+// sign-in that stored its session in between (see StartSession), and so
+// are the user's clients, for one registered in between (see
+// Developer.Register, which checks the account after it made the client).
 //
 // Of concurrent deletions, one succeeds; the others find no account
 // (ErrNoSession, or domain.ErrNotFound at the last step).
@@ -51,8 +54,22 @@ func (a *Accounts) closeAccount(ctx context.Context, userID string) error {
 	if err := a.ends.end(ctx, userID, ahead, ahead); err != nil {
 		return err
 	}
+	if err := a.endOwnedClients(ctx, userID); err != nil {
+		return err
+	}
 	if err := a.users.DeleteUser(ctx, userID); err != nil {
 		return err
 	}
-	return a.sessions.DeleteUserSessions(ctx, userID)
+	if err := a.sessions.DeleteUserSessions(ctx, userID); err != nil {
+		return err
+	}
+	return a.endOwnedClients(ctx, userID)
+}
+
+// endOwnedClients deletes every client the user registered.
+func (a *Accounts) endOwnedClients(ctx context.Context, userID string) error {
+	if a.owned == nil {
+		return nil
+	}
+	return a.clients.endOwned(ctx, a.owned, userID, a.audit, "with its owner's account")
 }

@@ -35,6 +35,7 @@ type world struct {
 	accounts *app.Accounts
 	consents *app.Consents
 	admin    *app.Admin
+	reg      *app.Registration
 	clients  map[string]domain.Client
 	hasher   *countingHasher
 	decoy    string
@@ -131,17 +132,25 @@ func newWorld(t *testing.T) *world {
 		DecoyHash: decoy, Policy: app.PasswordPolicy{MinLength: 8, MaxLength: 64},
 		Lifetimes: app.SessionPolicy{TTL: time.Hour, MaxTTL: 24 * time.Hour, PerUser: 5},
 		Consents:  store, Refresh: store, Revocations: store, MaxAccessTTL: time.Hour,
+		Clients: store, ClientRefresh: store, ClientConsents: store,
 		Now: clock.Now, Wait: func(time.Duration) {}, Audit: store,
 	})
 	admin := app.NewAdmin(app.AdminDeps{
 		Clients: store, Users: store, Scopes: store, Accounts: accounts, Refresh: store, Consents: store, Revocations: store,
 		Tokens: keys, NewSecret: hashing.NewGeneratedSecret, MaxAccessTTL: time.Hour, Now: clock.Now, Audit: store,
 	})
+	reg := app.NewRegistration(app.RegistrationDeps{
+		Admin: admin, Owned: store, Users: store, Secrets: hasher,
+		Policy: app.RegistrationPolicy{
+			Mode: app.RegistrationOpen, MaxClients: 1000, PerUser: 3,
+			Grants: []domain.GrantType{domain.GrantAuthorizationCode, domain.GrantRefreshToken, domain.GrantClientCredentials, domain.GrantPassword},
+		},
+	})
 	for _, sc := range []string{"current_time", "epoch_time"} {
 		require.NoError(t, store.SaveScope(ctx, domain.ScopeInfo{Name: sc, Description: sc}))
 	}
 	return &world{
-		t: t, clock: clock, store: store, keys: keys, admin: admin,
+		t: t, clock: clock, store: store, keys: keys, admin: admin, reg: reg,
 		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
 			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
 		}),

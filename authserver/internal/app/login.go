@@ -53,6 +53,8 @@ type Accounts struct {
 	hasher   PasswordHasher
 	sessions SessionStore
 	ends     userEnds
+	owned    OwnedClients // nil: no clients are owned
+	clients  clientEnds
 	policy   PasswordPolicy
 	lives    SessionPolicy
 	now      Clock
@@ -92,7 +94,13 @@ type AccountsDeps struct {
 	Refresh      UserRevoker
 	Revocations  RevocationStore
 	MaxAccessTTL time.Duration
-	Now          Clock
+	// Clients, with what ending a client takes (ClientRefresh,
+	// ClientConsents), lets a closed account delete the clients its user
+	// registered on the developer pages; nil, there are none.
+	Clients        OwnedClientStore
+	ClientRefresh  ClientRevoker
+	ClientConsents ClientConsentDeleter
+	Now            Clock
 	// Wait pauses a password change until the next whole second (see
 	// ChangePassword); nil is time.Sleep.
 	Wait  func(time.Duration)
@@ -121,12 +129,26 @@ func NewAccounts(d AccountsDeps) *Accounts {
 		ends: userEnds{
 			sessions: d.Sessions, consents: d.Consents, refresh: d.Refresh, revocations: d.Revocations, maxTTL: d.MaxAccessTTL,
 		},
+		owned: ownedOrNil(d.Clients),
+		clients: clientEnds{
+			clients: d.Clients, refresh: d.ClientRefresh, consents: d.ClientConsents, revocations: d.Revocations,
+			maxTTL: d.MaxAccessTTL, now: d.Now,
+		},
 		policy: d.Policy,
 		lives:  lives,
 		now:    d.Now,
 		wait:   wait,
 		audit:  auditor{log: d.Audit, now: d.Now},
 	}
+}
+
+// ownedOrNil keeps a nil store nil as an interface, so that Accounts can
+// tell there is none.
+func ownedOrNil(s OwnedClientStore) OwnedClients {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 // DefaultSessionsPerUser is SessionPolicy.PerUser when none is set.

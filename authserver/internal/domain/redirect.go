@@ -63,6 +63,20 @@ func ValidateRedirectURI(raw string) error {
 	return fmt.Errorf("redirect URI %q: scheme %q is neither https, loopback http, nor a reverse-domain private-use scheme", raw, u.Scheme)
 }
 
+// ValidateWebRedirectURI is ValidateRedirectURI without private-use
+// schemes: https, or http to a loopback host. It is what a client that
+// nobody vouches for may register: any app on a device can claim a
+// private-use scheme, and nothing tells the registered app from another.
+func ValidateWebRedirectURI(raw string) error {
+	if err := ValidateRedirectURI(raw); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(raw); !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http") {
+		return fmt.Errorf("redirect URI %q: register https, or http to a loopback host (a private-use scheme needs an administrator)", raw)
+	}
+	return nil
+}
+
 // loopbackHost reports whether host names this machine only.
 func loopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -66,3 +66,16 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateWebRedirectURI(t *testing.T) {
+	for _, ok := range []string{"https://app.example/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb", "HTTPS://APP.EXAMPLE/"} {
+		if err := ValidateWebRedirectURI(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"com.example.app:/cb", "http://app.example/cb", "https://app.example/cb#f", "ftp://x.example/"} {
+		if ValidateWebRedirectURI(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

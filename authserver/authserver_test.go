@@ -327,6 +327,18 @@ func TestMetadataAndJWKS(t *testing.T) {
 	withImplicit := start(t, authserver.WithGrants(authserver.GrantAuthorizationCode, authserver.GrantImplicit))
 	req, _ = http.NewRequest(http.MethodGet, withImplicit.URL+"/.well-known/oauth-authorization-server", nil)
 	assert.Equal(t, []any{"code", "token"}, do(t, req).body["response_types_supported"])
+	assert.NotContains(t, md.body, "registration_endpoint", "registration is off by default")
+	req, _ = http.NewRequest(http.MethodPost, ts.URL+"/oauth/register", strings.NewReader(`{}`))
+	assert.Equal(t, 404, do(t, req).status, "and not served")
+	open := authserver.DefaultRegistration()
+	open.Mode = authserver.RegistrationOpen
+	withRegistration := start(t, authserver.WithRegistration(open))
+	req, _ = http.NewRequest(http.MethodGet, withRegistration.URL+"/.well-known/oauth-authorization-server", nil)
+	endpoint, _ := do(t, req).body["registration_endpoint"].(string)
+	require.Equal(t, withRegistration.URL+"/oauth/register", endpoint, "on, it is advertised")
+	req, _ = http.NewRequest(http.MethodPost, endpoint, strings.NewReader(`{"redirect_uris":["https://app.example/cb"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	assert.Equal(t, 201, do(t, req).status, "and what it names works")
 
 	// Verify an issued token with nothing but the published JWKS.
 	tok := ts.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "service", serviceSecret)

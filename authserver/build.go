@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -148,7 +149,20 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		}
 		devices = app.NewDeviceCookies(cookieKey, now)
 	}
-	accounts := newAccounts(s, st, c, devices)
+	registry := clientRegistryOf(st)
+	accounts := newAccounts(s, st, c, devices, registry)
+	admin := newAdmin(s, st, accounts, keys, registry)
+	reg, err := newRegistration(s, st, admin, clientSecrets)
+	if err != nil {
+		return handlers{}, err
+	}
+	if reg != nil && s.Registration.Mode != RegistrationOff {
+		deps.Registration = reg
+		deps.RegisterLimits = httpapi.NewRateLimits(httpapi.RateLimitConfig{
+			Limiter: st.Rates, Register: s.Registration.perSource(), TrustedProxies: s.trustedProxies, Log: s.log,
+		})
+		deps.Metadata.RegistrationEndpoint = true
+	}
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
@@ -168,7 +182,6 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	admin := newAdmin(s, st, accounts, keys)
 	api, err := httpapi.NewAPIHandler(httpapi.APIDeps{
 		Log: s.log, TrustedProxies: s.trustedProxies, Accounts: accounts, Admin: admin,
 		SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MaxBodyBytes: s.MaxBodyBytes, RateLimits: deps.RateLimits,
@@ -187,38 +200,89 @@ type handlers struct {
 	admin                *app.Admin
 }
 
+// clientRegistry is the client store with what deleting a client takes
+// of the other stores: nil Clients if the stores cannot (see newAdmin).
+type clientRegistry struct {
+	Clients  app.ClientRegistry
+	Owned    app.OwnedClients
+	Refresh  app.ClientRevoker
+	Consents app.ClientConsentDeleter
+}
+
+// clientRegistryOf finds the registry in the stores. An embedder's client
+// store that cannot list, create atomically or delete for good
+// (app.ClientRegistry) leaves the admin use cases' client calls
+// unsupported; the cascades of a deleted client need the refresh token
+// and consent stores' part, which every store here has, and an
+// embedder's may not.
+func clientRegistryOf(st Stores) clientRegistry {
+	var r clientRegistry
+	r.Clients, _ = st.Clients.(app.ClientRegistry)
+	r.Owned, _ = st.Clients.(app.OwnedClients)
+	var okRefresh, okConsents bool
+	r.Refresh, okRefresh = st.RefreshTokens.(app.ClientRevoker)
+	r.Consents, okConsents = st.Consents.(app.ClientConsentDeleter)
+	if !okRefresh || !okConsents {
+		r.Clients = nil // a client it deletes would leave what it held
+	}
+	return r
+}
+
+// owned is the registry as a closing account needs it: nil unless it can
+// find clients by owner.
+func (r clientRegistry) owned() app.OwnedClientStore {
+	if r.Clients == nil || r.Owned == nil {
+		return nil
+	}
+	return struct {
+		app.ClientRegistry
+		app.OwnedClients
+	}{r.Clients, r.Owned}
+}
+
 // newAccounts builds the accounts use cases: sign-in and sign-up, the
-// sessions, and the cascades of a password change or a closed account.
-// devices may be nil (no pages, no known-device cookies).
-func newAccounts(s settings, st Stores, c *core, devices *app.DeviceCookies) *app.Accounts {
+// sessions, and the cascades of a password change or a closed account
+// (which deletes the clients the user registered). devices may be nil (no
+// pages, no known-device cookies).
+func newAccounts(s settings, st Stores, c *core, devices *app.DeviceCookies, reg clientRegistry) *app.Accounts {
 	return app.NewAccounts(app.AccountsDeps{
 		Users: st.Users, Passwords: c.hasher, Hasher: c.hasher, Limiter: st.Attempts, Text: c.creds.Text,
 		Devices: devices, Sessions: st.Sessions, DecoyHash: c.decoy, Policy: app.PasswordPolicy{MinLength: s.MinPassword, MaxLength: s.MaxPassword},
 		Lifetimes: app.SessionPolicy{TTL: s.SessionTTL, MaxTTL: s.MaxSessionTTL, PerUser: s.SessionsPerUser},
 		Consents:  st.Consents, Refresh: st.RefreshTokens, Revocations: st.Revocations, MaxAccessTTL: s.MaxAccessTTL,
+		Clients: reg.owned(), ClientRefresh: reg.Refresh, ClientConsents: reg.Consents,
 		Now: s.clock, Audit: st.Audit,
 	})
 }
 
-// newAdmin builds the admin use cases on the stores. A store of the
-// embedder's that cannot list, create atomically or delete for good
-// (app.ClientRegistry, app.UserDirectory) leaves those calls unsupported;
-// the cascades of a deleted client need the refresh token and consent
-// stores' part, which every store here has, and an embedder's may not.
-func newAdmin(s settings, st Stores, accounts *app.Accounts, tokens app.AccessTokenVerifier) *app.Admin {
-	registry, _ := st.Clients.(app.ClientRegistry)
-	refresh, okRefresh := st.RefreshTokens.(app.ClientRevoker)
-	consents, okConsents := st.Consents.(app.ClientConsentDeleter)
-	if !okRefresh || !okConsents {
-		registry = nil // a client it deletes would leave what it held
-	}
+// newAdmin builds the admin use cases on the stores; without a registry
+// (clientRegistryOf) the client calls are unsupported.
+func newAdmin(s settings, st Stores, accounts *app.Accounts, tokens app.AccessTokenVerifier, reg clientRegistry) *app.Admin {
 	directory, _ := st.Users.(app.UserDirectory)
 	return app.NewAdmin(app.AdminDeps{
-		Clients: registry, Users: directory, Scopes: st.Clients, Accounts: accounts,
-		Refresh: refresh, Consents: consents, Revocations: st.Revocations,
+		Clients: reg.Clients, Users: directory, Scopes: st.Clients, Accounts: accounts,
+		Refresh: reg.Refresh, Consents: reg.Consents, Revocations: st.Revocations,
 		Tokens: tokens, NewSecret: hashing.NewGeneratedSecret,
 		MaxAccessTTL: s.MaxAccessTTL, Now: s.clock, Audit: st.Audit,
 	})
+}
+
+// newRegistration builds dynamic client registration and the developer
+// pages' use cases, nil if neither is on. They need a registry that
+// finds clients by owner.
+func newRegistration(s settings, st Stores, admin *app.Admin, secrets app.SecretVerifier) (*app.Registration, error) {
+	if !s.Registration.enabled() {
+		return nil, nil
+	}
+	reg := clientRegistryOf(st)
+	if reg.owned() == nil {
+		return nil, errors.New("authserver: registration needs a client store the admin use cases manage, which finds clients by owner")
+	}
+	r := s.Registration
+	return app.NewRegistration(app.RegistrationDeps{
+		Admin: admin, Owned: reg.Owned, Users: st.Users, Secrets: secrets,
+		Policy: app.RegistrationPolicy{Mode: r.Mode, Grants: s.Grants, MaxClients: r.MaxClients, PerUser: r.ClientsPerUser},
+	}), nil
 }
 
 // newGrants returns the grants the settings offer, and whether the browser

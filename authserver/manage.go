@@ -30,7 +30,8 @@ func Manage(ctx context.Context, opts ...Option) (*Management, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin := newAdmin(s, st, newAccounts(s, st, c, nil), noTokens{})
+	reg := clientRegistryOf(st)
+	admin := newAdmin(s, st, newAccounts(s, st, c, nil, reg), noTokens{}, reg)
 	return &Management{clients: &Clients{admin: admin}, users: &Users{admin: admin}}, nil
 }
 

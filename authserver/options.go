@@ -81,6 +81,9 @@ type Settings struct {
 	MinPassword, MaxPassword int
 	// SweepInterval is how often expired entries are dropped.
 	SweepInterval time.Duration
+	// Registration is dynamic client registration and the developer
+	// pages (WithRegistration).
+	Registration Registration
 }
 
 // Defaults returns the settings of a server given no option.
@@ -113,6 +116,7 @@ func Defaults() Settings {
 		MinPassword:     12,
 		MaxPassword:     256,
 		SweepInterval:   time.Minute,
+		Registration:    DefaultRegistration(),
 	}
 }
 

@@ -29,6 +29,8 @@ type Metadata struct {
 	CodeChallengeMethods []string
 	// AuthorizationEndpoint is set once the browser flows are served.
 	AuthorizationEndpoint bool
+	// RegistrationEndpoint is set when clients may register (RFC 7591).
+	RegistrationEndpoint bool
 }
 
 type metadataDoc struct {
@@ -38,6 +40,7 @@ type metadataDoc struct {
 	JWKSURI                           string   `json:"jwks_uri"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	RegistrationEndpoint              string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
@@ -70,6 +73,9 @@ func handleMetadata(m Metadata, scopes ScopeLister, log *zap.Logger) http.Handle
 		IntrospectionEndpointAuthMethods: secretMethods,
 		RevocationEndpointAuthMethods:    allMethods,
 		CodeChallengeMethodsSupported:    m.CodeChallengeMethods,
+	}
+	if m.RegistrationEndpoint {
+		doc.RegistrationEndpoint = m.BaseURL + "/register"
 	}
 	if m.AuthorizationEndpoint {
 		doc.AuthorizationEndpoint = m.BaseURL + "/authorize"

@@ -41,6 +41,10 @@ type RateLimitConfig struct {
 	// only once the client has authenticated, so that nobody can spend
 	// another client's budget by sending its id.
 	Client domain.RateLimit
+	// Register is each source address's budget of client registrations
+	// (RFC 7591), spent on top of Source: a count over a window, such as
+	// 100 an hour, rather than a rate.
+	Register domain.RateLimit
 	// TrustedProxies are the only peers whose X-Forwarded-For is believed
 	// when telling a request's source address.
 	TrustedProxies httpserver.TrustedProxies
@@ -62,10 +66,11 @@ type RateLimitConfig struct {
 // not by each, so that a Redis that hangs does not delay every request by
 // redis.timeout.
 type RateLimits struct {
-	cfg          RateLimitConfig
-	sourcePolicy string // the RateLimit-Policy item of each bucket kind
-	publicPolicy string
-	clientPolicy string // of the default client limit
+	cfg            RateLimitConfig
+	sourcePolicy   string // the RateLimit-Policy item of each bucket kind
+	publicPolicy   string
+	clientPolicy   string // of the default client limit
+	registerPolicy string
 
 	down    atomic.Bool  // the last call failed
 	probeAt atomic.Int64 // while down: when (unix ns) to ask again
@@ -74,9 +79,10 @@ type RateLimits struct {
 // The names of the policies in the RateLimit-Policy and RateLimit fields,
 // and the key spaces of their buckets.
 const (
-	sourcePolicy = "source"
-	publicPolicy = "public"
-	clientPolicy = "client"
+	sourcePolicy   = "source"
+	publicPolicy   = "public"
+	clientPolicy   = "client"
+	registerPolicy = "register"
 )
 
 // probeInterval is how often a limiter that failed is asked again.
@@ -92,10 +98,11 @@ func NewRateLimits(cfg RateLimitConfig) *RateLimits {
 		cfg.Log = zap.NewNop()
 	}
 	return &RateLimits{
-		cfg:          cfg,
-		sourcePolicy: policyItem(sourcePolicy, cfg.Source),
-		publicPolicy: policyItem(publicPolicy, cfg.Public),
-		clientPolicy: policyItem(clientPolicy, cfg.Client),
+		cfg:            cfg,
+		sourcePolicy:   policyItem(sourcePolicy, cfg.Source),
+		publicPolicy:   policyItem(publicPolicy, cfg.Public),
+		clientPolicy:   policyItem(clientPolicy, cfg.Client),
+		registerPolicy: policyItem(registerPolicy, cfg.Register),
 	}
 }
 
@@ -129,8 +136,9 @@ func (l *RateLimits) allow(ctx context.Context, key string, limit domain.RateLim
 type sourceBucket int
 
 const (
-	sourceBudget sourceBucket = iota // Source: the OAuth endpoints and pages
-	publicBudget                     // Public: the JWKS, metadata and static files
+	sourceBudget   sourceBucket = iota // Source: the OAuth endpoints and pages
+	publicBudget                       // Public: the JWKS, metadata and static files
+	registerBudget                     // Register: client registrations, on top of Source
 )
 
 // bySource is middleware that spends one request of the source address's
@@ -140,15 +148,24 @@ func (l *RateLimits) bySource(b sourceBucket, deny func(http.ResponseWriter, *ht
 		return func(next http.Handler) http.Handler { return next }
 	}
 	name, policy, limit := sourcePolicy, l.sourcePolicy, l.cfg.Source
-	if b == publicBudget {
+	switch b {
+	case publicBudget:
 		name, policy, limit = publicPolicy, l.publicPolicy, l.cfg.Public
+	case registerBudget:
+		name, policy, limit = registerPolicy, l.registerPolicy, l.cfg.Register
+	}
+	// The register bucket is spent after the source bucket, whose fields
+	// it joins rather than replaces.
+	fields := setRateFields
+	if b == registerBudget {
+		fields = addRateFields
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var buf [64]byte
 			key := string(httpserver.AppendSourceKey(append(append(buf[:0], name...), ':'), l.cfg.TrustedProxies.ClientAddr(r)))
 			if d, ok := l.allow(r.Context(), key, limit); ok {
-				setRateFields(w.Header(), policy, limitItem(name, d))
+				fields(w.Header(), policy, limitItem(name, d))
 				if !d.Allowed {
 					deny(w, r, d.RetryAfter)
 					return
@@ -274,6 +291,9 @@ func addRateFields(h http.Header, policy, limit string) {
 // rounded up (w has no finer unit). A client that keeps within q per w
 // keeps within the bucket.
 func policyItem(name string, l domain.RateLimit) string {
+	if l.PerSecond <= 0 {
+		return "" // a bucket this configuration does not use
+	}
 	w := max(int64(math.Ceil(float64(l.Burst)/l.PerSecond)), 1)
 	return `"` + name + `";q=` + strconv.Itoa(l.Burst) + ";w=" + strconv.FormatInt(w, 10)
 }

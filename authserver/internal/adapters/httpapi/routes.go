@@ -40,6 +40,11 @@ type Deps struct {
 	Accounts   Accounts
 	Consents   Consents
 	Pages      PageConfig
+	// Registration serves /register (RFC 7591, 7592); nil leaves it out.
+	Registration Registrar
+	// RegisterLimits bound registrations per source address (their
+	// Register budget); nil, nothing.
+	RegisterLimits *RateLimits
 }
 
 // NewHandler returns the OAuth endpoints and pages, to be mounted at
@@ -66,6 +71,20 @@ func NewHandler(d Deps) (http.Handler, error) {
 	oauth.Method(http.MethodOptions, "/revoke", clientPreflight(d.Origins, d.Log))
 	public := r.With(d.RateLimits.bySource(publicBudget, tooManyRequests))
 	public.Method(http.MethodGet, "/jwks.json", publicCORS(handleJWKS(d.JWKS)))
+
+	// Dynamic client registration (register.go): each source address
+	// has a budget of registrations on top of its budget of requests.
+	if d.Registration != nil {
+		s, err := compileRegistrationSchema()
+		if err != nil {
+			return nil, err
+		}
+		oauth.With(d.RegisterLimits.bySource(registerBudget, tooManyRequests)).
+			Method(http.MethodPost, "/register", handleRegister(d.Registration, d.Metadata.BaseURL, s, d.Log))
+		oauth.Method(http.MethodGet, "/register/{client_id}", handleReadRegistration(d.Registration, d.Metadata.BaseURL, d.Log))
+		oauth.Method(http.MethodPut, "/register/{client_id}", handleUpdateRegistration(d.Registration, d.Metadata.BaseURL, s, d.Log))
+		oauth.Method(http.MethodDelete, "/register/{client_id}", handleDeleteRegistration(d.Registration, d.Log))
+	}
 
 	// Pages for people. Their forms carry CSRF tokens (pages.go); in
 	// front of them, cross-origin POSTs are refused outright.

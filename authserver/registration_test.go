@@ -307,7 +307,10 @@ func TestRegistrationRaces(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range replies {
 				wg.Add(1)
-				go func() { defer wg.Done(); replies[i] = ts.register(t, http.MethodPost, "/oauth/register", "", nativeClient("racer")) }()
+				go func() {
+					defer wg.Done()
+					replies[i] = ts.register(t, http.MethodPost, "/oauth/register", "", nativeClient("racer"))
+				}()
 			}
 			wg.Wait()
 			ids := map[string]bool{}

@@ -102,6 +102,17 @@ type Config struct {
 		// random key per process.
 		CookieKey string `json:"cookie_key"`
 	} `json:"browser"`
+	// Registration is dynamic client registration (RFC 7591, 7592) and
+	// the developer pages (see authserver.Registration).
+	Registration struct {
+		// Mode is off, token (an initial access token with the register
+		// scope) or open.
+		Mode             string `json:"mode"`
+		PerSourcePerHour int    `json:"per_source_per_hour"`
+		MaxClients       int    `json:"max_clients"`
+		ClientsPerUser   int    `json:"clients_per_user"`
+		DeveloperPages   bool   `json:"developer_pages"`
+	} `json:"registration"`
 }
 
 func defaultConfig() Config {
@@ -145,6 +156,10 @@ func defaultConfig() Config {
 	c.Browser.MaxSessionTTL = config.Duration(d.MaxSessionTTL)
 	c.Browser.SessionsPerUser = d.SessionsPerUser
 	c.Browser.MinPasswordLength, c.Browser.MaxPasswordLength = d.MinPassword, d.MaxPassword
+	reg := d.Registration
+	c.Registration.Mode = string(reg.Mode)
+	c.Registration.PerSourcePerHour, c.Registration.MaxClients = reg.PerSourcePerHour, reg.MaxClients
+	c.Registration.ClientsPerUser, c.Registration.DeveloperPages = reg.ClientsPerUser, reg.DeveloperPages
 	sd := storage.Defaults()
 	c.Storage.Default = string(sd.Default)
 	c.Storage.Groups = map[string]string{}
@@ -266,6 +281,17 @@ const configSchema = `{
         "min_password_length": {"type": "integer", "minimum": 8, "maximum": 1024},
         "max_password_length": {"type": "integer", "minimum": 8, "maximum": 4096},
         "cookie_key": {"type": "string", "pattern": "^$|^[A-Za-z0-9+/_-]{43,}={0,2}$"}
+      }
+    },
+    "registration": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "mode": {"enum": ["off", "token", "open"]},
+        "per_source_per_hour": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "max_clients": {"type": "integer", "minimum": 1, "maximum": 100000000},
+        "clients_per_user": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "developer_pages": {"type": "boolean"}
       }
     }
   }

@@ -227,6 +227,11 @@ func serve(ctx context.Context, p *service.Process, cfg Config, file string, std
 		authserver.WithSessionLifetime(cfg.Browser.SessionTTL.D()),
 		authserver.WithSessionLimits(cfg.Browser.MaxSessionTTL.D(), cfg.Browser.SessionsPerUser),
 		authserver.WithPasswordPolicy(cfg.Browser.MinPasswordLength, cfg.Browser.MaxPasswordLength),
+		authserver.WithRegistration(authserver.Registration{
+			Mode: authserver.RegistrationMode(cfg.Registration.Mode), PerSourcePerHour: cfg.Registration.PerSourcePerHour,
+			MaxClients: cfg.Registration.MaxClients, ClientsPerUser: cfg.Registration.ClientsPerUser,
+			DeveloperPages: cfg.Registration.DeveloperPages,
+		}),
 	)
 	key, err := cookieKey(cfg.Browser.CookieKey)
 	if err != nil {

@@ -53,6 +53,8 @@ func TestSchemaEnumsAreTheLibrarys(t *testing.T) {
 	assert.ElementsMatch(t, strs(groups...), at("properties", "storage", "properties", "groups", "propertyNames", "enum"))
 	assert.ElementsMatch(t, strs(backends...), at("properties", "storage", "properties", "groups", "additionalProperties", "enum"))
 	assert.ElementsMatch(t, strs(durable...), at("properties", "storage", "properties", "default", "enum"))
+	assert.ElementsMatch(t, strs(string(authserver.RegistrationOff), string(authserver.RegistrationToken), string(authserver.RegistrationOpen)),
+		at("properties", "registration", "properties", "mode", "enum"))
 }
 
 // The binary's defaults are the library's.
@@ -66,4 +68,6 @@ func TestDefaultsAreTheLibrarys(t *testing.T) {
 	assert.Equal(t, d.CodeTTL, c.Browser.CodeTTL.D())
 	assert.Equal(t, sd.Postgres.QueryTimeout, c.Postgres.QueryTimeout.D())
 	assert.Equal(t, string(sd.Default), c.Storage.Default)
+	assert.Equal(t, string(d.Registration.Mode), c.Registration.Mode)
+	assert.Equal(t, d.Registration.MaxClients, c.Registration.MaxClients)
 }

@@ -156,12 +156,17 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, err
 	}
-	if reg != nil && s.Registration.Mode != RegistrationOff {
-		deps.Registration = reg
+	if reg != nil {
 		deps.RegisterLimits = httpapi.NewRateLimits(httpapi.RateLimitConfig{
 			Limiter: st.Rates, Register: s.Registration.perSource(), TrustedProxies: s.trustedProxies, Log: s.log,
 		})
+	}
+	if reg != nil && s.Registration.Mode != RegistrationOff {
+		deps.Registration = reg
 		deps.Metadata.RegistrationEndpoint = true
+	}
+	if s.Registration.DeveloperPages && !browser {
+		return handlers{}, errors.New("authserver: the developer pages need the browser flows: offer the authorization_code grant")
 	}
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
@@ -173,7 +178,13 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		deps.Authorizer = authz
 		deps.Accounts = accounts
 		deps.Consents = app.NewConsents(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
-		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
+		deps.Pages = httpapi.PageConfig{
+			SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword,
+			Developer: s.Registration.DeveloperPages, ClientsPerUser: s.Registration.ClientsPerUser,
+		}
+		if s.Registration.DeveloperPages {
+			deps.Developer = reg
+		}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
 		deps.Metadata.AuthorizationEndpoint = true
 		deps.Metadata.CodeChallengeMethods = []string{"S256"}

@@ -159,7 +159,9 @@ type sessionRow struct {
 
 type accountPage struct {
 	pageData
-	Username string
+	// Developer links to the developer pages.
+	Developer bool
+	Username  string
 	Grants   []grantRow
 	Sessions []sessionRow
 	// OlderSessions are not shown (see maxSessionRows).
@@ -226,7 +228,7 @@ func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Acc
 		p.fail(w, r, err)
 		return
 	}
-	data := accountPage{pageData: p.data(w, r), Username: user.Username}
+	data := accountPage{pageData: p.data(w, r), Username: user.Username, Developer: p.cfg.Developer}
 	data.Notice, data.Error = notice, problem
 	// The newest few, and this browser's: a user signed in thousands
 	// of times does not get a page of thousands of rows.

@@ -81,6 +81,10 @@ type PageConfig struct {
 	SecureCookies bool
 	// MinPassword is shown on the signup page.
 	MinPassword int
+	// Developer links the account page to the developer pages, and
+	// ClientsPerUser is shown there.
+	Developer      bool
+	ClientsPerUser int
 }
 
 // pages renders the server-side HTML pages.
@@ -112,7 +116,7 @@ func newPages(base string, cfg PageConfig, authz Authorizer, log *zap.Logger) (*
 	if cfg.SecureCookies {
 		p.cookiePath = "/"
 	}
-	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error"} {
+	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error", "developer"} {
 		t, err := template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -363,7 +367,7 @@ func (p *pages) safeReturn(s string) string {
 		return fallback
 	}
 	switch u.Path {
-	case p.base + "/authorize", p.base + "/account":
+	case p.base + "/authorize", p.base + "/account", p.base + "/developer":
 		return u.RequestURI()
 	}
 	return fallback

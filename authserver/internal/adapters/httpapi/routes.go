@@ -43,8 +43,12 @@ type Deps struct {
 	// Registration serves /register (RFC 7591, 7592); nil leaves it out.
 	Registration Registrar
 	// RegisterLimits bound registrations per source address (their
-	// Register budget); nil, nothing.
+	// Register budget), at /register and on the developer pages; nil,
+	// nothing.
 	RegisterLimits *RateLimits
+	// Developer serves the developer pages (developer.go) with the
+	// browser pages; nil leaves them out.
+	Developer Developer
 }
 
 // NewHandler returns the OAuth endpoints and pages, to be mounted at
@@ -110,6 +114,12 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Consents))
 			r.Method(http.MethodPost, "/account/sessions/end", handleEndSession(p, d.Accounts))
 			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Consents))
+			if d.Developer != nil {
+				r.Method(http.MethodGet, "/developer", handleDeveloper(p, d.Accounts, d.Developer))
+				r.With(d.RegisterLimits.bySource(registerBudget, p.tooManyPages)).
+					Method(http.MethodPost, "/developer/clients", handleRegisterOwn(p, d.Accounts, d.Developer))
+				r.Method(http.MethodPost, "/developer/clients/delete", handleDeleteOwn(p, d.Accounts, d.Developer))
+			}
 		})
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}

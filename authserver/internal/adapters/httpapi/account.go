@@ -162,8 +162,8 @@ type accountPage struct {
 	// Developer links to the developer pages.
 	Developer bool
 	Username  string
-	Grants   []grantRow
-	Sessions []sessionRow
+	Grants    []grantRow
+	Sessions  []sessionRow
 	// OlderSessions are not shown (see maxSessionRows).
 	OlderSessions int
 }

@@ -85,6 +85,7 @@ func TestBrowserFlowOverHTTP(t *testing.T) {
 	assert.Contains(t, consent.Body, "Demo webapp")
 	assert.Contains(t, consent.Body, "Read the current time")
 	assert.Contains(t, consent.Body, "Read the time as seconds since the Unix epoch")
+	assert.NotContains(t, consent.Body, `id="unvetted"`, "a fixture's client is the operator's")
 
 	noCSRF := b.Post("/oauth/authorize", url.Values{"decision": {"allow"}, "client_id": {browserClient}})
 	assert.Equal(t, 403, noCSRF.Status, "no CSRF token, no consent")

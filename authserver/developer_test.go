@@ -71,13 +71,19 @@ func TestDeveloperPages(t *testing.T) {
 			assert.NotContains(t, list.Body, secret[1], "but its secret never again")
 
 			// The secret shown works, and the client runs the code flow.
-			consent := newBrowser(t, ts)
-			back := consent.Authorize("/oauth/authorize?"+url.Values{
+			alice := newBrowser(t, ts)
+			require.Equal(t, 303, alice.Login("/oauth/account").Status)
+			ask := alice.Get("/oauth/authorize?" + url.Values{
 				"response_type": {"code"}, "client_id": {id[1]}, "redirect_uri": {"https://dan.example/cb"}, "state": {"s"},
 				"code_challenge": {authservertest.S256(pkceVerifier)}, "code_challenge_method": {"S256"},
-			}.Encode(), "alice", "alice-password", "allow")
-			code := mustURL(back).Query().Get("code")
-			require.NotEmpty(t, code, back)
+			}.Encode())
+			require.Equal(t, 200, ask.Status, ask.Body)
+			assert.Contains(t, ask.Body, `id="unvetted"`, "the consent page says nobody checked the name")
+			assert.Contains(t, ask.Body, "<code>https://dan.example/cb</code>", "and where the answer goes")
+			answer := alice.Post("/oauth/authorize", authservertest.ConsentForm(t, ask, "allow"))
+			require.Equal(t, 303, answer.Status, answer.Body)
+			code := mustURL(answer.Location).Query().Get("code")
+			require.NotEmpty(t, code, answer.Location)
 			tok := ts.post(t, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 				"redirect_uri": {"https://dan.example/cb"}, "code_verifier": {pkceVerifier}}, id[1], secret[1])
 			require.Equal(t, 200, tok.status, tok.raw)

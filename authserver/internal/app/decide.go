@@ -62,6 +62,12 @@ type ConsentPrompt struct {
 	ClientName string
 	Username   string
 	Scopes     []domain.ScopeInfo
+	// Unvetted says the client registered itself, or a user of this
+	// server registered it: its name is its own claim, which nobody
+	// running the server checked (RFC 7591 §5). RedirectTo is where the
+	// answer goes, which the page then shows.
+	Unvetted   bool
+	RedirectTo string
 }
 
 // Response is an authorization response (RFC 6749 §4.1.2, §4.2.2; errors
@@ -188,6 +194,9 @@ func (a *Authorizer) prompt(ctx context.Context, userID string, auth Authorizati
 		describe[s.Name] = s.Description
 	}
 	p := ConsentPrompt{ClientName: auth.Client.Name, Username: user.Username}
+	if auth.Client.ManagedBy == domain.ManagedByRegistration {
+		p.Unvetted, p.RedirectTo = true, auth.Redirect
+	}
 	if p.ClientName == "" {
 		p.ClientName = auth.Client.ID
 	}

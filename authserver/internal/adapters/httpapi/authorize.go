@@ -55,6 +55,9 @@ type consentPage struct {
 	Username   string
 	Scopes     []domain.ScopeInfo
 	Hidden     []hiddenField
+	// Unvetted clients are marked, with where the answer goes.
+	Unvetted   bool
+	RedirectTo string
 }
 
 // handleAuthorize serves the authorization endpoint: GET is the request
@@ -90,7 +93,8 @@ func handleAuthorize(p *pages, authz Authorizer) http.Handler {
 }
 
 func showConsent(w http.ResponseWriter, r *http.Request, p *pages, d app.Decision) {
-	data := consentPage{pageData: p.data(w, r), ClientName: d.Consent.ClientName, Username: d.Consent.Username, Scopes: d.Consent.Scopes}
+	data := consentPage{pageData: p.data(w, r), ClientName: d.Consent.ClientName, Username: d.Consent.Username, Scopes: d.Consent.Scopes,
+		Unvetted: d.Consent.Unvetted, RedirectTo: d.Consent.RedirectTo}
 	for k, vs := range authorizeValues(d.Auth.Request) {
 		data.Hidden = append(data.Hidden, hiddenField{Name: k, Value: vs[0]})
 	}

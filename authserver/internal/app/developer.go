@@ -22,7 +22,8 @@ type OwnClient struct {
 	RedirectURIs []string
 }
 
-// ErrTooManyOwnClients: the user has Policy.PerUser clients already.
+// ErrTooManyOwnClients refuses a client past Policy.PerUser clients of
+// the user's.
 var ErrTooManyOwnClients = domain.Errorf(domain.InvalidRequest, "you have as many clients as one account may have: delete one first")
 
 // OwnClients returns the clients userID registered, by id.

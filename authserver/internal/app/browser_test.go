@@ -384,18 +384,18 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := w.accounts.Signup(ctx, tc.user, tc.pass)
+			_, err := w.accounts.Signup(ctx, tc.user, tc.pass, app.Profile{})
 			assert.Equal(t, domain.InvalidRequest, domain.CodeOf(err))
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
-	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery")
+	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery", app.Profile{})
 	require.NoError(t, err)
 	got, err := login("Bob", "correct horse battery", "10.0.0.9", "")
 	require.NoError(t, err)
 	assert.Equal(t, bob.ID, got.User.ID)
 	assert.Equal(t, "bob", bob.Username)
-	_, err = w.accounts.Signup(ctx, "BOB", "another long password")
+	_, err = w.accounts.Signup(ctx, "BOB", "another long password", app.Profile{})
 	assert.ErrorContains(t, err, "taken", "Bob and bob are one name")
 }
 

@@ -294,10 +294,18 @@ func (a *Accounts) User(ctx context.Context, id string) (domain.User, error) {
 	return a.users.FindUser(ctx, id)
 }
 
+// Profile is what a person may tell about themselves when signing up: a
+// name to be greeted by and an email address, both optional. An address
+// given here is not verified (email_verified is false): nothing proves it
+// is theirs.
+type Profile struct {
+	Name, Email string
+}
+
 // Signup creates an account. The username is stored in its prepared form
 // (so "Alice" cannot be registered beside "alice"), the password hashed in
 // its prepared form; length is counted on the prepared forms.
-func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) (domain.User, error) {
+func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string, p Profile) (domain.User, error) {
 	username, err := a.creds.username(rawUsername)
 	if err != nil || utf8.RuneCountInString(username) < 3 {
 		return domain.User{}, domain.FieldErrorf(FieldUsername, domain.InvalidRequest,
@@ -306,6 +314,12 @@ func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) 
 	password, err := a.newPassword(FieldPassword, username, rawPassword)
 	if err != nil {
 		return domain.User{}, err
+	}
+	if err := domain.ValidateName(p.Name); err != nil {
+		return domain.User{}, domain.FieldErrorf(FieldName, domain.InvalidRequest, "%s", err)
+	}
+	if err := domain.ValidateEmail(p.Email); err != nil {
+		return domain.User{}, domain.FieldErrorf(FieldEmail, domain.InvalidRequest, "%s", err)
 	}
 	if _, err := a.users.FindUserByUsername(ctx, username); err == nil {
 		return domain.User{}, ErrUsernameTaken
@@ -317,7 +331,7 @@ func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) 
 		return domain.User{}, err
 	}
 	now := a.now()
-	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, Name: p.Name, Email: p.Email, CreatedAt: now, UpdatedAt: now}
 	if err := a.users.SaveUser(ctx, u); errors.Is(err, domain.ErrConflict) {
 		return domain.User{}, ErrUsernameTaken // taken between the check and the save
 	} else if err != nil {
@@ -355,6 +369,8 @@ const (
 	FieldCurrentPassword = "current_password"
 	FieldNewPassword     = "new_password"
 	FieldExpiresAt       = "expires_at"
+	FieldName            = "name"
+	FieldEmail           = "email"
 )
 
 // ErrUsernameTaken means another account has that name.

@@ -93,6 +93,12 @@ type AuthorizationCode struct {
 	FamilyID  string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Nonce is the OpenID Connect request's nonce, for the ID token; ""
+	// if it had none.
+	Nonce string
+	// SignIn is the user's sign-in the code was issued under, for the ID
+	// token; zero unless the scope has openid.
+	SignIn SignIn
 
 	// Used: an exchange stored its tokens and settled its claim.
 	Used bool

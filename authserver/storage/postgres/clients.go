@@ -16,7 +16,7 @@ import (
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
 	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
-	allowed_origins, created_at, updated_at`
+	allowed_origins, id_token_alg, post_logout_redirect_uris, created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -24,14 +24,15 @@ func scanClient(r row) (domain.Client, error) {
 		typ                                   string
 		authMethods, grantTypes, redirectURIs []string
 		scopes, defaultScopes, audience       []string
-		origins                               []string
+		origins, postLogout                   []string
 		accessTTL, refreshTTL                 int64
 		burst                                 int32
 		createdAt, updatedAt                  time.Time
 	)
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
-		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &createdAt, &updatedAt)
+		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins,
+		&c.IDTokenAlg, &postLogout, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -43,6 +44,7 @@ func scanClient(r row) (domain.Client, error) {
 	c.DefaultScopes = domain.NewScope(defaultScopes...)
 	c.Audience = typed[string](audience)
 	c.AllowedOrigins = typed[string](origins)
+	c.PostLogoutRedirectURIs = typed[string](postLogout)
 	c.AccessTokenTTL, c.RefreshTokenTTL = duration(accessTTL), duration(refreshTTL)
 	c.RateLimit.Burst = int(burst)
 	c.CreatedAt, c.UpdatedAt = utc(createdAt), utc(updatedAt)
@@ -61,7 +63,7 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 }
 
 const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -73,6 +75,7 @@ const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
 			pkce_optional = EXCLUDED.pkce_optional,
 			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
 			allowed_origins = EXCLUDED.allowed_origins,
+			id_token_alg = EXCLUDED.id_token_alg, post_logout_redirect_uris = EXCLUDED.post_logout_redirect_uris,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
 func clientArgs(c domain.Client) []any {
@@ -80,7 +83,7 @@ func clientArgs(c domain.Client) []any {
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
 		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
-		strs(c.AllowedOrigins), c.CreatedAt, c.UpdatedAt}
+		strs(c.AllowedOrigins), c.IDTokenAlg, strs(c.PostLogoutRedirectURIs), c.CreatedAt, c.UpdatedAt}
 }
 
 // OriginAllowed reports whether any client allows origin.
@@ -140,11 +143,11 @@ func (s *Store) ListScopes(ctx context.Context) ([]domain.ScopeInfo, error) {
 
 // Users.
 
-const userColumns = `id, username, password_hash, created_at, updated_at`
+const userColumns = `id, username, password_hash, name, email, email_verified, created_at, updated_at`
 
 func scanUser(r row) (domain.User, error) {
 	var u domain.User
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Name, &u.Email, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return domain.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
@@ -172,17 +175,22 @@ func (s *Store) FindUser(ctx context.Context, id string) (domain.User, error) {
 // now finds the row by id.
 func (s *Store) SaveUser(ctx context.Context, u domain.User) error {
 	for attempt := 1; ; attempt++ {
-		_, err := s.exec(ctx, saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		_, err := s.exec(ctx, saveUserSQL, userArgs(u)...)
 		if err == nil || attempt == 3 || !s.ownName(ctx, err, u) {
 			return err
 		}
 	}
 }
 
-const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5)
+const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 	ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
 		password_hash = EXCLUDED.password_hash,
+		name = EXCLUDED.name, email = EXCLUDED.email, email_verified = EXCLUDED.email_verified,
 		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+
+func userArgs(u domain.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.Name, u.Email, u.EmailVerified, u.CreatedAt, u.UpdatedAt}
+}
 
 // UpdateUser locks the user's row, runs update on it and writes the result,
 // in one transaction (see app.UserStore).
@@ -197,8 +205,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(u *domain
 			refused = err
 			return errRollback
 		}
-		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, created_at = $4, updated_at = $5 WHERE id = $1`,
-			id, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		u.ID = id // an id update changed is ignored (app.UserStore)
+		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, name = $4, email = $5, email_verified = $6,
+			created_at = $7, updated_at = $8 WHERE id = $1`, userArgs(u)...)
 		return err
 	})
 	if refused != nil {
@@ -240,7 +249,7 @@ func (s *Store) SaveBatch(ctx context.Context, scopes []domain.ScopeInfo, client
 				b.Queue(saveClientSQL, clientArgs(c)...)
 			}
 			for _, u := range users {
-				b.Queue(saveUserSQL, u.ID, u.Username, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+				b.Queue(saveUserSQL, userArgs(u)...)
 			}
 			return tx.SendBatch(ctx, b).Close()
 		})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/app"
@@ -16,6 +17,9 @@ type loginPage struct {
 	ReturnTo    string
 	Username    string
 	MinPassword int
+	// The sign-up page's profile fields, kept when the form comes back
+	// with an error.
+	Name, Email string
 }
 
 // handleLoginForm shows the login page, or skips it for a signed-in user.
@@ -81,10 +85,11 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 		}
 		returnTo := p.safeReturn(r.PostFormValue("return_to"))
 		username, password := r.PostFormValue("username"), r.PostFormValue("password")
+		profile := app.Profile{Name: strings.TrimSpace(r.PostFormValue("name")), Email: strings.TrimSpace(r.PostFormValue("email"))}
 		var user domain.User
 		var err error = domain.Errorf(domain.InvalidRequest, "the two passwords differ")
 		if password == r.PostFormValue("confirm") {
-			user, err = accounts.Signup(r.Context(), username, password)
+			user, err = accounts.Signup(r.Context(), username, password, profile)
 		}
 		if err != nil {
 			var pe *domain.Error
@@ -92,7 +97,8 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 				p.fail(w, r, err)
 				return
 			}
-			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword}
+			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword,
+				Name: profile.Name, Email: profile.Email}
 			data.Error = pe.Description
 			p.render(w, r, http.StatusBadRequest, "signup", data, p.returnTargets(r, returnTo)...)
 			return

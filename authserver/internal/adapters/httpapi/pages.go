@@ -51,7 +51,7 @@ type Accounts interface {
 	// DeleteAccount closes an account, the password proving it is theirs.
 	DeleteAccount(ctx context.Context, userID, password, source string) error
 	// Signup creates an account.
-	Signup(ctx context.Context, username, password string) (domain.User, error)
+	Signup(ctx context.Context, username, password string, p app.Profile) (domain.User, error)
 	// User returns the user with the given id.
 	User(ctx context.Context, id string) (domain.User, error)
 }

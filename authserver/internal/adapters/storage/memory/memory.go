@@ -215,6 +215,7 @@ func cloneClient(c domain.Client) domain.Client {
 	c.DefaultScopes = slices.Clone(c.DefaultScopes)
 	c.Audience = slices.Clone(c.Audience)
 	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	return c
 }
 

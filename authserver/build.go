@@ -108,9 +108,9 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 // accounts API.
 func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers, error) {
 	now := s.clock
-	minter := app.NewMinter(keys, st.RefreshTokens, app.TokenPolicy{
+	minter := app.NewMinter(app.MinterDeps{Signer: keys, Refresh: st.RefreshTokens, Policy: app.TokenPolicy{
 		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
-	}, now)
+	}, Now: now})
 	grants, browser, implicit := newGrants(s, st, c, minter)
 	tokens := app.NewTokenEndpoint(st.Audit, now, grants...)
 

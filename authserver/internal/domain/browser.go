@@ -129,3 +129,10 @@ type Consent struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// ReleasesEmail reports whether the consent lets the client learn the
+// user's email address: the email scope, with openid, which UserInfo
+// requires.
+func (c *Consent) ReleasesEmail() bool {
+	return c.Scope.Has(ScopeOpenID) && c.Scope.Has(ScopeEmail)
+}

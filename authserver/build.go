@@ -108,7 +108,7 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 // accounts API.
 func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers, error) {
 	now := s.clock
-	minter := app.NewMinter(app.MinterDeps{Signer: keys, Refresh: st.RefreshTokens, Policy: app.TokenPolicy{
+	minter := app.NewMinter(app.MinterDeps{Signer: keys, IDTokens: keys, Refresh: st.RefreshTokens, Policy: app.TokenPolicy{
 		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
 	}, Now: now})
 	grants, browser, implicit := newGrants(s, st, c, minter)
@@ -117,6 +117,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	// User passwords are verified in full every time; client secrets go
 	// through the cache (see hashing.CachedVerifier for why).
 	clientSecrets := hashing.NewCachedVerifier(c.hasher, s.SecretCacheSize)
+	verifier := jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now)
 	origins, _ := st.Clients.(OriginIndex)
 	if origins == nil {
 		origins = noOrigins{}
@@ -128,7 +129,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
 		}),
 		Tokens:       tokens,
-		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		Introspector: app.NewIntrospector(verifier, st.Revocations, st.RefreshTokens, now),
 		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
 		JWKS:         keys.JWKS,
 		Scopes:       st.Clients,
@@ -158,7 +159,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
-			Consents: st.Consents, Codes: st.Codes, Minter: minter,
+			Consents: st.Consents, Codes: st.Codes, Minter: minter, IDTokens: keys,
 			Policy: app.AuthorizationPolicy{Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit},
 			Audit:  st.Audit, Now: now,
 		})
@@ -167,8 +168,16 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		deps.Consents = app.NewConsents(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
+		deps.Metadata.ResponseModes = authz.ResponseModes()
 		deps.Metadata.AuthorizationEndpoint = true
 		deps.Metadata.CodeChallengeMethods = []string{"S256"}
+		// OpenID Connect rides on the browser flows: the code flow issues
+		// the ID tokens, the pages hold the sessions they tell of.
+		deps.UserInfo = app.NewUserInfoEndpoint(verifier, st.Revocations, st.Users, now)
+		deps.Logouts = app.NewLogouts(st.Clients, keys)
+		deps.Metadata.OpenID = &httpapi.OpenIDMetadata{
+			IDTokenAlgs: minter.IDTokenAlgs(), PromptValues: app.PromptValues, UserInfo: true, EndSession: true,
+		}
 	}
 	handler, err := httpapi.NewHandler(deps)
 	if err != nil {
@@ -180,13 +189,13 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), openID: httpapi.NewOpenIDConfigurationHandler(deps), api: api}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata document and the accounts API.
+// metadata and discovery documents and the accounts API.
 type handlers struct {
-	oauth, metadata, api http.Handler
+	oauth, metadata, openID, api http.Handler
 }
 
 // newGrants returns the grants the settings offer, and whether the browser

@@ -121,7 +121,7 @@ func TestConsentIsRemembered(t *testing.T) {
 	d := w.authz.Decide(ctx, narrow, alice, app.NoAnswer)
 	require.Equal(t, app.ShowConsent, d.Outcome, "first time: %v", d.Err)
 	assert.Equal(t, app.ConsentPrompt{ClientName: "web", Username: "alice",
-		Scopes: []domain.ScopeInfo{{Name: "epoch_time", Description: "Read the epoch time"}}}, d.Consent)
+		Scopes: []app.ConsentScope{{Name: "epoch_time", Description: "Read the epoch time"}}}, d.Consent)
 	assert.Equal(t, "https://app.example/cb", d.Auth.Redirect, "the form's answer goes there")
 	assert.Equal(t, "u-alice", d.UserID)
 	w.approve(t, narrow)
@@ -132,7 +132,7 @@ func TestConsentIsRemembered(t *testing.T) {
 
 	d = w.authz.Decide(ctx, codeReq("web"), alice, app.NoAnswer)
 	require.Equal(t, app.ShowConsent, d.Outcome, "more scope: ask again")
-	assert.Equal(t, []domain.ScopeInfo{{Name: "current_time", Description: "current_time"}, {Name: "epoch_time", Description: "Read the epoch time"}},
+	assert.Equal(t, []app.ConsentScope{{Name: "current_time", Description: "current_time"}, {Name: "epoch_time", Description: "Read the epoch time"}},
 		d.Consent.Scopes, "a scope without a description shows its name")
 
 	d = w.authz.Decide(ctx, narrow, bob, app.NoAnswer)

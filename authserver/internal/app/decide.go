@@ -71,7 +71,47 @@ type ConsentPrompt struct {
 	// ClientName is the client's name, or its id if it has none.
 	ClientName string
 	Username   string
-	Scopes     []domain.ScopeInfo
+	Scopes     []ConsentScope
+}
+
+// ConsentScope is one scope as the consent page shows it: what it allows,
+// in words, and for the identity scopes what of the user's it would
+// share.
+type ConsentScope struct {
+	Name        string
+	Description string
+	// Shares is what the client would learn of the user, "" if nothing
+	// the page can name.
+	Shares string
+}
+
+// identityScopes describe OpenID Connect's scopes when the server's
+// scope list does not.
+var identityScopes = map[string]string{
+	domain.ScopeOpenID:  "Know who you are: your account's id on this server",
+	domain.ScopeProfile: "See your name and username",
+	domain.ScopeEmail:   "See your email address, and whether it is verified",
+}
+
+// shares is what scope would let a client learn of u, for the consent
+// page.
+func shares(scope string, u domain.User) string {
+	switch scope {
+	case domain.ScopeProfile:
+		if u.Name != "" {
+			return u.Name + " (" + u.Username + ")"
+		}
+		return u.Username
+	case domain.ScopeEmail:
+		switch {
+		case u.Email == "":
+			return "you have not given one"
+		case u.EmailVerified:
+			return u.Email + ", verified"
+		}
+		return u.Email + ", not verified"
+	}
+	return ""
 }
 
 // Response is an authorization response (RFC 6749 §4.1.2, §4.2.2; errors
@@ -227,9 +267,12 @@ func (a *Authorizer) prompt(ctx context.Context, userID string, auth Authorizati
 	for _, s := range auth.Scope {
 		d := describe[s]
 		if d == "" {
+			d = identityScopes[s]
+		}
+		if d == "" {
 			d = s
 		}
-		p.Scopes = append(p.Scopes, domain.ScopeInfo{Name: s, Description: d})
+		p.Scopes = append(p.Scopes, ConsentScope{Name: s, Description: d, Shares: shares(s, user)})
 	}
 	return p, nil
 }

@@ -498,3 +498,14 @@ func TestRaceOneOpenIDRefreshTokenUsedAt50OnceGetsOneIDToken(t *testing.T) {
 	claims, _ := w.idToken(winners[0].IDToken)
 	assert.Equal(t, "u-alice", claims.Subject)
 }
+
+func TestConsentNamesWhatIdentityScopesShare(t *testing.T) {
+	w := newWorld(t)
+	d := w.decide(oidcReq("openid profile email", "n"), w.signIn(t, "u-alice"))
+	require.Equal(t, app.ShowConsent, d.Outcome)
+	assert.Equal(t, []app.ConsentScope{
+		{Name: "email", Description: "See your email address, and whether it is verified", Shares: "alice@example.com, verified"},
+		{Name: "openid", Description: "Know who you are: your account's id on this server"},
+		{Name: "profile", Description: "See your name and username", Shares: "Alice Example (alice)"},
+	}, d.Consent.Scopes, "in words, with what each would share, though the scope list describes none of them")
+}

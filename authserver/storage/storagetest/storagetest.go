@@ -659,4 +659,32 @@ func RunSigningKeys(t *testing.T, newStore func(t *testing.T) jwtkeys.Store) {
 		require.Len(t, keys, 1, "only the retired key is pruned")
 		assert.Equal(t, k2.ID, keys[0].ID)
 	})
+	t.Run("a generation of signers is added at once and retires the one before", func(t *testing.T) {
+		s := newStore(t)
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		gen := func(at time.Time) []domain.SigningKey {
+			es, err := jwtkeys.Generate(jwtkeys.ES256, at)
+			require.NoError(t, err)
+			rs, err := jwtkeys.Generate(jwtkeys.RS256, at)
+			require.NoError(t, err)
+			return []domain.SigningKey{es, rs}
+		}
+		first, second := gen(t0), gen(t0.Add(time.Hour))
+		require.NoError(t, s.AddSigningKey(ctx, first...))
+		require.NoError(t, s.AddSigningKey(ctx, second...))
+		require.NoError(t, s.AddSigningKey(ctx), "an empty generation changes nothing")
+		keys, err := s.SigningKeys(ctx)
+		require.NoError(t, err)
+		retired := map[string]time.Time{}
+		for _, k := range keys {
+			retired[k.ID] = k.RetiredAt
+		}
+		require.Len(t, retired, 4)
+		for _, k := range first {
+			assert.True(t, retired[k.ID].Equal(second[0].CreatedAt), "%s: the whole first generation retired when the second arrived", k.Algorithm)
+		}
+		for _, k := range second {
+			assert.True(t, retired[k.ID].IsZero(), "%s: the second generation signs", k.Algorithm)
+		}
+	})
 }

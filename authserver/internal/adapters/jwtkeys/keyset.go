@@ -20,9 +20,10 @@ import (
 type Store interface {
 	// SigningKeys returns every stored key, retired ones included.
 	SigningKeys(ctx context.Context) ([]domain.SigningKey, error)
-	// AddSigningKey stores k and, in the same step, retires every other key
-	// that is still signing (RetiredAt = k.CreatedAt).
-	AddSigningKey(ctx context.Context, k domain.SigningKey) error
+	// AddSigningKey stores keys, a generation of signers (one per
+	// algorithm, sharing one CreatedAt), and, in the same step, retires
+	// every other key that is still signing (RetiredAt = that CreatedAt).
+	AddSigningKey(ctx context.Context, keys ...domain.SigningKey) error
 	// DeleteSigningKeys removes keys retired before the given time.
 	DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) error
 }
@@ -106,7 +107,7 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 		return nil, err
 	}
 	ks.mu.RLock()
-	needKey := ks.signer == nil || ks.signer.rec.Algorithm != opts.Algorithm
+	needKey := ks.signer == nil || ks.signer.rec.Algorithm != opts.Algorithm || ks.missingSigner()
 	ks.mu.RUnlock()
 	if needKey {
 		if _, err := ks.Rotate(ctx); err != nil {
@@ -116,21 +117,30 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 	return ks, nil
 }
 
-// Rotate makes a new key the signer. The old ones keep verifying until their
-// last token has expired. It returns the new key's id.
+// Rotate makes new keys the signers, one per algorithm the set signs with
+// (idtokens.go). The old ones keep verifying until their last token has
+// expired. It returns the id of the new access token signer.
 func (ks *KeySet) Rotate(ctx context.Context) (string, error) {
-	k, err := Generate(ks.opts.Algorithm, ks.opts.Clock())
-	if err != nil {
-		return "", err
+	algs := ks.algorithms()
+	keys := make([]domain.SigningKey, len(algs))
+	for i, alg := range algs {
+		k, err := Generate(alg, ks.opts.Clock())
+		if err != nil {
+			return "", err
+		}
+		keys[i] = k
 	}
-	// The old signer's retirement time is the new key's creation time:
+	// The old signers' retirement time is the new keys' creation time:
 	// take it after generating (an RSA key takes a while), just before the
 	// write that others will see.
-	k.CreatedAt = ks.opts.Clock().UTC()
-	if err := ks.store.AddSigningKey(ctx, k); err != nil {
+	at := ks.opts.Clock().UTC()
+	for i := range keys {
+		keys[i].CreatedAt = at
+	}
+	if err := ks.store.AddSigningKey(ctx, keys...); err != nil {
 		return "", fmt.Errorf("jwtkeys: store new key: %w", err)
 	}
-	return k.ID, ks.Refresh(ctx)
+	return keys[0].ID, ks.Refresh(ctx)
 }
 
 // retention is how long a key is kept after its retirement: see
@@ -232,8 +242,9 @@ func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expire
 		}
 		byID[rec.ID] = pk
 		// Two processes starting on an empty store may both add a key; the
-		// newest unretired one signs and the other still verifies.
-		if rec.RetiredAt.IsZero() && (signer == nil || rec.CreatedAt.After(signer.rec.CreatedAt)) {
+		// newest unretired one of the access tokens' algorithm signs and
+		// the other still verifies.
+		if rec.RetiredAt.IsZero() && rec.Algorithm == ks.opts.Algorithm && (signer == nil || rec.CreatedAt.After(signer.rec.CreatedAt)) {
 			signer = pk
 		}
 	}

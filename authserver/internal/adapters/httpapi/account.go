@@ -191,7 +191,7 @@ type accountPage struct {
 	Email       string
 	EmailSeenBy []string
 	Grants      []grantRow
-	Sessions []sessionRow
+	Sessions    []sessionRow
 	// OlderSessions are not shown (see maxSessionRows).
 	OlderSessions int
 }

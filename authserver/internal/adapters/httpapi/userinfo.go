@@ -142,4 +142,3 @@ func writeBearerError(w http.ResponseWriter, r *http.Request, log *zap.Logger, e
 		writeError(w, r, log, err)
 	}
 }
-

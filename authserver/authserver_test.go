@@ -59,6 +59,7 @@ func start(t *testing.T, opts ...authserver.Option) *testServer {
 	r.Mount("/oauth", srv.Handler())
 	r.Mount("/api", srv.APIHandler())
 	r.Handle("/.well-known/oauth-authorization-server", srv.MetadataHandler())
+	r.Handle("/.well-known/openid-configuration", srv.OpenIDConfigurationHandler())
 	ts.Config.Handler = r
 	ts.srv = srv
 	return ts

@@ -395,4 +395,3 @@ func TestRPInitiatedLogout(t *testing.T) {
 		assert.Equal(t, 200, b.Get("/oauth/account").Status, "still signed in")
 	})
 }
-

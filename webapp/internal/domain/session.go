@@ -83,8 +83,8 @@ type Session struct {
 	Subject string
 	// Name is how to greet the user (UserInfo's name claim), "" if the
 	// authorization server did not say.
-	Name   string
-	Tokens Tokens
+	Name    string
+	Tokens  Tokens
 	Created time.Time
 	// Expires is when the session ends however it is used.
 	Expires time.Time

@@ -342,10 +342,10 @@ func assertPageHeaders(t *testing.T, resp *http.Response) {
 	assert.Regexp(t, `^default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http://127\.0\.0\.1:[0-9]+; frame-ancestors 'none'; base-uri 'none'$`,
 		resp.Header.Get("Content-Security-Policy"), "on %s %s", resp.Request.Method, resp.Request.URL.Path)
 	want := map[string]string{
-		"X-Frame-Options":         "DENY",
-		"Referrer-Policy":         "no-referrer",
-		"Cache-Control":           "no-store",
-		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "no-referrer",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, resp.Header.Get(k), "%s on %s %s (%d)", k, resp.Request.Method, resp.Request.URL.Path, resp.StatusCode)

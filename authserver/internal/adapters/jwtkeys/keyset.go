@@ -309,8 +309,16 @@ func renderJWKS(byID map[string]*parsedKey) ([]byte, error) {
 	for _, k := range byID {
 		keys = append(keys, k)
 	}
-	// Newest first, so a client trying keys in order finds the signer first.
-	sort.Slice(keys, func(i, j int) bool { return keys[i].rec.CreatedAt.After(keys[j].rec.CreatedAt) })
+	// Newest first, so a client trying keys in order finds the signer
+	// first; a generation's keys (one per algorithm) by algorithm name, so
+	// the document is the same on every replica and every load.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i].rec, keys[j].rec
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.After(b.CreatedAt)
+		}
+		return a.Algorithm < b.Algorithm
+	})
 	doc := struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: make([]jwk, 0, len(keys))}

@@ -161,6 +161,10 @@ func TestAuditSurvivesPostgresOutage(t *testing.T) {
 	// The client cache keeps client_credentials working with PostgreSQL
 	// away; long enough here that a slow machine does not outlast it.
 	env["AUTHSERVER_STORAGE_CLIENT_CACHE_TTL"] = "1m"
+	// Signing keys in PostgreSQL go stale after two refresh intervals, and
+	// then signing stops (503) until they can be reloaded; the test
+	// config's 1 s would leave a loaded machine 2 s to issue its tokens.
+	env["AUTHSERVER_SIGNING_REFRESH_INTERVAL"] = "1m"
 	auth := startOn(t, "authserver", ln, env)
 
 	// outage issues tokens for a while with PostgreSQL cut away, and

@@ -84,3 +84,33 @@ func LoadService(service, envPrefix, usage, schemaJSON string, args []string, ge
 	file, err := Load(cmd.Source(service, envPrefix, getenv, s), dst)
 	return cmd, file, err
 }
+
+// Loader loads one service's configuration: its defaults, overlaid by
+// LoadService, then checked. Its Load is what a service reads at start and
+// on every reload.
+type Loader[C any] struct {
+	Service   string // "webapp": the usage line and the config file's name
+	EnvPrefix string // "WEBAPP": the environment variables' prefix
+	Usage     string // "" is "usage: <service> [flags]"
+	Schema    string // the JSON Schema every source is checked against
+	Defaults  func() C
+	// Check judges the loaded configuration as a whole, in the named
+	// environment (development, test, production); nil accepts it.
+	Check func(c C, env string) error
+}
+
+// Load reads the configuration from args, the file of the environment and
+// the environment variables, and checks it. It returns the command line and
+// the file read.
+func (l Loader[C]) Load(args []string, getenv func(string) string, stderr io.Writer) (C, Command, string, error) {
+	cfg := l.Defaults()
+	usage := l.Usage
+	if usage == "" {
+		usage = "usage: " + l.Service + " [flags]\n\nflags:\n"
+	}
+	cmd, file, err := LoadService(l.Service, l.EnvPrefix, usage, l.Schema, args, getenv, stderr, &cfg)
+	if err == nil && l.Check != nil {
+		err = l.Check(cfg, cmd.Env)
+	}
+	return cfg, cmd, file, err
+}

@@ -15,6 +15,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -258,4 +260,16 @@ func Run[C any, PC Config[C]](ctx context.Context, prog Program[C], opts ...Opti
 		return next, file, err
 	}, nil)
 	return prog.Serve(ctx, p, cfg, file)
+}
+
+// Main is a service's main: run gets a context that ends on SIGINT or
+// SIGTERM; an error is printed after the service's name and exits 1.
+func Main(name string, run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 )
 
 // TestRunDevTLS: -dev-tls serves HTTPS and HTTP/2 with a certificate made
@@ -29,12 +30,12 @@ func TestRunDevTLS(t *testing.T) {
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "test", "AUTHSERVER_DATA_DIR": t.TempDir(),
 		"AUTHSERVER_ISSUER": "https://localhost:5001",
 	})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver", "-dev-tls"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 
 	var fingerprint string
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
@@ -63,7 +64,7 @@ func TestRunDevTLS(t *testing.T) {
 			return nil
 		},
 	}
-	c := &http.Client{Timeout: bound, Transport: &http.Transport{TLSClientConfig: pinned, ForceAttemptHTTP2: true}}
+	c := &http.Client{Timeout: servicetest.Bound, Transport: &http.Transport{TLSClientConfig: pinned, ForceAttemptHTTP2: true}}
 	resp, err := c.Get("https://" + ln.Addr().String() + "/.well-known/oauth-authorization-server")
 	require.NoError(t, err)
 	var meta struct{ Issuer string }
@@ -72,7 +73,7 @@ func TestRunDevTLS(t *testing.T) {
 	assert.Equal(t, 2, resp.ProtoMajor, "HTTP/2")
 	assert.Equal(t, "https://localhost:5001", meta.Issuer)
 
-	_, err = (&http.Client{Timeout: bound}).Get("https://" + ln.Addr().String() + "/healthz")
+	_, err = (&http.Client{Timeout: servicetest.Bound}).Get("https://" + ln.Addr().String() + "/healthz")
 	assert.Error(t, err, "an unpinned client does not trust it")
 
 	cancel()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,45 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 )
-
-// reloadLines returns the log lines of finished reloads.
-func reloadLines(logs string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line["msg"].(string), "reload") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
-	t.Helper()
-	before := len(reloadLines(logs.String()))
-	signals <- syscall.SIGHUP
-	deadline := time.Now().Add(bound)
-	for {
-		if lines := reloadLines(logs.String()); len(lines) > before {
-			return lines[len(lines)-1]
-		}
-		require.True(t, time.Now().Before(deadline), "no reload line:\n%s", logs.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestRunReloads: SIGHUP re-reads the config dir; the log levels and new
 // fixtures apply at once, a bad fixture file or config changes nothing,
@@ -73,13 +42,13 @@ func TestRunReloads(t *testing.T) {
 	defer cancel()
 	var stdout servertest.Buffer
 	env := fakeEnv(map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	signals := make(chan os.Signal)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln), service.WithReload(signals))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 	base := "http://" + ln.Addr().String()
 	token := func(id, secret string) int {
 		req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
@@ -104,14 +73,14 @@ func TestRunReloads(t *testing.T) {
 	// 1. A new client and a quieter access log.
 	write("more.yaml", newClient)
 	write("authserver.test.json", config("debug", "more.yaml"))
-	line := hup(t, signals, &stdout)
+	line := servicetest.Hup(t, signals, &stdout)
 	require.Equal(t, "reloaded", line["msg"], "%v", line)
 	assert.Equal(t, []any{"added-on-reload"}, line["clients_added"])
 	assert.Equal(t, "debug", line["access_level"])
 	assert.Equal(t, 200, token("added-on-reload", newSecret), "the new client works at once")
 	requests := accessLines()
 	assert.Equal(t, 200, token("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e"))
-	hup(t, signals, &stdout) // the same config again: flushes the log
+	servicetest.Hup(t, signals, &stdout) // the same config again: flushes the log
 	assert.Equal(t, requests, accessLines(), "access lines are below the new level")
 
 	// 2. A bad fixture file: nothing changes, the access level included.
@@ -126,25 +95,25 @@ func TestRunReloads(t *testing.T) {
     grant_types: [client_credentials]
 `)
 	write("authserver.test.json", config("info", "more.yaml", "bad.yaml"))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reload refused: nothing changed", line["msg"])
 	assert.Contains(t, line["error"], "needs a secret")
 	assert.Equal(t, 200, token("added-on-reload", newSecret), "the client as it was")
 	assert.Equal(t, 401, token("never-added", ""), "and nothing of the bad file")
 	requests = accessLines()
 	token("service", "9c1a5b7e0f3d4a2b8e6c1d0f7a3b5c9e")
-	hup(t, signals, &stdout) // flushes the log
+	servicetest.Hup(t, signals, &stdout) // flushes the log
 	assert.Equal(t, requests, accessLines(), "the access level stays where it was")
 
 	// 3. A config file that does not parse.
 	write("authserver.test.json", `{"log": `)
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reload refused: nothing changed", line["msg"])
 	assert.Contains(t, line["error"], "invalid JSON")
 
 	// 4. A setting that needs a restart is named, the rest applies.
 	write("authserver.test.json", strings.Replace(config("info", "more.yaml"), `"1s"`, `"2s"`, 1))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reloaded; some changed settings only apply at the next start", line["msg"])
 	assert.Equal(t, []any{"signing.refresh_interval"}, line["restart_required"])
 	assert.Equal(t, "info", line["access_level"])

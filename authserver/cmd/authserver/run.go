@@ -151,8 +151,9 @@ func hashSecretCommand(ctx context.Context, cfg Config, args []string, stdin io.
 // the environment and the environment variables, at start and again on
 // every reload. It returns the command and the file read.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
-	cfg := defaultConfig()
-	c, file, err := config.LoadService("authserver", "AUTHSERVER", usage, configSchema, args, getenv, stderr, &cfg)
+	cfg, c, file, err := config.Loader[Config]{
+		Service: "authserver", EnvPrefix: "AUTHSERVER", Usage: usage, Schema: configSchema, Defaults: defaultConfig,
+	}.Load(args, getenv, stderr)
 	if err != nil {
 		return cfg, c, file, err
 	}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,56 +16,16 @@ import (
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 )
 
 func fakeEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// bound is how long the test waits for what must happen, however loaded
-// the machine: only a hang takes that long.
-const bound = time.Minute
-
-// listen opens a loopback socket for run to serve on, so the test knows the
-// address before the server starts.
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	return ln
-}
-
-// waitListening waits for the "listening" log line, which says the server
-// accepts on addr, or fails if run returns first.
-func waitListening(t *testing.T, logs *servertest.Buffer, addr string, done chan error) {
-	t.Helper()
-	deadline := time.After(bound)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		sc := bufio.NewScanner(strings.NewReader(logs.String()))
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				require.Equal(t, addr, line.Addr, "run serves on the socket it was given")
-				return
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("run returned before listening: %v\n%s", err, logs.String())
-		case <-deadline:
-			t.Fatalf("server never listened: %s", logs.String())
-		case <-tick.C:
-		}
-	}
-}
-
 // client makes the tests' calls; its timeout only turns a hang into a
 // failure.
-var client = &http.Client{Timeout: bound}
+var client = &http.Client{Timeout: servicetest.Bound}
 
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,13 +36,13 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		"APP_ENV":             "test",
 		"AUTHSERVER_DATA_DIR": t.TempDir(),
 	})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	addr := ln.Addr().String()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
-	waitListening(t, &stdout, addr, done)
+	servicetest.WaitListening(t, &stdout, addr, done)
 
 	resp, err := client.Get("http://" + addr + "/healthz")
 	require.NoError(t, err)
@@ -103,7 +61,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
 
-	noRedirect := &http.Client{Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{Timeout: servicetest.Bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	discovery, err := client.Get("http://" + addr + "/.well-known/openid-configuration")
 	require.NoError(t, err)
 	var doc map[string]any
@@ -131,7 +89,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	select {
 	case err := <-done:
 		assert.NoError(t, err)
-	case <-time.After(bound):
+	case <-time.After(servicetest.Bound):
 		t.Fatal("run did not return after cancel")
 	}
 	assert.Contains(t, stdout.String(), `"msg":"stopped"`)
@@ -180,12 +138,12 @@ func TestRunProductionServesMetricsApart(t *testing.T) {
 		"AUTHSERVER_ISSUER": "https://id.example.com", "AUTHSERVER_DATA_DIR": t.TempDir(),
 		"AUTHSERVER_METRICS_TOKEN": "scrape-token-0123456789",
 	})
-	ln, mln := listen(t), listen(t)
+	ln, mln := servicetest.Listen(t), servicetest.Listen(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln), service.WithMetricsListener(mln))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 
 	get := func(url, token string) int {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -242,7 +200,7 @@ func TestAuditSurvivesAQuietLog(t *testing.T) {
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "test",
 		"AUTHSERVER_DATA_DIR": t.TempDir(), "AUTHSERVER_LOG_LEVEL": "error",
 	})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
@@ -288,13 +246,13 @@ func TestRunRateLimitsFromConfig(t *testing.T) {
 		"AUTHSERVER_RATE_LIMITS_SOURCE_RPS":   "0.001",
 		"AUTHSERVER_HTTP_TRUSTED_PROXIES":     "127.0.0.1",
 	})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	addr := ln.Addr().String()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"authserver"}, env, strings.NewReader(""), &stdout, io.Discard, service.WithListener(ln))
 	}()
-	waitListening(t, &stdout, addr, done)
+	servicetest.WaitListening(t, &stdout, addr, done)
 
 	token := func(forwardedFor string) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
@@ -329,7 +287,7 @@ func TestRunRateLimitsFromConfig(t *testing.T) {
 	select {
 	case err := <-done:
 		assert.NoError(t, err)
-	case <-time.After(bound):
+	case <-time.After(servicetest.Bound):
 		t.Fatal("run did not return after cancel")
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oauth2ref/pkg/redisconn"
 )
 
 // Config configures a Store. Zero values take the defaults.
@@ -41,11 +43,10 @@ const (
 
 // Store is a Redis store of the expiring data groups.
 type Store struct {
-	client *goredis.Client
+	conn   redisconn.Conn
+	client *goredis.Client // conn's
 	prefix string
 	now    func() time.Time
-	// opTimeout bounds each call as a whole.
-	opTimeout time.Duration
 }
 
 // Open connects to Redis and checks that it answers. now is the clock used
@@ -58,72 +59,39 @@ func Open(ctx context.Context, cfg Config, now func() time.Time) (*Store, error)
 	if now == nil {
 		now = time.Now
 	}
-	opt, err := goredis.ParseURL(cfg.URL)
+	conn, err := redisconn.New(cfg.URL, cfg.Timeout, DefaultTimeout, cfg.PoolSize)
 	if err != nil {
-		// The message of a parse error can quote the URL, password and all.
-		return nil, errors.New("redis: the URL cannot be parsed")
+		return nil, err
 	}
-	// Each call runs under a context that ends after the timeout (bound),
-	// and go-redis honours it at every step. The socket timeouts are the
-	// same, so none of them can outlast the call either.
-	opTimeout := timeout(cfg.Timeout, opt.ReadTimeout)
-	opt.ContextTimeoutEnabled = true
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = opTimeout, opTimeout, opTimeout
-	if cfg.PoolSize > 0 {
-		opt.PoolSize = cfg.PoolSize
-	}
-	// No retries. A command that timed out may still run: Redis may only
-	// have been slow, and runs it when it wakes up. Sent again, a
-	// non-idempotent script would run twice (a code redeemed by the retry
-	// of its own first exchange, one failed login counted twice), and a
-	// retry would also stretch the call past the timeout. A caller that
-	// gets domain.ErrUnavailable decides itself what is safe to repeat.
-	opt.MaxRetries = -1
-	// One dial per attempt: go-redis's own dial retries (5, 100ms apart)
-	// would make a down Redis slow to report.
-	opt.DialerRetries = 1
 	prefix := cfg.KeyPrefix
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
 	s := &Store{
-		client:    goredis.NewClient(opt),
-		prefix:    prefix,
-		now:       now,
-		opTimeout: opTimeout,
+		conn:   conn,
+		client: conn.Client,
+		prefix: prefix,
+		now:    now,
 	}
 	if err := s.Ping(ctx); err != nil {
-		_ = s.client.Close()
+		conn.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// timeout is the configured value, else the URL's, else the default.
-func timeout(configured, fromURL time.Duration) time.Duration {
-	switch {
-	case configured > 0:
-		return configured
-	case fromURL > 0:
-		return fromURL
-	}
-	return DefaultTimeout
-}
-
 // Close closes the connections. Calls after Close fail with
 // domain.ErrUnavailable.
-func (s *Store) Close() { _ = s.client.Close() }
+func (s *Store) Close() { s.conn.Close() }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return mapErr(s.client.Ping(ctx).Err())
+	return mapErr(s.conn.Ping(ctx))
 }
 
 // bound limits a call as a whole: Config.Timeout.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.opTimeout)
+	return s.conn.Bound(ctx)
 }
 
 // The key spaces.

@@ -156,15 +156,15 @@ func TestDownRedisIsUnavailableFast(t *testing.T) {
 	})
 	t.Run("a call past the timeout", func(t *testing.T) {
 		s := newStore(t, storagetest.NewClock())
-		opTimeout := s.opTimeout
-		s.opTimeout = 200 * time.Millisecond
+		opTimeout := s.conn.Timeout
+		s.conn.Timeout = 200 * time.Millisecond
 		start := time.Now()
 		// BLPOP on an empty list blocks the way a hung server would, for a
 		// minute: however late the timeout fires, it fires first.
 		err := mapErr(s.client.BLPop(boundCtx(t, s), time.Minute, s.prefix+"nothing").Err())
 		assert.ErrorIs(t, err, domain.ErrUnavailable)
 		assert.Less(t, time.Since(start), fast)
-		s.opTimeout = opTimeout
+		s.conn.Timeout = opTimeout
 		require.NoError(t, s.Ping(ctx), "the client recovers")
 	})
 }

@@ -5,18 +5,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/oauth2ref/pkg/service"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "resourceserver:", err)
-		os.Exit(1)
-	}
+	service.Main("resourceserver", func(ctx context.Context) error {
+		return run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	})
 }

@@ -1,51 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 )
-
-// reloadLines returns the log lines of finished reloads.
-func reloadLines(logs string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line["msg"].(string), "reload") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
-	t.Helper()
-	before := len(reloadLines(logs.String()))
-	signals <- syscall.SIGHUP
-	deadline := time.Now().Add(bound)
-	for {
-		if lines := reloadLines(logs.String()); len(lines) > before {
-			return lines[len(lines)-1]
-		}
-		require.True(t, time.Now().Before(deadline), "no reload line:\n%s", logs.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestRunReloads: SIGHUP re-reads the config; the log levels and the
 // memory limit apply, a bad config changes nothing, and a setting that
@@ -68,30 +36,30 @@ func TestRunReloads(t *testing.T) {
 	var stdout servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	signals := make(chan os.Signal)
 	done := make(chan error, 1)
 	getenv := fakeGetenv(map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"})
 	go func() {
 		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stdout, service.WithListener(ln), service.WithReload(signals))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 
 	write(config("127.0.0.1:0", endpoint, "debug", "64MiB"))
-	line := hup(t, signals, &stdout)
+	line := servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reloaded", line["msg"], "%v", line)
 	assert.Equal(t, "debug", line["access_level"])
 	assert.EqualValues(t, 64<<20, line["memory_limit"])
 	assert.Equal(t, int64(64<<20), debug.SetMemoryLimit(-1), "the memory limit applies")
 
 	write(config("127.0.0.1:0", "ftp://nowhere", "info", "off"))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reload refused: nothing changed", line["msg"])
 	assert.Contains(t, line["error"], "introspection.endpoint")
 	assert.Equal(t, int64(64<<20), debug.SetMemoryLimit(-1), "nothing changed")
 
 	write(config("127.0.0.1:1", endpoint, "debug", "64MiB"))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, []any{"http.addr"}, line["restart_required"])
 
 	cancel()

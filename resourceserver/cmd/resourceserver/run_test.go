@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 )
 
 func fakeGetenv(vars map[string]string) func(string) string {
@@ -44,47 +43,6 @@ func fakeAuthserver(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// bound is how long the test waits for what must happen, however loaded
-// the machine: only a hang takes that long.
-const bound = time.Minute
-
-// listen opens a loopback socket for run to serve on, so the test knows the
-// address before the server starts.
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	return ln
-}
-
-// waitListening waits for the "listening" log line, which says the server
-// accepts on addr, or fails if run returns first.
-func waitListening(t *testing.T, out *servertest.Buffer, addr string, done chan error) {
-	t.Helper()
-	deadline := time.After(bound)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		sc := bufio.NewScanner(strings.NewReader(out.String()))
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				require.Equal(t, addr, line.Addr, "run serves on the socket it was given")
-				return
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("run returned before listening: %v\n%s", err, out.String())
-		case <-deadline:
-			t.Fatalf("no listening line in:\n%s", out.String())
-		case <-tick.C:
-		}
-	}
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
 	as := fakeAuthserver(t)
 	var stdout, stderr servertest.Buffer
@@ -98,11 +56,11 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		// Far above what a call to the fake takes on a loaded machine.
 		"RESOURCESERVER_INTROSPECTION_TIMEOUT": "30s",
 	})
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	go func() {
 		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, service.WithListener(ln))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 	base := "http://" + ln.Addr().String()
 
 	get := func(path, token string) (*http.Response, []byte) {
@@ -111,7 +69,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := (&http.Client{Timeout: bound}).Do(req)
+		resp, err := (&http.Client{Timeout: servicetest.Bound}).Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
@@ -146,7 +104,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 	// HEAD wherever GET is served.
 	for path, token := range map[string]string{"/current_time": "good", "/epoch_time": "good", "/healthz": "", "/readyz": "", "/nope": ""} {
-		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: servicetest.Bound}, func(method string) *http.Request {
 			req, _ := http.NewRequestWithContext(ctx, method, base+path, nil)
 			if token != "" {
 				req.Header.Set("Authorization", "Bearer "+token)
@@ -159,7 +117,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	select {
 	case err := <-done:
 		require.NoError(t, err, "graceful shutdown")
-	case <-time.After(bound):
+	case <-time.After(servicetest.Bound):
 		t.Fatal("run did not return after cancel")
 	}
 	logs := stdout.String()
@@ -229,15 +187,15 @@ func TestProductionStartsWithARealSecret(t *testing.T) {
 		"CONFIG_DIR": "../../../configs", "APP_ENV": "production",
 		"RESOURCESERVER_INTROSPECTION_CLIENT_SECRET": "a-real-secret-from-the-vault",
 	})
-	ln, mln := listen(t), listen(t)
+	ln, mln := servicetest.Listen(t), servicetest.Listen(t)
 	go func() {
 		done <- run(ctx, []string{"resourceserver"}, getenv, &stdout, &stderr, service.WithListener(ln), service.WithMetricsListener(mln))
 	}()
-	waitListening(t, &stdout, ln.Addr().String(), done)
+	servicetest.WaitListening(t, &stdout, ln.Addr().String(), done)
 
 	// Production serves the metrics apart (metrics.addr), not on the
 	// public address.
-	c := &http.Client{Timeout: bound}
+	c := &http.Client{Timeout: servicetest.Bound}
 	resp, err := c.Get("http://" + ln.Addr().String() + "/metrics")
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
+	"github.com/oauth2ref/pkg/service/servicetest"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
@@ -45,13 +46,13 @@ func upstreams(t *testing.T, addr string, accessTTL time.Duration) (*upstreamtes
 // read both times, sign out.
 func TestRunServesTheBrowserDemo(t *testing.T) {
 	// The redirect URI names the webapp's address before it starts.
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	as, env := upstreams(t, ln.Addr().String(), 0)
 	s := startOn(t, ln, env)
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: jar, Timeout: servicetest.Bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(u string) (*http.Response, string) {
 		t.Helper()
 		resp, err := c.Get(u)
@@ -97,7 +98,7 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 
 	// HEAD wherever GET is served. /login starts a new sign-in each time,
 	// to a new state in the Location.
-	noRedirect := &http.Client{Timeout: bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{Timeout: servicetest.Bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, path := range []string{"/", "/login", "/callback", "/static/style.css"} {
 		servertest.HeadLikeGet(t, noRedirect, func(method string) *http.Request {
 			req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, nil)
@@ -125,7 +126,7 @@ func TestRunBrowserPagesOffWithoutASecret(t *testing.T) {
 // A Redis that is down at start does not stop the webapp: what needs no
 // session works, what does answers a fast 503 naming the session store.
 func TestRunWithRedisDown(t *testing.T) {
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	as, env := upstreams(t, ln.Addr().String(), 0)
 	env["WEBAPP_REDIS_URL"] = "redis://:redis-pw@127.0.0.1:1/0"
 	env["WEBAPP_REDIS_TIMEOUT"] = "200ms"

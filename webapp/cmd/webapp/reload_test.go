@@ -1,52 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// reloadLines returns the log lines of finished reloads.
-func reloadLines(logs string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	for sc.Scan() {
-		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line["msg"].(string), "reload") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// hup sends a reload and waits for its log line.
-func hup(t *testing.T, signals chan os.Signal, logs *servertest.Buffer) map[string]any {
-	t.Helper()
-	before := len(reloadLines(logs.String()))
-	signals <- syscall.SIGHUP
-	deadline := time.Now().Add(bound)
-	for {
-		if lines := reloadLines(logs.String()); len(lines) > before {
-			return lines[len(lines)-1]
-		}
-		require.True(t, time.Now().Before(deadline), "no reload line:\n%s", logs.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestRunReloads: SIGHUP re-reads the config; the log levels apply, a bad
 // config changes nothing, and a setting that needs a restart is named.
@@ -71,32 +40,32 @@ func TestRunReloads(t *testing.T) {
 	var stdout servertest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	signals := make(chan os.Signal)
 	done := make(chan error, 1)
 	vars := map[string]string{"CONFIG_DIR": dir, "APP_ENV": "test"}
 	go func() {
 		done <- run(ctx, []string{"webapp"}, func(k string) string { return vars[k] }, &stdout, &stdout, service.WithListener(ln), service.WithReload(signals))
 	}()
-	deadline := time.Now().Add(bound)
+	deadline := time.Now().Add(servicetest.Bound)
 	for listeningAddr(stdout.String()) == "" {
 		require.True(t, time.Now().Before(deadline), "never listened:\n%s", stdout.String())
 		time.Sleep(10 * time.Millisecond)
 	}
 
 	write(config("30s", "debug", "warn"))
-	line := hup(t, signals, &stdout)
+	line := servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reloaded", line["msg"], "%v", line)
 	assert.Equal(t, "debug", line["log_level"])
 	assert.Equal(t, "warn", line["access_level"])
 
 	write(config("0s", "info", "info"))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, "reload refused: nothing changed", line["msg"])
 	assert.Contains(t, line["error"], "authserver.timeout must be positive")
 
 	write(config("20s", "debug", "warn"))
-	line = hup(t, signals, &stdout)
+	line = servicetest.Hup(t, signals, &stdout)
 	assert.Equal(t, []any{"authserver.timeout"}, line["restart_required"])
 
 	cancel()

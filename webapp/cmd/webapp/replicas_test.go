@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauth2ref/pkg/service/servicetest"
 	"github.com/oauth2ref/webapp/internal/adapters/storage/storagetest"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
@@ -30,7 +31,7 @@ func TestReplicasShareSignIns(t *testing.T) {
 	prefix := "webapp-test:" + rand.Text() + ":"
 	t.Cleanup(func() { deleteKeys(t, redisURL, prefix) })
 
-	lnA, lnB := listen(t), listen(t)
+	lnA, lnB := servicetest.Listen(t), servicetest.Listen(t)
 	addrA, addrB := lnA.Addr().String(), lnB.Addr().String()
 	// The registered redirect URI is B's: as behind a load balancer, the
 	// answer may reach another replica than the one that started.

@@ -34,17 +34,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}, opts...)
 }
 
-// loadConfig reads the configuration from the command line, the file of
-// the environment and the environment variables, and checks it, at start
-// and again on every reload.
-func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, config.Command, string, error) {
-	cfg := defaultConfig()
-	cmd, file, err := config.LoadService("webapp", "WEBAPP", "usage: webapp [flags]\n\nflags:\n", configSchema, args, getenv, stderr, &cfg)
-	if err == nil {
-		err = cfg.check(cmd.Env)
-	}
-	return cfg, cmd, file, err
-}
+// loadConfig reads the configuration (command line, the file of the
+// environment, environment variables) and checks it, at start and again on
+// every reload.
+var loadConfig = config.Loader[Config]{
+	Service: "webapp", EnvPrefix: "WEBAPP", Schema: configSchema, Defaults: defaultConfig, Check: Config.check,
+}.Load
 
 // serve wires the adapters to the use cases and serves them with p until
 // ctx ends.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauth2ref/pkg/httpserver/servertest"
 	"github.com/oauth2ref/pkg/service"
+	"github.com/oauth2ref/pkg/service/servicetest"
 	"github.com/oauth2ref/webapp/internal/upstreamtest"
 )
 
@@ -29,24 +30,10 @@ type started struct {
 	done       chan error
 }
 
-// bound is how long the test waits for what must happen, however loaded
-// the machine: only a hang takes that long.
-const bound = time.Minute
-
-// listen opens a loopback socket for run to serve on, so the test knows the
-// address before the webapp starts.
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	return ln
-}
-
 // start runs the webapp on a socket of its own; see startOn.
 func start(t *testing.T, env map[string]string) *started {
 	t.Helper()
-	return startOn(t, listen(t), env)
+	return startOn(t, servicetest.Listen(t), env)
 }
 
 // startOn runs the webapp on ln with env on top of a test environment
@@ -66,7 +53,7 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mln := listen(t) // served on only when metrics.addr is set
+	mln := servicetest.Listen(t) // served on only when metrics.addr is set
 	s := &started{url: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String(),
 		logs: &servertest.Buffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() {
@@ -77,12 +64,12 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 		cancel()
 		select {
 		case <-s.done: //nolint:errcheck // only waits for run to end; start and the tests check its error
-		case <-time.After(bound):
+		case <-time.After(servicetest.Bound):
 			t.Error("run did not return after cancel")
 		}
 	})
 
-	deadline := time.After(bound)
+	deadline := time.After(servicetest.Bound)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -101,7 +88,7 @@ func startOn(t *testing.T, ln net.Listener, env map[string]string) *started {
 	}
 }
 
-// listeningAddr finds the bound address in the JSON log line that says so.
+// listeningAddr finds the servicetest.Bound address in the JSON log line that says so.
 func listeningAddr(logs string) string {
 	for _, line := range strings.Split(logs, "\n") {
 		var entry struct {
@@ -122,7 +109,7 @@ func get(t *testing.T, url string, basic ...string) (*http.Response, string) {
 	if len(basic) == 2 {
 		req.SetBasicAuth(basic[0], basic[1])
 	}
-	resp, err := (&http.Client{Timeout: bound}).Do(req)
+	resp, err := (&http.Client{Timeout: servicetest.Bound}).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -133,7 +120,7 @@ func get(t *testing.T, url string, basic ...string) (*http.Response, string) {
 // The core flow against the real authserver (client 1234, the password
 // grant) and a resource server that introspects at it.
 func TestRunServesTheCoreFlow(t *testing.T) {
-	ln := listen(t)
+	ln := servicetest.Listen(t)
 	as, env := upstreams(t, ln.Addr().String(), 0)
 	s := startOn(t, ln, env)
 
@@ -160,7 +147,7 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 	}
 
 	for _, path := range []string{"/current_time", "/epoch_time", "/healthz", "/readyz", "/nope"} {
-		servertest.HeadLikeGet(t, &http.Client{Timeout: bound}, func(method string) *http.Request {
+		servertest.HeadLikeGet(t, &http.Client{Timeout: servicetest.Bound}, func(method string) *http.Request {
 			req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, nil)
 			return req
 		})
@@ -182,7 +169,7 @@ func TestRunServesTheCoreFlow(t *testing.T) {
 	case err := <-s.done:
 		assert.NoError(t, err, "a graceful stop is not an error")
 		s.done <- err // for the cleanup
-	case <-time.After(bound):
+	case <-time.After(servicetest.Bound):
 		t.Fatal("run did not return after cancel")
 	}
 }
@@ -297,7 +284,7 @@ func TestRunMetricsBehindAToken(t *testing.T) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url+"/metrics", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer scrape-token-0123456789")
-	resp, err = (&http.Client{Timeout: bound}).Do(req)
+	resp, err = (&http.Client{Timeout: servicetest.Bound}).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

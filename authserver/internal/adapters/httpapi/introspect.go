@@ -3,13 +3,12 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
-	"github.com/oauth2ref/authserver/internal/adapters/jsonw"
 	"github.com/oauth2ref/authserver/internal/app"
 	"github.com/oauth2ref/authserver/internal/domain"
+	"github.com/oauth2ref/pkg/httpserver"
 	"github.com/oauth2ref/pkg/introspection"
 )
 
@@ -35,62 +34,13 @@ func handleIntrospect(clients ClientAuthenticator, in Introspector, log *zap.Log
 			return
 		}
 		noStore(w)
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		var buf [512]byte
-		//nolint:gosec // G705: application/json written by jsonw, which escapes every string
-		_, _ = w.Write(appendIntrospection(buf[:0], introspectionBody(res)))
+		httpserver.JSON(w, http.StatusOK, introspectionBody(res))
 	})
 }
 
-// appendIntrospection writes the answer a resource server asks for on
-// every request it serves, without encoding/json's reflection. It writes
-// what encoding/json would (TestAppendIntrospection holds them equal).
-func appendIntrospection(b []byte, r introspection.Response) []byte {
-	if !r.Active {
-		return append(b, `{"active":false}`+"\n"...)
-	}
-	b = append(b, `{"active":true`...)
-	field := func(name, v string) {
-		if v != "" {
-			b = append(b, `,"`+name+`":`...)
-			b = jsonw.String(b, v)
-		}
-	}
-	number := func(name string, v int64) {
-		if v != 0 {
-			b = append(b, `,"`+name+`":`...)
-			b = strconv.AppendInt(b, v, 10)
-		}
-	}
-	field("scope", r.Scope)
-	field("client_id", r.ClientID)
-	field("username", r.Username)
-	field("token_type", r.TokenType)
-	number("exp", r.Exp)
-	number("iat", r.Iat)
-	number("nbf", r.Nbf)
-	field("sub", r.Sub)
-	switch len(r.Aud) {
-	case 0:
-	case 1:
-		field("aud", r.Aud[0])
-	default:
-		b = append(b, `,"aud":[`...)
-		for i, a := range r.Aud {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonw.String(b, a)
-		}
-		b = append(b, ']')
-	}
-	field("iss", r.Iss)
-	field("jti", r.Jti)
-	return append(b, "}\n"...)
-}
-
+// introspectionBody is the RFC 7662 §2.2 answer. Anything not active is
+// the zero Response, which encodes as {"active":false} and nothing more:
+// every other member is omitempty.
 func introspectionBody(res app.Introspection) introspection.Response {
 	switch {
 	case !res.Active:

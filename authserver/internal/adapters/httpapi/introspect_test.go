@@ -3,28 +3,44 @@ package httpapi
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
-	"github.com/oauth2ref/pkg/introspection"
+	"github.com/oauth2ref/authserver/internal/app"
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
-func TestAppendIntrospection(t *testing.T) {
-	for name, r := range map[string]introspection.Response{
-		"inactive":      {},
-		"inactive leak": {Scope: "never shown"},
-		"access token": {Active: true, Scope: "a b", ClientID: "c", TokenType: "Bearer", Exp: 2, Iat: 1,
-			Sub: "u", Aud: introspection.Audience{"rs"}, Iss: "https://as", Jti: "j"},
-		"two audiences": {Active: true, Aud: introspection.Audience{"a", "b"}, Sub: `we"ird`},
-		"refresh token": {Active: true, Scope: "a", ClientID: "c", Exp: 5, Iat: 4, Sub: "zoë"},
-		"every field":   {Active: true, Scope: "s", ClientID: "c", Username: "n", TokenType: "Bearer", Exp: 3, Iat: 2, Nbf: 1, Sub: "u", Aud: introspection.Audience{"x"}, Iss: "i", Jti: "j"},
+// TestIntrospectionBody: the members RFC 7662 §2.2 names, and for anything
+// not active {"active":false} alone, whatever the use case knew.
+func TestIntrospectionBody(t *testing.T) {
+	iat := time.Unix(1000, 0)
+	access := &domain.AccessToken{ID: "j", Issuer: "https://as", Subject: `we"ird <zoë>`, Audience: []string{"rs"},
+		ClientID: "c", Scope: domain.NewScope("a", "b"), IssuedAt: iat, ExpiresAt: iat.Add(time.Minute), GrantID: "g"}
+	refresh := &domain.RefreshToken{ClientID: "c", Scope: domain.NewScope("a"), IssuedAt: iat, ExpiresAt: iat.Add(time.Hour)}
+	twoAud := *access
+	twoAud.Audience = []string{"x", "y"}
+	for name, c := range map[string]struct {
+		in   app.Introspection
+		want string
+	}{
+		"inactive":                {app.Introspection{}, `{"active":false}`},
+		"inactive, with a token":  {app.Introspection{Access: access}, `{"active":false}`},
+		"active, nothing to show": {app.Introspection{Active: true}, `{"active":false}`},
+		"access token": {app.Introspection{Active: true, Access: access},
+			`{"active":true,"scope":"a b","client_id":"c","token_type":"Bearer","exp":1060,"iat":1000,` +
+				`"sub":"we\"ird \u003czoë\u003e","aud":"rs","iss":"https://as","jti":"j"}`},
+		"two audiences": {app.Introspection{Active: true, Access: &twoAud},
+			`{"active":true,"scope":"a b","client_id":"c","token_type":"Bearer","exp":1060,"iat":1000,` +
+				`"sub":"we\"ird \u003czoë\u003e","aud":["x","y"],"iss":"https://as","jti":"j"}`},
+		"refresh token, a client's own": {app.Introspection{Active: true, Refresh: refresh},
+			`{"active":true,"scope":"a","client_id":"c","exp":4600,"iat":1000,"sub":"c"}`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			want, _ := json.Marshal(r)
-			if !r.Active {
-				want = []byte(`{"active":false}`)
-			}
-			assert.Equal(t, string(want)+"\n", string(appendIntrospection(nil, r)))
+			got, err := json.Marshal(introspectionBody(c.in))
+			require.NoError(t, err)
+			assert.Equal(t, c.want, string(got))
 		})
 	}
 }

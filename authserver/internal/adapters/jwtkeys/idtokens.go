@@ -40,46 +40,21 @@ func (ks *KeySet) IDTokenAlgs() []string { return ks.algorithms() }
 // (keys made before the set kept RS256 too). Called with ks.mu held.
 func (ks *KeySet) missingSigner() bool {
 	for _, alg := range ks.algorithms() {
-		if ks.newestSigner(alg) == nil {
+		if ks.signers[alg] == nil {
 			return true
 		}
 	}
 	return false
 }
 
-// newestSigner is the newest unretired key of alg, nil if none. Called
-// with ks.mu held.
-func (ks *KeySet) newestSigner(alg string) *parsedKey {
-	var signer *parsedKey
-	for _, k := range ks.byID {
-		if k.rec.Algorithm == alg && k.rec.RetiredAt.IsZero() && (signer == nil || k.rec.CreatedAt.After(signer.rec.CreatedAt)) {
-			signer = k
-		}
-	}
-	return signer
-}
-
-// idSigner returns the key to sign an ID token with alg, under the same
-// rule as the access tokens' (signingKey): keys loaded longer than
-// MaxStaleness ago are reloaded first, or nothing is signed.
+// idSigner returns the key to sign an ID token with alg, under the rule
+// of every signature (signingKey): keys loaded longer than MaxStaleness
+// ago are reloaded first, or nothing is signed.
 func (ks *KeySet) idSigner(ctx context.Context, alg string) (*parsedKey, error) {
 	if !slices.Contains(ks.algorithms(), alg) {
 		return nil, fmt.Errorf("jwtkeys: this server signs no ID tokens with %q", alg)
 	}
-	if _, fresh := ks.signerIfFresh(); !fresh {
-		if err := ks.reload(ctx); err != nil {
-			return nil, unavailable("signing keys are stale and cannot be reloaded", err)
-		}
-		if _, fresh = ks.signerIfFresh(); !fresh {
-			return nil, fmt.Errorf("jwtkeys: %w: signing keys are stale and being reloaded", domain.ErrUnavailable)
-		}
-	}
-	ks.mu.RLock()
-	defer ks.mu.RUnlock()
-	if k := ks.newestSigner(alg); k != nil {
-		return k, nil
-	}
-	return nil, fmt.Errorf("jwtkeys: no %s signing key", alg)
+	return ks.signingKey(ctx, alg)
 }
 
 // idClaims is an ID token's JWT payload. It implements jwt.Claims itself,
@@ -150,22 +125,11 @@ func (ks *KeySet) VerifyIDToken(ctx context.Context, token string) (domain.IDTok
 		if typ, ok := t.Header["typ"]; ok && typ != IDTokenType {
 			return nil, errors.New("not an ID token")
 		}
-		if _, ok := t.Header["crit"]; ok {
-			return nil, errors.New("critical header extensions are not supported")
-		}
-		kid, _ := t.Header["kid"].(string)
-		k, err := ks.key(ctx, kid)
-		if err != nil {
+		k, err := ks.headerKey(ctx, t)
+		if errors.Is(err, domain.ErrUnavailable) {
 			lookupErr = err
-			return nil, err
 		}
-		if k == nil {
-			return nil, errors.New("unknown key")
-		}
-		if t.Method.Alg() != k.rec.Algorithm {
-			return nil, errors.New("algorithm does not match the key")
-		}
-		return k.signer.Public(), nil
+		return k, err
 	})
 	if lookupErr != nil {
 		return domain.IDToken{}, lookupErr

@@ -10,14 +10,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -55,12 +54,12 @@ func Generate(alg string, now time.Time) (domain.SigningKey, error) {
 	if err != nil {
 		return domain.SigningKey{}, fmt.Errorf("jwtkeys: %w", err)
 	}
-	j, err := publicJWK(priv.Public())
+	kid, err := thumbprint(priv.Public())
 	if err != nil {
 		return domain.SigningKey{}, err
 	}
 	return domain.SigningKey{
-		ID:         thumbprint(j),
+		ID:         kid,
 		Algorithm:  alg,
 		PrivatePEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		CreatedAt:  now.UTC(),
@@ -72,8 +71,8 @@ type parsedKey struct {
 	rec    domain.SigningKey
 	signer crypto.Signer
 	method jwt.SigningMethod
-	jwk    jwk
-	header string // the encoded JOSE header of every token it signs
+	jwk    jose.JSONWebKey // public, as the JWKS shows it
+	header string          // the encoded JOSE header of every token it signs
 }
 
 func parse(rec domain.SigningKey) (*parsedKey, error) {
@@ -109,64 +108,22 @@ func parse(rec domain.SigningKey) (*parsedKey, error) {
 	default:
 		return nil, fmt.Errorf("jwtkeys: key %s: unsupported algorithm %q", rec.ID, rec.Algorithm)
 	}
-	j, err := publicJWK(signer.Public())
-	if err != nil {
-		return nil, err
-	}
-	j.Kid, j.Alg, j.Use = rec.ID, rec.Algorithm, "sig"
+	// The kid is the stored id, not the thumbprint recomputed: it is what
+	// the tokens already issued name.
+	j := jose.JSONWebKey{Key: signer.Public(), KeyID: rec.ID, Algorithm: rec.Algorithm, Use: "sig"}
 	return &parsedKey{rec: rec, signer: signer, method: method, jwk: j, header: headerSegment(rec.Algorithm, rec.ID)}, nil
 }
 
 // signingKey returns what golang-jwt's Sign wants for the key's method.
 func (k *parsedKey) signingKey() any { return k.signer }
 
-// verificationKey returns what golang-jwt's Verify wants.
-func (k *parsedKey) verificationKey() any { return k.signer.Public() }
-
-// jwk is a public JSON Web Key (RFC 7517, RFC 7518 §6, RFC 8037).
-type jwk struct {
-	Kty string `json:"kty"`
-	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Kid string `json:"kid,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-}
-
-var b64url = base64.RawURLEncoding
-
-func publicJWK(pub crypto.PublicKey) (jwk, error) {
-	switch p := pub.(type) {
-	case *ecdsa.PublicKey:
-		raw, err := p.Bytes() // uncompressed point: 0x04 || X || Y
-		if err != nil {
-			return jwk{}, fmt.Errorf("jwtkeys: %w", err)
-		}
-		size := (len(raw) - 1) / 2
-		return jwk{Kty: "EC", Crv: p.Curve.Params().Name, X: b64url.EncodeToString(raw[1 : 1+size]), Y: b64url.EncodeToString(raw[1+size:])}, nil
-	case *rsa.PublicKey:
-		return jwk{Kty: "RSA", N: b64url.EncodeToString(p.N.Bytes()), E: b64url.EncodeToString(big.NewInt(int64(p.E)).Bytes())}, nil
-	case ed25519.PublicKey:
-		return jwk{Kty: "OKP", Crv: "Ed25519", X: b64url.EncodeToString(p)}, nil
+// thumbprint is the RFC 7638 SHA-256 thumbprint of pub, base64url: a key id
+// that is stable and says nothing else.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	j := jose.JSONWebKey{Key: pub}
+	sum, err := j.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("jwtkeys: thumbprint: %w", err)
 	}
-	return jwk{}, fmt.Errorf("jwtkeys: unsupported public key %T", pub)
-}
-
-// thumbprint is the RFC 7638 SHA-256 thumbprint: the hash of the required
-// members, in lexicographic order, with no whitespace.
-func thumbprint(j jwk) string {
-	var canonical string
-	switch j.Kty {
-	case "EC":
-		canonical = fmt.Sprintf(`{"crv":%q,"kty":"EC","x":%q,"y":%q}`, j.Crv, j.X, j.Y)
-	case "RSA":
-		canonical = fmt.Sprintf(`{"e":%q,"kty":"RSA","n":%q}`, j.E, j.N)
-	case "OKP":
-		canonical = fmt.Sprintf(`{"crv":%q,"kty":"OKP","x":%q}`, j.Crv, j.X)
-	}
-	sum := sha256.Sum256([]byte(canonical))
-	return b64url.EncodeToString(sum[:])
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }

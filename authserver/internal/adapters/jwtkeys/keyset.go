@@ -2,15 +2,14 @@ package jwtkeys
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -30,8 +29,10 @@ type Store interface {
 
 // Options configure a KeySet.
 type Options struct {
-	// Algorithm for new keys. If the current signer uses another one, Open
-	// rotates to a new key of this algorithm.
+	// Algorithm of the access tokens' keys. Rotate makes a generation of
+	// signers: a key of it and, for ID tokens, an RS256 key (idtokens.go),
+	// which the store adds in one step, retiring every other signer; if
+	// the store has no unretired key of either, Open rotates.
 	Algorithm string
 	// Issuer is checked on every verified token.
 	Issuer string
@@ -71,20 +72,19 @@ func (ks *KeySet) reloadEvery() time.Duration {
 // milliseconds; clocks of replicas differ by as little, with NTP).
 const retentionSlack = 2 * time.Second
 
-// KeySet signs with its newest key and verifies with any key whose tokens
-// may still be alive. It reloads from its store on Refresh, on meeting an
+// KeySet signs with the newest key of an algorithm and verifies with any
+// key whose tokens may still be alive. It may hold keys of several
+// algorithms: each algorithm's newest unretired key is its signer. It reloads from its store on Refresh, on meeting an
 // unknown kid, and before signing with keys older than MaxStaleness (those
 // two at most once a second, see reloadEvery), so a rotation made by
 // another process or replica is picked up.
 type KeySet struct {
 	store Store
 	opts  Options
-	algs  []string
 
 	mu       sync.RWMutex
-	signer   *parsedKey
+	signers  map[string]*parsedKey // by algorithm
 	byID     map[string]*parsedKey
-	byHeader map[string]*parsedKey // by the encoded header of its tokens
 	jwks     []byte
 	loadedAt time.Time // when the load of the keys in use started
 	last     *attempt  // the load started last
@@ -101,13 +101,12 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 	if opts.Algorithm == "" {
 		opts.Algorithm = ES256
 	}
-	ks := &KeySet{store: store, opts: opts, algs: Algorithms}
-	ks.parser = jwt.NewParser(jwt.WithValidMethods(Algorithms), jwt.WithoutClaimsValidation())
+	ks := &KeySet{store: store, opts: opts, parser: newParser()}
 	if err := ks.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	ks.mu.RLock()
-	needKey := ks.signer == nil || ks.signer.rec.Algorithm != opts.Algorithm || ks.missingSigner()
+	needKey := ks.signers[opts.Algorithm] == nil || ks.missingSigner()
 	ks.mu.RUnlock()
 	if needKey {
 		if _, err := ks.Rotate(ctx); err != nil {
@@ -215,22 +214,21 @@ func (ks *KeySet) load(ctx context.Context, a *attempt) (prune bool, err error) 
 	defer ks.mu.Unlock()
 	a.err = err
 	if err == nil && !a.start.Before(ks.loadedAt) {
-		ks.signer, ks.byID, ks.byHeader, ks.jwks, ks.loadedAt = v.signer, v.byID, v.byHeader, v.jwks, a.start
+		ks.signers, ks.byID, ks.jwks, ks.loadedAt = v.signers, v.byID, v.jwks, a.start
 	}
 	return prune, err
 }
 
 // view is one load's keys, ready to use.
 type view struct {
-	signer         *parsedKey
-	byID, byHeader map[string]*parsedKey
-	jwks           []byte
+	signers, byID map[string]*parsedKey
+	jwks          []byte
 }
 
 func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expired bool, err error) {
 	horizon := now.Add(-ks.retention())
 	byID := make(map[string]*parsedKey, len(recs))
-	var signer *parsedKey
+	signers := make(map[string]*parsedKey, 1)
 	for _, rec := range recs {
 		if !rec.RetiredAt.IsZero() && rec.RetiredAt.Before(horizon) {
 			expired = true
@@ -242,21 +240,16 @@ func (ks *KeySet) build(recs []domain.SigningKey, now time.Time) (v view, expire
 		}
 		byID[rec.ID] = pk
 		// Two processes starting on an empty store may both add a key; the
-		// newest unretired one of the access tokens' algorithm signs and
-		// the other still verifies.
-		if rec.RetiredAt.IsZero() && rec.Algorithm == ks.opts.Algorithm && (signer == nil || rec.CreatedAt.After(signer.rec.CreatedAt)) {
-			signer = pk
+		// newest unretired one signs and the other still verifies.
+		if s := signers[rec.Algorithm]; rec.RetiredAt.IsZero() && (s == nil || rec.CreatedAt.After(s.rec.CreatedAt)) {
+			signers[rec.Algorithm] = pk
 		}
 	}
 	jwks, err := renderJWKS(byID)
 	if err != nil {
 		return view{}, false, err
 	}
-	byHeader := make(map[string]*parsedKey, len(byID))
-	for _, k := range byID {
-		byHeader[k.header] = k
-	}
-	return view{signer: signer, byID: byID, byHeader: byHeader, jwks: jwks}, expired, nil
+	return view{signers: signers, byID: byID, jwks: jwks}, expired, nil
 }
 
 // unavailable wraps err, a failure to read the key store, as
@@ -286,14 +279,15 @@ func (ks *KeySet) Run(ctx context.Context, interval time.Duration, onErr func(er
 	}
 }
 
-// SignerID returns the kid of the current signing key.
+// SignerID returns the kid of the current signing key of the configured
+// algorithm.
 func (ks *KeySet) SignerID() string {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	if ks.signer == nil {
-		return ""
+	if k := ks.signers[ks.opts.Algorithm]; k != nil {
+		return k.rec.ID
 	}
-	return ks.signer.rec.ID
+	return ""
 }
 
 // JWKS returns the JSON Web Key Set document (RFC 7517 §5) of every key that
@@ -319,234 +313,42 @@ func renderJWKS(byID map[string]*parsedKey) ([]byte, error) {
 		}
 		return a.Algorithm < b.Algorithm
 	})
-	doc := struct {
-		Keys []jwk `json:"keys"`
-	}{Keys: make([]jwk, 0, len(keys))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for _, k := range keys {
-		doc.Keys = append(doc.Keys, k.jwk)
+		set.Keys = append(set.Keys, k.jwk)
 	}
-	return json.Marshal(doc)
-}
-
-// TokenType is the JOSE "typ" of RFC 9068 access tokens.
-const TokenType = "at+jwt"
-
-// claims is the JWT payload of an access token. It implements jwt.Claims
-// itself so that "aud" is written as a single string when there is one
-// audience, without touching golang-jwt's package-level settings.
-type claims struct {
-	Iss      string   `json:"iss"`
-	Sub      string   `json:"sub"`
-	Aud      audience `json:"aud"`
-	Exp      int64    `json:"exp"`
-	Iat      int64    `json:"iat"`
-	Jti      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
-	Gid      string   `json:"gid,omitempty"`
-	// Nbf is never written by this server; a token that has it is held
-	// to it.
-	Nbf *int64 `json:"nbf,omitempty"`
-}
-
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) {
-	return jwt.NewNumericDate(time.Unix(c.Exp, 0)), nil
-}
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
-	return jwt.NewNumericDate(time.Unix(c.Iat, 0)), nil
-}
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error) {
-	if c.Nbf == nil {
-		return nil, nil
-	}
-	return jwt.NewNumericDate(time.Unix(*c.Nbf, 0)), nil
-}
-func (c *claims) GetIssuer() (string, error)             { return c.Iss, nil }
-func (c *claims) GetSubject() (string, error)            { return c.Sub, nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings(c.Aud), nil }
-
-type audience []string
-
-func (a audience) MarshalJSON() ([]byte, error) {
-	if len(a) == 1 {
-		return json.Marshal(a[0])
-	}
-	return json.Marshal([]string(a))
-}
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var cs jwt.ClaimStrings
-	if err := cs.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	*a = audience(cs)
-	return nil
-}
-
-// SignAccessToken signs t with the current key. It fails with
-// domain.ErrUnavailable when its keys are older than MaxStaleness and the
-// store cannot be read.
-func (ks *KeySet) SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error) {
-	k, err := ks.signingKey(ctx)
+	doc, err := json.Marshal(set)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("jwtkeys: JWKS: %w", err)
 	}
-	buf := make([]byte, 0, 640)
-	buf = append(buf, k.header...)
-	buf = append(buf, '.')
-	var claims [384]byte
-	buf = base64.RawURLEncoding.AppendEncode(buf, appendClaims(claims[:0], t))
-	sig, err := k.method.Sign(string(buf), k.signingKey())
-	if err != nil {
-		return "", fmt.Errorf("jwtkeys: sign: %w", err)
-	}
-	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, sig)
-	return string(buf), nil
+	return doc, nil
 }
 
-// signingKey returns the key to sign with. Keys loaded longer than
+// signingKey returns the key to sign with for alg. Keys loaded longer than
 // MaxStaleness ago are reloaded first; if that fails there is none: another
 // replica may have retired this one, and what it signed now could outlive
 // its retention.
-func (ks *KeySet) signingKey(ctx context.Context) (*parsedKey, error) {
-	k, fresh := ks.signerIfFresh()
+func (ks *KeySet) signingKey(ctx context.Context, alg string) (*parsedKey, error) {
+	k, fresh := ks.signerIfFresh(alg)
 	if !fresh {
 		if err := ks.reload(ctx); err != nil {
 			return nil, unavailable("signing keys are stale and cannot be reloaded", err)
 		}
-		if k, fresh = ks.signerIfFresh(); !fresh {
+		if k, fresh = ks.signerIfFresh(alg); !fresh {
 			return nil, fmt.Errorf("jwtkeys: %w: signing keys are stale and being reloaded", domain.ErrUnavailable)
 		}
 	}
 	if k == nil {
-		return nil, errors.New("jwtkeys: no signing key")
+		return nil, fmt.Errorf("jwtkeys: no %s signing key", alg)
 	}
 	return k, nil
 }
 
-func (ks *KeySet) signerIfFresh() (*parsedKey, bool) {
+func (ks *KeySet) signerIfFresh(alg string) (*parsedKey, bool) {
 	now := ks.opts.Clock()
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.signer, ks.opts.MaxStaleness <= 0 || now.Sub(ks.loadedAt) <= ks.opts.MaxStaleness
-}
-
-// ErrInvalidToken is returned for anything that is not a token this server
-// signed: malformed, wrong type, unknown key, bad signature, other issuer.
-var ErrInvalidToken = errors.New("jwtkeys: invalid access token")
-
-// ClockSkew is how far in the future a token's "iat" or "nbf" may be and
-// the token still be good: replicas' clocks differ by a little (NTP keeps
-// them within milliseconds), and a token signed by one may reach another
-// at once. Anything further ahead was not issued by a sane replica.
-const ClockSkew = 5 * time.Second
-
-// VerifyAccessToken checks the signature, "typ", "kid" and "iss" of token
-// and returns its claims. A "crit" header is refused (RFC 7515 §4.1.11:
-// this server understands no extension), and so are an "nbf" or an "iat"
-// more than ClockSkew in the future. Expiry is the caller's to judge. A
-// token whose kid is not loaded, met when the keys cannot be reloaded, gets
-// an error matching domain.ErrUnavailable: whether it is ours cannot be
-// told.
-func (ks *KeySet) VerifyAccessToken(ctx context.Context, token string) (domain.AccessToken, error) {
-	var c claims
-	if err := ks.verifyOwn(ctx, token, &c); err != nil {
-		return domain.AccessToken{}, err
-	}
-	latest := ks.opts.Clock().Add(ClockSkew).Unix()
-	if c.Iat > latest {
-		return domain.AccessToken{}, fmt.Errorf("%w: issued in the future", ErrInvalidToken)
-	}
-	if c.Nbf != nil && *c.Nbf > latest {
-		return domain.AccessToken{}, fmt.Errorf("%w: not valid yet", ErrInvalidToken)
-	}
-	return ks.toDomain(c)
-}
-
-// verifyOwn checks a token whose header is, byte for byte, the one this
-// server writes for one of its keys (every token it issued): then the
-// header needs no parsing, the key no look-up, and golang-jwt only checks
-// the signature. Anything else goes through golang-jwt's full parser.
-func (ks *KeySet) verifyOwn(ctx context.Context, token string, c *claims) error {
-	head, rest, ok1 := strings.Cut(token, ".")
-	payload, sig, ok2 := strings.Cut(rest, ".")
-	ks.mu.RLock()
-	k := ks.byHeader[head]
-	ks.mu.RUnlock()
-	if !ok1 || !ok2 || k == nil {
-		return ks.verifyParsed(ctx, token, c)
-	}
-	rawSig, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return fmt.Errorf("%w: signature encoding", ErrInvalidToken)
-	}
-	if err := k.method.Verify(token[:len(head)+1+len(payload)], rawSig, k.verificationKey()); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil || json.Unmarshal(raw, c) != nil {
-		return fmt.Errorf("%w: claims encoding", ErrInvalidToken)
-	}
-	return nil
-}
-
-func (ks *KeySet) verifyParsed(ctx context.Context, token string, c *claims) error {
-	var lookupErr error
-	_, err := ks.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
-			return nil, errors.New("not an access token")
-		}
-		if _, ok := t.Header["crit"]; ok {
-			// golang-jwt ignores crit; RFC 7515 §4.1.11 says a token with
-			// an extension the recipient does not understand is invalid,
-			// and this server understands none. (Its own header, on the
-			// fast path of verifyOwn, has no crit.)
-			return nil, errors.New("critical header extensions are not supported")
-		}
-		kid, _ := t.Header["kid"].(string)
-		k, err := ks.key(ctx, kid)
-		if err != nil {
-			lookupErr = err
-			return nil, err
-		}
-		if k == nil {
-			return nil, errors.New("unknown key")
-		}
-		if t.Method.Alg() != k.rec.Algorithm {
-			return nil, errors.New("algorithm does not match the key")
-		}
-		return k.verificationKey(), nil
-	})
-	if lookupErr != nil {
-		return lookupErr
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-	return nil
-}
-
-// toDomain checks the claims every access token must have and converts them.
-func (ks *KeySet) toDomain(c claims) (domain.AccessToken, error) {
-	if c.Iss != ks.opts.Issuer || c.Jti == "" || c.ClientID == "" || c.Exp == 0 {
-		return domain.AccessToken{}, fmt.Errorf("%w: claims", ErrInvalidToken)
-	}
-	scope, err := domain.ParseScope(c.Scope)
-	if err != nil {
-		return domain.AccessToken{}, fmt.Errorf("%w: scope", ErrInvalidToken)
-	}
-	return domain.AccessToken{
-		ID:        c.Jti,
-		Issuer:    c.Iss,
-		Subject:   c.Sub,
-		Audience:  c.Aud,
-		ClientID:  c.ClientID,
-		Scope:     scope,
-		IssuedAt:  time.Unix(c.Iat, 0).UTC(),
-		ExpiresAt: time.Unix(c.Exp, 0).UTC(),
-		GrantID:   c.Gid,
-	}, nil
+	return ks.signers[alg], ks.opts.MaxStaleness <= 0 || now.Sub(ks.loadedAt) <= ks.opts.MaxStaleness
 }
 
 // key finds a key by id, reloading if it is unknown (it may be a new key

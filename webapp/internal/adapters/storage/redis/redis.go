@@ -35,6 +35,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/oauth2ref/pkg/redisconn"
 	"github.com/oauth2ref/pkg/redisoutage"
 	"github.com/oauth2ref/webapp/internal/app"
 	"github.com/oauth2ref/webapp/internal/domain"
@@ -73,13 +74,13 @@ const (
 // Store is a Redis app.SessionStore and app.LoginClaimStore. It is safe for
 // concurrent use, by several processes too.
 type Store struct {
-	client    *goredis.Client
-	prefix    string
-	now       func() time.Time
-	opTimeout time.Duration
-	lease     time.Duration
-	capacity  int
-	perUser   int
+	conn     redisconn.Conn
+	client   *goredis.Client // conn's
+	prefix   string
+	now      func() time.Time
+	lease    time.Duration
+	capacity int
+	perUser  int
 }
 
 var (
@@ -98,34 +99,21 @@ func New(cfg Config, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	opt, err := goredis.ParseURL(cfg.URL)
+	// A call that timed out may still run: the scripts that must not take
+	// effect late (creating a session, taking a lock, claiming a sign-in)
+	// refuse to run after their caller's deadline.
+	conn, err := redisconn.New(cfg.URL, cfg.Timeout, DefaultTimeout, 0)
 	if err != nil {
-		// The message of a parse error can quote the URL, password and all.
-		return nil, errors.New("redis: the URL cannot be parsed")
+		return nil, err
 	}
-	// Each call runs under a context that ends after the timeout (bound),
-	// and go-redis honours it at every step; the socket timeouts are the
-	// same, so none of them can outlast the call either.
-	opTimeout := cmpOr(cfg.Timeout, opt.ReadTimeout, DefaultTimeout)
-	opt.ContextTimeoutEnabled = true
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = opTimeout, opTimeout, opTimeout
-	// No retries. A call that timed out may still run: Redis may only have
-	// been slow. Sent again it could run twice, and a retry would stretch
-	// the call past its timeout. The scripts that must not take effect late
-	// (creating a session, taking a lock, claiming a sign-in) refuse to run
-	// after their caller's deadline instead.
-	opt.MaxRetries = -1
-	// One dial per attempt: go-redis's own dial retries would make a down
-	// Redis slow to report.
-	opt.DialerRetries = 1
 	return &Store{
-		client:    goredis.NewClient(opt),
-		prefix:    cmpOr(cfg.KeyPrefix, DefaultKeyPrefix),
-		now:       now,
-		opTimeout: opTimeout,
-		lease:     cmpOr(cfg.LockLease, DefaultLockLease),
-		capacity:  cmpOr(cfg.Capacity, app.DefaultMaxSessions),
-		perUser:   cmpOr(cfg.PerUser, app.DefaultSessionsPerUser),
+		conn:     conn,
+		client:   conn.Client,
+		prefix:   cmpOr(cfg.KeyPrefix, DefaultKeyPrefix),
+		now:      now,
+		lease:    cmpOr(cfg.LockLease, DefaultLockLease),
+		capacity: cmpOr(cfg.Capacity, app.DefaultMaxSessions),
+		perUser:  cmpOr(cfg.PerUser, app.DefaultSessionsPerUser),
 	}, nil
 }
 
@@ -145,18 +133,16 @@ func (s *Store) Prefix() string { return s.prefix }
 
 // Close closes the connections. Calls after Close fail with a
 // domain.Unavailable error.
-func (s *Store) Close() { _ = s.client.Close() }
+func (s *Store) Close() { s.conn.Close() }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return mapErr(s.client.Ping(ctx).Err())
+	return mapErr(s.conn.Ping(ctx))
 }
 
 // bound limits a call as a whole: Config.Timeout.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.opTimeout)
+	return s.conn.Bound(ctx)
 }
 
 // hashOf names a secret or an identifier in a key without giving it away.

@@ -303,9 +303,9 @@ func (s *Store) acquire(ctx context.Context, id domain.Secret) (held, error) {
 	for {
 		res, err := s.tryAcquire(ctx, hd)
 		if err != nil {
-			if ctx.Err() != nil {
+			if cerr := gaveUp(ctx); cerr != nil {
 				// The caller gave up, which is what failed the call.
-				return held{}, ctx.Err()
+				return held{}, cerr
 			}
 			return held{}, err
 		}
@@ -334,6 +334,19 @@ func (s *Store) acquire(ctx context.Context, id domain.Secret) (held, error) {
 		}
 		wait = min(2*wait, maxRetry)
 	}
+}
+
+// gaveUp is ctx's error, or context.DeadlineExceeded once its deadline has
+// passed: go-redis times the socket out at the deadline itself, and its
+// i/o timeout can come back before the context's own timer marks it done.
+func gaveUp(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // tryAcquire is one attempt: the script's answer, or domain.ErrNotFound.

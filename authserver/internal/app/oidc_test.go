@@ -176,7 +176,7 @@ func TestRefreshIssuesAnIDTokenOfTheSameSignIn(t *testing.T) {
 	assert.Equal(t, sess.CreatedAt, claims.AuthTime, "and widening back to the family's scope gets it again, of the same sign-in")
 }
 
-func TestRaceOneOpenIDCodeExchangedAt50OnceGetsOneIDToken(t *testing.T) {
+func TestRaceOneOpenIDCodeExchangedAt50AnswersAtMostOnce(t *testing.T) {
 	w := newWorld(t)
 	code := w.allowWith(t, w.signIn(t, "u-alice"), oidcReq("openid", "n"))
 	var (
@@ -196,10 +196,14 @@ func TestRaceOneOpenIDCodeExchangedAt50OnceGetsOneIDToken(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// The code was presented 49 times more: a replay, which revokes what
-	// the winner got; but exactly one exchange was answered with tokens.
-	require.Len(t, winners, 1)
-	assert.NotEmpty(t, winners[0].IDToken)
+	// The code was presented 49 times more: replays, which revoke what
+	// the first exchange got and may refuse it outright if they come while
+	// it holds the code. At most one exchange is answered with tokens.
+	require.LessOrEqual(t, len(winners), 1)
+	for _, got := range winners {
+		assert.NotEmpty(t, got.IDToken)
+		assert.False(t, w.alive(got), "the replays took down what the code gave")
+	}
 }
 
 // decide runs one authorization request with a session token.

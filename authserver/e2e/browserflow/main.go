@@ -172,8 +172,11 @@ func (f *flow) run() error {
 		return err
 	}
 	greeting, err := chromedp.Run(f.ctx, chromedp.Text(chromedp.CSS("p.greeting")))
-	if err != nil || !strings.HasPrefix(greeting, "Hello, ") || greeting == "Hello, you." {
-		return fmt.Errorf("signed in, but not greeted by name (OpenID Connect's UserInfo): %q %v", greeting, err)
+	if err != nil {
+		return fmt.Errorf("signed in, reading the greeting: %w", err)
+	}
+	if !strings.HasPrefix(greeting, "Hello, ") || greeting == "Hello, you." {
+		return fmt.Errorf("signed in, but not greeted by name (OpenID Connect's UserInfo): %q", greeting)
 	}
 	f.step("back on the webapp, signed in, %q, showing the current and epoch time", greeting)
 

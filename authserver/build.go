@@ -108,15 +108,16 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 // accounts API.
 func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers, error) {
 	now := s.clock
-	minter := app.NewMinter(keys, st.RefreshTokens, app.TokenPolicy{
+	minter := app.NewMinter(app.MinterDeps{Signer: keys, IDTokens: keys, Refresh: st.RefreshTokens, Policy: app.TokenPolicy{
 		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
-	}, now)
+	}, Now: now})
 	grants, browser, implicit := newGrants(s, st, c, minter)
 	tokens := app.NewTokenEndpoint(st.Audit, now, grants...)
 
 	// User passwords are verified in full every time; client secrets go
 	// through the cache (see hashing.CachedVerifier for why).
 	clientSecrets := hashing.NewCachedVerifier(c.hasher, s.SecretCacheSize)
+	verifier := jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now)
 	origins, _ := st.Clients.(OriginIndex)
 	if origins == nil {
 		origins = noOrigins{}
@@ -128,7 +129,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
 		}),
 		Tokens:       tokens,
-		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		Introspector: app.NewIntrospector(verifier, st.Revocations, st.RefreshTokens, now),
 		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
 		JWKS:         keys.JWKS,
 		Scopes:       st.Clients,
@@ -152,7 +153,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
-			Consents: st.Consents, Codes: st.Codes, Minter: minter,
+			Consents: st.Consents, Codes: st.Codes, Minter: minter, IDTokens: keys,
 			Policy: app.AuthorizationPolicy{Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit},
 			Audit:  st.Audit, Now: now,
 		})
@@ -161,8 +162,16 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 		deps.Consents = app.NewConsents(st.Consents, st.Clients, st.RefreshTokens, st.Revocations, st.Audit, s.MaxAccessTTL, now)
 		deps.Pages = httpapi.PageConfig{SecureCookies: strings.HasPrefix(s.Issuer, "https://"), MinPassword: s.MinPassword}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
+		deps.Metadata.ResponseModes = authz.ResponseModes()
 		deps.Metadata.AuthorizationEndpoint = true
 		deps.Metadata.CodeChallengeMethods = []string{"S256"}
+		// OpenID Connect rides on the browser flows: the code flow issues
+		// the ID tokens, the pages hold the sessions they tell of.
+		deps.UserInfo = app.NewUserInfoEndpoint(verifier, st.Revocations, st.Users, now)
+		deps.Logouts = app.NewLogouts(st.Clients, keys)
+		deps.Metadata.OpenID = &httpapi.OpenIDMetadata{
+			IDTokenAlgs: minter.IDTokenAlgs(), PromptValues: app.PromptValues, UserInfo: true, EndSession: true,
+		}
 	}
 	handler, err := httpapi.NewHandler(deps)
 	if err != nil {
@@ -176,15 +185,15 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api, admin: admin}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), openID: httpapi.NewOpenIDConfigurationHandler(deps), api: api, admin: admin}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata document, the accounts and admin APIs, and the admin use cases
-// the library's management calls share with the admin API.
+// metadata and discovery documents, the accounts and admin APIs, and the
+// admin use cases the library's management calls share with the admin API.
 type handlers struct {
-	oauth, metadata, api http.Handler
-	admin                *app.Admin
+	oauth, metadata, openID, api http.Handler
+	admin                        *app.Admin
 }
 
 // newAccounts builds the accounts use cases: sign-in and sign-up, the

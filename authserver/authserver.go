@@ -34,6 +34,7 @@ type Server struct {
 	keys     *jwtkeys.KeySet
 	stores   Stores
 	fixtures *fixtureLoader
+	tokens   *tokenAPI // the programmatic token API (tokens.go)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -90,7 +91,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, stop: stop}
+	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, tokens: h.tokens, stop: stop}
 	srv.goBackground(func() {
 		keys.Run(bg, s.KeyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})

@@ -121,20 +121,28 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if origins == nil {
 		origins = noOrigins{}
 	}
+	prog := &tokenAPI{
+		clients: st.Clients,
+		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
+		}),
+		tokens:       tokens,
+		introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
+		limits:       rateLimits(s, st.Rates),
+	}
 	deps := httpapi.Deps{
 		Log:            s.log,
 		TrustedProxies: s.trustedProxies,
-		Clients: app.NewClientAuthenticator(app.ClientAuthDeps{
-			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
-		}),
-		Tokens:       tokens,
-		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
-		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
+		Clients:        prog.auth,
+		Tokens:         tokens,
+		Introspector:   prog.introspector,
+		Revoker:        prog.revoker,
 		JWKS:         keys.JWKS,
 		Scopes:       st.Clients,
 		Origins:      origins,
 		MaxBodyBytes: s.MaxBodyBytes,
-		RateLimits:   rateLimits(s, st.Rates),
+		RateLimits:   prog.limits,
 		Metadata: httpapi.Metadata{
 			Issuer: s.Issuer, BaseURL: s.baseURL, GrantTypes: tokens.GrantTypes(), ResponseTypes: []string{},
 		},
@@ -180,13 +188,15 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api, tokens: prog}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata document and the accounts API.
+// metadata document and the accounts API; and the token use cases they
+// call, for the programmatic API (tokens.go).
 type handlers struct {
 	oauth, metadata, api http.Handler
+	tokens               *tokenAPI
 }
 
 // newGrants returns the grants the settings offer, and whether the browser

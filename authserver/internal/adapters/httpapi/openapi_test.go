@@ -64,7 +64,7 @@ func TestOpenAPIDocumentNamesEveryRoute(t *testing.T) {
 
 	served := map[string]bool{
 		"GET /.well-known/oauth-authorization-server": true, // NewMetadataHandler
-		"GET /openapi.json": true, // NewOpenAPIHandler
+		"GET /openapi.json":                           true, // NewOpenAPIHandler
 	}
 	for prefix, h := range map[string]http.Handler{"/oauth": oauth, "/api": api} {
 		require.NoError(t, chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

@@ -139,7 +139,7 @@ func launch(t *testing.T, svc string, ln *net.TCPListener, env []string) *proc {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
 	if svc == "authserver" {
-		contract.watch(p.addr)
+		contract.watch(t, p.addr)
 	}
 
 	deadline := time.After(startTimeout)

@@ -38,6 +38,7 @@ type Server struct {
 	stores   Stores
 	fixtures *fixtureLoader
 	admin    *app.Admin
+	tokens   *tokenAPI // the programmatic token API (tokens.go)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -98,7 +99,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{handler: h.oauth, metadata: h.metadata, openID: h.openID, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, admin: h.admin, stop: stop}
+	srv := &Server{handler: h.oauth, metadata: h.metadata, openID: h.openID, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, admin: h.admin, tokens: h.tokens, stop: stop}
 	srv.goBackground(func() {
 		keys.Run(bg, s.KeyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})

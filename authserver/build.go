@@ -122,20 +122,28 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if origins == nil {
 		origins = noOrigins{}
 	}
+	prog := &tokenAPI{
+		clients: st.Clients,
+		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
+		}),
+		tokens:       tokens,
+		introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
+		limits:       rateLimits(s, st.Rates),
+	}
 	deps := httpapi.Deps{
 		Log:            s.log,
 		TrustedProxies: s.trustedProxies,
-		Clients: app.NewClientAuthenticator(app.ClientAuthDeps{
-			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
-		}),
-		Tokens:       tokens,
-		Introspector: app.NewIntrospector(verifier, st.Revocations, st.RefreshTokens, now),
-		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
-		JWKS:         keys.JWKS,
-		Scopes:       st.Clients,
-		Origins:      origins,
-		MaxBodyBytes: s.MaxBodyBytes,
-		RateLimits:   rateLimits(s, st.Rates),
+		Clients:        prog.auth,
+		Tokens:         tokens,
+		Introspector:   prog.introspector,
+		Revoker:        prog.revoker,
+		JWKS:           keys.JWKS,
+		Scopes:         st.Clients,
+		Origins:        origins,
+		MaxBodyBytes:   s.MaxBodyBytes,
+		RateLimits:     prog.limits,
 		Metadata: httpapi.Metadata{
 			Issuer: s.Issuer, BaseURL: s.baseURL, GrantTypes: tokens.GrantTypes(), ResponseTypes: []string{},
 		},
@@ -185,15 +193,17 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), openID: httpapi.NewOpenIDConfigurationHandler(deps), api: api, admin: admin}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), openID: httpapi.NewOpenIDConfigurationHandler(deps), api: api, admin: admin, tokens: prog}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata and discovery documents, the accounts and admin APIs, and the
-// admin use cases the library's management calls share with the admin API.
+// metadata and discovery documents, the accounts and admin APIs; and the
+// use cases the library's programmatic calls share with them: the admin
+// use cases, and the token use cases (tokens.go).
 type handlers struct {
 	oauth, metadata, openID, api http.Handler
 	admin                        *app.Admin
+	tokens                       *tokenAPI
 }
 
 // newAccounts builds the accounts use cases: sign-in and sign-up, the

@@ -56,6 +56,8 @@ type (
 	UserPage = app.UserPage
 	// NewUser is an account to make, under sign-up's rules.
 	NewUser = app.NewUser
+	// Profile is what OpenID Connect shares of a user: name and email.
+	Profile = app.Profile
 	// UserChange is what to change of a user; nil fields stay as they are.
 	UserChange = app.UserChange
 	// FieldError is a refused input; Field names it ("redirect_uris",

@@ -389,7 +389,7 @@ func TestManagementFromGo(t *testing.T) {
 	assert.Equal(t, "redirect_uris", fe.Field)
 	page, err := clients.List(ctx, authserver.Page{Limit: 100})
 	require.NoError(t, err)
-	assert.Equal(t, 7, page.Total, "the demo's but admin-cli (no secrets directory), the tests', go-made")
+	assert.Equal(t, 8, page.Total, "the demo's but admin-cli (no secrets directory), the tests' (es-rp among them), go-made")
 
 	require.NoError(t, clients.Delete(ctx, "go-made"))
 	assert.False(t, ts.introspectActive(t, tok.body["access_token"].(string)))

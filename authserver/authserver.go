@@ -7,6 +7,7 @@
 //	r.Mount("/oauth", srv.Handler())
 //	r.Mount("/api", srv.APIHandler())
 //	r.Handle("/.well-known/oauth-authorization-server", srv.MetadataHandler())
+//	r.Handle("/.well-known/openid-configuration", srv.OpenIDConfigurationHandler())
 //
 // Data lives in memory unless WithStores places it elsewhere: on stores of
 // the embedder's own, or on PostgreSQL and Redis through the
@@ -31,11 +32,13 @@ import (
 type Server struct {
 	handler  http.Handler
 	metadata http.Handler
+	openID   http.Handler
 	api      http.Handler
 	keys     *jwtkeys.KeySet
 	stores   Stores
 	fixtures *fixtureLoader
 	admin    *app.Admin
+	tokens   *tokenAPI // the programmatic token API (tokens.go)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -96,7 +99,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	srv := &Server{handler: h.oauth, metadata: h.metadata, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, admin: h.admin, stop: stop}
+	srv := &Server{handler: h.oauth, metadata: h.metadata, openID: h.openID, api: h.api, keys: keys, stores: st, fixtures: c.fixtures, admin: h.admin, tokens: h.tokens, stop: stop}
 	srv.goBackground(func() {
 		keys.Run(bg, s.KeyRefresh, func(err error) { s.log.Warn("reloading signing keys", zap.Error(err)) })
 	})
@@ -130,8 +133,9 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 }
 
 // Handler serves the OAuth endpoints (/token, /introspect, /revoke,
-// /jwks.json, /authorize) and the pages (/login, /signup, /logout, /account),
-// relative to where it is mounted.
+// /jwks.json, /authorize), OpenID Connect's (/userinfo, /end_session) and
+// the pages (/login, /signup, /logout, /account), relative to where it is
+// mounted.
 func (srv *Server) Handler() http.Handler { return srv.handler }
 
 // APIHandler serves the accounts and sessions API (/accounts,
@@ -142,6 +146,12 @@ func (srv *Server) APIHandler() http.Handler { return srv.api }
 
 // MetadataHandler serves the RFC 8414 metadata document.
 func (srv *Server) MetadataHandler() http.Handler { return srv.metadata }
+
+// OpenIDConfigurationHandler serves the OpenID Connect discovery document
+// (the same document, an OpenID Provider's), to be mounted at
+// /.well-known/openid-configuration under the issuer; a 404 when the
+// server offers no authorization code flow, and so no OpenID Connect.
+func (srv *Server) OpenIDConfigurationHandler() http.Handler { return srv.openID }
 
 // Ready reports whether every store that can tell (a Pinger) answers.
 func (srv *Server) Ready(ctx context.Context) error { return srv.stores.ping(ctx) }

@@ -59,6 +59,7 @@ func start(t *testing.T, opts ...authserver.Option) *testServer {
 	r.Mount("/oauth", srv.Handler())
 	r.Mount("/api", srv.APIHandler())
 	r.Handle("/.well-known/oauth-authorization-server", srv.MetadataHandler())
+	r.Handle("/.well-known/openid-configuration", srv.OpenIDConfigurationHandler())
 	ts.Config.Handler = r
 	ts.srv = srv
 	return ts
@@ -308,7 +309,7 @@ func TestMetadataAndJWKS(t *testing.T) {
 	assert.Equal(t, ts.URL+"/oauth/introspect", md.body["introspection_endpoint"])
 	assert.Equal(t, ts.URL+"/oauth/revoke", md.body["revocation_endpoint"])
 	assert.ElementsMatch(t, []any{"authorization_code", "password", "client_credentials", "refresh_token"}, md.body["grant_types_supported"])
-	assert.ElementsMatch(t, []any{"current_time", "epoch_time"}, md.body["scopes_supported"])
+	assert.ElementsMatch(t, []any{"current_time", "epoch_time", "openid", "profile", "email"}, md.body["scopes_supported"])
 	assert.ElementsMatch(t, []any{"client_secret_basic", "client_secret_post"}, md.body["introspection_endpoint_auth_methods_supported"])
 	assert.Equal(t, ts.URL+"/oauth/authorize", md.body["authorization_endpoint"])
 	assert.Equal(t, []any{"code"}, md.body["response_types_supported"], "implicit is off unless enabled")
@@ -322,8 +323,12 @@ func TestMetadataAndJWKS(t *testing.T) {
 	assert.Equal(t, []any{"client_credentials"}, small.body["grant_types_supported"])
 	assert.NotContains(t, small.body, "authorization_endpoint")
 	assert.NotContains(t, small.body, "code_challenge_methods_supported")
+	assert.NotContains(t, small.body, "userinfo_endpoint", "no code flow, no OpenID Connect")
+	assert.NotContains(t, small.body, "id_token_signing_alg_values_supported")
 	req, _ = http.NewRequest(http.MethodGet, tokensOnly.URL+"/oauth/authorize?client_id=webapp-browser", nil)
 	assert.Equal(t, 404, do(t, req).status, "and not served")
+	req, _ = http.NewRequest(http.MethodGet, tokensOnly.URL+"/.well-known/openid-configuration", nil)
+	assert.Equal(t, 404, do(t, req).status, "nor discovered")
 	withImplicit := start(t, authserver.WithGrants(authserver.GrantAuthorizationCode, authserver.GrantImplicit))
 	req, _ = http.NewRequest(http.MethodGet, withImplicit.URL+"/.well-known/oauth-authorization-server", nil)
 	assert.Equal(t, []any{"code", "token"}, do(t, req).body["response_types_supported"])
@@ -346,8 +351,11 @@ func TestMetadataAndJWKS(t *testing.T) {
 	jwks := do(t, jreq)
 	require.Equal(t, 200, jwks.status)
 	keys := jwks.body["keys"].([]any)
-	require.Len(t, keys, 1)
+	require.Len(t, keys, 2, "the access tokens' ES256 key and the ID tokens' RS256 one")
 	k := keys[0].(map[string]any)
+	if k["kty"] != "EC" {
+		k = keys[1].(map[string]any)
+	}
 	assert.Equal(t, "EC", k["kty"])
 	assert.Equal(t, "ES256", k["alg"])
 	assert.NotContains(t, k, "d")
@@ -402,7 +410,7 @@ func TestKeysSurviveRestartAndRotation(t *testing.T) {
 	intro = second.post(t, "/oauth/introspect", url.Values{"token": {access}}, "resourceserver", "resourceserver-secret")
 	assert.Equal(t, true, intro.body["active"], "a token of the old key still introspects active")
 	jreq, _ := http.NewRequest(http.MethodGet, first.URL+"/oauth/jwks.json", nil)
-	assert.Len(t, do(t, jreq).body["keys"], 2, "both keys are published")
+	assert.Len(t, do(t, jreq).body["keys"], 4, "both generations are published, each an ES256 and an RS256 key")
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

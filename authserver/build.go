@@ -109,33 +109,42 @@ func newCore(ctx context.Context, s settings, st Stores) (*core, error) {
 // accounts API.
 func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers, error) {
 	now := s.clock
-	minter := app.NewMinter(keys, st.RefreshTokens, app.TokenPolicy{
+	minter := app.NewMinter(app.MinterDeps{Signer: keys, IDTokens: keys, Refresh: st.RefreshTokens, Policy: app.TokenPolicy{
 		Issuer: s.Issuer, Audience: s.Audience, AccessTTL: s.AccessTTL, MaxAccessTTL: s.MaxAccessTTL, RefreshTTL: s.RefreshTTL,
-	}, now)
+	}, Now: now})
 	grants, browser, implicit := newGrants(s, st, c, minter)
 	tokens := app.NewTokenEndpoint(st.Audit, now, grants...)
 
 	// User passwords are verified in full every time; client secrets go
 	// through the cache (see hashing.CachedVerifier for why).
 	clientSecrets := hashing.NewCachedVerifier(c.hasher, s.SecretCacheSize)
+	verifier := jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now)
 	origins, _ := st.Clients.(OriginIndex)
 	if origins == nil {
 		origins = noOrigins{}
 	}
+	prog := &tokenAPI{
+		clients: st.Clients,
+		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
+			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
+		}),
+		tokens:       tokens,
+		introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
+		revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
+		limits:       rateLimits(s, st.Rates),
+	}
 	deps := httpapi.Deps{
 		Log:            s.log,
 		TrustedProxies: s.trustedProxies,
-		Clients: app.NewClientAuthenticator(app.ClientAuthDeps{
-			Clients: st.Clients, Secrets: clientSecrets, Limiter: st.Attempts, DecoyHash: c.decoy,
-		}),
-		Tokens:       tokens,
-		Introspector: app.NewIntrospector(jwtkeys.NewVerifyCache(keys, s.VerifyCacheSize, now), st.Revocations, st.RefreshTokens, now),
-		Revoker:      app.NewRevoker(keys, st.Revocations, st.RefreshTokens, st.Audit, now),
-		JWKS:         keys.JWKS,
-		Scopes:       st.Clients,
-		Origins:      origins,
-		MaxBodyBytes: s.MaxBodyBytes,
-		RateLimits:   rateLimits(s, st.Rates),
+		Clients:        prog.auth,
+		Tokens:         tokens,
+		Introspector:   prog.introspector,
+		Revoker:        prog.revoker,
+		JWKS:           keys.JWKS,
+		Scopes:         st.Clients,
+		Origins:        origins,
+		MaxBodyBytes:   s.MaxBodyBytes,
+		RateLimits:     prog.limits,
 		Metadata: httpapi.Metadata{
 			Issuer: s.Issuer, BaseURL: s.baseURL, GrantTypes: tokens.GrantTypes(), ResponseTypes: []string{},
 		},
@@ -152,7 +161,11 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	registry := clientRegistryOf(st)
 	accounts := newAccounts(s, st, c, devices, registry)
 	admin := newAdmin(s, st, accounts, keys, registry)
-	reg, err := newRegistration(s, st, admin, clientSecrets)
+	var idTokenAlgs []string // OpenID Connect rides on the browser flows (below)
+	if browser {
+		idTokenAlgs = minter.IDTokenAlgs()
+	}
+	reg, err := newRegistration(s, st, admin, clientSecrets, idTokenAlgs)
 	if err != nil {
 		return handlers{}, err
 	}
@@ -171,7 +184,7 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if browser {
 		authz := app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: st.Clients, Scopes: st.Clients, Users: st.Users, Sessions: accounts,
-			Consents: st.Consents, Codes: st.Codes, Minter: minter,
+			Consents: st.Consents, Codes: st.Codes, Minter: minter, IDTokens: keys,
 			Policy: app.AuthorizationPolicy{Issuer: s.Issuer, CodeTTL: s.CodeTTL, Implicit: implicit},
 			Audit:  st.Audit, Now: now,
 		})
@@ -186,8 +199,16 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 			deps.Developer = reg
 		}
 		deps.Metadata.ResponseTypes = authz.ResponseTypes()
+		deps.Metadata.ResponseModes = authz.ResponseModes()
 		deps.Metadata.AuthorizationEndpoint = true
 		deps.Metadata.CodeChallengeMethods = []string{"S256"}
+		// OpenID Connect rides on the browser flows: the code flow issues
+		// the ID tokens, the pages hold the sessions they tell of.
+		deps.UserInfo = app.NewUserInfoEndpoint(verifier, st.Revocations, st.Users, now)
+		deps.Logouts = app.NewLogouts(st.Clients, keys)
+		deps.Metadata.OpenID = &httpapi.OpenIDMetadata{
+			IDTokenAlgs: minter.IDTokenAlgs(), PromptValues: app.PromptValues, UserInfo: true, EndSession: true,
+		}
 	}
 	handler, err := httpapi.NewHandler(deps)
 	if err != nil {
@@ -200,15 +221,17 @@ func newHandlers(s settings, st Stores, c *core, keys *jwtkeys.KeySet) (handlers
 	if err != nil {
 		return handlers{}, fmt.Errorf("authserver: %w", err)
 	}
-	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), api: api, admin: admin}, nil
+	return handlers{oauth: handler, metadata: httpapi.NewMetadataHandler(deps), openID: httpapi.NewOpenIDConfigurationHandler(deps), api: api, admin: admin, tokens: prog}, nil
 }
 
 // handlers are what a server serves: the OAuth endpoints and pages, the
-// metadata document, the accounts and admin APIs, and the admin use cases
-// the library's management calls share with the admin API.
+// metadata and discovery documents, the accounts and admin APIs; and the
+// use cases the library's programmatic calls share with them: the admin
+// use cases, and the token use cases (tokens.go).
 type handlers struct {
-	oauth, metadata, api http.Handler
-	admin                *app.Admin
+	oauth, metadata, openID, api http.Handler
+	admin                        *app.Admin
+	tokens                       *tokenAPI
 }
 
 // clientRegistry is the client store with what deleting a client takes
@@ -281,7 +304,7 @@ func newAdmin(s settings, st Stores, accounts *app.Accounts, tokens app.AccessTo
 // newRegistration builds dynamic client registration and the developer
 // pages' use cases, nil if neither is on. They need a registry that
 // finds clients by owner.
-func newRegistration(s settings, st Stores, admin *app.Admin, secrets app.SecretVerifier) (*app.Registration, error) {
+func newRegistration(s settings, st Stores, admin *app.Admin, secrets app.SecretVerifier, idTokenAlgs []string) (*app.Registration, error) {
 	if !s.Registration.enabled() {
 		return nil, nil
 	}
@@ -292,7 +315,9 @@ func newRegistration(s settings, st Stores, admin *app.Admin, secrets app.Secret
 	r := s.Registration
 	return app.NewRegistration(app.RegistrationDeps{
 		Admin: admin, Owned: reg.Owned, Users: st.Users, Secrets: secrets,
-		Policy: app.RegistrationPolicy{Mode: r.Mode, Grants: s.Grants, MaxClients: r.MaxClients, PerUser: r.ClientsPerUser},
+		Policy: app.RegistrationPolicy{
+			Mode: r.Mode, Grants: s.Grants, MaxClients: r.MaxClients, PerUser: r.ClientsPerUser, IDTokenAlgs: idTokenAlgs,
+		},
 	}), nil
 }
 

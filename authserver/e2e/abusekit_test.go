@@ -547,7 +547,8 @@ func startBrowserSystem(t *testing.T, d *durable, webExtra map[string]string) *b
     secret: webapp-abuse-secret
     grant_types: [authorization_code, refresh_token]
     redirect_uris: ["`+webURL+`/callback"]
-    scopes: [current_time, epoch_time]
+    post_logout_redirect_uris: ["`+webURL+`/"]
+    scopes: [openid, profile, current_time, epoch_time]
     default_scopes: [current_time, epoch_time]
 `), 0o600))
 	env := authEnv(t, authLn.Addr().String(), t.TempDir())
@@ -563,6 +564,11 @@ func startBrowserSystem(t *testing.T, d *durable, webExtra map[string]string) *b
 		"WEBAPP_BROWSER_REVOKE_URL":    s.auth.url("/oauth/revoke"),
 		"WEBAPP_BROWSER_ISSUER":        "http://" + s.auth.addr,
 		"WEBAPP_BROWSER_REDIRECT_URL":  webURL + "/callback",
+		// OpenID Connect: who signed in, and signing out there too.
+		"WEBAPP_BROWSER_JWKS_URL":                 s.auth.url("/oauth/jwks.json"),
+		"WEBAPP_BROWSER_USERINFO_URL":             s.auth.url("/oauth/userinfo"),
+		"WEBAPP_BROWSER_END_SESSION_URL":          s.auth.url("/oauth/end_session"),
+		"WEBAPP_BROWSER_POST_LOGOUT_REDIRECT_URL": webURL + "/",
 	} {
 		web[k] = v
 	}

@@ -57,11 +57,13 @@ func headless(t *testing.T, browser string, opts ...chromedp.ExecAllocatorOption
 }
 
 // TestBrowserSignIn runs the user-facing flow in a real headless Chromium
-// against the real binaries: sign in on the webapp, log in and consent on
-// the authserver, see the time; sign in again without being asked, and
-// again after signing out of the authserver (the login's redirects end at
-// the webapp); revoke the grant on the account page and see the webapp
-// lose access; sign out everywhere.
+// against the real binaries: sign in on the webapp with OpenID Connect,
+// log in and consent on the authserver, be greeted by name and see the
+// time; sign out of the webapp, asked by the authserver whether to sign
+// out there too, stay, and sign in again without being asked; sign out
+// of both, and sign in again (the login's redirects end at the webapp);
+// revoke the grant on the account page and see the webapp lose access;
+// sign out everywhere.
 //
 // UPDATE_SCREENSHOTS=1 writes the README's screenshots to docs/.
 func TestBrowserSignIn(t *testing.T) {
@@ -81,9 +83,10 @@ func TestBrowserSignIn(t *testing.T) {
     secret: e2e-browser-secret
     grant_types: [authorization_code, refresh_token]
     redirect_uris: ["%s/callback"]
-    scopes: [current_time, epoch_time]
+    post_logout_redirect_uris: ["%s/"]
+    scopes: [openid, profile, email, current_time, epoch_time]
     default_scopes: [current_time, epoch_time]
-`, webURL)), 0o600))
+`, webURL, webURL)), 0o600))
 
 	authEnvs := authEnv(t, authLn.Addr().String(), t.TempDir())
 	authEnvs["AUTHSERVER_ISSUER"] = authURL
@@ -99,6 +102,12 @@ func TestBrowserSignIn(t *testing.T) {
 		"WEBAPP_BROWSER_REVOKE_URL":    auth.url("/oauth/revoke"),
 		"WEBAPP_BROWSER_ISSUER":        authURL,
 		"WEBAPP_BROWSER_REDIRECT_URL":  webURL + "/callback",
+		// OpenID Connect: keys and UserInfo over the back channel, sign-out
+		// through the browser.
+		"WEBAPP_BROWSER_JWKS_URL":                 auth.url("/oauth/jwks.json"),
+		"WEBAPP_BROWSER_USERINFO_URL":             auth.url("/oauth/userinfo"),
+		"WEBAPP_BROWSER_END_SESSION_URL":          authURL + "/oauth/end_session",
+		"WEBAPP_BROWSER_POST_LOGOUT_REDIRECT_URL": webURL + "/",
 	} {
 		web[k] = v
 	}
@@ -151,6 +160,8 @@ func TestBrowserSignIn(t *testing.T) {
 	consent := text("main")
 	assert.Contains(t, consent, "Demo webapp")
 	assert.Contains(t, consent, "Read the current time")
+	assert.Contains(t, consent, "See your name and username", "the identity scopes in words")
+	assert.Contains(t, consent, "Alice Example (alice)", "with what they share")
 
 	// 4. Back on the webapp, showing the time from the resource server.
 	require.NoError(t, chromedp.Do(ctx,
@@ -160,48 +171,74 @@ func TestBrowserSignIn(t *testing.T) {
 	))
 	assert.True(t, strings.HasPrefix(location(), webURL+"/"), location())
 	home := text("body")
+	assert.Contains(t, home, "Hello, Alice Example.", "greeted by the name UserInfo gave, after the ID token verified")
 	assert.Contains(t, home, time.Now().UTC().Format("2006-01-02"), "the current time is shown")
 	assert.Contains(t, home, fmt.Sprint(time.Now().Unix())[:6], "and the epoch time")
 
-	// 5. Sign out of the webapp, sign in again: the authserver session and
-	// the remembered consent take the browser straight back.
+	// 5. Sign out of the webapp: the authserver asks whether to sign out
+	// there too (RP-Initiated Logout). Staying, the next sign-in goes
+	// straight through: the authserver session and the remembered
+	// consent take the browser back at once.
+	signOut := `//button[normalize-space(.)="Sign out"]`
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Click(`//button[contains(., "Sign out")]`),
+		chromedp.Click(signOut),
+		chromedp.WaitVisible(`//button[@value="stay"]`),
+		shot("browser-6-sign-out.png"),
+	))
+	assert.True(t, strings.HasPrefix(location(), authURL+"/oauth/end_session"), location())
+	asked := text("main")
+	assert.Contains(t, asked, "Demo webapp signed you out")
+	assert.Contains(t, asked, "alice")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(`//button[@value="stay"]`),
 		chromedp.WaitVisible(signIn),
+	))
+	assert.Equal(t, webURL+"/", location(), "back on the webapp's home page, signed out of it")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(signIn),
-		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+		chromedp.WaitVisible(signOut),
 	))
 	assert.True(t, strings.HasPrefix(location(), webURL+"/"), "no login and no consent page the second time: %s", location())
 
-	// 6. Sign out of the authserver too, then sign in again on the
-	// webapp: the login form's POST ends, through the authorization
-	// endpoint, in a redirect to the webapp, which the login page's CSP
-	// (form-action) must let through.
-	signOut := `//button[normalize-space(.)="Sign out"]`
+	// 6. Sign out of both, then sign in again on the webapp: the login
+	// form's POST ends, through the authorization endpoint, in a redirect
+	// to the webapp, which the login page's CSP (form-action) must let
+	// through.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(signOut),
+		chromedp.WaitVisible(`//button[@value="logout"]`),
+		chromedp.Click(`//button[@value="logout"]`),
+		chromedp.WaitVisible(signIn),
+	))
+	assert.Equal(t, webURL+"/", location())
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(authURL+"/oauth/account"),
-		chromedp.WaitVisible(signOut),
-		chromedp.Click(signOut),
 		chromedp.WaitVisible(chromedp.ID("username")),
+	))
+	assert.True(t, strings.HasPrefix(location(), authURL+"/oauth/login"), "signed out of the authserver too: %s", location())
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(webURL+"/"),
-		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
-		chromedp.Click(`//button[contains(., "Sign out")]`),
 		chromedp.WaitVisible(signIn),
 		chromedp.Click(signIn),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "alice"),
 		chromedp.SendKeys(chromedp.ID("password"), "alice-password"),
 		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//button[contains(., "Sign out")]`),
+		chromedp.WaitVisible(signOut),
 	))
 	assert.True(t, strings.HasPrefix(location(), webURL+"/"), "the login went straight back to the webapp: %s", location())
 	assert.Contains(t, text("body"), time.Now().UTC().Format("2006-01-02"))
 
-	// 7. Revoke the grant on the account page.
+	// 7. The account page names the apps that see the email address
+	// (none: the webapp asks for openid and profile only), and revokes the
+	// grant.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(authURL+"/oauth/account"),
 		chromedp.WaitVisible(`//button[contains(., "Revoke")]`),
 		shot("browser-5-account.png"),
+	))
+	assert.Contains(t, text("main"), "No app can see your email address.")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(`//button[contains(., "Revoke")]`),
 		chromedp.WaitVisible(`//p[contains(., "No app has access")]`),
 	))

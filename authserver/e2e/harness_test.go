@@ -40,7 +40,14 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	repoRoot, _ = filepath.Abs("../..")
+	installContract()
 	code := m.Run()
+	// The OpenAPI check of every exchange the tests had (openapi_test.go).
+	summary, ok := contract.report(testing.Verbose())
+	fmt.Print(summary)
+	if !ok && code == 0 {
+		code = 1
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "removing the built binaries:", err)
 	}
@@ -131,6 +138,9 @@ func launch(t *testing.T, svc string, ln *net.TCPListener, env []string) *proc {
 	require.NoError(t, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
+	if svc == "authserver" {
+		contract.watch(t, p.addr)
+	}
 
 	deadline := time.After(startTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)

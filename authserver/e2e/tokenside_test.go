@@ -120,7 +120,7 @@ func TestKeyRotationCommand(t *testing.T) {
 	assert.Equal(t, 200, get(t, rs.url("/current_time"), "Authorization", "Bearer "+old.AccessToken).status, "old key still verifies")
 	assert.Equal(t, 200, get(t, rs.url("/current_time"), "Authorization", "Bearer "+fresh.AccessToken).status)
 	jwks := get(t, auth.url("/oauth/jwks.json"))
-	assert.Len(t, jwks.body["keys"], 2)
+	assert.Len(t, jwks.body["keys"], 4, "two generations, each an ES256 and an RS256 key")
 }
 
 func kid(t *testing.T, jwt string) string {

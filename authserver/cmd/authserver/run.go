@@ -260,6 +260,8 @@ func serve(ctx context.Context, p *service.Process, cfg Config, file string, std
 			r.Mount("/oauth", srv.Handler())
 			r.Mount("/api", srv.APIHandler())
 			r.Method(http.MethodGet, "/.well-known/oauth-authorization-server", srv.MetadataHandler())
+			r.Method(http.MethodGet, "/.well-known/openid-configuration", srv.OpenIDConfigurationHandler())
+			r.Method(http.MethodGet, "/openapi.json", srv.OpenAPIHandler())
 		},
 	})
 }

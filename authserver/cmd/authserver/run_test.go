@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -61,7 +62,16 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 
 	noRedirect := &http.Client{Timeout: servicetest.Bound, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for _, path := range []string{"/healthz", "/readyz", "/.well-known/oauth-authorization-server", "/oauth/jwks.json", "/oauth/login", "/oauth/authorize", "/nope"} {
+	discovery, err := client.Get("http://" + addr + "/.well-known/openid-configuration")
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.NewDecoder(discovery.Body).Decode(&doc))
+	discovery.Body.Close()
+	assert.Equal(t, 200, discovery.StatusCode)
+	assert.Equal(t, "http://localhost:5001/oauth/userinfo", doc["userinfo_endpoint"], "the OpenID Connect discovery document is served")
+
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
+		"/oauth/jwks.json", "/oauth/login", "/oauth/authorize", "/oauth/userinfo", "/oauth/end_session", "/nope"} {
 		servertest.HeadLikeGet(t, noRedirect, func(method string) *http.Request {
 			req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
 			return req

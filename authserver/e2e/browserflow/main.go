@@ -1,7 +1,8 @@
 // Command browserflow signs in and out of a running system in a real
 // headless Chromium, the way a person would: the webapp's home page, the
-// authserver's login and consent pages, back on the webapp with the times
-// read from the resource server, then "Sign out". scripts/compose-test.sh
+// authserver's login and consent pages, back on the webapp greeted by name
+// with the times read from the resource server, then "Sign out", which the
+// authserver asks about (RP-Initiated Logout). scripts/compose-test.sh
 // runs it against the containers:
 //
 //	go run ./authserver/e2e/browserflow -webapp http://localhost:5003 -authserver http://localhost:5001
@@ -120,6 +121,8 @@ const (
 	signInButton  = `//a[contains(., "Sign in with authserver")] | //button[contains(., "Sign in with authserver")]`
 	signOutButton = `//button[contains(., "Sign out")]`
 	allowButton   = `//button[@value="allow"]`
+	// logoutButton is the authserver's "Sign out" on its question.
+	logoutButton = `//button[@value="logout"]`
 )
 
 func (f *flow) step(format string, args ...any) {
@@ -168,12 +171,28 @@ func (f *flow) run() error {
 	if err := f.checkTimes(); err != nil {
 		return err
 	}
-	f.step("back on the webapp, signed in, showing the current and epoch time")
+	greeting, err := chromedp.Run(f.ctx, chromedp.Text(chromedp.CSS("p.greeting")))
+	if err != nil {
+		return fmt.Errorf("signed in, reading the greeting: %w", err)
+	}
+	if !strings.HasPrefix(greeting, "Hello, ") || greeting == "Hello, you." {
+		return fmt.Errorf("signed in, but not greeted by name (OpenID Connect's UserInfo): %q", greeting)
+	}
+	f.step("back on the webapp, signed in, %q, showing the current and epoch time", greeting)
 
 	// 5. Sign out: the webapp forgets the session (and revokes its refresh
-	// token at the authserver, which the caller checks in the logs).
-	if err := chromedp.Do(f.ctx, chromedp.Click(signOutButton), chromedp.WaitVisible(signInButton)); err != nil {
-		return fmt.Errorf("\"Sign out\" did not lead back to the signed-out home page: %w", err)
+	// token at the authserver, which the caller checks in the logs), and
+	// sends the browser to the authserver, which asks whether to sign out
+	// there too, and then back home.
+	if err := chromedp.Do(f.ctx, chromedp.Click(signOutButton), chromedp.WaitVisible(logoutButton)); err != nil {
+		return fmt.Errorf("\"Sign out\" did not lead to the authserver's question: %w", err)
+	}
+	if loc := f.location(); !strings.HasPrefix(loc, o.authserver+"/oauth/end_session") {
+		return fmt.Errorf("signing out led to %s, not the authserver's %s/oauth/end_session", loc, o.authserver)
+	}
+	f.step("asked by the authserver whether to sign out there too")
+	if err := chromedp.Do(f.ctx, chromedp.Click(logoutButton), chromedp.WaitVisible(signInButton)); err != nil {
+		return fmt.Errorf("signing out at the authserver did not lead back to the signed-out home page: %w", err)
 	}
 	if loc := f.location(); loc != o.webapp+"/" {
 		return fmt.Errorf("signing out led to %s, not %s/", loc, o.webapp)

@@ -276,7 +276,7 @@ func TestDeleteAccountCascades(t *testing.T) {
 	assert.Equal(t, domain.InvalidGrant, domain.CodeOf(err))
 	assert.ErrorIs(t, w.accounts.DeleteAccount(ctx, "u-alice", "alice-password", "s"), app.ErrNoSession, "twice")
 
-	again, err := w.accounts.Signup(ctx, "alice", "alice-password")
+	again, err := w.accounts.Signup(ctx, "alice", "alice-password", app.Profile{})
 	require.NoError(t, err, "the name is free again")
 	assert.NotEqual(t, "u-alice", again.ID)
 	w.clock.Advance(time.Second)

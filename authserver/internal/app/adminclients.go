@@ -30,6 +30,17 @@ type ClientSpec struct {
 	// authenticates (RFC 7591's token_endpoint_auth_method); unset, it may
 	// use either secret method. A public client's is always "none".
 	AuthMethod domain.AuthMethod
+	// OpenID, if set, replaces the client's OpenID Connect metadata; nil
+	// leaves it as it is (the admin API does not manage it).
+	OpenID *OpenIDSpec
+}
+
+// OpenIDSpec is a client's OpenID Connect metadata (OpenID Connect
+// Dynamic Client Registration §2, RP-Initiated Logout §3.1).
+type OpenIDSpec struct {
+	// IDTokenAlg is id_token_signed_response_alg; "" is the default.
+	IDTokenAlg             string
+	PostLogoutRedirectURIs []string
 }
 
 // The names of a client's inputs, as their errors' Field.
@@ -41,6 +52,8 @@ const (
 	FieldGrantTypes   = "grant_types"
 	FieldScopes       = "scopes"
 	FieldAuthMethod   = "token_endpoint_auth_method"
+	FieldIDTokenAlg   = "id_token_signed_response_alg"
+	FieldPostLogout   = "post_logout_redirect_uris"
 )
 
 // clientIDPattern is the fixtures' rule for a client id: URL-safe
@@ -252,6 +265,9 @@ func (a *Admin) applyKnown(c *domain.Client, spec ClientSpec, known domain.Scope
 	c.Scopes, c.DefaultScopes = domain.NewScope(spec.Scopes...), domain.NewScope(spec.Scopes...)
 	c.AllowedOrigins = domain.DefaultOrigins(c.RedirectURIs)
 	c.PKCEOptional, c.AllowPlainPKCE = false, false
+	if o := spec.OpenID; o != nil {
+		c.IDTokenAlg, c.PostLogoutRedirectURIs = o.IDTokenAlg, slices.Clone(o.PostLogoutRedirectURIs)
+	}
 	secret := ""
 	switch c.Type {
 	case domain.Public:
@@ -300,6 +316,16 @@ func checkSpec(spec ClientSpec, known domain.Scope) error {
 	for _, u := range spec.RedirectURIs {
 		if err := domain.ValidateRedirectURI(u); err != nil {
 			return domain.FieldErrorf(FieldRedirectURIs, domain.InvalidRequest, "%s", err.Error())
+		}
+	}
+	if o := spec.OpenID; o != nil {
+		for _, u := range o.PostLogoutRedirectURIs {
+			if err := domain.ValidateRedirectURI(u); err != nil {
+				return domain.FieldErrorf(FieldPostLogout, domain.InvalidRequest, "%s", err.Error())
+			}
+		}
+		if o.IDTokenAlg != "" && !slices.Contains(domain.IDTokenAlgs, o.IDTokenAlg) {
+			return domain.FieldErrorf(FieldIDTokenAlg, domain.InvalidRequest, "%q is not one of %v", o.IDTokenAlg, domain.IDTokenAlgs)
 		}
 	}
 	redirects := slices.Contains(spec.GrantTypes, domain.GrantAuthorizationCode) || slices.Contains(spec.GrantTypes, domain.GrantImplicit)

@@ -12,10 +12,11 @@ import (
 // cascades their owners' own changes have.
 
 // NewUser is a user an administrator makes: a name and a password under
-// sign-up's rules (PRECIS, the password policy), and whether the user is
-// an administrator too.
+// sign-up's rules (PRECIS, the password policy), the profile OpenID
+// Connect shares, and whether the user is an administrator too.
 type NewUser struct {
 	Username, Password string
+	Profile            Profile
 	Admin              bool
 }
 
@@ -24,6 +25,10 @@ type NewUser struct {
 type UserChange struct {
 	Admin    *bool
 	Disabled *bool
+	// Name, Email and EmailVerified change the profile (the OpenID
+	// Connect claims), under sign-up's rules.
+	Name, Email   *string
+	EmailVerified *bool
 	// Password is a new password, under the password policy.
 	Password *string
 }
@@ -68,7 +73,7 @@ func (a *Admin) User(ctx context.Context, id string) (domain.User, error) {
 // name (in its PRECIS form) is another's. Of concurrent creations of one
 // name, one succeeds.
 func (a *Admin) CreateUser(ctx context.Context, by Administrator, nu NewUser) (domain.User, error) {
-	return a.d.Accounts.createUser(ctx, nu.Username, nu.Password, nu.Admin, "by "+by.String())
+	return a.d.Accounts.createUser(ctx, nu.Username, nu.Password, nu.Profile, nu.Admin, "by "+by.String())
 }
 
 // UpdateUser changes a user's flags and password in one atomic step. A
@@ -103,6 +108,9 @@ func (a *Admin) updateUser(ctx context.Context, id string, ch UserChange) (domai
 		if ch.Admin != nil {
 			u.Admin = *ch.Admin
 		}
+		if err := changeProfile(u, ch); err != nil {
+			return err
+		}
 		if ch.Disabled != nil {
 			// Disabling ends everything even when the user was disabled
 			// already: that is how a request whose cascade failed is
@@ -130,6 +138,33 @@ func (a *Admin) updateUser(ctx context.Context, id string, ch UserChange) (domai
 	return out, nil
 }
 
+// changeProfile applies ch's profile fields to u, under sign-up's rules.
+// A new address is not known to be the person's unless ch says so.
+func changeProfile(u *domain.User, ch UserChange) error {
+	if ch.Name != nil {
+		if err := domain.ValidateName(*ch.Name); err != nil {
+			return domain.FieldErrorf(FieldName, domain.InvalidRequest, "%s", err)
+		}
+		u.Name = *ch.Name
+	}
+	if ch.Email != nil {
+		if err := domain.ValidateEmail(*ch.Email); err != nil {
+			return domain.FieldErrorf(FieldEmail, domain.InvalidRequest, "%s", err)
+		}
+		if *ch.Email != u.Email {
+			u.EmailVerified = false
+		}
+		u.Email = *ch.Email
+	}
+	if ch.EmailVerified != nil {
+		u.EmailVerified = *ch.EmailVerified
+	}
+	if u.EmailVerified && u.Email == "" {
+		return domain.FieldErrorf(FieldEmail, domain.InvalidRequest, "email_verified needs an email address")
+	}
+	return nil
+}
+
 // changeDetail names what a change touched, for the audit trail.
 func changeDetail(ch UserChange) string {
 	d := ""
@@ -147,6 +182,9 @@ func changeDetail(ch UserChange) string {
 	}
 	if ch.Password != nil {
 		add(FieldPassword)
+	}
+	if ch.Name != nil || ch.Email != nil || ch.EmailVerified != nil {
+		add("profile")
 	}
 	if d == "" {
 		d = "nothing"

@@ -21,6 +21,20 @@ type AuthorizeRequest struct {
 	State               string
 	CodeChallenge       string
 	CodeChallengeMethod string
+	// ResponseMode is OAuth 2.0 Multiple Response Types' response_mode;
+	// only each response type's default is offered.
+	ResponseMode string
+	// OpenID Connect Core §3.1.2.1 (see oidc.go): MaxAge is as sent, ""
+	// when left out.
+	Nonce       string
+	Prompt      string
+	MaxAge      string
+	IDTokenHint string
+	LoginHint   string
+	UILocales   string
+	// Parameters this server does not implement (Core §5.5, §6, §7.2.1),
+	// kept only to refuse them: "" when left out.
+	Claims, Request, RequestURI, Registration string
 	// Repeated names a parameter that came more than once (RFC 6749 §3.1),
 	// "" if none did. Only the first value of each is kept above.
 	Repeated string
@@ -36,6 +50,10 @@ type Authorization struct {
 	// Fragment is true for the implicit grant, whose answer travels in the
 	// URL fragment (RFC 6749 §4.2.2).
 	Fragment bool
+	// Prompt and MaxAge are the request's OpenID Connect prompt and
+	// max_age, read (see oidc.go).
+	Prompt Prompt
+	MaxAge MaxAge
 }
 
 // AuthorizationPolicy is the server-wide part of the browser flows.
@@ -54,6 +72,7 @@ type Authorizer struct {
 	consents ConsentStore
 	codes    CodeStore
 	minter   *Minter
+	idTokens IDTokenVerifier
 	policy   AuthorizationPolicy
 	now      Clock
 	audit    auditor
@@ -68,6 +87,8 @@ type AuthorizerDeps struct {
 	Consents ConsentStore
 	Codes    CodeStore
 	Minter   *Minter
+	// IDTokens checks id_token_hint; nil refuses every hint.
+	IDTokens IDTokenVerifier
 	Policy   AuthorizationPolicy
 	// Audit may be nil.
 	Audit AuditLog
@@ -78,7 +99,7 @@ type AuthorizerDeps struct {
 func NewAuthorizer(d AuthorizerDeps) *Authorizer {
 	return &Authorizer{
 		clients: d.Clients, scopes: d.Scopes, users: d.Users, sessions: d.Sessions, consents: d.Consents, codes: d.Codes,
-		minter: d.Minter, policy: d.Policy, now: d.Now, audit: auditor{log: d.Audit, now: d.Now},
+		minter: d.Minter, idTokens: d.IDTokens, policy: d.Policy, now: d.Now, audit: auditor{log: d.Audit, now: d.Now},
 	}
 }
 
@@ -115,6 +136,9 @@ func (a *Authorizer) Validate(ctx context.Context, req AuthorizeRequest) (Author
 	}
 	if req.Repeated != "" {
 		return auth, domain.Errorf(domain.InvalidRequest, "%s is repeated", req.Repeated)
+	}
+	if err := a.checkOpenID(&auth); err != nil {
+		return auth, err
 	}
 	return auth, nil
 }
@@ -230,8 +254,10 @@ func (a *Authorizer) needsConsent(ctx context.Context, userID string, auth Autho
 }
 
 // approve records the user's consent and answers the request: a code, or
-// for the implicit grant a token.
-func (a *Authorizer) approve(ctx context.Context, userID string, auth Authorization) (Response, error) {
+// for the implicit grant a token. An OpenID Connect code also keeps the
+// nonce and the session's sign-in, for its ID token.
+func (a *Authorizer) approve(ctx context.Context, sess domain.Session, auth Authorization) (Response, error) {
+	userID := sess.UserID
 	if err := a.remember(ctx, userID, auth); err != nil {
 		return Response{}, err
 	}
@@ -246,6 +272,13 @@ func (a *Authorizer) approve(ctx context.Context, userID string, auth Authorizat
 	}
 	now := a.now()
 	code := newOpaqueToken()
+	var (
+		signIn domain.SignIn
+		nonce  string
+	)
+	if auth.Scope.Has(domain.ScopeOpenID) {
+		signIn, nonce = domain.SignInOf(sess), auth.Request.Nonce
+	}
 	err := a.codes.CreateCode(ctx, domain.AuthorizationCode{
 		Hash:            HashToken(code),
 		ClientID:        auth.Client.ID,
@@ -257,6 +290,8 @@ func (a *Authorizer) approve(ctx context.Context, userID string, auth Authorizat
 		FamilyID:        newID(),
 		IssuedAt:        now,
 		ExpiresAt:       now.Add(a.policy.CodeTTL),
+		Nonce:           nonce,
+		SignIn:          signIn,
 	})
 	if err != nil {
 		return Response{}, err

@@ -121,7 +121,7 @@ func TestConsentIsRemembered(t *testing.T) {
 	d := w.authz.Decide(ctx, narrow, alice, app.NoAnswer)
 	require.Equal(t, app.ShowConsent, d.Outcome, "first time: %v", d.Err)
 	assert.Equal(t, app.ConsentPrompt{ClientName: "web", Username: "alice",
-		Scopes: []domain.ScopeInfo{{Name: "epoch_time", Description: "Read the epoch time"}}}, d.Consent)
+		Scopes: []app.ConsentScope{{Name: "epoch_time", Description: "Read the epoch time"}}}, d.Consent)
 	assert.Equal(t, "https://app.example/cb", d.Auth.Redirect, "the form's answer goes there")
 	assert.Equal(t, "u-alice", d.UserID)
 	w.approve(t, narrow)
@@ -132,7 +132,7 @@ func TestConsentIsRemembered(t *testing.T) {
 
 	d = w.authz.Decide(ctx, codeReq("web"), alice, app.NoAnswer)
 	require.Equal(t, app.ShowConsent, d.Outcome, "more scope: ask again")
-	assert.Equal(t, []domain.ScopeInfo{{Name: "current_time", Description: "current_time"}, {Name: "epoch_time", Description: "Read the epoch time"}},
+	assert.Equal(t, []app.ConsentScope{{Name: "current_time", Description: "current_time"}, {Name: "epoch_time", Description: "Read the epoch time"}},
 		d.Consent.Scopes, "a scope without a description shows its name")
 
 	d = w.authz.Decide(ctx, narrow, bob, app.NoAnswer)
@@ -384,18 +384,18 @@ func TestLoginSessionsAndSignup(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := w.accounts.Signup(ctx, tc.user, tc.pass)
+			_, err := w.accounts.Signup(ctx, tc.user, tc.pass, app.Profile{})
 			assert.Equal(t, domain.InvalidRequest, domain.CodeOf(err))
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
-	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery")
+	bob, err := w.accounts.Signup(ctx, "bob", "correct horse battery", app.Profile{})
 	require.NoError(t, err)
 	got, err := login("Bob", "correct horse battery", "10.0.0.9", "")
 	require.NoError(t, err)
 	assert.Equal(t, bob.ID, got.User.ID)
 	assert.Equal(t, "bob", bob.Username)
-	_, err = w.accounts.Signup(ctx, "BOB", "another long password")
+	_, err = w.accounts.Signup(ctx, "BOB", "another long password", app.Profile{})
 	assert.ErrorContains(t, err, "taken", "Bob and bob are one name")
 }
 

@@ -18,7 +18,7 @@ func ownWebApp() app.OwnClient {
 func TestDeveloperOwnsClients(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	bob, err := w.accounts.Signup(ctx, "bob", "bob-password")
+	bob, err := w.accounts.Signup(ctx, "bob", "bob-password", app.Profile{})
 	require.NoError(t, err)
 
 	made, err := w.reg.RegisterOwn(ctx, "u-alice", ownWebApp())
@@ -80,7 +80,7 @@ func TestDeveloperOwnsClients(t *testing.T) {
 func TestClosingAnAccountDeletesItsClients(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	bob, err := w.accounts.Signup(ctx, "bob", "bob-password")
+	bob, err := w.accounts.Signup(ctx, "bob", "bob-password", app.Profile{})
 	require.NoError(t, err)
 	made, err := w.reg.RegisterOwn(ctx, bob.ID, ownWebApp())
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestClosingAnAccountDeletesItsClients(t *testing.T) {
 	assert.Contains(t, deleted, made.Client.ID+" with its owner's account", "audited")
 
 	// An administrator's deletion of a user does the same.
-	carol, err := w.accounts.Signup(ctx, "carol", "carol-password")
+	carol, err := w.accounts.Signup(ctx, "carol", "carol-password", app.Profile{})
 	require.NoError(t, err)
 	hers, err := w.reg.RegisterOwn(ctx, carol.ID, ownWebApp())
 	require.NoError(t, err)

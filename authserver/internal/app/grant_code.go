@@ -89,6 +89,8 @@ func (g *AuthorizationCodeGrant) Exchange(ctx context.Context, c domain.Client, 
 		FamilyID: code.FamilyID,
 		AuthTime: code.IssuedAt,
 		At:       at,
+		SignIn:   code.SignIn,
+		Nonce:    code.Nonce,
 	})
 	switch {
 	case errors.Is(err, domain.ErrRevoked):

@@ -141,7 +141,13 @@ func (g *RefreshGrant) Exchange(ctx context.Context, c domain.Client, req TokenR
 		if resp, err = g.minter.access(ctx, c, cur.UserID, scope, cur.FamilyID, at); err != nil {
 			return domain.RefreshToken{}, err
 		}
+		// An OpenID Connect family gets a new ID token of the same sign-in:
+		// same sub and auth_time, no nonce (OpenID Connect Core §12.2).
+		if resp.IDToken, err = g.minter.idToken(ctx, c, cur.UserID, scope, cur.SignIn, "", resp.AccessToken, at); err != nil {
+			return domain.RefreshToken{}, err
+		}
 		plain, next := g.minter.newRefreshToken(c, cur.UserID, scope, cur.FamilyID, at, cur.AuthTime)
+		next.SignIn = cur.SignIn
 		// The family keeps its original scope: a narrowed token may later be
 		// exchanged for the broader scope again, as RFC 6749 §6 allows.
 		next.Scope = cur.Scope

@@ -26,6 +26,7 @@ type world struct {
 	clock    *storagetest.Clock
 	store    *memory.Store
 	keys     *jwtkeys.KeySet
+	idTokens *fakeIDTokens
 	auth     *app.ClientAuthenticator
 	tokens   *app.TokenEndpoint
 	intro    *app.Introspector
@@ -100,7 +101,15 @@ func newWorld(t *testing.T) *world {
 			GrantTypes: []domain.GrantType{domain.GrantPassword, domain.GrantRefreshToken}, Scopes: scopes, DefaultScopes: scopes},
 		"web": {ID: "web", Type: domain.Confidential, SecretHash: hashing.HashGenerated("web-secret"), AuthMethods: both,
 			GrantTypes:   []domain.GrantType{domain.GrantAuthorizationCode, domain.GrantRefreshToken},
-			RedirectURIs: []string{"https://app.example/cb", "https://app.example/other?keep=1"}, Scopes: scopes, DefaultScopes: scopes},
+			RedirectURIs: []string{"https://app.example/cb", "https://app.example/other?keep=1"},
+			Scopes:       domain.NewScope(append([]string{"openid", "profile", "email"}, scopes...)...), DefaultScopes: scopes,
+			PostLogoutRedirectURIs: []string{"https://app.example/bye"}},
+		"web-es": {ID: "web-es", Type: domain.Confidential, SecretHash: hashing.HashGenerated("web-es-secret"), AuthMethods: both,
+			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://es.example/cb"},
+			Scopes: domain.NewScope("openid"), IDTokenAlg: "ES256"},
+		"web-eddsa": {ID: "web-eddsa", Type: domain.Confidential, SecretHash: hashing.HashGenerated("web-ed-secret"), AuthMethods: both,
+			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://ed.example/cb"},
+			Scopes: domain.NewScope("openid"), IDTokenAlg: "EdDSA"},
 		"spa": {ID: "spa", Type: domain.Public, AuthMethods: []domain.AuthMethod{domain.AuthNone},
 			GrantTypes: []domain.GrantType{domain.GrantAuthorizationCode}, RedirectURIs: []string{"https://spa.example/cb"}, Scopes: scopes, DefaultScopes: scopes},
 		"plain-ok": {ID: "plain-ok", Type: domain.Confidential, SecretHash: hashing.HashGenerated("p"), AuthMethods: both, AllowPlainPKCE: true,
@@ -114,12 +123,14 @@ func newWorld(t *testing.T) *world {
 		require.NoError(t, c.Validate())
 		require.NoError(t, store.SaveClient(ctx, c))
 	}
-	require.NoError(t, store.SaveUser(ctx, domain.User{ID: "u-alice", Username: "alice", PasswordHash: hash("alice-password")}))
+	require.NoError(t, store.SaveUser(ctx, domain.User{ID: "u-alice", Username: "alice", PasswordHash: hash("alice-password"),
+		Name: "Alice Example", Email: "alice@example.com", EmailVerified: true, UpdatedAt: clock.Now()}))
 	decoy := hash("decoy")
 
-	minter := app.NewMinter(keys, store, app.TokenPolicy{
+	idTokens := newFakeIDTokens("RS256", "ES256")
+	minter := app.NewMinter(app.MinterDeps{Signer: keys, IDTokens: idTokens, Refresh: store, Policy: app.TokenPolicy{
 		Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: 24 * time.Hour,
-	}, clock.Now)
+	}, Now: clock.Now})
 	tokens := app.NewTokenEndpoint(store, clock.Now,
 		app.NewPasswordGrant(app.Credentials{Users: store, Passwords: hasher, Limiter: store.Limiter(), Text: precis.Rules{}, DecoyHash: decoy}, minter),
 		app.NewClientCredentialsGrant(minter),
@@ -150,7 +161,7 @@ func newWorld(t *testing.T) *world {
 		require.NoError(t, store.SaveScope(ctx, domain.ScopeInfo{Name: sc, Description: sc}))
 	}
 	return &world{
-		t: t, clock: clock, store: store, keys: keys, admin: admin, reg: reg,
+		t: t, clock: clock, store: store, keys: keys, admin: admin, reg: reg, idTokens: idTokens,
 		auth: app.NewClientAuthenticator(app.ClientAuthDeps{
 			Clients: store, Secrets: hashing.NewCachedVerifier(hasher, 10), Limiter: store.Limiter(), DecoyHash: decoy,
 		}),
@@ -160,7 +171,8 @@ func newWorld(t *testing.T) *world {
 		revoker: app.NewRevoker(keys, store, store, store, clock.Now),
 		authz: app.NewAuthorizer(app.AuthorizerDeps{
 			Clients: store, Scopes: store, Users: store, Sessions: accounts, Consents: store, Codes: store, Minter: minter,
-			Policy: app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, Audit: store, Now: clock.Now,
+			IDTokens: idTokens,
+			Policy:   app.AuthorizationPolicy{Issuer: issuer, CodeTTL: time.Minute, Implicit: true}, Audit: store, Now: clock.Now,
 		}),
 		accounts: accounts,
 		consents: app.NewConsents(store, store, store, store, store, time.Hour, clock.Now),

@@ -316,16 +316,27 @@ func (a *Accounts) User(ctx context.Context, id string) (domain.User, error) {
 	return a.users.FindUser(ctx, id)
 }
 
+// Profile is what a person may tell about themselves when signing up: a
+// name to be greeted by and an email address, both optional. An address
+// given here is not verified (email_verified is false): nothing proves it
+// is theirs.
+type Profile struct {
+	Name, Email string
+	// EmailVerified is set only by an administrator (or a fixture), who
+	// may know the address to be the person's; sign-up leaves it false.
+	EmailVerified bool
+}
+
 // Signup creates an account. The username is stored in its prepared form
 // (so "Alice" cannot be registered beside "alice"), the password hashed in
 // its prepared form; length is counted on the prepared forms.
-func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string) (domain.User, error) {
-	return a.createUser(ctx, rawUsername, rawPassword, false, "signup")
+func (a *Accounts) Signup(ctx context.Context, rawUsername, rawPassword string, p Profile) (domain.User, error) {
+	return a.createUser(ctx, rawUsername, rawPassword, p, false, "signup")
 }
 
 // createUser is Signup's rules for any new account, an administrator's
 // too; detail says who made it, for the audit trail.
-func (a *Accounts) createUser(ctx context.Context, rawUsername, rawPassword string, admin bool, detail string) (domain.User, error) {
+func (a *Accounts) createUser(ctx context.Context, rawUsername, rawPassword string, p Profile, admin bool, detail string) (domain.User, error) {
 	username, err := a.creds.username(rawUsername)
 	if err != nil || utf8.RuneCountInString(username) < 3 {
 		return domain.User{}, domain.FieldErrorf(FieldUsername, domain.InvalidRequest,
@@ -334,6 +345,15 @@ func (a *Accounts) createUser(ctx context.Context, rawUsername, rawPassword stri
 	password, err := a.newPassword(FieldPassword, username, rawPassword)
 	if err != nil {
 		return domain.User{}, err
+	}
+	if err := domain.ValidateName(p.Name); err != nil {
+		return domain.User{}, domain.FieldErrorf(FieldName, domain.InvalidRequest, "%s", err)
+	}
+	if err := domain.ValidateEmail(p.Email); err != nil {
+		return domain.User{}, domain.FieldErrorf(FieldEmail, domain.InvalidRequest, "%s", err)
+	}
+	if p.EmailVerified && p.Email == "" {
+		return domain.User{}, domain.FieldErrorf(FieldEmail, domain.InvalidRequest, "email_verified needs an email address")
 	}
 	if _, err := a.users.FindUserByUsername(ctx, username); err == nil {
 		return domain.User{}, ErrUsernameTaken
@@ -345,7 +365,7 @@ func (a *Accounts) createUser(ctx context.Context, rawUsername, rawPassword stri
 		return domain.User{}, err
 	}
 	now := a.now()
-	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, Admin: admin, CreatedAt: now, UpdatedAt: now}
+	u := domain.User{ID: newID(), Username: username, PasswordHash: hash, Admin: admin, Name: p.Name, Email: p.Email, EmailVerified: p.EmailVerified, CreatedAt: now, UpdatedAt: now}
 	if err := a.users.SaveUser(ctx, u); errors.Is(err, domain.ErrConflict) {
 		return domain.User{}, ErrUsernameTaken // taken between the check and the save
 	} else if err != nil {
@@ -383,6 +403,7 @@ const (
 	FieldCurrentPassword = "current_password"
 	FieldNewPassword     = "new_password"
 	FieldExpiresAt       = "expires_at"
+	FieldEmail           = "email" // the profile's; its name is FieldName
 )
 
 // ErrUsernameTaken means another account has that name.

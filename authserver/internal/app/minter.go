@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/domain"
@@ -29,15 +30,26 @@ type TokenPolicy struct {
 // them the same way.
 type Minter struct {
 	signer  AccessTokenSigner
+	ids     IDTokenSigner
 	refresh RefreshTokenStore
 	policy  TokenPolicy
 	now     Clock
 }
 
-// NewMinter returns a Minter. refresh may be nil when no grant issues
-// refresh tokens.
-func NewMinter(signer AccessTokenSigner, refresh RefreshTokenStore, policy TokenPolicy, now Clock) *Minter {
-	return &Minter{signer: signer, refresh: refresh, policy: policy, now: now}
+// MinterDeps are what a Minter needs.
+type MinterDeps struct {
+	Signer AccessTokenSigner
+	// IDTokens signs OpenID Connect ID tokens; nil issues none.
+	IDTokens IDTokenSigner
+	// Refresh may be nil when no grant issues refresh tokens.
+	Refresh RefreshTokenStore
+	Policy  TokenPolicy
+	Now     Clock
+}
+
+// NewMinter returns a Minter.
+func NewMinter(d MinterDeps) *Minter {
+	return &Minter{signer: d.Signer, ids: d.IDTokens, refresh: d.Refresh, policy: d.Policy, now: d.Now}
 }
 
 // Issuance describes tokens to mint for one grant.
@@ -59,6 +71,11 @@ type Issuance struct {
 	// effect, so one the checks miss still covers the tokens (their iat is
 	// not after its mark).
 	At time.Time
+	// SignIn is the user's sign-in an OpenID Connect grant rests on; with
+	// it, and openid in Scope, an ID token is issued too, carrying Nonce.
+	// A refresh token's family keeps it.
+	SignIn domain.SignIn
+	Nonce  string
 }
 
 // Mint issues an access token, and a refresh token if asked. The refresh
@@ -81,26 +98,79 @@ func (m *Minter) Mint(ctx context.Context, is Issuance) (TokenResponse, error) {
 		}
 		var rec domain.RefreshToken
 		refresh, rec = m.newRefreshToken(is.Client, is.UserID, is.Scope, familyID, at, authTime)
+		rec.SignIn = is.SignIn
 		if err := m.refresh.CreateRefreshToken(ctx, rec); err != nil {
 			return TokenResponse{}, err
 		}
 	}
 	resp, err := m.access(ctx, is.Client, is.UserID, is.Scope, familyID, at)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	resp.RefreshToken = refresh
-	return resp, err
+	if resp.IDToken, err = m.idToken(ctx, is.Client, is.UserID, is.Scope, is.SignIn, is.Nonce, resp.AccessToken, at); err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, nil
+}
+
+// signsIDTokens reports whether ID tokens can be signed with alg.
+func (m *Minter) signsIDTokens(alg string) bool {
+	return m.ids != nil && slices.Contains(m.ids.IDTokenAlgs(), alg)
+}
+
+// IDTokenAlgs lists the algorithms ID tokens can be signed with, for the
+// discovery document; none if the Minter issues none.
+func (m *Minter) IDTokenAlgs() []string {
+	if m.ids == nil {
+		return nil
+	}
+	return m.ids.IDTokenAlgs()
+}
+
+// idToken signs the ID token of an OpenID Connect grant (Core §2,
+// §3.1.3.6), issued at at with accessToken, or returns "" for a grant
+// that is not one: no openid in scope, no sign-in, or no signer. It lives
+// as long as the access token, so that the keys kept for access tokens
+// (MaxAccessTTL after their retirement) verify it to its end. A refresh
+// passes no nonce (Core §12.2).
+func (m *Minter) idToken(ctx context.Context, c domain.Client, userID string, scope domain.Scope, signIn domain.SignIn, nonce, accessToken string, at time.Time) (string, error) {
+	if m.ids == nil || !scope.Has(domain.ScopeOpenID) || signIn.IsZero() || userID == "" {
+		return "", nil
+	}
+	alg := c.IDTokenSigningAlg()
+	iat, exp := m.lifetime(c, at)
+	return m.ids.SignIDToken(ctx, alg, domain.IDToken{
+		Issuer:          m.policy.Issuer,
+		Subject:         userID,
+		Audience:        []string{c.ID},
+		IssuedAt:        iat,
+		ExpiresAt:       exp,
+		AuthTime:        signIn.At.Truncate(time.Second),
+		Nonce:           nonce,
+		AccessTokenHash: domain.AccessTokenHash(alg, accessToken),
+		Methods:         []string{domain.MethodPassword},
+		SessionID:       signIn.SessionID,
+	})
+}
+
+// lifetime is the iat and exp of a token of c issued at at. JWT times are
+// whole seconds: iat rounds down and exp rounds up, so a token never
+// expires before the expires_in it was sent with.
+func (m *Minter) lifetime(c domain.Client, at time.Time) (iat, exp time.Time) {
+	iat = at.Truncate(time.Second)
+	exp = at.Add(m.accessTTL(c))
+	if t := exp.Truncate(time.Second); !t.Equal(exp) {
+		exp = t.Add(time.Second)
+	}
+	return iat, exp
 }
 
 // access signs an access token issued at at. RFC 9068 §2.2: with no
 // resource owner, the subject is the client itself.
 func (m *Minter) access(ctx context.Context, c domain.Client, userID string, scope domain.Scope, grantID string, at time.Time) (TokenResponse, error) {
-	// JWT times are whole seconds: iat rounds down and exp rounds up, so a
-	// token never expires before the expires_in it was sent with.
 	ttl := m.accessTTL(c)
-	iat := at.Truncate(time.Second)
-	exp := at.Add(ttl)
-	if t := exp.Truncate(time.Second); !t.Equal(exp) {
-		exp = t.Add(time.Second)
-	}
+	iat, exp := m.lifetime(c, at)
 	sub := userID
 	if sub == "" {
 		sub = c.ID

@@ -46,6 +46,10 @@ type FixtureUser struct {
 	// keeps PasswordHash as given.
 	Password     string
 	PasswordHash string
+	// The profile: see domain.User.
+	Name          string
+	Email         string
+	EmailVerified bool
 }
 
 // ProvisionSummary says what a load wrote. The lists name the clients
@@ -261,7 +265,11 @@ func (p *Provisioner) user(ctx context.Context, fu FixtureUser, now time.Time) (
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, false, fmt.Errorf("fixtures: user %s: %w", name, err)
 	}
-	u := domain.User{ID: fu.ID, Username: name, PasswordHash: fu.PasswordHash, CreatedAt: now, UpdatedAt: now}
+	u := domain.User{ID: fu.ID, Username: name, PasswordHash: fu.PasswordHash,
+		Name: fu.Name, Email: fu.Email, EmailVerified: fu.EmailVerified, CreatedAt: now, UpdatedAt: now}
+	if err := u.ValidateProfile(); err != nil {
+		return domain.User{}, false, fmt.Errorf("fixtures: user %s: %w", name, err)
+	}
 	if u.ID == "" {
 		u.ID = existing.ID
 	}
@@ -302,12 +310,12 @@ func sameClient(a, b domain.Client) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Type == b.Type && a.SecretHash == b.SecretHash &&
 		a.AccessTokenTTL == b.AccessTokenTTL && a.RefreshTokenTTL == b.RefreshTokenTTL &&
 		a.Introspection == b.Introspection && a.AllowPlainPKCE == b.AllowPlainPKCE && a.PKCEOptional == b.PKCEOptional &&
-		a.RateLimit == b.RateLimit && a.ManagedBy == b.ManagedBy && sameLists(a, b)
+		a.RateLimit == b.RateLimit && a.ManagedBy == b.ManagedBy && a.IDTokenAlg == b.IDTokenAlg && sameLists(a, b)
 }
 
 func sameLists(a, b domain.Client) bool {
 	return slices.Equal(a.AuthMethods, b.AuthMethods) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.Scopes, b.Scopes) &&
 		slices.Equal(a.DefaultScopes, b.DefaultScopes) && slices.Equal(a.Audience, b.Audience) &&
-		slices.Equal(a.AllowedOrigins, b.AllowedOrigins)
+		slices.Equal(a.AllowedOrigins, b.AllowedOrigins) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs)
 }

@@ -141,3 +141,52 @@ func TestProvisionFailureChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, c.CreatedAt.Add(time.Minute), c.UpdatedAt, "created when added, updated when changed")
 }
+
+func TestProvisionOpenIDConnectFields(t *testing.T) {
+	w := newProvisionWorld()
+	ctx := context.Background()
+	f := webFixture()
+	f.Users[0].Name, f.Users[0].Email, f.Users[0].EmailVerified = "Dora Explorer", "dora@example.com", true
+	f.Clients[0].Client.IDTokenAlg = "ES256"
+	f.Clients[0].Client.PostLogoutRedirectURIs = []string{"https://web.example/"}
+	_, err := w.p.Provision(ctx, f)
+	require.NoError(t, err)
+	u, err := w.store.FindUserByUsername(ctx, "dora")
+	require.NoError(t, err)
+	assert.Equal(t, "Dora Explorer", u.Name)
+	assert.Equal(t, "dora@example.com", u.Email)
+	assert.True(t, u.EmailVerified)
+	c, err := w.store.FindClient(ctx, "web")
+	require.NoError(t, err)
+	assert.Equal(t, "ES256", c.IDTokenSigningAlg())
+	assert.True(t, c.HasPostLogoutRedirectURI("https://web.example/"))
+
+	sum, err := w.p.Provision(ctx, f)
+	require.NoError(t, err)
+	assert.False(t, sum.Changed(), "loading the same profile again writes nothing")
+
+	f.Users[0].Email = "dora@example.org"
+	w.clock.Advance(time.Minute)
+	sum, err = w.p.Provision(ctx, f)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.UsersWritten, "a changed address is written")
+	u, err = w.store.FindUserByUsername(ctx, "dora")
+	require.NoError(t, err)
+	assert.Equal(t, w.clock.Now(), u.UpdatedAt, "and updated_at moves, for the claim of that name")
+
+	for name, bad := range map[string]func(*app.Fixtures){
+		"an address with a display name": func(f *app.Fixtures) { f.Users[0].Email = "Dora <dora@example.com>" },
+		"an address without a domain":    func(f *app.Fixtures) { f.Users[0].Email = "dora@localhost" },
+		"verified without an address":    func(f *app.Fixtures) { f.Users[0].Email = ""; f.Users[0].EmailVerified = true },
+		"a name with a newline":          func(f *app.Fixtures) { f.Users[0].Name = "Dora\nX" },
+		"an unknown ID token algorithm":  func(f *app.Fixtures) { f.Clients[0].Client.IDTokenAlg = "none" },
+		"a post-logout URI over http":    func(f *app.Fixtures) { f.Clients[0].Client.PostLogoutRedirectURIs = []string{"http://web.example/"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := webFixture()
+			bad(&f)
+			_, err := w.p.Provision(ctx, f)
+			assert.Error(t, err)
+		})
+	}
+}

@@ -109,9 +109,9 @@ func (f *flakyRefresh) CreateRefreshToken(ctx context.Context, t domain.RefreshT
 func TestFailedTokenWriteLeavesTheCodeUsable(t *testing.T) {
 	w := newWorld(t)
 	refresh := &flakyRefresh{RefreshTokenStore: w.store, down: true}
-	minter := app.NewMinter(w.keys, refresh, app.TokenPolicy{
+	minter := app.NewMinter(app.MinterDeps{Signer: w.keys, Refresh: refresh, Policy: app.TokenPolicy{
 		Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: time.Hour,
-	}, w.clock.Now)
+	}, Now: w.clock.Now})
 	grant := app.NewAuthorizationCodeGrant(w.store, refresh, w.store, minter, w.clock.Now)
 	ctx := context.Background()
 
@@ -199,9 +199,9 @@ func TestOwnerRedeemsWhileARefusedPresentationRuns(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
 			hook := &claimHook{CodeStore: w.store}
-			minter := app.NewMinter(w.keys, w.store, app.TokenPolicy{
+			minter := app.NewMinter(app.MinterDeps{Signer: w.keys, Refresh: w.store, Policy: app.TokenPolicy{
 				Issuer: issuer, Audience: []string{"rs"}, AccessTTL: time.Minute, MaxAccessTTL: time.Hour, RefreshTTL: time.Hour,
-			}, w.clock.Now)
+			}, Now: w.clock.Now})
 			grant := app.NewAuthorizationCodeGrant(hook, w.store, w.store, minter, w.clock.Now)
 			code := w.approve(t, codeReq("web"))
 

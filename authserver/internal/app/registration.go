@@ -60,6 +60,10 @@ type RegistrationPolicy struct {
 	// PerUser bounds the clients one user registers on the developer
 	// pages.
 	PerUser int
+	// IDTokenAlgs are the algorithms this server signs ID tokens with;
+	// none, it is no OpenID Provider, and a registration that sends
+	// OpenID Connect metadata is refused.
+	IDTokenAlgs []string
 }
 
 // DefaultClientsPerUser is RegistrationPolicy.PerUser when none is set.
@@ -182,6 +186,11 @@ type ClientMetadata struct {
 	// the request names it (RFC 7592 §2.2); a client cannot choose its
 	// secret.
 	ClientSecret string
+	// IDTokenAlg and PostLogoutRedirectURIs are OpenID Connect's
+	// id_token_signed_response_alg (Dynamic Client Registration §2) and
+	// post_logout_redirect_uris (RP-Initiated Logout §3.1).
+	IDTokenAlg             string
+	PostLogoutRedirectURIs []string
 }
 
 // Registered is a registered client and the secrets just made for it,
@@ -417,11 +426,43 @@ func (r *Registration) specOf(ctx context.Context, id string, md ClientMetadata,
 			return ClientSpec{}, err
 		}
 	}
+	openID, err := r.openIDSpec(md, vouched, cur)
+	if err != nil {
+		return ClientSpec{}, err
+	}
 	name := md.Name
 	if name == "" {
 		name = id
 	}
-	return ClientSpec{Name: name, Type: typ, RedirectURIs: md.RedirectURIs, GrantTypes: grants, Scopes: scope, AuthMethod: method}, nil
+	return ClientSpec{Name: name, Type: typ, RedirectURIs: md.RedirectURIs, GrantTypes: grants, Scopes: scope, AuthMethod: method, OpenID: openID}, nil
+}
+
+// openIDSpec checks md's OpenID Connect metadata: an algorithm this
+// server signs ID tokens with, post-logout redirect URIs under the rules
+// of redirect URIs.
+func (r *Registration) openIDSpec(md ClientMetadata, vouched bool, cur *domain.Client) (*OpenIDSpec, error) {
+	if len(r.policy.IDTokenAlgs) == 0 {
+		if md.IDTokenAlg != "" || len(md.PostLogoutRedirectURIs) > 0 {
+			return nil, domain.Errorf(domain.InvalidRequest, "this server is no OpenID Provider: it takes no OpenID Connect metadata")
+		}
+		return &OpenIDSpec{}, nil
+	}
+	if md.IDTokenAlg != "" && !slices.Contains(r.policy.IDTokenAlgs, md.IDTokenAlg) {
+		return nil, domain.FieldErrorf(FieldIDTokenAlg, domain.InvalidRequest, "this server signs ID tokens with %v", r.policy.IDTokenAlgs)
+	}
+	if len(md.PostLogoutRedirectURIs) > MaxRegisteredRedirectURIs {
+		return nil, domain.FieldErrorf(FieldPostLogout, domain.InvalidRequest, "at most %d post-logout redirect URIs", MaxRegisteredRedirectURIs)
+	}
+	for _, u := range md.PostLogoutRedirectURIs {
+		check := domain.ValidateWebRedirectURI
+		if vouched || (cur != nil && cur.HasPostLogoutRedirectURI(u)) {
+			check = domain.ValidateRedirectURI
+		}
+		if err := check(u); err != nil {
+			return nil, domain.FieldErrorf(FieldPostLogout, domain.InvalidRequest, "%s", err.Error())
+		}
+	}
+	return &OpenIDSpec{IDTokenAlg: md.IDTokenAlg, PostLogoutRedirectURIs: md.PostLogoutRedirectURIs}, nil
 }
 
 // grantsOf reads the grant types of md, and checks them against its

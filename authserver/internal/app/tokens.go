@@ -32,6 +32,9 @@ type TokenResponse struct {
 	ExpiresIn    int64
 	RefreshToken string
 	Scope        domain.Scope
+	// IDToken is the OpenID Connect ID token, "" unless the grant is an
+	// OpenID Connect one.
+	IDToken string
 	// UserID is the resource owner, if any; for logs, never sent.
 	UserID string
 }

@@ -93,6 +93,12 @@ type AuthorizationCode struct {
 	FamilyID  string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Nonce is the OpenID Connect request's nonce, for the ID token; ""
+	// if it had none.
+	Nonce string
+	// SignIn is the user's sign-in the code was issued under, for the ID
+	// token; zero unless the scope has openid.
+	SignIn SignIn
 
 	// Used: an exchange stored its tokens and settled its claim.
 	Used bool
@@ -122,4 +128,11 @@ type Consent struct {
 	Scope     Scope
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ReleasesEmail reports whether the consent lets the client learn the
+// user's email address: the email scope, with openid, which UserInfo
+// requires.
+func (c *Consent) ReleasesEmail() bool {
+	return c.Scope.Has(ScopeOpenID) && c.Scope.Has(ScopeEmail)
 }

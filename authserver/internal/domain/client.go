@@ -95,8 +95,41 @@ type Client struct {
 	// registration access token that manages the client at its
 	// registration_client_uri; "" if it was not registered by RFC 7591.
 	RegistrationTokenHash string
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens (OpenID
+	// Connect Dynamic Client Registration's id_token_signed_response_alg);
+	// "" means DefaultIDTokenAlg.
+	IDTokenAlg string
+	// PostLogoutRedirectURIs are where RP-Initiated Logout may send the
+	// browser after signing the user out, each compared exactly, as
+	// redirect URIs are.
+	PostLogoutRedirectURIs []string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// DefaultIDTokenAlg signs the ID tokens of a client that names no
+// algorithm: OpenID Connect Core §3.1.3.7 makes RS256 the one every
+// relying party can verify.
+const DefaultIDTokenAlg = "RS256"
+
+// IDTokenAlgs are the algorithms a client may ask its ID tokens to be
+// signed with. A server signs with those it holds keys for; "none" is
+// never one of them.
+var IDTokenAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// IDTokenSigningAlg is the algorithm the client's ID tokens are signed
+// with.
+func (c *Client) IDTokenSigningAlg() string {
+	if c.IDTokenAlg == "" {
+		return DefaultIDTokenAlg
+	}
+	return c.IDTokenAlg
+}
+
+// HasPostLogoutRedirectURI reports whether uri is registered for
+// RP-Initiated Logout, compared exactly.
+func (c *Client) HasPostLogoutRedirectURI(uri string) bool {
+	return slices.Contains(c.PostLogoutRedirectURIs, uri)
 }
 
 // ClientManager says who keeps a client's record.
@@ -196,6 +229,14 @@ func (c *Client) Validate() error {
 		if err := ValidateRedirectURI(u); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("post-logout: %w", err))
+		}
+	}
+	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
+		errs = append(errs, fmt.Errorf("id_token_signed_response_alg %q is not one of %v", c.IDTokenAlg, IDTokenAlgs))
 	}
 	if !c.RateLimit.IsZero() {
 		if err := c.RateLimit.Validate(); err != nil {

@@ -36,6 +36,21 @@ const (
 	InvalidClientMetadata ErrorCode = "invalid_client_metadata"
 )
 
+// Codes of OpenID Connect Core §3.1.2.6, which an authorization request
+// may be answered with too.
+const (
+	// LoginRequired: prompt=none, and the user must sign in first.
+	LoginRequired ErrorCode = "login_required"
+	// ConsentRequired: prompt=none, and the user must be asked first.
+	ConsentRequired ErrorCode = "consent_required"
+	// RequestNotSupported, RequestURINotSupported and
+	// RegistrationNotSupported refuse the request, request_uri and
+	// registration parameters, which this server does not implement.
+	RequestNotSupported      ErrorCode = "request_not_supported"
+	RequestURINotSupported   ErrorCode = "request_uri_not_supported"
+	RegistrationNotSupported ErrorCode = "registration_not_supported"
+)
+
 // Error is a protocol error: a code a client can act on and a description
 // for the developer reading it. The edge decides the HTTP status from Code.
 type Error struct {

@@ -53,6 +53,10 @@ type RefreshToken struct {
 	// time). A user's grant to a client revoked at or after it refuses every
 	// new token of the family, however late the family is created.
 	AuthTime time.Time
+	// SignIn is the user's sign-in the family's OpenID Connect grant
+	// rests on, which every ID token a refresh issues tells of; zero for
+	// a family that is not one.
+	SignIn SignIn
 }
 
 // Usable reports whether the token may be exchanged at now.

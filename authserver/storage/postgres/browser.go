@@ -76,19 +76,22 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 // Authorization codes.
 
 const codeColumns = `hash, client_id, user_id, redirect_uri, scope, challenge, challenge_method,
-	family_id, issued_at, expires_at, used, replayed, claimed_by, claimed_until`
+	family_id, issued_at, expires_at, used, replayed, claimed_by, claimed_until, nonce, signin_at, sid`
 
 func scanCode(r row) (domain.AuthorizationCode, error) {
 	var (
 		c            domain.AuthorizationCode
 		scope        []string
 		claimedUntil *time.Time
+		signInAt     *time.Time
 	)
 	err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scope, &c.Challenge, &c.ChallengeMethod,
-		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Used, &c.Replayed, &c.ClaimedBy, &claimedUntil)
+		&c.FamilyID, &c.IssuedAt, &c.ExpiresAt, &c.Used, &c.Replayed, &c.ClaimedBy, &claimedUntil,
+		&c.Nonce, &signInAt, &c.SignIn.SessionID)
 	if err != nil {
 		return domain.AuthorizationCode{}, err
 	}
+	c.SignIn.At = fromNullTime(signInAt)
 	c.Scope = domain.NewScope(scope...)
 	c.IssuedAt, c.ExpiresAt = utc(c.IssuedAt), utc(c.ExpiresAt)
 	if claimedUntil != nil {
@@ -104,9 +107,10 @@ func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) erro
 		claimedUntil = &c.ClaimedUntil
 	}
 	_, err := s.exec(ctx, `INSERT INTO auth_codes (`+codeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, strs(domain.NewScope(c.Scope...)), c.Challenge, c.ChallengeMethod,
-		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Used, c.Replayed, c.ClaimedBy, claimedUntil)
+		c.FamilyID, c.IssuedAt, c.ExpiresAt, c.Used, c.Replayed, c.ClaimedBy, claimedUntil,
+		c.Nonce, nullTime(c.SignIn.At), c.SignIn.SessionID)
 	return err
 }
 

@@ -17,7 +17,7 @@ import (
 const clientColumns = `id, name, type, secret_hash, auth_methods, grant_types, redirect_uris,
 	scopes, default_scopes, audience, access_token_ttl_ms, refresh_token_ttl_ms,
 	introspection, allow_plain_pkce, pkce_optional, rate_limit_rps, rate_limit_burst,
-	allowed_origins, managed_by, owner, registration_token_hash, created_at, updated_at`
+	allowed_origins, managed_by, id_token_alg, post_logout_redirect_uris, owner, registration_token_hash, created_at, updated_at`
 
 func scanClient(r row) (domain.Client, error) {
 	var (
@@ -25,7 +25,7 @@ func scanClient(r row) (domain.Client, error) {
 		typ                                   string
 		authMethods, grantTypes, redirectURIs []string
 		scopes, defaultScopes, audience       []string
-		origins                               []string
+		origins, postLogout                   []string
 		managedBy                             string
 		accessTTL, refreshTTL                 int64
 		burst                                 int32
@@ -34,7 +34,7 @@ func scanClient(r row) (domain.Client, error) {
 	err := r.Scan(&c.ID, &c.Name, &typ, &c.SecretHash, &authMethods, &grantTypes, &redirectURIs,
 		&scopes, &defaultScopes, &audience, &accessTTL, &refreshTTL,
 		&c.Introspection, &c.AllowPlainPKCE, &c.PKCEOptional, &c.RateLimit.PerSecond, &burst, &origins, &managedBy,
-		&c.Owner, &c.RegistrationTokenHash, &createdAt, &updatedAt)
+		&c.IDTokenAlg, &postLogout, &c.Owner, &c.RegistrationTokenHash, &createdAt, &updatedAt)
 	if err != nil {
 		return domain.Client{}, err
 	}
@@ -47,6 +47,7 @@ func scanClient(r row) (domain.Client, error) {
 	c.Audience = typed[string](audience)
 	c.AllowedOrigins = typed[string](origins)
 	c.ManagedBy = domain.ClientManager(managedBy)
+	c.PostLogoutRedirectURIs = typed[string](postLogout)
 	c.AccessTokenTTL, c.RefreshTokenTTL = duration(accessTTL), duration(refreshTTL)
 	c.RateLimit.Burst = int(burst)
 	c.CreatedAt, c.UpdatedAt = utc(createdAt), utc(updatedAt)
@@ -65,7 +66,7 @@ func (s *Store) SaveClient(ctx context.Context, c domain.Client) error {
 }
 
 const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
 		ON CONFLICT (id) DO UPDATE SET
 			name = EXCLUDED.name, type = EXCLUDED.type, secret_hash = EXCLUDED.secret_hash,
 			auth_methods = EXCLUDED.auth_methods, grant_types = EXCLUDED.grant_types,
@@ -77,6 +78,7 @@ const saveClientSQL = `INSERT INTO clients (` + clientColumns + `)
 			pkce_optional = EXCLUDED.pkce_optional,
 			rate_limit_rps = EXCLUDED.rate_limit_rps, rate_limit_burst = EXCLUDED.rate_limit_burst,
 			allowed_origins = EXCLUDED.allowed_origins, managed_by = EXCLUDED.managed_by,
+			id_token_alg = EXCLUDED.id_token_alg, post_logout_redirect_uris = EXCLUDED.post_logout_redirect_uris,
 			owner = EXCLUDED.owner, registration_token_hash = EXCLUDED.registration_token_hash,
 			created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
@@ -85,7 +87,8 @@ func clientArgs(c domain.Client) []any {
 		strs(domain.NewScope(c.Scopes...)), strs(domain.NewScope(c.DefaultScopes...)), strs(c.Audience),
 		millis(c.AccessTokenTTL), millis(c.RefreshTokenTTL),
 		c.Introspection, c.AllowPlainPKCE, c.PKCEOptional, c.RateLimit.PerSecond, c.RateLimit.Burst,
-		strs(c.AllowedOrigins), string(c.ManagedBy), c.Owner, c.RegistrationTokenHash, c.CreatedAt, c.UpdatedAt}
+		strs(c.AllowedOrigins), string(c.ManagedBy), c.IDTokenAlg, strs(c.PostLogoutRedirectURIs), c.Owner, c.RegistrationTokenHash,
+		c.CreatedAt, c.UpdatedAt}
 }
 
 // OriginAllowed reports whether any client allows origin.
@@ -116,7 +119,7 @@ func (s *Store) ClientOrigins(ctx context.Context) ([]string, error) {
 func (s *Store) CreateClient(ctx context.Context, c domain.Client) error {
 	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			clientArgs(c)...); err != nil {
 			return err
 		}
@@ -219,11 +222,11 @@ func (s *Store) ListScopes(ctx context.Context) ([]domain.ScopeInfo, error) {
 
 // Users.
 
-const userColumns = `id, username, password_hash, admin, disabled, created_at, updated_at`
+const userColumns = `id, username, password_hash, admin, disabled, name, email, email_verified, created_at, updated_at`
 
 func scanUser(r row) (domain.User, error) {
 	var u domain.User
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.Name, &u.Email, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt); err != nil {
 		return domain.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
@@ -258,13 +261,14 @@ func (s *Store) SaveUser(ctx context.Context, u domain.User) error {
 	}
 }
 
-const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+const saveUserSQL = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 	ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
 		password_hash = EXCLUDED.password_hash, admin = EXCLUDED.admin, disabled = EXCLUDED.disabled,
+		name = EXCLUDED.name, email = EXCLUDED.email, email_verified = EXCLUDED.email_verified,
 		created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
 
 func userArgs(u domain.User) []any {
-	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.CreatedAt, u.UpdatedAt}
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.Name, u.Email, u.EmailVerified, u.CreatedAt, u.UpdatedAt}
 }
 
 // UpdateUser locks the user's row, runs update on it and writes the result,
@@ -280,9 +284,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(u *domain
 			refused = err
 			return errRollback
 		}
-		u.ID = id
+		u.ID = id // an id update changed is ignored (app.UserStore)
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $2, password_hash = $3, admin = $4, disabled = $5,
-			created_at = $6, updated_at = $7 WHERE id = $1`, userArgs(u)...)
+			name = $6, email = $7, email_verified = $8, created_at = $9, updated_at = $10 WHERE id = $1`, userArgs(u)...)
 		return err
 	})
 	if refused != nil {

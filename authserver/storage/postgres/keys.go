@@ -29,25 +29,28 @@ func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
 	}, `SELECT id, algorithm, private_pem, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
 }
 
-// AddSigningKey stores k and retires every key still signing, in one
+// AddSigningKey stores keys and retires every key still signing, in one
 // transaction. The table lock makes two replicas rotating at once take
-// turns, so that the second retires the first's new key too and one signer
-// is left.
-func (s *Store) AddSigningKey(ctx context.Context, k domain.SigningKey) error {
+// turns, so that the second retires the first's new keys too and one
+// generation of signers is left.
+func (s *Store) AddSigningKey(ctx context.Context, keys ...domain.SigningKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	return s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL`, k.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL`, keys[0].CreatedAt); err != nil {
 			return err
 		}
-		var retired *time.Time
-		if !k.RetiredAt.IsZero() {
-			retired = &k.RetiredAt
+		for _, k := range keys {
+			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_pem, created_at, retired_at)
+				VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivatePEM, k.CreatedAt, nullTime(k.RetiredAt)); err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_pem, created_at, retired_at)
-			VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PrivatePEM, k.CreatedAt, retired)
-		return err
+		return nil
 	})
 }
 

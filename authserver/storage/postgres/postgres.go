@@ -225,6 +225,22 @@ func utc(t time.Time) time.Time { return t.UTC() }
 
 func millis(d time.Duration) int64 { return d.Milliseconds() }
 
+// nullTime is t for a nullable column: NULL for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// fromNullTime is a nullable column's time, zero for NULL.
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 func duration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
 
 // strs turns a slice of a string type into []string, never nil, since the

@@ -16,7 +16,7 @@ import (
 // commits, and the revocation waits for it).
 
 const refreshColumns = `t.hash, t.family_id, t.client_id, t.user_id, t.scope, t.status, t.issued_at, t.expires_at,
-	t.access_ttl_ms, f.auth_time, f.revoked_at IS NOT NULL`
+	t.access_ttl_ms, f.auth_time, f.revoked_at IS NOT NULL, f.signin_at, f.sid`
 
 const refreshFrom = ` FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id`
 
@@ -32,11 +32,13 @@ func scanRefresh(r row) (domain.RefreshToken, error) {
 		status    string
 		accessTTL int64
 		revoked   bool
+		signInAt  *time.Time
 	)
 	if err := r.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scope, &status, &t.IssuedAt, &t.ExpiresAt,
-		&accessTTL, &t.AuthTime, &revoked); err != nil {
+		&accessTTL, &t.AuthTime, &revoked, &signInAt, &t.SignIn.SessionID); err != nil {
 		return domain.RefreshToken{}, err
 	}
+	t.SignIn.At = fromNullTime(signInAt)
 	t.Scope = domain.NewScope(scope...)
 	t.Status = domain.RefreshStatus(status)
 	if revoked {
@@ -86,11 +88,11 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t domain.RefreshToken) e
 			}
 		}
 		var revoked bool
-		if err := tx.QueryRow(ctx, `INSERT INTO refresh_families (id, client_id, user_id, auth_time, expires_at)
-				VALUES ($1, $2, $3, $4, $5)
+		if err := tx.QueryRow(ctx, `INSERT INTO refresh_families (id, client_id, user_id, auth_time, expires_at, signin_at, sid)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (id) DO UPDATE SET expires_at = GREATEST(refresh_families.expires_at, EXCLUDED.expires_at)
 			RETURNING revoked_at IS NOT NULL`,
-			t.FamilyID, t.ClientID, t.UserID, t.AuthTime, t.ExpiresAt).Scan(&revoked); err != nil {
+			t.FamilyID, t.ClientID, t.UserID, t.AuthTime, t.ExpiresAt, nullTime(t.SignIn.At), t.SignIn.SessionID).Scan(&revoked); err != nil {
 			return err
 		}
 		if revoked {

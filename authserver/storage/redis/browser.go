@@ -259,6 +259,9 @@ type codeRecord struct {
 	FamilyID        string    `json:"family_id"`
 	IssuedAt        time.Time `json:"issued_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
+	Nonce           string    `json:"nonce,omitempty"`
+	SignInAt        time.Time `json:"signin_at,omitzero"`
+	SessionID       string    `json:"sid,omitempty"`
 }
 
 // createCodeScript stores a new code unless its key exists: ARGV[1] is the
@@ -340,6 +343,7 @@ func (s *Store) CreateCode(ctx context.Context, c domain.AuthorizationCode) erro
 		Hash: c.Hash, ClientID: c.ClientID, UserID: c.UserID, RedirectURI: c.RedirectURI,
 		Scope: domain.NewScope(c.Scope...), Challenge: c.Challenge, ChallengeMethod: c.ChallengeMethod,
 		FamilyID: c.FamilyID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
+		Nonce: c.Nonce, SignInAt: c.SignIn.At, SessionID: c.SignIn.SessionID,
 	})
 	if err != nil {
 		return fmt.Errorf("redis: encoding code: %w", err)
@@ -410,6 +414,10 @@ func decodeCode(res []string) (domain.AuthorizationCode, error) {
 		Scope: domain.NewScope(r.Scope...), Challenge: r.Challenge, ChallengeMethod: r.ChallengeMethod,
 		FamilyID: r.FamilyID, IssuedAt: r.IssuedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 		Used: res[1] == "1", Replayed: res[2] == "1", ClaimedBy: res[3],
+		Nonce: r.Nonce, SignIn: domain.SignIn{SessionID: r.SessionID},
+	}
+	if !r.SignInAt.IsZero() {
+		c.SignIn.At = r.SignInAt.UTC()
 	}
 	if us, err := strconv.ParseInt(res[4], 10, 64); err == nil && us > 0 {
 		c.ClaimedUntil = time.UnixMicro(us).UTC()

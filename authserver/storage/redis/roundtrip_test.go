@@ -19,7 +19,13 @@ import (
 func filled[T any](t *testing.T) T {
 	t.Helper()
 	var v T
-	rv := reflect.ValueOf(&v).Elem()
+	fill(t, reflect.ValueOf(&v).Elem())
+	return v
+}
+
+// fill sets every field of the struct rv, and of the structs in it.
+func fill(t *testing.T, rv reflect.Value) {
+	t.Helper()
 	for i := 0; i < rv.NumField(); i++ {
 		f, name := rv.Field(i), rv.Type().Field(i).Name
 		switch {
@@ -38,11 +44,12 @@ func filled[T any](t *testing.T) T {
 			f.Set(s)
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
 			f.SetBytes([]byte(name))
+		case f.Kind() == reflect.Struct:
+			fill(t, f)
 		default:
 			t.Fatalf("filled: no value for %s %s", name, f.Type())
 		}
 	}
-	return v
 }
 
 func TestEveryFieldRoundTrips(t *testing.T) {

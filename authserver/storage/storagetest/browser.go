@@ -234,6 +234,7 @@ func code(clock *Clock) domain.AuthorizationCode {
 		Hash: uniq("code"), ClientID: "c", UserID: "u", RedirectURI: "https://app.example/cb",
 		Scope: domain.NewScope("a", "b"), Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ChallengeMethod: domain.PKCES256,
 		FamilyID: uniq("fam"), IssuedAt: now, ExpiresAt: now.Add(time.Minute),
+		Nonce: "n-0S6_WzA2Mj", SignIn: domain.SignIn{At: now.Add(-time.Hour), SessionID: uniq("sid")},
 	}
 }
 

@@ -93,7 +93,8 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 			RateLimit:      domain.RateLimit{PerSecond: 2.5, Burst: 7},
 			AllowedOrigins: []string{"http://localhost", "https://app.example"},
 			ManagedBy:      domain.ManagedByAdmin,
-			CreatedAt:      time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			IDTokenAlg:     "ES256", PostLogoutRedirectURIs: []string{"http://localhost/", "https://app.example/bye"},
+			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		}
 		require.NoError(t, s.SaveClient(ctx, c))
 		got, err := s.FindClient(ctx, id)
@@ -102,11 +103,14 @@ func RunClients(t *testing.T, newStore func(t *testing.T) ClientStore) {
 
 		c.Name = "Renamed"
 		c.Scopes = domain.NewScope("a")
+		c.IDTokenAlg, c.PostLogoutRedirectURIs = "", nil
 		require.NoError(t, s.SaveClient(ctx, c), "save is an upsert")
 		got, err = s.FindClient(ctx, id)
 		require.NoError(t, err)
 		assert.Equal(t, "Renamed", got.Name)
 		assert.Equal(t, domain.NewScope("a"), got.Scopes)
+		assert.Empty(t, got.IDTokenAlg, "the ID token algorithm goes back to the default")
+		assert.Empty(t, got.PostLogoutRedirectURIs)
 
 		all, _, err := s.ListClients(ctx, "", 100)
 		require.NoError(t, err)
@@ -163,7 +167,8 @@ func RunBatch(t *testing.T, newStore func(t *testing.T) BatchStore) {
 			AllowedOrigins: []string{"https://" + id + ".example"}, CreatedAt: at, UpdatedAt: at}
 	}
 	user := func(id, name string) domain.User {
-		return domain.User{ID: id, Username: name, PasswordHash: "$argon2id$x", CreatedAt: at, UpdatedAt: at} //nolint:gosec // G101: a placeholder hash
+		return domain.User{ID: id, Username: name, PasswordHash: "$argon2id$x", //nolint:gosec // G101: a placeholder hash
+			Name: "Batch Person", Email: name + "@example.com", EmailVerified: true, CreatedAt: at, UpdatedAt: at}
 	}
 	t.Run("all saved", func(t *testing.T) {
 		s := newStore(t)
@@ -239,6 +244,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 	t.Run("save and find by id and username", func(t *testing.T) {
 		s := newStore(t)
 		u := domain.User{ID: uniq("u"), Username: uniq("alice"), PasswordHash: "$argon2id$x", //nolint:gosec // G101: a placeholder hash
+			Name: "Alice Exämple", Email: "alice@example.com", EmailVerified: true,
 			CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		require.NoError(t, s.SaveUser(ctx, u))
 		got, err := s.FindUserByUsername(ctx, u.Username)
@@ -250,12 +256,13 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 
 		old := u.Username
 		u.Username = uniq("alice2")
+		u.Name, u.Email, u.EmailVerified = "", "", false
 		require.NoError(t, s.SaveUser(ctx, u), "rename")
 		_, err = s.FindUserByUsername(ctx, old)
 		assert.ErrorIs(t, err, domain.ErrNotFound, "the old name is free again")
 		got, err = s.FindUserByUsername(ctx, u.Username)
 		require.NoError(t, err)
-		assert.Equal(t, u.ID, got.ID)
+		assert.Equal(t, u, got, "the profile is saved with the rest, cleared too")
 	})
 	t.Run("username taken", func(t *testing.T) {
 		s := newStore(t)
@@ -320,7 +327,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) UserStore) {
 func runUserUpdates(t *testing.T, s UserStore) {
 	ctx := context.Background()
 	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	u := domain.User{ID: uniq("u"), Username: uniq("carol"), PasswordHash: "old", CreatedAt: day, UpdatedAt: day}
+	u := domain.User{ID: uniq("u"), Username: uniq("carol"), PasswordHash: "old", Name: "Carol", CreatedAt: day, UpdatedAt: day}
 	require.NoError(t, s.SaveUser(ctx, u))
 
 	refused := errors.New("refused")
@@ -336,11 +343,13 @@ func runUserUpdates(t *testing.T, s UserStore) {
 
 	require.NoError(t, s.UpdateUser(ctx, u.ID, func(cur *domain.User) error {
 		cur.PasswordHash, cur.UpdatedAt = "new", day.Add(time.Hour)
+		cur.Name, cur.Email, cur.EmailVerified = "Carol C.", "carol@example.org", true
 		cur.ID = "ignored"
 		return nil
 	}))
 	want := u
 	want.PasswordHash, want.UpdatedAt = "new", day.Add(time.Hour)
+	want.Name, want.Email, want.EmailVerified = "Carol C.", "carol@example.org", true
 	got, err = s.FindUser(ctx, u.ID)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
@@ -412,6 +421,8 @@ func refreshToken(family string, clock *Clock) domain.RefreshToken {
 		Hash: uniq("hash"), FamilyID: family, ClientID: "c", UserID: uniq("u"),
 		Scope: domain.NewScope("a", "b"), Status: domain.RefreshActive,
 		IssuedAt: now, ExpiresAt: now.Add(time.Hour), AccessTTL: 5 * time.Second, AuthTime: now,
+		// A family's tokens tell of one sign-in.
+		SignIn: domain.SignIn{At: now.Add(-time.Hour), SessionID: "sid-" + family},
 	}
 }
 
@@ -449,6 +460,7 @@ func RunRefreshTokens(t *testing.T, newStore func(t *testing.T, clock *Clock) ap
 		got, err = s.FindRefreshToken(ctx, next.Hash)
 		require.NoError(t, err)
 		assert.Equal(t, domain.RefreshActive, got.Status)
+		assert.Equal(t, old.SignIn, got.SignIn, "the successor tells of the family's sign-in")
 	})
 	t.Run("rotate refused changes nothing", func(t *testing.T) {
 		clock := NewClock()
@@ -649,5 +661,33 @@ func RunSigningKeys(t *testing.T, newStore func(t *testing.T) jwtkeys.Store) {
 		require.NoError(t, err)
 		require.Len(t, keys, 1, "only the retired key is pruned")
 		assert.Equal(t, k2.ID, keys[0].ID)
+	})
+	t.Run("a generation of signers is added at once and retires the one before", func(t *testing.T) {
+		s := newStore(t)
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		gen := func(at time.Time) []domain.SigningKey {
+			es, err := jwtkeys.Generate(jwtkeys.ES256, at)
+			require.NoError(t, err)
+			rs, err := jwtkeys.Generate(jwtkeys.RS256, at)
+			require.NoError(t, err)
+			return []domain.SigningKey{es, rs}
+		}
+		first, second := gen(t0), gen(t0.Add(time.Hour))
+		require.NoError(t, s.AddSigningKey(ctx, first...))
+		require.NoError(t, s.AddSigningKey(ctx, second...))
+		require.NoError(t, s.AddSigningKey(ctx), "an empty generation changes nothing")
+		keys, err := s.SigningKeys(ctx)
+		require.NoError(t, err)
+		retired := map[string]time.Time{}
+		for _, k := range keys {
+			retired[k.ID] = k.RetiredAt
+		}
+		require.Len(t, retired, 4)
+		for _, k := range first {
+			assert.True(t, retired[k.ID].Equal(second[0].CreatedAt), "%s: the whole first generation retired when the second arrived", k.Algorithm)
+		}
+		for _, k := range second {
+			assert.True(t, retired[k.ID].IsZero(), "%s: the second generation signs", k.Algorithm)
+		}
 	})
 }

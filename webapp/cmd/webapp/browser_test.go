@@ -28,13 +28,17 @@ func upstreams(t *testing.T, addr string, accessTTL time.Duration) (*upstreamtes
 		RedirectURI: redirect, AccessTTL: accessTTL})
 	rs := upstreamtest.NewResourceServer(t, as)
 	return as, map[string]string{
-		"WEBAPP_HTTP_ADDR":               addr,
-		"WEBAPP_AUTHSERVER_TOKEN_URL":    as.URL + "/oauth/token",
-		"WEBAPP_RESOURCESERVER_BASE_URL": rs.URL,
-		"WEBAPP_BROWSER_AUTHORIZE_URL":   as.URL + "/oauth/authorize",
-		"WEBAPP_BROWSER_REVOKE_URL":      as.URL + "/oauth/revoke",
-		"WEBAPP_BROWSER_ISSUER":          as.URL,
-		"WEBAPP_BROWSER_REDIRECT_URL":    redirect,
+		"WEBAPP_HTTP_ADDR":                        addr,
+		"WEBAPP_AUTHSERVER_TOKEN_URL":             as.URL + "/oauth/token",
+		"WEBAPP_RESOURCESERVER_BASE_URL":          rs.URL,
+		"WEBAPP_BROWSER_AUTHORIZE_URL":            as.URL + "/oauth/authorize",
+		"WEBAPP_BROWSER_REVOKE_URL":               as.URL + "/oauth/revoke",
+		"WEBAPP_BROWSER_JWKS_URL":                 as.URL + "/oauth/jwks.json",
+		"WEBAPP_BROWSER_USERINFO_URL":             as.URL + "/oauth/userinfo",
+		"WEBAPP_BROWSER_END_SESSION_URL":          as.URL + "/oauth/end_session",
+		"WEBAPP_BROWSER_POST_LOGOUT_REDIRECT_URL": "http://" + addr + "/",
+		"WEBAPP_BROWSER_ISSUER":                   as.URL,
+		"WEBAPP_BROWSER_REDIRECT_URL":             redirect,
 	}
 }
 
@@ -75,7 +79,8 @@ func TestRunServesTheBrowserDemo(t *testing.T) {
 	assert.Contains(t, body, "1795441500")
 	q := as.AuthorizeRequests()[0]
 	assert.Equal(t, "webapp-browser", q.Get("client_id"))
-	assert.Equal(t, "current_time epoch_time", q.Get("scope"))
+	assert.Equal(t, "openid profile current_time epoch_time", q.Get("scope"))
+	assert.Contains(t, body, "Hello, Alice Example.", "the ID token verified and UserInfo read, as configured")
 
 	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(body)
 	require.Len(t, m, 2)
@@ -192,6 +197,12 @@ func TestRunRefusesBadBrowserConfig(t *testing.T) {
 		{"no scopes",
 			map[string]string{"WEBAPP_BROWSER_SCOPES": `[]`},
 			[]string{"browser.scopes"}},
+		{"no openid among the scopes",
+			map[string]string{"WEBAPP_BROWSER_SCOPES": `["current_time"]`},
+			[]string{"browser.scopes must include openid"}},
+		{"JWKS URL with a query",
+			map[string]string{"WEBAPP_BROWSER_JWKS_URL": "http://localhost:5001/oauth/jwks.json?x=1"},
+			[]string{"browser.jwks_url"}},
 		{"empty client id",
 			map[string]string{"WEBAPP_BROWSER": `{"client_id":""}`},
 			[]string{"browser.client_id"}},

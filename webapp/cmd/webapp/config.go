@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,14 +61,24 @@ type Config struct {
 		Password string `json:"password"`
 	} `json:"demo_user"`
 	// Browser is the browser demo's client: the authorization code grant
-	// with PKCE, as a confidential client (client_secret_basic). Its token
-	// endpoint is authserver.token_url. An empty client_secret switches the
-	// browser pages off.
+	// with PKCE, as a confidential client (client_secret_basic), and an
+	// OpenID Connect relying party. Its token endpoint is
+	// authserver.token_url. An empty client_secret switches the browser
+	// pages off.
 	Browser struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 		AuthorizeURL string `json:"authorize_url"`
 		RevokeURL    string `json:"revoke_url"`
+		// JWKSURL and UserInfoURL are the authserver's, reached from the
+		// webapp (like revoke_url); EndSessionURL its RP-Initiated Logout
+		// endpoint, reached by the browser (like authorize_url), which
+		// sends it back to PostLogoutRedirectURL, registered there. An
+		// empty end_session_url signs out of the webapp only.
+		JWKSURL               string `json:"jwks_url"`
+		UserInfoURL           string `json:"userinfo_url"`
+		EndSessionURL         string `json:"end_session_url"`
+		PostLogoutRedirectURL string `json:"post_logout_redirect_url"`
 		// Issuer is the authserver's issuer identifier, which every
 		// authorization response must carry as iss (RFC 9207).
 		Issuer string `json:"issuer"`
@@ -125,9 +136,13 @@ func defaultConfig() Config {
 	c.Browser.ClientSecret = demoBrowserSecret
 	c.Browser.AuthorizeURL = "http://localhost:5001/oauth/authorize"
 	c.Browser.RevokeURL = "http://localhost:5001/oauth/revoke"
+	c.Browser.JWKSURL = "http://localhost:5001/oauth/jwks.json"
+	c.Browser.UserInfoURL = "http://localhost:5001/oauth/userinfo"
+	c.Browser.EndSessionURL = "http://localhost:5001/oauth/end_session"
+	c.Browser.PostLogoutRedirectURL = "http://localhost:5003/"
 	c.Browser.Issuer = "http://localhost:5001"
 	c.Browser.RedirectURL = "http://localhost:5003" + callbackPath
-	c.Browser.Scopes = []string{"current_time", "epoch_time"}
+	c.Browser.Scopes = []string{"openid", "profile", "current_time", "epoch_time"}
 	c.Browser.SessionTTL = config.Duration(time.Hour)
 	c.Browser.MaxSessions = app.DefaultMaxSessions
 	c.Browser.SessionsPerUser = app.DefaultSessionsPerUser
@@ -153,6 +168,10 @@ func (c Config) check(env string) error {
 	}
 	if u, err := url.Parse(c.Browser.RedirectURL); err == nil && u.Path != callbackPath {
 		problems = append(problems, "browser.redirect_url must have the path "+callbackPath+", where the webapp serves it")
+	}
+	if c.BrowserEnabled() && !slices.Contains(c.Browser.Scopes, "openid") {
+		// The ID token says who signed in: without it a session has no user.
+		problems = append(problems, "browser.scopes must include openid: the webapp signs users in with OpenID Connect")
 	}
 	if c.Redis.Timeout.D() <= 0 {
 		problems = append(problems, "redis.timeout must be positive")
@@ -254,6 +273,10 @@ const configSchema = `{
         "client_secret": {"type": "string"},
         "authorize_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
         "revoke_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "jwks_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "userinfo_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
+        "end_session_url": {"type": "string", "pattern": "^$|^https?://[^?#]+$"},
+        "post_logout_redirect_url": {"type": "string", "pattern": "^https?://[^#]+$"},
         "issuer": {"type": "string", "pattern": "^https?://[^?#]+$"},
         "redirect_url": {"type": "string", "pattern": "^https?://[^?#]+$"},
         "scopes": {

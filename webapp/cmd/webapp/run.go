@@ -180,9 +180,17 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 		ClientSecret: cfg.Browser.ClientSecret,
 		RedirectURL:  cfg.Browser.RedirectURL,
 		Scopes:       cfg.Browser.Scopes,
+		// RP-Initiated Logout: back to the webapp's home page.
+		EndSessionURL:         cfg.Browser.EndSessionURL,
+		PostLogoutRedirectURL: cfg.Browser.PostLogoutRedirectURL,
+	}, authHTTP)
+	identity := authclient.NewIdentity(authclient.IdentityConfig{
+		Issuer: cfg.Browser.Issuer, ClientID: cfg.Browser.ClientID,
+		JWKSURL: cfg.Browser.JWKSURL, UserInfoURL: cfg.Browser.UserInfoURL,
 	}, authHTTP)
 	browser := app.NewBrowser(app.BrowserDeps{
 		Authorizer: code,
+		Identity:   identity,
 		Renewer:    code,
 		Revoker:    code,
 		Times:      times,
@@ -201,7 +209,18 @@ func browserPages(cfg Config, log *zap.Logger, authHTTP *http.Client, times *res
 		Log:           log,
 		SecureCookies: strings.HasPrefix(cfg.Browser.RedirectURL, "https://"),
 		ClientID:      cfg.Browser.ClientID,
+		SignOutTarget: originOf(cfg.Browser.EndSessionURL),
 	})
+}
+
+// originOf is the scheme://host[:port] of an http(s) URL, "" for "" (the
+// schema has checked the form).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // browserCookieKey is browser.cookie_key, or a random key for this process

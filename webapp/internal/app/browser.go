@@ -9,6 +9,7 @@ import (
 // BrowserDeps are what the browser use cases need.
 type BrowserDeps struct {
 	Authorizer Authorizer
+	Identity   Identity
 	Renewer    TokenRenewer
 	Revoker    TokenRevoker
 	Times      TimeReader

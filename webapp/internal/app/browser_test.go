@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
@@ -19,21 +18,51 @@ import (
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
-// fakeOAuth is a function-field fake of the authorization server client.
+// fakeOAuth is a function-field fake of the authorization server client,
+// OpenID Connect's side included: an "ID token" is "idt-" and the
+// subject, which Verify takes for verified unless verify says otherwise.
 type fakeOAuth struct {
 	exchange func(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error)
 	fresh    func(ctx context.Context, t domain.Tokens) (domain.Tokens, error)
 	revoke   func(ctx context.Context, rt domain.Secret) error
+	verify   func(t domain.Tokens, nonce domain.Secret) (string, error)
+	name     func(sub string) (string, error)
 
 	mu        sync.Mutex
 	exchanges int
 	revoked   []domain.Secret
+	nonces    []domain.Secret
 }
 
 func (f *fakeOAuth) NewVerifier() domain.Secret { return "verifier-" + domain.NewRandom() }
 
-func (f *fakeOAuth) AuthCodeURL(state, verifier domain.Secret) string {
-	return "https://as.example/authorize?state=" + string(state) + "&v=" + string(verifier)
+func (f *fakeOAuth) AuthCodeURL(state, verifier, nonce domain.Secret) string {
+	return "https://as.example/authorize?state=" + string(state) + "&v=" + string(verifier) + "&nonce=" + string(nonce)
+}
+
+func (f *fakeOAuth) EndSessionURL(idToken domain.Secret) string {
+	return "https://as.example/end_session?id_token_hint=" + string(idToken)
+}
+
+func (f *fakeOAuth) Verify(_ context.Context, t domain.Tokens, nonce domain.Secret) (string, error) {
+	f.mu.Lock()
+	f.nonces = append(f.nonces, nonce)
+	f.mu.Unlock()
+	if f.verify != nil {
+		return f.verify(t, nonce)
+	}
+	sub, ok := strings.CutPrefix(string(t.IDToken), "idt-")
+	if !ok {
+		return "", &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer, Description: "the authserver issued no ID token"}
+	}
+	return sub, nil
+}
+
+func (f *fakeOAuth) Name(_ context.Context, _ domain.Secret, sub string) (string, error) {
+	if f.name != nil {
+		return f.name(sub)
+	}
+	return "Name of " + sub, nil
 }
 
 func (f *fakeOAuth) Exchange(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error) {
@@ -41,7 +70,7 @@ func (f *fakeOAuth) Exchange(ctx context.Context, code, verifier domain.Secret) 
 	f.exchanges++
 	f.mu.Unlock()
 	if f.exchange == nil {
-		return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt-" + code, TokenType: "Bearer"}, nil
+		return tokensFor("alice", "rt-"+code), nil
 	}
 	return f.exchange(ctx, code, verifier)
 }
@@ -65,12 +94,9 @@ func (f *fakeOAuth) Revoke(ctx context.Context, rt domain.Secret) error {
 
 const issuer = "https://as.example"
 
-// accessToken is a JWT access token for sub, as the authserver issues
-// (the signature is not checked, so there is none worth the name).
-func accessToken(sub string) domain.Secret {
-	enc := base64.RawURLEncoding.EncodeToString
-	return domain.Secret(enc([]byte(`{"alg":"ES256","typ":"at+jwt"}`)) + "." +
-		enc([]byte(`{"sub":"`+sub+`","scope":"current_time"}`)) + ".c2ln")
+// tokensFor are tokens of a sign-in of sub, with the fake's ID token.
+func tokensFor(sub string, refresh domain.Secret) domain.Tokens {
+	return domain.Tokens{AccessToken: domain.Secret("at-" + sub), RefreshToken: refresh, TokenType: "Bearer", IDToken: domain.Secret("idt-" + sub)}
 }
 
 // store creates s, as alice's if it names no user.
@@ -100,7 +126,7 @@ func newBrowser(oauth *fakeOAuth, times app.TimeReader) browserFixture {
 		clock:    c,
 	}
 	f.b = app.NewBrowser(app.BrowserDeps{
-		Authorizer: oauth, Renewer: oauth, Revoker: oauth, Times: times,
+		Authorizer: oauth, Identity: oauth, Renewer: oauth, Revoker: oauth, Times: times,
 		Sessions: f.sessions, Claims: f.claims,
 		Issuer: issuer, SessionTTL: time.Hour, Now: c.Now,
 	})
@@ -117,7 +143,8 @@ func TestStartLogin(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(a.Verifier), "verifier-"), "the verifier comes from the authorizer")
 	assert.Equal(t, f.clock.Now().Add(10*time.Minute), a.Expires)
 	assert.Equal(t, "/somewhere", a.ReturnTo)
-	assert.Equal(t, "https://as.example/authorize?state="+string(a.State)+"&v="+string(a.Verifier), start.URL)
+	assert.Equal(t, "https://as.example/authorize?state="+string(a.State)+"&v="+string(a.Verifier)+"&nonce="+string(a.Nonce), start.URL,
+		"the nonce goes out with the request")
 
 	again := f.b.StartLogin("")
 	assert.NotEqual(t, a.State, again.Attempt.State, "a new state every time")
@@ -209,7 +236,7 @@ func TestCompleteLogin(t *testing.T) {
 				if tc.exchange != nil {
 					return tc.exchange(ctx, code, verifier)
 				}
-				return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt", TokenType: "Bearer"}, nil
+				return tokensFor("alice", "rt"), nil
 			}}
 			f := newBrowser(oauth, nil)
 			ctx := context.Background()
@@ -242,8 +269,10 @@ func TestCompleteLogin(t *testing.T) {
 			default:
 				require.NoError(t, err)
 				assert.Equal(t, start.Attempt.Verifier, gotVerifier, "the attempt's verifier goes with the code")
-				assert.Equal(t, domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt", TokenType: "Bearer"}, s.Tokens)
-				assert.Equal(t, "alice", s.Subject, "the access token's sub")
+				assert.Equal(t, tokensFor("alice", "rt"), s.Tokens, "the ID token kept, for signing out")
+				assert.Equal(t, "alice", s.Subject, "the ID token's sub")
+				assert.Equal(t, "Name of alice", s.Name, "and the name UserInfo gave")
+				assert.Equal(t, []domain.Secret{start.Attempt.Nonce}, oauth.nonces, "the ID token must carry the attempt's nonce")
 				assert.Equal(t, f.clock.Now(), s.Created)
 				assert.NotEqual(t, s.ID, s.CSRFToken)
 				assert.GreaterOrEqual(t, len(s.ID), 26)
@@ -290,7 +319,7 @@ func TestCompleteLoginPresentsACodeOnce(t *testing.T) {
 		release := make(chan struct{})
 		oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 			<-release
-			return domain.Tokens{AccessToken: accessToken("alice"), RefreshToken: "rt"}, nil
+			return tokensFor("alice", "rt"), nil
 		}}
 		f := newBrowser(oauth, nil)
 		a := f.b.StartLogin("").Attempt
@@ -327,46 +356,57 @@ func TestCompleteLoginPresentsACodeOnce(t *testing.T) {
 	})
 }
 
-// The session belongs to the user the access token names; a token that
-// names no one is refused, and the grant it came with revoked, since no
-// session will hold it.
-func TestCompleteLoginNeedsTheUser(t *testing.T) {
-	enc := base64.RawURLEncoding.EncodeToString
+// The session belongs to the user the verified ID token names. A sign-in
+// whose ID token is missing, does not verify or carries another nonce is
+// refused, and the grant it came with revoked, since no session will hold
+// it; one whose UserInfo fails signs in without a name.
+func TestCompleteLoginNeedsAVerifiedIDToken(t *testing.T) {
+	bad := &domain.Error{Code: domain.LoginFailed, Service: domain.AuthServer, Description: "the ID token carries another sign-in's nonce"}
+	down := &domain.Error{Code: domain.Unavailable, Service: domain.AuthServer, Description: "keys unreachable"}
 	cases := []struct {
-		name    string
-		token   domain.Secret
-		wantSub string
+		name     string
+		tokens   domain.Tokens
+		verify   func(domain.Tokens, domain.Secret) (string, error)
+		nameErr  error
+		wantCode domain.ErrorCode
+		wantName string
 	}{
-		{"JWT with sub", accessToken("5b8f3c2e"), "5b8f3c2e"},
-		{"opaque token", "2YotnFZFEjr1zCsicMWpAA", ""},
-		{"JWT without sub", domain.Secret(enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(`{"scope":"x"}`)) + ".sig"), ""},
-		{"JWT with an empty sub", domain.Secret(enc([]byte(`{}`)) + "." + enc([]byte(`{"sub":""}`)) + ".sig"), ""},
-		{"sub not a string", domain.Secret(enc([]byte(`{}`)) + "." + enc([]byte(`{"sub":42}`)) + ".sig"), ""},
-		{"payload not base64url", "a.b*c.d", ""},
-		{"payload not JSON", domain.Secret("a." + enc([]byte("sub")) + ".c"), ""},
-		{"two parts", domain.Secret("a." + enc([]byte(`{"sub":"x"}`))), ""},
-		{"huge", domain.Secret("a." + enc([]byte(`{"sub":"x","pad":"`+strings.Repeat("p", 20<<10)+`"}`)) + ".c"), ""},
+		{name: "verified, with a name", tokens: tokensFor("5b8f3c2e", "rt"), wantName: "Name of 5b8f3c2e"},
+		{name: "verified, UserInfo down: no name", tokens: tokensFor("5b8f3c2e", "rt"), nameErr: down},
+		{name: "no ID token", tokens: domain.Tokens{AccessToken: "at", RefreshToken: "rt"}, wantCode: domain.BadGateway},
+		{name: "another nonce", tokens: tokensFor("5b8f3c2e", "rt"), wantCode: domain.LoginFailed,
+			verify: func(domain.Tokens, domain.Secret) (string, error) { return "", bad }},
+		{name: "keys unreachable", tokens: tokensFor("5b8f3c2e", "rt"), wantCode: domain.Unavailable,
+			verify: func(domain.Tokens, domain.Secret) (string, error) { return "", down }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
-				return domain.Tokens{AccessToken: tc.token, RefreshToken: "rt"}, nil
-			}}
+			oauth := &fakeOAuth{
+				exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) { return tc.tokens, nil },
+				verify:   tc.verify,
+				name: func(sub string) (string, error) {
+					if tc.nameErr != nil {
+						return "", tc.nameErr
+					}
+					return "Name of " + sub, nil
+				},
+			}
 			f := newBrowser(oauth, nil)
 			a := f.b.StartLogin("").Attempt
 			in, err := f.b.CompleteLogin(context.Background(), a, "",
 				domain.AuthorizationResponse{Code: "c", State: string(a.State), Issuer: issuer})
-			if tc.wantSub != "" {
+			if tc.wantCode == "" {
 				require.NoError(t, err)
-				assert.Equal(t, tc.wantSub, in.Session.Subject)
+				assert.Equal(t, "5b8f3c2e", in.Session.Subject)
+				assert.Equal(t, tc.wantName, in.Session.Name)
+				assert.Equal(t, tc.nameErr, in.NameErr, "for the logs")
 				assert.Empty(t, oauth.revoked)
 				return
 			}
-			assert.Equal(t, domain.BadGateway, domain.CodeOf(err))
+			assert.Equal(t, tc.wantCode, domain.CodeOf(err))
 			assert.Equal(t, domain.AuthServer, domain.ServiceOf(err))
-			assert.ErrorContains(t, err, "does not say who signed in")
 			assert.Zero(t, f.sessions.Len())
-			assert.Equal(t, []domain.Secret{"rt"}, oauth.revoked)
+			assert.Equal(t, []domain.Secret{"rt"}, oauth.revoked, "the grant no session holds is revoked")
 		})
 	}
 }
@@ -380,7 +420,7 @@ func TestCompleteLoginKeepsToThePerUserCap(t *testing.T) {
 	n := 0
 	oauth := &fakeOAuth{exchange: func(context.Context, domain.Secret, domain.Secret) (domain.Tokens, error) {
 		n++
-		return domain.Tokens{AccessToken: accessToken(sub), RefreshToken: domain.Secret("rt-" + strconv.Itoa(n))}, nil
+		return tokensFor(sub, domain.Secret("rt-"+strconv.Itoa(n))), nil
 	}}
 	f := newBrowser(oauth, nil)
 	signIn := func(old domain.Secret) app.SignIn {
@@ -563,6 +603,13 @@ func TestHomeRefreshOutlivesTheRequest(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	revokeFailed := errors.New("authserver down")
+	t.Run("a session without an ID token signs out here only", func(t *testing.T) {
+		f := newBrowser(&fakeOAuth{}, nil)
+		f.store(t, domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour), Tokens: domain.Tokens{AccessToken: "at"}})
+		out, err := f.b.Logout(context.Background(), "s1", "csrf")
+		require.NoError(t, err)
+		assert.Empty(t, out.EndSessionURL)
+	})
 	cases := []struct {
 		name        string
 		id          domain.Secret
@@ -588,9 +635,15 @@ func TestLogout(t *testing.T) {
 			f := newBrowser(oauth, nil)
 			ctx := context.Background()
 			f.store(t, domain.Session{ID: "s1", CSRFToken: "csrf", Expires: f.clock.Now().Add(time.Hour),
-				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: tc.refresh}})
+				Tokens: domain.Tokens{AccessToken: "at-1", RefreshToken: tc.refresh, IDToken: "idt-alice"}})
 
 			out, err := f.b.Logout(ctx, tc.id, tc.csrf)
+			if tc.wantGone {
+				assert.Equal(t, "https://as.example/end_session?id_token_hint=idt-alice", out.EndSessionURL,
+					"on to the authserver, to sign out there too, named by the ID token")
+			} else {
+				assert.Empty(t, out.EndSessionURL, "nothing was ended here: nothing to end there")
+			}
 			if tc.wantCode != "" {
 				assert.Equal(t, tc.wantCode, domain.CodeOf(err))
 			} else {

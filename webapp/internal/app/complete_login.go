@@ -20,6 +20,9 @@ type SignIn struct {
 	// browser's previous one, or an evicted one) could not be revoked. The
 	// sessions are gone regardless; this is for the logs.
 	RevokeErr error
+	// NameErr is why the user's name could not be read from UserInfo: the
+	// sign-in stands, the page greets them without it. For the logs.
+	NameErr error
 }
 
 // notInProgress is why a callback without a live, unused attempt fails.
@@ -28,7 +31,9 @@ const notInProgress = "this browser has no sign-in in progress: it was completed
 // CompleteLogin checks the authorization server's answer (RFC 6749 §4.1.2)
 // against the sign-in this browser started, a (the zero attempt if the
 // browser brought none, or one that is not the webapp's), and if it
-// belongs to it redeems the code and starts a new session.
+// belongs to it redeems the code, verifies the ID token that comes with
+// the tokens (OpenID Connect Core §3.1.3.7, the attempt's nonce in it),
+// reads the user's name from UserInfo, and starts a new session.
 //
 // The answer must carry the attempt's state (CSRF defence, RFC 6749
 // §10.12) and the configured issuer (mix-up defence, RFC 9207), the error
@@ -84,13 +89,18 @@ func (b *Browser) CompleteLogin(ctx context.Context, a domain.LoginAttempt, oldS
 		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued an empty access token"}
 	}
-	sub, ok := subjectOf(tokens.AccessToken)
-	if !ok {
+	// OpenID Connect: the ID token, verified, says who signed in; only an
+	// ID token carrying this attempt's nonce is this sign-in's.
+	sub, err := b.d.Identity.Verify(ctx, tokens, a.Nonce)
+	if err != nil {
 		b.revokeQuietly(ctx, tokens)
-		return SignIn{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
-			Description: "the authserver's access token does not say who signed in (it is not a JWT with a sub claim)"}
+		return SignIn{}, err
 	}
 	in := SignIn{ReturnTo: a.ReturnTo}
+	name, err := b.d.Identity.Name(ctx, tokens.AccessToken, sub)
+	if err != nil {
+		in.NameErr = err
+	}
 	if oldSession != "" {
 		// First, so that it does not count against the cap. Not found is
 		// fine: it had expired or was never ours.
@@ -102,6 +112,7 @@ func (b *Browser) CompleteLogin(ctx context.Context, a domain.LoginAttempt, oldS
 		ID:        domain.NewRandom(),
 		CSRFToken: domain.NewRandom(),
 		Subject:   sub,
+		Name:      name,
 		Tokens:    tokens,
 		Created:   now,
 		Expires:   now.Add(b.d.SessionTTL),

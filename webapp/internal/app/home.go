@@ -17,6 +17,8 @@ type HomeView struct {
 	Ended bool
 	// CSRFToken is the session's, for the page's forms.
 	CSRFToken domain.Secret
+	// Name is the signed-in user's, to greet them by; "" if unknown.
+	Name string
 	// Times are the user's times, one per kind (current, then epoch time), each with its own
 	// failure; empty when Err is set.
 	Times []TimeResult
@@ -64,7 +66,7 @@ func (b *Browser) Home(ctx context.Context, sessionID domain.Secret) (HomeView, 
 	case err != nil && domain.CodeOf(err) == "":
 		return HomeView{}, err
 	case err != nil:
-		return HomeView{SignedIn: true, CSRFToken: s.CSRFToken, Err: err}, nil
+		return HomeView{SignedIn: true, CSRFToken: s.CSRFToken, Name: s.Name, Err: err}, nil
 	}
 
 	results := make([]TimeResult, len(kinds))
@@ -81,7 +83,7 @@ func (b *Browser) Home(ctx context.Context, sessionID domain.Secret) (HomeView, 
 			return b.end(ctx, sessionID)
 		}
 	}
-	return HomeView{SignedIn: true, CSRFToken: s.CSRFToken, Times: results}, nil
+	return HomeView{SignedIn: true, CSRFToken: s.CSRFToken, Name: s.Name, Times: results}, nil
 }
 
 // tokenRejected reports whether the resource server refused the access

@@ -13,11 +13,17 @@ type SignOut struct {
 	// authorization server. The session is gone regardless; this is for the
 	// logs.
 	RevokeErr error
+	// EndSessionURL is where to send the browser next, to sign the user
+	// out at the authorization server too (RP-Initiated Logout); "" to
+	// stay, when the session had no ID token or the server no such
+	// endpoint.
+	EndSessionURL string
 }
 
 // Logout ends the session if csrfToken is its CSRF token (else a
 // domain.Forbidden error, and the session stays), then revokes its refresh
-// token at the authorization server (RFC 7009), which ends the grant. A
+// token at the authorization server (RFC 7009), which ends the grant, and
+// says where the user signs out of the authorization server too. A
 // missing or unknown session has nothing to end and is not an error.
 func (b *Browser) Logout(ctx context.Context, sessionID domain.Secret, csrfToken string) (SignOut, error) {
 	if sessionID == "" {
@@ -46,6 +52,9 @@ func (b *Browser) Logout(ctx context.Context, sessionID domain.Secret, csrfToken
 		return SignOut{}, err
 	}
 	var out SignOut
+	if s.Tokens.IDToken != "" {
+		out.EndSessionURL = b.d.Authorizer.EndSessionURL(s.Tokens.IDToken)
+	}
 	if s.Tokens.RefreshToken != "" {
 		// The session is already gone, so nothing else will ever revoke
 		// this token: finish even if the browser leaves.

@@ -30,15 +30,35 @@ type TimeReader interface {
 type Authorizer interface {
 	// NewVerifier returns a new PKCE code verifier.
 	NewVerifier() domain.Secret
-	// AuthCodeURL is where to send the browser to ask the user for access:
-	// the authorization endpoint with the client's id, redirect URI and
-	// scopes, state, and the S256 challenge of verifier.
-	AuthCodeURL(state, verifier domain.Secret) string
+	// AuthCodeURL is where to send the browser to ask the user for access
+	// and who they are: the authorization endpoint with the client's id,
+	// redirect URI and scopes (openid among them), state, nonce, and the
+	// S256 challenge of verifier.
+	AuthCodeURL(state, verifier, nonce domain.Secret) string
+	// EndSessionURL is where to send the browser to sign the user out at
+	// the authorization server too (OpenID Connect RP-Initiated Logout),
+	// naming them with idToken, "" if the server has no such endpoint
+	// configured.
+	EndSessionURL(idToken domain.Secret) string
 	// Exchange redeems a code for tokens, proving with verifier that it is
 	// the client that asked for the code. A code the server refuses is a
 	// domain.LoginFailed error; otherwise errors name domain.AuthServer, as
 	// TokenSource's do.
 	Exchange(ctx context.Context, code, verifier domain.Secret) (domain.Tokens, error)
+}
+
+// Identity tells who signed in: OpenID Connect's ID token and UserInfo.
+type Identity interface {
+	// Verify checks the ID token that came with t: its signature through
+	// the authorization server's published keys, its issuer, audience
+	// (this client) and expiry, that it carries nonce, and that its
+	// at_hash is t's access token's. It returns the user's subject. An ID
+	// token that fails is a domain.LoginFailed error; a missing one, or
+	// keys that cannot be fetched, errors naming domain.AuthServer.
+	Verify(ctx context.Context, t domain.Tokens, nonce domain.Secret) (subject string, err error)
+	// Name asks UserInfo for the name of the user of accessToken, who must
+	// be subject; "" if the server has none.
+	Name(ctx context.Context, accessToken domain.Secret, subject string) (string, error)
 }
 
 // TokenRenewer keeps a session's tokens usable.

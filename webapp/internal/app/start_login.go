@@ -24,5 +24,5 @@ func (b *Browser) StartLogin(returnTo string) LoginStart {
 		Expires:  b.d.Now().Add(domain.LoginAttemptTTL),
 		ReturnTo: returnTo,
 	}
-	return LoginStart{Attempt: a, URL: b.d.Authorizer.AuthCodeURL(a.State, a.Verifier)}
+	return LoginStart{Attempt: a, URL: b.d.Authorizer.AuthCodeURL(a.State, a.Verifier, a.Nonce)}
 }

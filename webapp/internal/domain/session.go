@@ -33,6 +33,11 @@ type Tokens struct {
 	// Expiry is when the access token expires; zero when the server did not
 	// say.
 	Expiry time.Time
+	// IDToken is the grant's latest OpenID Connect ID token, verified
+	// when it came with the sign-in; kept to name the user to the
+	// authorization server when they sign out (RP-Initiated Logout's
+	// id_token_hint).
+	IDToken Secret
 }
 
 // LoginAttempt is one sign-in a browser started: the values that tie the
@@ -47,9 +52,9 @@ type LoginAttempt struct {
 	// Verifier is the PKCE code verifier whose S256 challenge went out; it
 	// is sent with the code, so a code stolen on the way back is useless.
 	Verifier Secret
-	// Nonce is for OpenID Connect, where it goes out in the authentication
-	// request and must come back inside the ID token. It is made now so
-	// that the cookie's format need not change then; nothing sends it yet.
+	// Nonce goes out in the OpenID Connect authentication request and must
+	// come back inside the ID token: an ID token replayed from another
+	// sign-in does not carry it.
 	Nonce   Secret
 	Expires time.Time
 	// ReturnTo is the webapp's own path to show once signed in; "" is the
@@ -72,10 +77,13 @@ type Session struct {
 	ID Secret
 	// CSRFToken must come back with every form the session submits.
 	CSRFToken Secret
-	// Subject is the user signed in: the sub of their access token. It
-	// groups a user's sessions, so that one account cannot hold more than
-	// its share of the webapp's.
+	// Subject is the user signed in: the sub of their verified ID token.
+	// It groups a user's sessions, so that one account cannot hold more
+	// than its share of the webapp's.
 	Subject string
+	// Name is how to greet the user (UserInfo's name claim), "" if the
+	// authorization server did not say.
+	Name    string
 	Tokens  Tokens
 	Created time.Time
 	// Expires is when the session ends however it is used.

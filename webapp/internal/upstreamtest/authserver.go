@@ -19,18 +19,21 @@ import (
 	"github.com/oauth2ref/pkg/introspection"
 )
 
-// User is an account at the authserver.
-type User struct{ Name, Password string }
+// User is an account at the authserver: its username, password and the
+// full name UserInfo gives.
+type User struct{ Name, Password, FullName string }
 
 // The accounts every AuthServer has.
 var (
-	Alice   = User{Name: "alice", Password: "alice-password"}
-	Mallory = User{Name: "mallory", Password: "mallory-password"}
+	Alice   = User{Name: "alice", Password: "alice-password", FullName: "Alice Example"}
+	Mallory = User{Name: "mallory", Password: "mallory-password", FullName: "Mallory Example"}
 )
 
 // Client is the webapp's registration at the authserver: a confidential
 // client of the authorization code grant with refresh tokens, for the
-// scopes current_time and epoch_time.
+// scopes current_time and epoch_time and OpenID Connect's openid and
+// profile, whose users sign out back to the root of its redirect URI's
+// origin.
 type Client struct {
 	ID, Secret  string
 	RedirectURI string
@@ -81,6 +84,7 @@ func NewAuthServer(t *testing.T, c Client) *AuthServer {
 	t.Cleanup(func() { _ = srv.Close() })
 	r := chi.NewRouter()
 	r.Mount("/oauth", srv.Handler())
+	r.Handle("/.well-known/openid-configuration", srv.OpenIDConfigurationHandler())
 	direct.Config.Handler = r
 	direct.Start()
 	as.introspect = introspection.NewClient(directURL+"/oauth/introspect", introspectionClient, introspectionSecret, httpclient.New(10*time.Second))
@@ -95,7 +99,8 @@ func fixtures(t *testing.T, c Client) string {
 	client := map[string]any{
 		"id": c.ID, "name": "The webapp under test", "type": "confidential", "secret": c.Secret,
 		"token_endpoint_auth_methods": methods, "grant_types": []string{"authorization_code", "refresh_token"},
-		"redirect_uris": []string{c.RedirectURI}, "scopes": scopes, "default_scopes": scopes,
+		"redirect_uris": []string{c.RedirectURI}, "scopes": append([]string{"openid", "profile"}, scopes...), "default_scopes": scopes,
+		"post_logout_redirect_uris": []string{PostLogoutURI(c)},
 	}
 	if c.AccessTTL > 0 {
 		client["access_token_ttl"] = c.AccessTTL.String()
@@ -104,6 +109,8 @@ func fixtures(t *testing.T, c Client) string {
 		"scopes": []map[string]string{
 			{"name": "current_time", "description": "Read the current time"},
 			{"name": "epoch_time", "description": "Read the time as seconds since the Unix epoch"},
+			{"name": "openid", "description": "Know who you are"},
+			{"name": "profile", "description": "See your name and username"},
 		},
 		"clients": []map[string]any{client, {
 			"id": PasswordClient, "name": "The webapp's curl flow", "type": "confidential", "secret": PasswordClientSecret,
@@ -128,7 +135,17 @@ func fixtures(t *testing.T, c Client) string {
 
 // MarshalJSON writes a user as the fixtures have one.
 func (u User) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]string{"username": u.Name, "password": u.Password})
+	return json.Marshal(map[string]string{"username": u.Name, "password": u.Password, "name": u.FullName})
+}
+
+// PostLogoutURI is where c's users come back to after signing out at the
+// authserver: the root of its redirect URI's origin.
+func PostLogoutURI(c Client) string {
+	u, err := url.Parse(c.RedirectURI)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/"
 }
 
 // Authorize takes an authorization request, the URL the webapp sent the
@@ -140,6 +157,32 @@ func (u User) MarshalJSON() ([]byte, error) {
 func (as *AuthServer) Authorize(t *testing.T, c *http.Client, authorizeURL string, u User, decision string) string {
 	t.Helper()
 	return authservertest.With(t, as.URL, c).Authorize(authorizeURL, u.Name, u.Password, decision)
+}
+
+// EndSession follows an RP-Initiated Logout request, the URL the webapp
+// sent the browser to, through the authserver's confirmation page with
+// the browser's client c, answering decision ("logout" or "stay"), and
+// returns where the authserver then sent the browser.
+func (as *AuthServer) EndSession(t *testing.T, c *http.Client, endSessionURL, decision string) string {
+	t.Helper()
+	b := authservertest.With(t, as.URL, c)
+	confirm := b.Get(endSessionURL)
+	if confirm.Status != http.StatusOK {
+		// Nobody signed in: straight on.
+		return confirm.Location
+	}
+	p := b.Post("/oauth/end_session/confirm", authservertest.ConsentForm(t, confirm, decision))
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("upstreamtest: the logout confirmation answered %d: %s", p.Status, p.Body)
+	}
+	return p.Location
+}
+
+// SignedIn reports whether the browser's client c is signed in at the
+// authserver: its account page shows, rather than sending it to sign in.
+func (as *AuthServer) SignedIn(t *testing.T, c *http.Client) bool {
+	t.Helper()
+	return authservertest.With(t, as.URL, c).Get("/oauth/account").Status == http.StatusOK
 }
 
 // RevokeGrant revokes the user's grant to the client on the account page,
@@ -172,6 +215,7 @@ func (as *AuthServer) Active(t *testing.T, token string) bool {
 type Tokens struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
 }
 
 // Revocation is a revocation request (RFC 7009).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oauth2ref/authserver/internal/app"
@@ -16,21 +17,27 @@ type loginPage struct {
 	ReturnTo    string
 	Username    string
 	MinPassword int
+	// The sign-up page's profile fields, kept when the form comes back
+	// with an error.
+	Name, Email string
 }
 
-// handleLoginForm shows the login page, or skips it for a signed-in user.
+// handleLoginForm shows the login page, or skips it for a signed-in user
+// unless an authorization request wants them to sign in again
+// (prompt=login). A login_hint fills in the username.
 func handleLoginForm(p *pages, accounts Accounts, signup bool) http.Handler {
 	name := "login"
 	if signup {
 		name = "signup"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		returnTo := p.safeReturn(r.URL.Query().Get("return_to"))
-		if _, ok, err := p.session(r, accounts); err == nil && ok {
+		q := r.URL.Query()
+		returnTo := p.safeReturn(q.Get("return_to"))
+		if _, ok, err := p.session(r, accounts); err == nil && ok && q.Get("prompt") != "login" {
 			redirect(w, r, returnTo)
 			return
 		}
-		data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword}
+		data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, MinPassword: p.cfg.MinPassword, Username: hintedUsername(q.Get("login_hint"))}
 		if r.URL.Query().Get("closed") != "" {
 			data.Notice = "Your account was deleted, with everything it held."
 		}
@@ -60,6 +67,20 @@ func handleLogin(p *pages, accounts Accounts) http.Handler {
 	})
 }
 
+// hintedUsername is a login_hint as the username field's value: only a
+// hint that could be a username, at most MaxUsernameBytes of printable
+// characters (an email address or a phone number is left out rather than
+// shown half-right).
+func hintedUsername(hint string) string {
+	if hint == "" || len(hint) > app.MaxUsernameBytes || strings.ContainsFunc(hint, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return ""
+	}
+	return hint
+}
+
+// startSession opens a new session for user and sends the browser on.
+// A session the browser had (a sign-in again, for prompt=login) is ended:
+// its token is replaced, and nothing would end it otherwise.
 func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Accounts, user domain.User, returnTo string) {
 	token, _, err := accounts.StartSession(r.Context(), user, app.SessionStart{
 		Door: domain.DoorPage, Source: clientAddr(r), UserAgent: r.UserAgent(),
@@ -67,6 +88,9 @@ func startSession(w http.ResponseWriter, r *http.Request, p *pages, accounts Acc
 	if err != nil {
 		p.fail(w, r, err)
 		return
+	}
+	if old := p.sessionToken(r); old != "" {
+		_ = accounts.EndSession(r.Context(), old) // best effort: it expires anyway
 	}
 	zaplog.SetUserID(r.Context(), user.ID)
 	p.startBrowserSession(w, token)
@@ -81,10 +105,11 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 		}
 		returnTo := p.safeReturn(r.PostFormValue("return_to"))
 		username, password := r.PostFormValue("username"), r.PostFormValue("password")
+		profile := app.Profile{Name: strings.TrimSpace(r.PostFormValue("name")), Email: strings.TrimSpace(r.PostFormValue("email"))}
 		var user domain.User
 		var err error = domain.Errorf(domain.InvalidRequest, "the two passwords differ")
 		if password == r.PostFormValue("confirm") {
-			user, err = accounts.Signup(r.Context(), username, password)
+			user, err = accounts.Signup(r.Context(), username, password, profile)
 		}
 		if err != nil {
 			var pe *domain.Error
@@ -92,7 +117,8 @@ func handleSignup(p *pages, accounts Accounts) http.Handler {
 				p.fail(w, r, err)
 				return
 			}
-			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword}
+			data := loginPage{pageData: p.data(w, r), ReturnTo: returnTo, Username: username, MinPassword: p.cfg.MinPassword,
+				Name: profile.Name, Email: profile.Email}
 			data.Error = pe.Description
 			p.render(w, r, http.StatusBadRequest, "signup", data, p.returnTargets(r, returnTo)...)
 			return
@@ -162,8 +188,12 @@ type accountPage struct {
 	// Developer links to the developer pages.
 	Developer bool
 	Username  string
-	Grants    []grantRow
-	Sessions  []sessionRow
+	// Email is the user's address, EmailSeenBy the apps that may learn
+	// it (the email scope, with openid).
+	Email       string
+	EmailSeenBy []string
+	Grants      []grantRow
+	Sessions    []sessionRow
 	// OlderSessions are not shown (see maxSessionRows).
 	OlderSessions int
 }
@@ -228,7 +258,7 @@ func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Acc
 		p.fail(w, r, err)
 		return
 	}
-	data := accountPage{pageData: p.data(w, r), Username: user.Username, Developer: p.cfg.Developer}
+	data := accountPage{pageData: p.data(w, r), Username: user.Username, Email: user.Email, Developer: p.cfg.Developer}
 	data.Notice, data.Error = notice, problem
 	// The newest few, and this browser's: a user signed in thousands
 	// of times does not get a page of thousands of rows.
@@ -260,6 +290,9 @@ func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Acc
 			row.Updated = pageTime(g.Consent.UpdatedAt)
 		}
 		data.Grants = append(data.Grants, row)
+		if g.Consent.ReleasesEmail() {
+			data.EmailSeenBy = append(data.EmailSeenBy, row.ClientName)
+		}
 	}
 	p.render(w, r, status, "account", data)
 }

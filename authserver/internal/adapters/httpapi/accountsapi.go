@@ -23,7 +23,7 @@ import (
 // password.
 type AccountOpener interface {
 	// Signup creates an account.
-	Signup(ctx context.Context, username, password string) (domain.User, error)
+	Signup(ctx context.Context, username, password string, p app.Profile) (domain.User, error)
 	// OpenSession checks the name and password, under the login limits,
 	// and opens a session: its bearer token and the session.
 	OpenSession(ctx context.Context, at app.LoginAttempt, from app.SessionStart) (string, domain.Session, error)
@@ -83,7 +83,7 @@ func handleCreateAccount(accounts AccountOpener, s apiSchemas, log *zap.Logger) 
 			writeAPIError(w, r, log, err)
 			return
 		}
-		u, err := accounts.Signup(r.Context(), body.Name, body.Password)
+		u, err := accounts.Signup(r.Context(), body.Name, body.Password, app.Profile{})
 		if err != nil {
 			writeAPIError(w, r, log, err)
 			return

@@ -268,16 +268,23 @@ func strs[T ~string](list []T) []string {
 // adminUserJSON is a user as the admin API shows it: never a password
 // hash.
 type adminUserJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Admin     bool      `json:"admin"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID       string `json:"id"`
+	Name     string `json:"name"` // the username, as /api/accounts calls it
+	Admin    bool   `json:"admin"`
+	Disabled bool   `json:"disabled"`
+	// The profile OpenID Connect shares: the person's name (its "name"
+	// claim), email and whether the address is known to be theirs.
+	DisplayName   string    `json:"display_name"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func adminUserOf(u domain.User) adminUserJSON {
-	return adminUserJSON{ID: u.ID, Name: u.Username, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
+	return adminUserJSON{ID: u.ID, Name: u.Username, Admin: u.Admin, Disabled: u.Disabled,
+		DisplayName: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 }
 
 // clientBody is the body of POST and PUT /api/admin/clients.
@@ -419,14 +426,19 @@ func handleGetUser(admin UserAdmin, log *zap.Logger) http.Handler {
 func handleCreateUser(admin UserAdmin, s apiSchemas, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Name     string `json:"name"`
-			Password string `json:"password"`
-			Admin    bool   `json:"admin"`
+			Name          string `json:"name"`
+			Password      string `json:"password"`
+			Admin         bool   `json:"admin"`
+			DisplayName   string `json:"display_name"`
+			Email         string `json:"email"`
+			EmailVerified bool   `json:"email_verified"`
 		}
 		err := decodeAPIBody(r, s.adminUserCreate, &body)
 		var u domain.User
 		if err == nil {
-			u, err = admin.CreateUser(r.Context(), administrator(r), app.NewUser{Username: body.Name, Password: body.Password, Admin: body.Admin})
+			u, err = admin.CreateUser(r.Context(), administrator(r), app.NewUser{Username: body.Name, Password: body.Password, Admin: body.Admin,
+				Profile: app.Profile{Name: body.DisplayName, Email: body.Email, EmailVerified: body.EmailVerified}})
+			err = displayNameField(err)
 		}
 		if err != nil {
 			writeAdminError(w, r, log, err)
@@ -443,15 +455,20 @@ func handleCreateUser(admin UserAdmin, s apiSchemas, log *zap.Logger) http.Handl
 func handleUpdateUser(admin UserAdmin, s apiSchemas, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Admin    *bool   `json:"admin"`
-			Disabled *bool   `json:"disabled"`
-			Password *string `json:"password"`
+			Admin         *bool   `json:"admin"`
+			Disabled      *bool   `json:"disabled"`
+			Password      *string `json:"password"`
+			DisplayName   *string `json:"display_name"`
+			Email         *string `json:"email"`
+			EmailVerified *bool   `json:"email_verified"`
 		}
 		err := decodeAPIBody(r, s.adminUserUpdate, &body)
 		var u domain.User
 		if err == nil {
 			u, err = admin.UpdateUser(r.Context(), administrator(r), chi.URLParam(r, "id"),
-				app.UserChange{Admin: body.Admin, Disabled: body.Disabled, Password: body.Password})
+				app.UserChange{Admin: body.Admin, Disabled: body.Disabled, Password: body.Password,
+					Name: body.DisplayName, Email: body.Email, EmailVerified: body.EmailVerified})
+			err = displayNameField(err)
 		}
 		if err != nil {
 			writeAdminError(w, r, log, err)
@@ -459,6 +476,18 @@ func handleUpdateUser(admin UserAdmin, s apiSchemas, log *zap.Logger) http.Handl
 		}
 		writeResult(w, http.StatusOK, adminUserOf(u))
 	})
+}
+
+// displayNameField renames the use cases' "name" of a person's name to
+// display_name, as the admin API calls it: its "name" is the username.
+func displayNameField(err error) error {
+	var fe *domain.FieldError
+	if errors.As(err, &fe) && fe.Field == app.FieldName {
+		c := *fe
+		c.Field = "display_name"
+		return &c
+	}
+	return err
 }
 
 // handleDeleteUser is DELETE /api/admin/users/{id}: 204, and the account

@@ -6,42 +6,58 @@ import (
 	"strconv"
 
 	"github.com/oauth2ref/authserver/internal/app"
-	"github.com/oauth2ref/authserver/internal/domain"
 	"github.com/oauth2ref/pkg/zaplog"
 )
 
-// The authorization request's parameters (RFC 6749 §4.1.1, RFC 7636 §4.3).
-var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
+// authorizeParams are the authorization request's parameters (RFC 6749
+// §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1, OAuth 2.0 Multiple
+// Response Types §2.1), each the field of app.AuthorizeRequest it is read
+// into. Those not here (display, acr_values, claims_locales, ...) are
+// ignored, as unknown parameters are (RFC 6749 §3.1).
+var authorizeParams = []struct {
+	name  string
+	field func(r *app.AuthorizeRequest) *string
+}{
+	{"response_type", func(r *app.AuthorizeRequest) *string { return &r.ResponseType }},
+	{"client_id", func(r *app.AuthorizeRequest) *string { return &r.ClientID }},
+	{"redirect_uri", func(r *app.AuthorizeRequest) *string { return &r.RedirectURI }},
+	{"scope", func(r *app.AuthorizeRequest) *string { return &r.Scope }},
+	{"state", func(r *app.AuthorizeRequest) *string { return &r.State }},
+	{"code_challenge", func(r *app.AuthorizeRequest) *string { return &r.CodeChallenge }},
+	{"code_challenge_method", func(r *app.AuthorizeRequest) *string { return &r.CodeChallengeMethod }},
+	{"response_mode", func(r *app.AuthorizeRequest) *string { return &r.ResponseMode }},
+	{"nonce", func(r *app.AuthorizeRequest) *string { return &r.Nonce }},
+	{"prompt", func(r *app.AuthorizeRequest) *string { return &r.Prompt }},
+	{"max_age", func(r *app.AuthorizeRequest) *string { return &r.MaxAge }},
+	{"id_token_hint", func(r *app.AuthorizeRequest) *string { return &r.IDTokenHint }},
+	{"login_hint", func(r *app.AuthorizeRequest) *string { return &r.LoginHint }},
+	{"ui_locales", func(r *app.AuthorizeRequest) *string { return &r.UILocales }},
+	{"claims", func(r *app.AuthorizeRequest) *string { return &r.Claims }},
+	{"request", func(r *app.AuthorizeRequest) *string { return &r.Request }},
+	{"request_uri", func(r *app.AuthorizeRequest) *string { return &r.RequestURI }},
+	{"registration", func(r *app.AuthorizeRequest) *string { return &r.Registration }},
+}
 
 // readAuthorize reads an authorization request from query or form values.
 // A repeated parameter is an error (RFC 6749 §3.1), which Validate reports.
 func readAuthorize(v url.Values) app.AuthorizeRequest {
-	req := app.AuthorizeRequest{
-		ResponseType:        v.Get("response_type"),
-		ClientID:            v.Get("client_id"),
-		RedirectURI:         v.Get("redirect_uri"),
-		Scope:               v.Get("scope"),
-		State:               v.Get("state"),
-		CodeChallenge:       v.Get("code_challenge"),
-		CodeChallengeMethod: v.Get("code_challenge_method"),
-	}
-	for _, k := range authorizeParams {
-		if len(v[k]) > 1 {
-			req.Repeated = k
+	var req app.AuthorizeRequest
+	for _, p := range authorizeParams {
+		*p.field(&req) = v.Get(p.name)
+		if len(v[p.name]) > 1 {
+			req.Repeated = p.name
 		}
 	}
 	return req
 }
 
+// authorizeValues is req as query or form values again: what the consent
+// form carries, and where the login page sends the browser back to.
 func authorizeValues(req app.AuthorizeRequest) url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{
-		"response_type": req.ResponseType, "client_id": req.ClientID, "redirect_uri": req.RedirectURI,
-		"scope": req.Scope, "state": req.State, "code_challenge": req.CodeChallenge,
-		"code_challenge_method": req.CodeChallengeMethod,
-	} {
-		if val != "" {
-			v.Set(k, val)
+	for _, p := range authorizeParams {
+		if val := *p.field(&req); val != "" {
+			v.Set(p.name, val)
 		}
 	}
 	return v
@@ -53,7 +69,7 @@ type consentPage struct {
 	pageData
 	ClientName string
 	Username   string
-	Scopes     []domain.ScopeInfo
+	Scopes     []app.ConsentScope
 	Hidden     []hiddenField
 	// Unvetted clients are marked, with where the answer goes.
 	Unvetted   bool
@@ -81,7 +97,7 @@ func handleAuthorize(p *pages, authz Authorizer) http.Handler {
 		zaplog.SetUserID(r.Context(), d.UserID)
 		switch d.Outcome {
 		case app.ShowLogin:
-			redirect(w, r, p.loginURL(p.base+"/authorize?"+authorizeValues(d.Auth.Request).Encode()))
+			redirect(w, r, p.loginURLFor(p.base+"/authorize?"+authorizeValues(d.Auth.Request).Encode(), d.Reauthenticate, d.LoginHint))
 		case app.ShowConsent:
 			showConsent(w, r, p, d)
 		case app.Redirect:

@@ -51,7 +51,7 @@ type Accounts interface {
 	// DeleteAccount closes an account, the password proving it is theirs.
 	DeleteAccount(ctx context.Context, userID, password, source string) error
 	// Signup creates an account.
-	Signup(ctx context.Context, username, password string) (domain.User, error)
+	Signup(ctx context.Context, username, password string, p app.Profile) (domain.User, error)
 	// User returns the user with the given id.
 	User(ctx context.Context, id string) (domain.User, error)
 }
@@ -116,7 +116,7 @@ func newPages(base string, cfg PageConfig, authz Authorizer, log *zap.Logger) (*
 	if cfg.SecureCookies {
 		p.cookiePath = "/"
 	}
-	for _, name := range []string{"login", "signup", "consent", "account", "logout", "error", "developer"} {
+	for _, name := range []string{"login", "signup", "consent", "account", "logout", "endsession", "error", "developer"} {
 		t, err := template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -351,7 +351,21 @@ func (p *pages) session(r *http.Request, accounts Accounts) (domain.Session, boo
 
 // loginURL sends the browser to the login page and back to returnTo after.
 func (p *pages) loginURL(returnTo string) string {
-	return p.base + "/login?return_to=" + url.QueryEscape(returnTo)
+	return p.loginURLFor(returnTo, false, "")
+}
+
+// loginURLFor is loginURL for an authorization request: again asks the
+// login page to show its form even to a browser that is signed in
+// (prompt=login, max_age), hint is a username to fill in (login_hint).
+func (p *pages) loginURLFor(returnTo string, again bool, hint string) string {
+	v := url.Values{"return_to": {returnTo}}
+	if again {
+		v.Set("prompt", "login")
+	}
+	if hint != "" {
+		v.Set("login_hint", hint)
+	}
+	return p.base + "/login?" + v.Encode()
 }
 
 // safeReturn accepts only this server's own pages as a place to go after

@@ -198,11 +198,11 @@ type rateLimitedClients struct {
 }
 
 func (c rateLimitedClients) limitClient(ctx context.Context, h http.Header, client domain.Client) error {
-	limit, policy := c.limits.cfg.Client, c.limits.clientPolicy
+	policy := c.limits.clientPolicy
 	if !client.RateLimit.IsZero() {
-		limit, policy = client.RateLimit, policyItem(clientPolicy, client.RateLimit)
+		policy = policyItem(clientPolicy, client.RateLimit)
 	}
-	d, ok := c.limits.allow(ctx, clientPolicy+":"+client.ID, limit)
+	d, ok := c.limits.SpendClient(ctx, client)
 	if !ok {
 		return nil
 	}
@@ -211,6 +211,22 @@ func (c rateLimitedClients) limitClient(ctx context.Context, h http.Header, clie
 		return &errRateLimited{retryAfter: d.RetryAfter}
 	}
 	return nil
+}
+
+// SpendClient takes one request from an authenticated client's bucket:
+// its own limit, else the default. ok is false when there is no limit to
+// apply (nil RateLimits, or a limiter that cannot answer and fails open).
+// The endpoints spend it through authenticate; the library's programmatic
+// token API spends the same bucket, so that the two doors share one budget.
+func (l *RateLimits) SpendClient(ctx context.Context, client domain.Client) (d domain.RateDecision, ok bool) {
+	if l == nil {
+		return d, false
+	}
+	limit := l.cfg.Client
+	if !client.RateLimit.IsZero() {
+		limit = client.RateLimit
+	}
+	return l.allow(ctx, clientPolicy+":"+client.ID, limit)
 }
 
 // errRateLimited is a client past its budget, answered 429.

@@ -64,12 +64,17 @@ type registrationBody struct {
 	Scope         string   `json:"scope"`
 	ClientID      string   `json:"client_id"`
 	ClientSecret  string   `json:"client_secret"`
+	// OpenID Connect's (Dynamic Client Registration §2, RP-Initiated
+	// Logout §3.1).
+	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 func (b registrationBody) metadata() (app.ClientMetadata, error) {
 	md := app.ClientMetadata{
 		RedirectURIs: b.RedirectURIs, ResponseTypes: b.ResponseTypes, AuthMethod: domain.AuthMethod(b.AuthMethod),
 		Name: b.ClientName, ClientSecret: b.ClientSecret,
+		IDTokenAlg: b.IDTokenAlg, PostLogoutRedirectURIs: b.PostLogoutRedirectURIs,
 	}
 	if b.GrantTypes != nil {
 		md.GrantTypes = make([]domain.GrantType, len(b.GrantTypes))
@@ -104,9 +109,14 @@ type clientInformation struct {
 	ResponseTypes           []string `json:"response_types"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	Scope                   string   `json:"scope"`
+	// OpenID Connect's, on an OpenID Provider.
+	IDTokenAlg             string   `json:"id_token_signed_response_alg,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
-func clientInformationOf(base string, c domain.Client, secret, registrationToken string) clientInformation {
+// clientInformationOf is c as the registration endpoints answer it;
+// openID adds its OpenID Connect metadata, defaults included.
+func clientInformationOf(base string, c domain.Client, secret, registrationToken string, openID bool) clientInformation {
 	info := clientInformation{
 		ClientID: c.ID, ClientSecret: secret, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		RegistrationAccessToken: registrationToken, RegistrationClientURI: registrationClientURI(base, c.ID),
@@ -115,6 +125,9 @@ func clientInformationOf(base string, c domain.Client, secret, registrationToken
 	}
 	if len(c.AuthMethods) > 0 {
 		info.TokenEndpointAuthMethod = string(c.AuthMethods[0])
+	}
+	if openID {
+		info.IDTokenAlg, info.PostLogoutRedirectURIs = c.IDTokenSigningAlg(), c.PostLogoutRedirectURIs
 	}
 	if c.Type == domain.Confidential {
 		never := int64(0) // RFC 7591 §3.2.1: 0, the secret does not expire
@@ -127,7 +140,7 @@ func registrationClientURI(base, id string) string { return base + "/register/" 
 
 // handleRegister is POST /register (RFC 7591 §3.1): 201 with the client
 // information, its secret and registration access token shown this once.
-func handleRegister(reg Registrar, base string, s *schema.Schema, log *zap.Logger) http.Handler {
+func handleRegister(reg Registrar, base string, openID bool, s *schema.Schema, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := optionalBearer(r)
 		var rg app.Registrant
@@ -146,7 +159,7 @@ func handleRegister(reg Registrar, base string, s *schema.Schema, log *zap.Logge
 			writeRegistrationError(w, r, log, err)
 			return
 		}
-		info := clientInformationOf(base, made.Client, made.Secret, made.RegistrationToken)
+		info := clientInformationOf(base, made.Client, made.Secret, made.RegistrationToken, openID)
 		w.Header().Set("Location", info.RegistrationClientURI)
 		noStore(w)
 		httpserver.JSON(w, http.StatusCreated, info)
@@ -154,7 +167,7 @@ func handleRegister(reg Registrar, base string, s *schema.Schema, log *zap.Logge
 }
 
 // handleReadRegistration is GET /register/{client_id} (RFC 7592 §2.1).
-func handleReadRegistration(reg Registrar, base string, log *zap.Logger) http.Handler {
+func handleReadRegistration(reg Registrar, base string, openID bool, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := registrationToken(r)
 		var c domain.Client
@@ -166,13 +179,13 @@ func handleReadRegistration(reg Registrar, base string, log *zap.Logger) http.Ha
 			return
 		}
 		noStore(w)
-		httpserver.JSON(w, http.StatusOK, clientInformationOf(base, c, "", ""))
+		httpserver.JSON(w, http.StatusOK, clientInformationOf(base, c, "", "", openID))
 	})
 }
 
 // handleUpdateRegistration is PUT /register/{client_id} (RFC 7592 §2.2):
 // the body replaces the metadata and must name the client's id.
-func handleUpdateRegistration(reg Registrar, base string, s *schema.Schema, log *zap.Logger) http.Handler {
+func handleUpdateRegistration(reg Registrar, base string, openID bool, s *schema.Schema, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "client_id")
 		token, err := registrationToken(r)
@@ -202,7 +215,7 @@ func handleUpdateRegistration(reg Registrar, base string, s *schema.Schema, log 
 			return
 		}
 		noStore(w)
-		httpserver.JSON(w, http.StatusOK, clientInformationOf(base, made.Client, made.Secret, ""))
+		httpserver.JSON(w, http.StatusOK, clientInformationOf(base, made.Client, made.Secret, "", openID))
 	})
 }
 

@@ -49,6 +49,10 @@ type Deps struct {
 	// Developer serves the developer pages (developer.go) with the
 	// browser pages; nil leaves them out.
 	Developer Developer
+	// OpenID Connect's UserInfo and RP-Initiated Logout; nil leaves each
+	// out.
+	UserInfo UserInfoProvider
+	Logouts  Logouts
 }
 
 // NewHandler returns the OAuth endpoints and pages, to be mounted at
@@ -73,6 +77,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 	oauth.Method(http.MethodPost, "/introspect", handleIntrospect(d.RateLimits.limitClients(secretOnly{d.Clients}), d.Introspector, d.Log))
 	oauth.Method(http.MethodPost, "/revoke", clientCORS(d.Origins, d.Log, handleRevoke(clients, d.Revoker, d.Log)))
 	oauth.Method(http.MethodOptions, "/revoke", clientPreflight(d.Origins, d.Log))
+	if d.UserInfo != nil {
+		userInfo := handleUserInfo(d.UserInfo, d.Log)
+		oauth.Method(http.MethodGet, "/userinfo", userInfo)
+		oauth.Method(http.MethodPost, "/userinfo", userInfo)
+	}
 	public := r.With(d.RateLimits.bySource(publicBudget, tooManyRequests))
 	public.Method(http.MethodGet, "/jwks.json", publicCORS(handleJWKS(d.JWKS)))
 
@@ -83,10 +92,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		baseURL, openID := d.Metadata.BaseURL, d.Metadata.OpenID != nil
 		oauth.With(d.RegisterLimits.bySource(registerBudget, tooManyRequests)).
-			Method(http.MethodPost, "/register", handleRegister(d.Registration, d.Metadata.BaseURL, s, d.Log))
-		oauth.Method(http.MethodGet, "/register/{client_id}", handleReadRegistration(d.Registration, d.Metadata.BaseURL, d.Log))
-		oauth.Method(http.MethodPut, "/register/{client_id}", handleUpdateRegistration(d.Registration, d.Metadata.BaseURL, s, d.Log))
+			Method(http.MethodPost, "/register", handleRegister(d.Registration, baseURL, openID, s, d.Log))
+		oauth.Method(http.MethodGet, "/register/{client_id}", handleReadRegistration(d.Registration, baseURL, openID, d.Log))
+		oauth.Method(http.MethodPut, "/register/{client_id}", handleUpdateRegistration(d.Registration, baseURL, openID, s, d.Log))
 		oauth.Method(http.MethodDelete, "/register/{client_id}", handleDeleteRegistration(d.Registration, d.Log))
 	}
 
@@ -114,6 +124,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 			r.Method(http.MethodPost, "/account/revoke", handleRevokeGrant(p, d.Accounts, d.Consents))
 			r.Method(http.MethodPost, "/account/sessions/end", handleEndSession(p, d.Accounts))
 			r.Method(http.MethodPost, "/account/delete", handleCloseAccountPage(p, d.Accounts, d.Consents))
+			if d.Logouts != nil {
+				r.Method(http.MethodPost, "/end_session/confirm", handleRPLogoutConfirm(p, d.Logouts, d.Accounts))
+			}
 			if d.Developer != nil {
 				r.Method(http.MethodGet, "/developer", handleDeveloper(p, d.Accounts, d.Developer))
 				r.With(d.RegisterLimits.bySource(registerBudget, p.tooManyPages)).
@@ -121,6 +134,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 				r.Method(http.MethodPost, "/developer/clients/delete", handleDeleteOwn(p, d.Accounts, d.Developer))
 			}
 		})
+		if d.Logouts != nil {
+			// A client's page posts here from its own origin: outside the
+			// cross-origin wall, and changing nothing (see handleRPLogout).
+			logout := r.With(d.RateLimits.bySource(sourceBudget, p.tooManyPages))
+			endSession := handleRPLogout(p, d.Logouts, d.Accounts)
+			logout.Method(http.MethodGet, "/end_session", endSession)
+			logout.Method(http.MethodPost, "/end_session", endSession)
+		}
 		public.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static", handleStatic()))
 	}
 
@@ -218,4 +239,16 @@ func basePath(baseURL string) string {
 // /.well-known/oauth-authorization-server on the issuer's host.
 func NewMetadataHandler(d Deps) http.Handler {
 	return d.RateLimits.bySource(publicBudget, tooManyRequests)(publicCORS(handleMetadata(d.Metadata, d.Scopes, d.Log)))
+}
+
+// NewOpenIDConfigurationHandler returns the OpenID Connect discovery
+// document's handler, to be served at /.well-known/openid-configuration
+// under the issuer; a 404 if the server is no OpenID Provider.
+func NewOpenIDConfigurationHandler(d Deps) http.Handler {
+	if d.Metadata.OpenID == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			httpserver.JSON(w, http.StatusNotFound, oautherr.Error{Code: "not_found", Description: "this server is no OpenID Provider"})
+		})
+	}
+	return NewMetadataHandler(d)
 }

@@ -30,6 +30,7 @@ type tokenBody struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // authenticate parses an OAuth form and authenticates its client, the first
@@ -101,6 +102,7 @@ func handleToken(clients ClientAuthenticator, tokens TokenExchanger, log *zap.Lo
 			ExpiresIn:    resp.ExpiresIn,
 			RefreshToken: resp.RefreshToken,
 			Scope:        resp.Scope.String(),
+			IDToken:      resp.IDToken,
 		})
 	})
 }

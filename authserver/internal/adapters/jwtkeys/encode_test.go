@@ -166,8 +166,8 @@ type oneKeyStore struct{ keys []domain.SigningKey }
 
 func (s *oneKeyStore) SigningKeys(context.Context) ([]domain.SigningKey, error) { return s.keys, nil }
 
-func (s *oneKeyStore) AddSigningKey(_ context.Context, k domain.SigningKey) error {
-	s.keys = append(s.keys, k)
+func (s *oneKeyStore) AddSigningKey(_ context.Context, k ...domain.SigningKey) error {
+	s.keys = append(s.keys, k...)
 	return nil
 }
 

@@ -47,9 +47,12 @@ func (s *FileStore) SigningKeys(context.Context) ([]domain.SigningKey, error) {
 	return s.read()
 }
 
-// AddSigningKey adds k to the file and retires every other key still signing,
-// in one atomic replacement of the file.
-func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error {
+// AddSigningKey adds added to the file and retires every other key still
+// signing, in one atomic replacement of the file.
+func (s *FileStore) AddSigningKey(_ context.Context, added ...domain.SigningKey) error {
+	if len(added) == 0 {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys, err := s.read()
@@ -58,10 +61,10 @@ func (s *FileStore) AddSigningKey(_ context.Context, k domain.SigningKey) error 
 	}
 	for i := range keys {
 		if keys[i].RetiredAt.IsZero() {
-			keys[i].RetiredAt = k.CreatedAt
+			keys[i].RetiredAt = added[0].CreatedAt
 		}
 	}
-	return s.write(append(keys, k))
+	return s.write(append(keys, added...))
 }
 
 // DeleteSigningKeys removes from the file the keys retired before

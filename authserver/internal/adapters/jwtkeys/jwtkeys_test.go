@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,8 +154,9 @@ func TestRotationKeepsOldTokensVerifying(t *testing.T) {
 
 	var jwks struct{ Keys []map[string]any }
 	require.NoError(t, json.Unmarshal(ks.JWKS(), &jwks))
-	require.Len(t, jwks.Keys, 2)
-	assert.Equal(t, newKid, jwks.Keys[0]["kid"], "newest first")
+	require.Len(t, jwks.Keys, 4, "two generations of an ES256 and an RS256 key")
+	assert.Contains(t, []any{jwks.Keys[0]["kid"], jwks.Keys[1]["kid"]}, newKid, "newest first")
+	assert.ElementsMatch(t, []any{"ES256", "RS256"}, []any{jwks.Keys[0]["alg"], jwks.Keys[1]["alg"]}, "the new generation")
 	for _, k := range jwks.Keys {
 		assert.NotContains(t, k, "d", "no private part in the JWKS")
 		assert.Equal(t, "sig", k["use"])
@@ -165,17 +167,17 @@ func TestRotationKeepsOldTokensVerifying(t *testing.T) {
 	clock.Advance(time.Hour + time.Second)
 	require.NoError(t, ks.Refresh(ctx))
 	require.NoError(t, json.Unmarshal(ks.JWKS(), &jwks))
-	assert.Len(t, jwks.Keys, 2, "kept for a second's slack past MaxTokenTTL")
+	assert.Len(t, jwks.Keys, 4, "kept for a second's slack past MaxTokenTTL")
 
 	// Past that no token of the old key can be alive.
 	clock.Advance(2 * time.Second)
 	require.NoError(t, ks.Refresh(ctx))
 	require.NoError(t, json.Unmarshal(ks.JWKS(), &jwks))
-	require.Len(t, jwks.Keys, 1)
-	assert.Equal(t, newKid, jwks.Keys[0]["kid"])
+	require.Len(t, jwks.Keys, 2)
+	assert.Contains(t, []any{jwks.Keys[0]["kid"], jwks.Keys[1]["kid"]}, newKid)
 	keys, err := store.SigningKeys(ctx)
 	require.NoError(t, err)
-	assert.Len(t, keys, 1, "the expired key is deleted from the store")
+	assert.Len(t, keys, 2, "the expired keys are deleted from the store")
 }
 
 func TestRotationByAnotherProcessIsSeen(t *testing.T) {
@@ -272,7 +274,8 @@ func TestVerifyRefusesCritAndFutureTimes(t *testing.T) {
 	ks := open(t, store, jwtkeys.ES256, clock)
 	recs, err := store.SigningKeys(ctx)
 	require.NoError(t, err)
-	require.Len(t, recs, 1)
+	require.Len(t, recs, 2, "the access tokens' key and the ID tokens' RS256 one")
+	recs = slices.DeleteFunc(recs, func(k domain.SigningKey) bool { return k.Algorithm != jwtkeys.ES256 })
 	block, _ := pem.Decode(recs[0].PrivatePEM)
 	require.NotNil(t, block)
 	own, err := x509.ParsePKCS8PrivateKey(block.Bytes)

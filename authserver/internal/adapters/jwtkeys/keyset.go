@@ -19,19 +19,20 @@ import (
 type Store interface {
 	// SigningKeys returns every stored key, retired ones included.
 	SigningKeys(ctx context.Context) ([]domain.SigningKey, error)
-	// AddSigningKey stores k and, in the same step, retires every other key
-	// that is still signing (RetiredAt = k.CreatedAt).
-	AddSigningKey(ctx context.Context, k domain.SigningKey) error
+	// AddSigningKey stores keys, a generation of signers (one per
+	// algorithm, sharing one CreatedAt), and, in the same step, retires
+	// every other key that is still signing (RetiredAt = that CreatedAt).
+	AddSigningKey(ctx context.Context, keys ...domain.SigningKey) error
 	// DeleteSigningKeys removes keys retired before the given time.
 	DeleteSigningKeys(ctx context.Context, retiredBefore time.Time) error
 }
 
 // Options configure a KeySet.
 type Options struct {
-	// Algorithm of the access tokens' keys: Rotate makes a key of it, and
-	// if the store has no unretired key of it, Open rotates to one. (The
-	// store's AddSigningKey retires the keys of every algorithm; a second
-	// algorithm signing beside this one needs it to retire only its own.)
+	// Algorithm of the access tokens' keys. Rotate makes a generation of
+	// signers: a key of it and, for ID tokens, an RS256 key (idtokens.go),
+	// which the store adds in one step, retiring every other signer; if
+	// the store has no unretired key of either, Open rotates.
 	Algorithm string
 	// Issuer is checked on every verified token.
 	Issuer string
@@ -105,7 +106,7 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 		return nil, err
 	}
 	ks.mu.RLock()
-	needKey := ks.signers[opts.Algorithm] == nil
+	needKey := ks.signers[opts.Algorithm] == nil || ks.missingSigner()
 	ks.mu.RUnlock()
 	if needKey {
 		if _, err := ks.Rotate(ctx); err != nil {
@@ -115,21 +116,30 @@ func Open(ctx context.Context, store Store, opts Options) (*KeySet, error) {
 	return ks, nil
 }
 
-// Rotate makes a new key the signer. The old ones keep verifying until their
-// last token has expired. It returns the new key's id.
+// Rotate makes new keys the signers, one per algorithm the set signs with
+// (idtokens.go). The old ones keep verifying until their last token has
+// expired. It returns the id of the new access token signer.
 func (ks *KeySet) Rotate(ctx context.Context) (string, error) {
-	k, err := Generate(ks.opts.Algorithm, ks.opts.Clock())
-	if err != nil {
-		return "", err
+	algs := ks.algorithms()
+	keys := make([]domain.SigningKey, len(algs))
+	for i, alg := range algs {
+		k, err := Generate(alg, ks.opts.Clock())
+		if err != nil {
+			return "", err
+		}
+		keys[i] = k
 	}
-	// The old signer's retirement time is the new key's creation time:
+	// The old signers' retirement time is the new keys' creation time:
 	// take it after generating (an RSA key takes a while), just before the
 	// write that others will see.
-	k.CreatedAt = ks.opts.Clock().UTC()
-	if err := ks.store.AddSigningKey(ctx, k); err != nil {
+	at := ks.opts.Clock().UTC()
+	for i := range keys {
+		keys[i].CreatedAt = at
+	}
+	if err := ks.store.AddSigningKey(ctx, keys...); err != nil {
 		return "", fmt.Errorf("jwtkeys: store new key: %w", err)
 	}
-	return k.ID, ks.Refresh(ctx)
+	return keys[0].ID, ks.Refresh(ctx)
 }
 
 // retention is how long a key is kept after its retirement: see
@@ -293,8 +303,16 @@ func renderJWKS(byID map[string]*parsedKey) ([]byte, error) {
 	for _, k := range byID {
 		keys = append(keys, k)
 	}
-	// Newest first, so a client trying keys in order finds the signer first.
-	sort.Slice(keys, func(i, j int) bool { return keys[i].rec.CreatedAt.After(keys[j].rec.CreatedAt) })
+	// Newest first, so a client trying keys in order finds the signer
+	// first; a generation's keys (one per algorithm) by algorithm name, so
+	// the document is the same on every replica and every load.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i].rec, keys[j].rec
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.After(b.CreatedAt)
+		}
+		return a.Algorithm < b.Algorithm
+	})
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, k.jwk)

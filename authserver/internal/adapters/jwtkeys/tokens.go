@@ -156,6 +156,13 @@ func (ks *KeySet) verificationKey(ctx context.Context, t *jwt.Token) (any, error
 	if typ, _ := t.Header["typ"].(string); typ != TokenType && typ != "application/"+TokenType {
 		return nil, errors.New("not an access token")
 	}
+	return ks.headerKey(ctx, t)
+}
+
+// headerKey is the public key of t's "kid", which must be of the
+// header's "alg", for a header with no "crit": what every token this
+// server signs needs, access and ID tokens alike.
+func (ks *KeySet) headerKey(ctx context.Context, t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// golang-jwt ignores crit; RFC 7515 §4.1.11 says a token with an
 		// extension the recipient does not understand is invalid, and this

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/oauth2ref/webapp/internal/app"
@@ -31,15 +32,23 @@ type CodeConfig struct {
 	ClientSecret string
 	RedirectURL  string
 	Scopes       []string
+	// EndSessionURL is the authorization server's end_session endpoint
+	// (RP-Initiated Logout), where the browser goes to sign out there
+	// too, and PostLogoutRedirectURL where it comes back to, registered
+	// at the server. An empty EndSessionURL signs out of the webapp only.
+	EndSessionURL         string
+	PostLogoutRedirectURL string
 }
 
 // CodeClient signs browser users in with the authorization code grant and
 // keeps their tokens fresh. It authenticates as a confidential client with
 // client_secret_basic. It is safe for concurrent use.
 type CodeClient struct {
-	conf      *oauth2.Config
-	revokeURL string
-	http      *http.Client
+	conf       *oauth2.Config
+	revokeURL  string
+	endSession string
+	postLogout string
+	http       *http.Client
 }
 
 // NewCodeClient returns a CodeClient that makes its calls with hc, whose
@@ -55,8 +64,10 @@ func NewCodeClient(cfg CodeConfig, hc *http.Client) *CodeClient {
 			RedirectURL: cfg.RedirectURL,
 			Scopes:      cfg.Scopes,
 		},
-		revokeURL: cfg.RevokeURL,
-		http:      hc,
+		revokeURL:  cfg.RevokeURL,
+		endSession: cfg.EndSessionURL,
+		postLogout: cfg.PostLogoutRedirectURL,
+		http:       hc,
 	}
 }
 
@@ -64,11 +75,31 @@ func NewCodeClient(cfg CodeConfig, hc *http.Client) *CodeClient {
 // §4.1).
 func (c *CodeClient) NewVerifier() domain.Secret { return domain.Secret(oauth2.GenerateVerifier()) }
 
-// AuthCodeURL is the authorization request (RFC 6749 §4.1.1):
-// response_type=code, client_id, redirect_uri, scope, state, and the S256
-// code_challenge of verifier.
-func (c *CodeClient) AuthCodeURL(state, verifier domain.Secret) string {
-	return c.conf.AuthCodeURL(string(state), oauth2.S256ChallengeOption(string(verifier)))
+// AuthCodeURL is the authorization request (RFC 6749 §4.1.1, OpenID
+// Connect Core §3.1.2.1): response_type=code, client_id, redirect_uri,
+// scope, state, nonce, and the S256 code_challenge of verifier.
+func (c *CodeClient) AuthCodeURL(state, verifier, nonce domain.Secret) string {
+	return c.conf.AuthCodeURL(string(state), oauth2.S256ChallengeOption(string(verifier)), oidc.Nonce(string(nonce)))
+}
+
+// EndSessionURL is the RP-Initiated Logout request (§2): the end_session
+// endpoint with id_token_hint, client_id and post_logout_redirect_uri.
+func (c *CodeClient) EndSessionURL(idToken domain.Secret) string {
+	if c.endSession == "" {
+		return ""
+	}
+	u, err := url.Parse(c.endSession)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	q.Set("id_token_hint", string(idToken))
+	q.Set("client_id", c.conf.ClientID)
+	if c.postLogout != "" {
+		q.Set("post_logout_redirect_uri", c.postLogout)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Exchange redeems code (RFC 6749 §4.1.3) with the PKCE verifier.
@@ -99,6 +130,7 @@ func (c *CodeClient) Fresh(ctx context.Context, t domain.Tokens) (domain.Tokens,
 	if in.Valid() {
 		return t, nil
 	}
+	idToken := t.IDToken
 	if t.RefreshToken == "" {
 		return domain.Tokens{}, &domain.Error{Code: domain.SessionEnded, Service: domain.AuthServer,
 			Description: "the access token expired and there is no refresh token"}
@@ -113,7 +145,16 @@ func (c *CodeClient) Fresh(ctx context.Context, t domain.Tokens) (domain.Tokens,
 		}
 		return domain.Tokens{}, classifyCode(ctx, err, "refresh")
 	}
-	return tokensOf(tok)
+	fresh, err := tokensOf(tok)
+	if err != nil {
+		return domain.Tokens{}, err
+	}
+	if fresh.IDToken == "" {
+		// A refresh need not bring an ID token (Core §12.2): the one of
+		// the sign-in still names the user at sign-out.
+		fresh.IDToken = idToken
+	}
+	return fresh, nil
 }
 
 // Revoke revokes a refresh token (RFC 7009 §2.1), which at the authserver
@@ -151,11 +192,13 @@ func tokensOf(tok *oauth2.Token) (domain.Tokens, error) {
 		return domain.Tokens{}, &domain.Error{Code: domain.BadGateway, Service: domain.AuthServer,
 			Description: "the authserver issued a token of type " + quote(typ) + ", not a bearer token"}
 	}
+	idToken, _ := tok.Extra("id_token").(string)
 	return domain.Tokens{
 		AccessToken:  domain.Secret(tok.AccessToken),
 		RefreshToken: domain.Secret(tok.RefreshToken),
 		TokenType:    tok.TokenType,
 		Expiry:       tok.Expiry,
+		IDToken:      domain.Secret(idToken),
 	}, nil
 }
 

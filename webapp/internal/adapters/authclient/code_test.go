@@ -22,13 +22,15 @@ const redirect = "http://localhost:5003/callback"
 
 func newCodeClient(base string, timeout time.Duration) *authclient.CodeClient {
 	return authclient.NewCodeClient(authclient.CodeConfig{
-		AuthorizeURL: base + "/oauth/authorize",
-		TokenURL:     base + "/oauth/token",
-		RevokeURL:    base + "/oauth/revoke",
-		ClientID:     clientID,
-		ClientSecret: clientSecret,
-		RedirectURL:  redirect,
-		Scopes:       []string{"current_time", "epoch_time"},
+		AuthorizeURL:          base + "/oauth/authorize",
+		TokenURL:              base + "/oauth/token",
+		RevokeURL:             base + "/oauth/revoke",
+		ClientID:              clientID,
+		ClientSecret:          clientSecret,
+		RedirectURL:           redirect,
+		Scopes:                []string{"openid", "profile", "current_time", "epoch_time"},
+		EndSessionURL:         base + "/oauth/end_session",
+		PostLogoutRedirectURL: "http://localhost:5003/",
 	}, httpclient.New(timeout))
 }
 
@@ -62,7 +64,7 @@ func TestAuthCodeURL(t *testing.T) {
 	assert.Len(t, v, 43, "32 random octets, base64url")
 	assert.NotEqual(t, v, c.NewVerifier())
 
-	u, err := url.Parse(c.AuthCodeURL("state-1", v))
+	u, err := url.Parse(c.AuthCodeURL("state-1", v, "nonce-1"))
 	require.NoError(t, err)
 	assert.Equal(t, "https://as.example/oauth/authorize", u.Scheme+"://"+u.Host+u.Path)
 	sum := sha256.Sum256([]byte(v))
@@ -70,20 +72,35 @@ func TestAuthCodeURL(t *testing.T) {
 		"response_type":         {"code"},
 		"client_id":             {clientID},
 		"redirect_uri":          {redirect},
-		"scope":                 {"current_time epoch_time"},
+		"scope":                 {"openid profile current_time epoch_time"},
 		"state":                 {"state-1"},
+		"nonce":                 {"nonce-1"},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
 	}, u.Query())
 }
 
+func TestEndSessionURL(t *testing.T) {
+	u, err := url.Parse(newCodeClient("https://as.example", generous).EndSessionURL("idt-1"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://as.example/oauth/end_session", u.Scheme+"://"+u.Host+u.Path)
+	assert.Equal(t, url.Values{
+		"id_token_hint":            {"idt-1"},
+		"client_id":                {clientID},
+		"post_logout_redirect_uri": {"http://localhost:5003/"},
+	}, u.Query(), "RP-Initiated Logout §2")
+	none := authclient.NewCodeClient(authclient.CodeConfig{ClientID: clientID}, httpclient.New(generous))
+	assert.Empty(t, none.EndSessionURL("idt-1"), "no end_session endpoint configured: sign out here only")
+}
+
 func TestExchange(t *testing.T) {
-	srv, got := recordingServer(t, 200, `{"access_token":"at-1","token_type":"Bearer","expires_in":300,"refresh_token":"rt-1"}`)
+	srv, got := recordingServer(t, 200, `{"access_token":"at-1","token_type":"Bearer","expires_in":300,"refresh_token":"rt-1","id_token":"idt-1"}`)
 	start := time.Now()
 	tok, err := newCodeClient(srv.URL, generous).Exchange(context.Background(), "code-1", "verifier-1")
 	require.NoError(t, err)
 	assert.Equal(t, domain.Secret("at-1"), tok.AccessToken)
 	assert.Equal(t, domain.Secret("rt-1"), tok.RefreshToken)
+	assert.Equal(t, domain.Secret("idt-1"), tok.IDToken)
 	assert.WithinDuration(t, start.Add(300*time.Second), tok.Expiry, 30*time.Second, "expires_in from when it answered")
 
 	require.Len(t, *got, 1)
@@ -135,7 +152,7 @@ func TestExchangeFailures(t *testing.T) {
 }
 
 func TestFresh(t *testing.T) {
-	valid := domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}
+	valid := domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour), IDToken: "idt-1"}
 	expired := valid
 	expired.Expiry = time.Now().Add(5 * time.Second) // inside x/oauth2's 10 s margin
 
@@ -151,12 +168,12 @@ func TestFresh(t *testing.T) {
 		{name: "valid token, no refresh", in: valid, want: valid},
 		{name: "no expiry is taken as valid", in: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"},
 			want: domain.Tokens{AccessToken: "at-1", RefreshToken: "rt-1"}},
-		{name: "expired: refreshed, new refresh token kept", in: expired, wantCalls: 1, status: 200,
-			body: `{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}`,
-			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "Bearer"}},
-		{name: "expired: refreshed without rotation keeps the old refresh token", in: expired, wantCalls: 1, status: 200,
+		{name: "expired: refreshed, new refresh token and ID token kept", in: expired, wantCalls: 1, status: 200,
+			body: `{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2","id_token":"idt-2"}`,
+			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-2", TokenType: "Bearer", IDToken: "idt-2"}},
+		{name: "expired: refreshed without rotation keeps the old refresh token, and without an ID token the old one", in: expired, wantCalls: 1, status: 200,
 			body: `{"access_token":"at-2","token_type":"Bearer","expires_in":300}`,
-			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-1", TokenType: "Bearer"}},
+			want: domain.Tokens{AccessToken: "at-2", RefreshToken: "rt-1", TokenType: "Bearer", IDToken: "idt-1"}},
 		{name: "refresh refused ends the session", in: expired, wantCalls: 1, status: 400,
 			body: `{"error":"invalid_grant"}`, wantCode: domain.SessionEnded},
 		{name: "expired without a refresh token ends the session",

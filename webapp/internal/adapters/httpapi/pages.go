@@ -58,6 +58,11 @@ type PageDeps struct {
 	// ClientID is the webapp's browser client id, put on each request's
 	// log lines.
 	ClientID string
+	// SignOutTarget is the origin of the authserver's end_session
+	// endpoint, where the sign-out form's answer sends the browser: the
+	// pages' CSP must let their forms lead there (form-action). "" when
+	// signing out stays on the webapp.
+	SignOutTarget string
 	// Now is the clock for cookie lifetimes (time.Now if nil).
 	Now func() time.Time
 }
@@ -101,6 +106,19 @@ func NewPages(d PageDeps) (*Pages, error) {
 		p.pages[name] = t
 	}
 	return p, nil
+}
+
+// headers sets every page's security headers (webpage.SetHeaders), with
+// the sign-out form's target.
+func (p *Pages) headers(next http.Handler) http.Handler {
+	var targets []string
+	if p.d.SignOutTarget != "" {
+		targets = append(targets, p.d.SignOutTarget)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		webpage.SetHeaders(w.Header(), targets...)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logClient puts the browser client's id on the request's log lines.

@@ -156,12 +156,18 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
 		RedirectURL:  redirect,
-		Scopes:       []string{"current_time", "epoch_time"},
+		Scopes:       []string{"openid", "profile", "current_time", "epoch_time"},
+		// Signing out goes on to the authserver's end_session endpoint.
+		EndSessionURL:         as.URL + "/oauth/end_session",
+		PostLogoutRedirectURL: upstreamtest.PostLogoutURI(client),
+	}, upstream.client())
+	identity := authclient.NewIdentity(authclient.IdentityConfig{
+		Issuer: as.URL, ClientID: clientID, JWKSURL: as.URL + "/oauth/jwks.json", UserInfoURL: as.URL + "/oauth/userinfo",
 	}, upstream.client())
 	sessions := memory.NewSessions(memory.Options{Capacity: 100, PerUser: o.perUser, Now: clock.Now})
 	claims := memory.NewLoginClaims(memory.Options{Capacity: 100, Now: clock.Now})
 	browser := app.NewBrowser(app.BrowserDeps{
-		Authorizer: code, Renewer: code, Revoker: code,
+		Authorizer: code, Identity: identity, Renewer: code, Revoker: code,
 		Times:      resourceclient.New(rs.URL, upstream.client()),
 		Sessions:   sessions,
 		Claims:     claims,
@@ -171,7 +177,8 @@ func newSystem(t *testing.T, opts ...func(*options)) *system {
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	pages, err := httpapi.NewPages(httpapi.PageDeps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID, Now: clock.Now})
+	pages, err := httpapi.NewPages(httpapi.PageDeps{Browser: browser, Log: log, CookieKey: o.key, SecureCookies: o.secure, ClientID: clientID,
+		SignOutTarget: as.URL, Now: clock.Now})
 	require.NoError(t, err)
 	ws.Config.Handler = onStack(zapcore.DebugLevel, httpapi.Deps{Log: log, Pages: pages})
 	ws.Start()
@@ -330,12 +337,15 @@ func (s *system) assertOpensNothing(t *testing.T, sessionID string) {
 
 func assertPageHeaders(t *testing.T, resp *http.Response) {
 	t.Helper()
+	// Forms lead to the webapp itself, and the sign-out form on to the
+	// authserver's end_session endpoint.
+	assert.Regexp(t, `^default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http://127\.0\.0\.1:[0-9]+; frame-ancestors 'none'; base-uri 'none'$`,
+		resp.Header.Get("Content-Security-Policy"), "on %s %s", resp.Request.Method, resp.Request.URL.Path)
 	want := map[string]string{
-		"X-Frame-Options":         "DENY",
-		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-		"Referrer-Policy":         "no-referrer",
-		"Cache-Control":           "no-store",
-		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "no-referrer",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, resp.Header.Get(k), "%s on %s %s (%d)", k, resp.Request.Method, resp.Request.URL.Path, resp.StatusCode)
@@ -376,7 +386,8 @@ func TestSignInFlow(t *testing.T) {
 	assert.Equal(t, "code", q.Get("response_type"))
 	assert.Equal(t, clientID, q.Get("client_id"))
 	assert.Equal(t, s.url+"/callback", q.Get("redirect_uri"))
-	assert.Equal(t, "current_time epoch_time", q.Get("scope"))
+	assert.Equal(t, "openid profile current_time epoch_time", q.Get("scope"), "OpenID Connect")
+	assert.GreaterOrEqual(t, len(q.Get("nonce")), 26, "with a nonce")
 	assert.Equal(t, "S256", q.Get("code_challenge_method"))
 	assert.Len(t, q.Get("code_challenge"), 43, "base64url SHA-256")
 	assert.GreaterOrEqual(t, len(q.Get("state")), 26, "at least 128 bits of base32")
@@ -415,9 +426,10 @@ func TestSignInFlow(t *testing.T) {
 	assert.Equal(t, -1, cleared.MaxAge)
 	assert.Equal(t, 1, s.as.CodeExchanges())
 
-	// Signed in.
+	// Signed in, and greeted by name (UserInfo's).
 	resp, body = b.get(s.url + "/")
 	assertSignedIn(t, resp, body)
+	assert.Contains(t, body, "Hello, Alice Example.")
 	assertPageHeaders(t, resp)
 	issued := s.as.Issued()
 	require.Len(t, issued, 1)
@@ -426,7 +438,7 @@ func TestSignInFlow(t *testing.T) {
 
 	// Nothing secret in any log line.
 	secrets := map[string]string{"client secret": clientSecret, "session id": sess.Value, "code": cb.Query().Get("code"),
-		"access token": at, "refresh token": issued[0].RefreshToken}
+		"access token": at, "refresh token": issued[0].RefreshToken, "ID token": issued[0].IDToken, "nonce": q.Get("nonce")}
 	for _, e := range s.logs.All() {
 		line := fmt.Sprint(e.Message, e.ContextMap())
 		for what, secret := range secrets {
@@ -912,7 +924,12 @@ func TestLogout(t *testing.T) {
 
 			resp, _ := b.post(s.url+"/logout", url.Values{"csrf_token": {csrf}})
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
-			assert.Equal(t, "/", resp.Header.Get("Location"))
+			endSession, err := url.Parse(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			assert.Equal(t, s.as.URL+"/oauth/end_session", endSession.Scheme+"://"+endSession.Host+endSession.Path,
+				"on to the authserver, to sign out there too (RP-Initiated Logout)")
+			assert.Equal(t, url.Values{"id_token_hint": {current.IDToken}, "client_id": {clientID},
+				"post_logout_redirect_uri": {s.url + "/"}}, endSession.Query(), "named by the latest ID token")
 			assertPageHeaders(t, resp)
 			c := setCookie(resp, "webapp_session")
 			require.NotNil(t, c)
@@ -930,6 +947,13 @@ func TestLogout(t *testing.T) {
 			resp, body = b.get(s.url + "/")
 			assertSignedOut(t, resp, body)
 			s.assertOpensNothing(t, id)
+
+			// At the authserver: asked, signed out there, and back home.
+			back := s.as.EndSession(t, b.c, endSession.String(), "logout")
+			assert.Equal(t, s.url+"/", back)
+			resp, body = b.get(back)
+			assertSignedOut(t, resp, body)
+			assert.False(t, s.as.SignedIn(t, b.c), "the authserver's session has ended too")
 		})
 	}
 }

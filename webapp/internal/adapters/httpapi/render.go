@@ -17,8 +17,10 @@ import (
 
 // homeData is what home.html shows.
 type homeData struct {
-	Title     string
-	SignedIn  bool
+	Title    string
+	SignedIn bool
+	// Name greets the signed-in user, "" if unknown.
+	Name      string
 	Notice    string
 	CSRFToken string
 	// Problem is a failure that kept every time from being read.
@@ -54,7 +56,7 @@ var timeLabels = map[domain.TimeKind]string{
 // 503 when an upstream is down, 502 when one answered nonsense, else 200.
 // The page says which service failed either way; it is never a bare error.
 func (p *Pages) homeData(r *http.Request, v app.HomeView) (homeData, int) {
-	d := homeData{Title: "Home", SignedIn: v.SignedIn, CSRFToken: string(v.CSRFToken)}
+	d := homeData{Title: "Home", SignedIn: v.SignedIn, Name: v.Name, CSRFToken: string(v.CSRFToken)}
 	if v.Ended {
 		d.Notice = endedNotice
 		zaplog.For(r.Context(), p.d.Log).Info("session ended: its grant is no longer accepted")

@@ -13,7 +13,6 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
-	"github.com/oauth2ref/pkg/webpage"
 	"github.com/oauth2ref/webapp/internal/domain"
 )
 
@@ -59,7 +58,7 @@ func NewHandler(d Deps) http.Handler {
 		sameOrigin := http.NewCrossOriginProtection()
 		sameOrigin.SetDenyHandler(http.HandlerFunc(p.formRefused))
 		r.Group(func(r chi.Router) {
-			r.Use(webpage.Headers, p.logClient, sameOrigin.Handler)
+			r.Use(p.headers, p.logClient, sameOrigin.Handler)
 			r.Method(http.MethodGet, "/", handleHome(p))
 			r.Method(http.MethodGet, "/login", handleLogin(p))
 			r.Method(http.MethodGet, "/callback", handleCallback(p))

@@ -122,6 +122,9 @@ func handleCallback(p *Pages) http.Handler {
 			log.Warn("revoking an ended session's refresh token failed; the session is gone anyway",
 				zap.String("service", string(domain.ServiceOf(in.RevokeErr))), zap.Error(in.RevokeErr))
 		}
+		if in.NameErr != nil {
+			log.Warn("reading the user's name from UserInfo failed; signed in without it", zap.Error(in.NameErr))
+		}
 		p.setCookie(w, sessionCookie, sessionCookiePath, in.Session.ID, p.secondsUntil(in.Session.Expires))
 		to := in.ReturnTo
 		if to == "" {
@@ -172,6 +175,12 @@ func handleLogout(p *Pages) http.Handler {
 				zap.String("service", string(domain.ServiceOf(out.RevokeErr))), zap.Error(out.RevokeErr))
 		}
 		p.setCookie(w, sessionCookie, sessionCookiePath, "", -1)
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		to := "/"
+		if out.EndSessionURL != "" {
+			// On to the authserver, to sign out there too (RP-Initiated
+			// Logout); it sends the browser back to the home page.
+			to = out.EndSessionURL
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
 }

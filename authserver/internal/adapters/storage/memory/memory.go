@@ -277,6 +277,7 @@ func cloneClient(c domain.Client) domain.Client {
 	c.DefaultScopes = slices.Clone(c.DefaultScopes)
 	c.Audience = slices.Clone(c.Audience)
 	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	return c
 }
 
@@ -440,17 +441,20 @@ func (s *Store) SigningKeys(context.Context) ([]domain.SigningKey, error) {
 	return slices.Clone(s.keys), nil
 }
 
-// AddSigningKey adds k and retires every other key still signing, as of
-// k.CreatedAt.
-func (s *Store) AddSigningKey(_ context.Context, k domain.SigningKey) error {
+// AddSigningKey adds keys and retires every other key still signing, as
+// of their CreatedAt.
+func (s *Store) AddSigningKey(_ context.Context, keys ...domain.SigningKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	for i := range s.keys {
 		if s.keys[i].RetiredAt.IsZero() {
-			s.keys[i].RetiredAt = k.CreatedAt
+			s.keys[i].RetiredAt = keys[0].CreatedAt
 		}
 	}
-	s.keys = append(s.keys, k)
+	s.keys = append(s.keys, keys...)
 	return nil
 }
 

@@ -21,6 +21,7 @@ type shared struct {
 	scope     domain.Scope
 	accessTTL time.Duration
 	authTime  int64 // Unix nanoseconds
+	signIn    domain.SignIn
 }
 
 // family is what its tokens share, and its own fate: revoked is the one
@@ -76,6 +77,7 @@ func (s *Store) token(hash string, e refreshEntry) domain.RefreshToken {
 		ExpiresAt: time.Unix(0, e.expires).UTC(),
 		AccessTTL: e.info.accessTTL,
 		AuthTime:  time.Unix(0, e.info.authTime).UTC(),
+		SignIn:    e.info.signIn,
 	}
 }
 
@@ -90,9 +92,9 @@ func (s *Store) put(t domain.RefreshToken) {
 	info := fam.info
 	auth := t.AuthTime.UnixNano()
 	if info == nil || info.clientID != t.ClientID || info.userID != t.UserID ||
-		info.accessTTL != t.AccessTTL || info.authTime != auth || !slices.Equal(info.scope, t.Scope) {
+		info.accessTTL != t.AccessTTL || info.authTime != auth || info.signIn != t.SignIn || !slices.Equal(info.scope, t.Scope) {
 		info = &shared{familyID: t.FamilyID, clientID: t.ClientID, userID: t.UserID,
-			scope: slices.Clone(t.Scope), accessTTL: t.AccessTTL, authTime: auth}
+			scope: slices.Clone(t.Scope), accessTTL: t.AccessTTL, authTime: auth, signIn: t.SignIn}
 		fam.info = info
 	}
 	s.refresh[t.Hash] = refreshEntry{info: info, issued: t.IssuedAt.UnixNano(), expires: t.ExpiresAt.UnixNano(), status: statusCode(t.Status)}

@@ -23,6 +23,8 @@ type sessionRecord struct {
 	RefreshToken string    `json:"rt,omitempty"`
 	TokenType    string    `json:"tt,omitempty"`
 	TokenExpiry  time.Time `json:"tx,omitzero"`
+	IDToken      string    `json:"idt,omitempty"`
+	Name         string    `json:"name,omitempty"`
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires"`
 }
@@ -31,7 +33,7 @@ func encodeSession(s domain.Session) (string, error) {
 	b, err := json.Marshal(sessionRecord{
 		CSRFToken: string(s.CSRFToken), Subject: s.Subject,
 		AccessToken: string(s.Tokens.AccessToken), RefreshToken: string(s.Tokens.RefreshToken),
-		TokenType: s.Tokens.TokenType, TokenExpiry: s.Tokens.Expiry,
+		TokenType: s.Tokens.TokenType, TokenExpiry: s.Tokens.Expiry, IDToken: string(s.Tokens.IDToken), Name: s.Name,
 		Created: s.Created, Expires: s.Expires,
 	})
 	if err != nil {
@@ -46,9 +48,9 @@ func decodeSession(id domain.Secret, rec string) (domain.Session, error) {
 		return domain.Session{}, fmt.Errorf("redis: decoding a session: %w", err)
 	}
 	return domain.Session{
-		ID: id, CSRFToken: domain.Secret(r.CSRFToken), Subject: r.Subject,
+		ID: id, CSRFToken: domain.Secret(r.CSRFToken), Subject: r.Subject, Name: r.Name,
 		Tokens: domain.Tokens{AccessToken: domain.Secret(r.AccessToken), RefreshToken: domain.Secret(r.RefreshToken),
-			TokenType: r.TokenType, Expiry: utc(r.TokenExpiry)},
+			TokenType: r.TokenType, Expiry: utc(r.TokenExpiry), IDToken: domain.Secret(r.IDToken)},
 		Created: utc(r.Created), Expires: utc(r.Expires),
 	}, nil
 }

@@ -59,9 +59,10 @@ type NewLoginClaims func(t *testing.T, capacity int, now func() time.Time) app.L
 // session is a session of user sub, created at created.
 func session(id, sub string, created, expires time.Time) domain.Session {
 	return domain.Session{
-		ID: domain.Secret(id), CSRFToken: domain.Secret("csrf-" + id), Subject: sub, Created: created, Expires: expires,
+		ID: domain.Secret(id), CSRFToken: domain.Secret("csrf-" + id), Subject: sub, Name: "Name of " + sub,
+		Created: created, Expires: expires,
 		Tokens: domain.Tokens{AccessToken: "at-" + domain.Secret(id), RefreshToken: "0", TokenType: "Bearer",
-			Expiry: created.Add(5 * time.Minute)},
+			Expiry: created.Add(5 * time.Minute), IDToken: "idt-" + domain.Secret(id)},
 	}
 }
 
@@ -104,6 +105,7 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 			assert.Equal(t, s, *cur, "fn sees the session as created")
 			cur.Tokens.RefreshToken = "1"
 			cur.Tokens.Expiry = c.Now().Add(time.Hour)
+			cur.Tokens.IDToken = "idt-refreshed"
 			cur.ID = "changed"
 			cur.Subject = "mallory"
 			cur.Created = c.Now().Add(time.Hour)
@@ -114,6 +116,7 @@ func RunSessions(t *testing.T, newStore NewSessions) {
 		want := s
 		want.Tokens.RefreshToken = "1"
 		want.Tokens.Expiry = c.Now().Add(time.Hour)
+		want.Tokens.IDToken = "idt-refreshed"
 		assert.Equal(t, want, got, "the update is kept, but never a new ID, Subject, Created or Expires")
 
 		boom := errors.New("boom")

@@ -84,7 +84,8 @@ func TestRegistrationThenCodeFlowWithXOAuth2(t *testing.T) {
 			r := ts.register(t, http.MethodPost, endpoint, "", obj{
 				"client_name": "Native app", "redirect_uris": []string{"http://127.0.0.1:8765/callback"},
 				"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code", "refresh_token"},
-				"logo_uri": "https://app.example/logo.png", // metadata it does not know is ignored (RFC 7591 §2)
+				"logo_uri":                  "https://app.example/logo.png", // metadata it does not know is ignored (RFC 7591 §2)
+				"post_logout_redirect_uris": []string{"http://127.0.0.1:8765/bye"},
 			})
 			require.Equal(t, 201, r.status, r.raw)
 			assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
@@ -100,7 +101,8 @@ func TestRegistrationThenCodeFlowWithXOAuth2(t *testing.T) {
 			assert.NotContains(t, r.body, "logo_uri", "not registered, so not echoed")
 			assert.Equal(t, "none", r.body["token_endpoint_auth_method"])
 			assert.Equal(t, []any{"code"}, r.body["response_types"])
-			assert.Equal(t, "current_time epoch_time", r.body["scope"], "every scope but admin and register")
+			assert.Equal(t, "current_time email epoch_time openid profile", r.body["scope"], "every scope but admin and register")
+			assert.Equal(t, "RS256", r.body["id_token_signed_response_alg"], "OpenID Connect's default, said")
 			assert.NotZero(t, r.body["client_id_issued_at"])
 
 			// A real client library runs the code flow with PKCE: sign-in
@@ -109,7 +111,7 @@ func TestRegistrationThenCodeFlowWithXOAuth2(t *testing.T) {
 				ClientID:    id,
 				Endpoint:    oauth2.Endpoint{AuthURL: md["authorization_endpoint"].(string), TokenURL: md["token_endpoint"].(string), AuthStyle: oauth2.AuthStyleInParams},
 				RedirectURL: "http://127.0.0.1:8765/callback",
-				Scopes:      []string{"current_time"},
+				Scopes:      []string{"openid", "current_time"},
 			}
 			verifier := oauth2.GenerateVerifier()
 			back := authservertest.New(t, ts.URL).Authorize(conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier)), "alice", "alice-password", "allow")
@@ -119,7 +121,9 @@ func TestRegistrationThenCodeFlowWithXOAuth2(t *testing.T) {
 			tok, err := conf.Exchange(t.Context(), cb.Query().Get("code"), oauth2.VerifierOption(verifier))
 			require.NoError(t, err)
 			require.NotEmpty(t, tok.RefreshToken)
+			assert.NotEmpty(t, tok.Extra("id_token"), "an OpenID Connect relying party, registered like any client")
 			assert.True(t, ts.introspectActive(t, tok.AccessToken))
+			assert.Equal(t, []any{"http://127.0.0.1:8765/bye"}, r.body["post_logout_redirect_uris"])
 
 			// Without PKCE the same client is refused: it is public.
 			noPKCE := authservertest.New(t, ts.URL).Authorize(conf.AuthCodeURL("st-2"), "alice", "alice-password", "allow")
@@ -191,22 +195,24 @@ func TestRegistrationRefusals(t *testing.T) {
 		status int
 		code   string
 	}{
-		"http to another host":    {obj{"redirect_uris": []string{"http://app.example/cb"}}, 400, "invalid_redirect_uri"},
-		"a private-use scheme":    {obj{"redirect_uris": []string{"com.example.app:/cb"}, "token_endpoint_auth_method": "none"}, 400, "invalid_redirect_uri"},
-		"redirect_uris a string":  {obj{"redirect_uris": "https://app.example/cb"}, 400, "invalid_redirect_uri"},
-		"11 redirect URIs":        {obj{"redirect_uris": manyURIs(11)}, 400, "invalid_redirect_uri"},
-		"a 3 KB redirect URI":     {obj{"redirect_uris": []string{"https://app.example/" + strings.Repeat("a", 3000)}}, 400, "invalid_redirect_uri"},
-		"no redirect URI":         {obj{"client_name": "X"}, 400, "invalid_redirect_uri"},
-		"password":                {obj{"grant_types": []string{"password"}}, 400, "invalid_client_metadata"},
-		"client_credentials":      {obj{"grant_types": []string{"client_credentials"}}, 400, "invalid_client_metadata"},
-		"implicit, not offered":   {obj{"redirect_uris": []string{"https://a.example/cb"}, "response_types": []string{"token"}}, 400, "invalid_client_metadata"},
-		"the admin scope":         {obj{"redirect_uris": []string{"https://a.example/cb"}, "scope": "admin"}, 400, "invalid_client_metadata"},
-		"a scope with two spaces": {obj{"redirect_uris": []string{"https://a.example/cb"}, "scope": "a  b"}, 400, "invalid_client_metadata"},
-		"private_key_jwt":         {obj{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, 400, "invalid_client_metadata"},
-		"a name of 201":           {obj{"redirect_uris": []string{"https://a.example/cb"}, "client_name": strings.Repeat("n", 201)}, 400, "invalid_client_metadata"},
-		"not JSON":                {"{", 400, "invalid_client_metadata"},
-		"an array":                {"[]", 400, "invalid_client_metadata"},
-		"40 KB":                   {obj{"redirect_uris": []string{"https://a.example/cb"}, "tos_uri": strings.Repeat("x", 40<<10)}, 413, "invalid_request"},
+		"http to another host":     {obj{"redirect_uris": []string{"http://app.example/cb"}}, 400, "invalid_redirect_uri"},
+		"a private-use scheme":     {obj{"redirect_uris": []string{"com.example.app:/cb"}, "token_endpoint_auth_method": "none"}, 400, "invalid_redirect_uri"},
+		"redirect_uris a string":   {obj{"redirect_uris": "https://app.example/cb"}, 400, "invalid_redirect_uri"},
+		"11 redirect URIs":         {obj{"redirect_uris": manyURIs(11)}, 400, "invalid_redirect_uri"},
+		"a 3 KB redirect URI":      {obj{"redirect_uris": []string{"https://app.example/" + strings.Repeat("a", 3000)}}, 400, "invalid_redirect_uri"},
+		"no redirect URI":          {obj{"client_name": "X"}, 400, "invalid_redirect_uri"},
+		"password":                 {obj{"grant_types": []string{"password"}}, 400, "invalid_client_metadata"},
+		"client_credentials":       {obj{"grant_types": []string{"client_credentials"}}, 400, "invalid_client_metadata"},
+		"implicit, not offered":    {obj{"redirect_uris": []string{"https://a.example/cb"}, "response_types": []string{"token"}}, 400, "invalid_client_metadata"},
+		"the admin scope":          {obj{"redirect_uris": []string{"https://a.example/cb"}, "scope": "admin"}, 400, "invalid_client_metadata"},
+		"a scope with two spaces":  {obj{"redirect_uris": []string{"https://a.example/cb"}, "scope": "a  b"}, 400, "invalid_client_metadata"},
+		"private_key_jwt":          {obj{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, 400, "invalid_client_metadata"},
+		"an ID token alg it lacks": {obj{"redirect_uris": []string{"https://a.example/cb"}, "id_token_signed_response_alg": "none"}, 400, "invalid_client_metadata"},
+		"http post-logout URI":     {obj{"redirect_uris": []string{"https://a.example/cb"}, "post_logout_redirect_uris": []string{"http://a.example/bye"}}, 400, "invalid_client_metadata"},
+		"a name of 201":            {obj{"redirect_uris": []string{"https://a.example/cb"}, "client_name": strings.Repeat("n", 201)}, 400, "invalid_client_metadata"},
+		"not JSON":                 {"{", 400, "invalid_client_metadata"},
+		"an array":                 {"[]", 400, "invalid_client_metadata"},
+		"40 KB":                    {obj{"redirect_uris": []string{"https://a.example/cb"}, "tos_uri": strings.Repeat("x", 40<<10)}, 413, "invalid_request"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := ts.register(t, http.MethodPost, "/oauth/register", "", tc.body)
@@ -217,6 +223,9 @@ func TestRegistrationRefusals(t *testing.T) {
 	}
 	r := ts.register(t, http.MethodPost, "/oauth/register", "", obj{"redirect_uris": []string{"http://evil.example/cb"}})
 	assert.Contains(t, r.body["error_description"], "loopback", "says what would do")
+	es := ts.register(t, http.MethodPost, "/oauth/register", "", obj{"redirect_uris": []string{"https://es.example/cb"}, "id_token_signed_response_alg": "ES256"})
+	require.Equal(t, 201, es.status, es.raw)
+	assert.Equal(t, "ES256", es.body["id_token_signed_response_alg"], "an algorithm the server signs ID tokens with")
 
 	// A PUT names its client and may not choose its secret.
 	bURI := b.body["registration_client_uri"].(string)

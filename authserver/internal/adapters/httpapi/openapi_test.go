@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -101,4 +102,23 @@ func TestOpenAPIHandlerServesTheDocument(t *testing.T) {
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	assert.Equal(t, "*", rec.Header().Get("Access-Control-Allow-Origin"))
 	assert.JSONEq(t, string(OpenAPIDocument()), rec.Body.String())
+}
+
+// The registration body's schema, which the endpoint validates with, is
+// the document's ClientMetadata word for word but for "$schema".
+func TestRegistrationSchemaIsTheDocuments(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPIDocument(), &doc))
+	raw, err := apiSchemaFS.ReadFile("schemas/registration.json")
+	require.NoError(t, err)
+	var s map[string]any
+	require.NoError(t, json.Unmarshal(raw, &s))
+	delete(s, "$schema")
+	want, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(doc.Components.Schemas["ClientMetadata"]))
 }

@@ -133,9 +133,10 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 }
 
 // Handler serves the OAuth endpoints (/token, /introspect, /revoke,
-// /jwks.json, /authorize), OpenID Connect's (/userinfo, /end_session) and
-// the pages (/login, /signup, /logout, /account), relative to where it is
-// mounted.
+// /jwks.json, /authorize, and /register with WithRegistration), OpenID
+// Connect's (/userinfo, /end_session) and the pages (/login, /signup,
+// /logout, /account, and /developer with WithRegistration), relative to
+// where it is mounted.
 func (srv *Server) Handler() http.Handler { return srv.handler }
 
 // APIHandler serves the accounts and sessions API (/accounts,

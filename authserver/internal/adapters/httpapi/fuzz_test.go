@@ -2,11 +2,17 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/oauth2ref/authserver/internal/domain"
 )
 
 // Fuzz targets for what the edge parses from anyone on the network. Each
@@ -69,7 +75,7 @@ func FuzzParseBasic(f *testing.F) {
 }
 
 // FuzzSafeReturn: whatever return_to says, the browser is only ever sent
-// to this server's authorize or account page, never off-site.
+// to this server's authorize, account or developer page, never off-site.
 func FuzzSafeReturn(f *testing.F) {
 	for _, s := range []string{"/oauth/authorize?client_id=x", "//evil.example", "/\\evil.example", "https://evil.example/oauth/account",
 		"/oauth/account/../../x", "/oauth/authorize\r\nLocation: x", "/%2F%2Fevil.example", "javascript:alert(1)", "/oauth/authorize#//evil"} {
@@ -88,8 +94,41 @@ func FuzzSafeReturn(f *testing.F) {
 		if u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\\r\n") {
 			t.Fatalf("%q -> %q leaves the site", in, out)
 		}
-		if u.Path != "/oauth/authorize" && u.Path != "/oauth/account" {
+		if u.Path != "/oauth/authorize" && u.Path != "/oauth/account" && u.Path != "/oauth/developer" {
 			t.Fatalf("%q -> %q is not one of our pages", in, out)
+		}
+	})
+}
+
+// FuzzRegistrationBody: whatever a registration's body holds, it is
+// refused with one of RFC 7591's codes (or as too large), never with an
+// error the edge would answer 500; one accepted turns into metadata or
+// an invalid_client_metadata.
+func FuzzRegistrationBody(f *testing.F) {
+	for _, s := range []string{`{"redirect_uris":["https://a.example/cb"]}`, `{"redirect_uris":"x"}`, `[]`, `{`, `null`,
+		`{"scope":"a  b"}`, `{"grant_types":[1]}`, `{"client_name":"\u0000"}`, `{"post_logout_redirect_uris":[""]}`} {
+		f.Add(s)
+	}
+	s, err := compileRegistrationSchema()
+	if err != nil {
+		f.Fatal(err)
+	}
+	codes := []domain.ErrorCode{domain.InvalidClientMetadata, domain.InvalidRedirectURI, domain.InvalidRequest}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/oauth/register", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		md, err := decodeRegistration(httptest.NewRecorder(), r, s)
+		if err == nil {
+			if len(md.RedirectURIs) > 10 || len(md.PostLogoutRedirectURIs) > 10 || len(md.GrantTypes) > 10 {
+				t.Fatalf("%q: unbounded lists accepted", body)
+			}
+			return
+		}
+		if errors.Is(err, errTooLarge) {
+			return
+		}
+		if code := domain.CodeOf(err); !slices.Contains(codes, code) {
+			t.Fatalf("%q refused with %v (code %q): the edge would answer 500", body, err, code)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/oauth2ref/authserver"
 	"github.com/oauth2ref/authserver/authservertest"
+	"github.com/oauth2ref/authserver/internal/faulttest"
 )
 
 // Dynamic client registration over HTTP: RFC 7591 at /oauth/register and
@@ -418,4 +420,52 @@ func TestRegistrationFlood(t *testing.T) {
 	assert.Equal(t, 2000-(60-before), full, "every registration past the bound refused")
 	assert.Less(t, heapAfter.HeapAlloc, heapBefore.HeapAlloc+4<<20,
 		"2,000 refused registrations keep under 4 MB (from %d to %d bytes)", heapBefore.HeapAlloc, heapAfter.HeapAlloc)
+}
+
+// A PostgreSQL that stalls: a registration is a fast 503 and stores
+// nothing; one acknowledged is there after; a deletion that stalls has
+// ended the client's tokens already, and the request sent again finishes
+// it.
+func TestRegistrationFaults(t *testing.T) {
+	opt, dsn := durableStorage(t, "", time.Second, 0)
+	dir := t.TempDir()
+	ts := start(t, opt, authserver.WithSecretsDir(dir), authserver.WithRegistration(openRegistration()))
+	count := func() int {
+		page, err := ts.srv.Clients().List(t.Context(), authserver.Page{Limit: 1})
+		require.NoError(t, err)
+		return page.Total
+	}
+	before := count()
+
+	release := faulttest.LockTable(t, dsn, "clients")
+	began := time.Now()
+	r := ts.register(t, http.MethodPost, "/oauth/register", "", nativeClient("stalled"))
+	release()
+	require.Equal(t, 503, r.status, r.raw)
+	assert.Less(t, time.Since(began), 5*time.Second, "fast")
+	assert.Equal(t, "temporarily_unavailable", r.body["error"])
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	assert.Equal(t, before, count(), "nothing half made")
+
+	raw, err := os.ReadFile(filepath.Join(dir, "admin-cli.secret"))
+	require.NoError(t, err)
+	iat := ts.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"register"}}, "admin-cli", strings.TrimSpace(string(raw)))
+	require.Equal(t, 200, iat.status, iat.raw)
+	r = ts.register(t, http.MethodPost, "/oauth/register", iat.body["access_token"].(string), obj{"grant_types": []string{"client_credentials"}})
+	require.Equal(t, 201, r.status, "the retry registers: %s", r.raw)
+	id, regToken, manage := r.body["client_id"].(string), r.body["registration_access_token"].(string), r.body["registration_client_uri"].(string)
+	c, err := ts.srv.Clients().Get(t.Context(), id)
+	require.NoError(t, err, "what was acknowledged is stored")
+	assert.Equal(t, "registration", string(c.ManagedBy))
+	tok := grantCC(t, ts, id, r.body["client_secret"].(string)).body["access_token"].(string)
+	require.True(t, ts.introspectActive(t, tok))
+
+	release = faulttest.LockTable(t, dsn, "clients")
+	r = ts.register(t, http.MethodDelete, manage, regToken, nil)
+	release()
+	require.Equal(t, 503, r.status, r.raw)
+	assert.False(t, ts.introspectActive(t, tok), "its tokens ended before the client goes")
+	r = ts.register(t, http.MethodDelete, manage, regToken, nil)
+	require.Equal(t, 204, r.status, "the retry finishes it: %s", r.raw)
+	assert.Equal(t, 401, ts.register(t, http.MethodGet, manage, regToken, nil).status)
 }

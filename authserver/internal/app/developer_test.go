@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -120,4 +121,29 @@ func TestClosingAnAccountDeletesItsClients(t *testing.T) {
 	require.NoError(t, w.admin.DeleteUser(ctx, operator, carol.ID))
 	_, err = w.admin.Client(ctx, hers.Client.ID)
 	assert.ErrorIs(t, err, app.ErrNoSuchClient)
+}
+
+// Of 50 deletions of one client from its owner's page at once, one
+// deletes it; the others find it gone.
+func TestDeveloperDeleteRace(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	made, err := w.reg.RegisterOwn(ctx, "u-alice", ownWebApp())
+	require.NoError(t, err)
+	errs := make([]error, 50)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = w.reg.DeleteOwn(ctx, "u-alice", made.Client.ID) }()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		require.ErrorIs(t, err, app.ErrNoSuchClient)
+	}
+	assert.Equal(t, 1, won)
 }

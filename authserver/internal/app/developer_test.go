@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -146,4 +147,30 @@ func TestDeveloperDeleteRace(t *testing.T) {
 		require.ErrorIs(t, err, app.ErrNoSuchClient)
 	}
 	assert.Equal(t, 1, won)
+}
+
+// A client registered while its owner's account closes does not outlive
+// the account: either the closing finds it, or the registration finds the
+// account gone and deletes it.
+func TestRegisterOwnRacingAccountDeletion(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for round := range 20 {
+		name := fmt.Sprintf("racer%d", round)
+		u, err := w.accounts.Signup(ctx, name, name+"-password", app.Profile{})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		var regErr, delErr error
+		go func() { defer wg.Done(); _, regErr = w.reg.RegisterOwn(ctx, u.ID, ownWebApp()) }()
+		go func() { defer wg.Done(); delErr = w.accounts.DeleteAccount(ctx, u.ID, name+"-password", "s") }()
+		wg.Wait()
+		require.NoError(t, delErr, "round %d", round)
+		if regErr != nil {
+			require.ErrorIs(t, regErr, app.ErrNoSession, "round %d", round)
+		}
+		left, err := w.store.ListOwnedClients(ctx, u.ID, 10)
+		require.NoError(t, err)
+		require.Empty(t, left, "round %d: a client outlived its owner", round)
+	}
 }

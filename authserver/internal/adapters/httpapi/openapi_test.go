@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"io/fs"
 	"net/http"
+	"path"
 	"net/http/httptest"
 	"sort"
 	"strings"
@@ -88,6 +91,53 @@ func TestOpenAPIDocumentNamesEveryRoute(t *testing.T) {
 	sort.Strings(extra)
 	assert.Empty(t, missing, "routes the document does not describe")
 	assert.Empty(t, extra, "operations the document describes that no route serves")
+}
+
+// requestSchemas names the component of the document that describes each
+// request body schema of schemas/, which the API validates against.
+var requestSchemas = map[string]string{
+	"credentials.json":       "Credentials",
+	"password_change.json":   "PasswordChange",
+	"account_close.json":     "AccountClose",
+	"session_patch.json":     "SessionPatch",
+	"admin_client.json":      "AdminClientRequest",
+	"admin_user_create.json": "AdminUserCreate",
+	"admin_user_update.json": "AdminUserUpdate",
+}
+
+// The document's request body schemas are the ones the API validates
+// with, word for word but for "$schema" (the document's dialect is 2020-12
+// already): a change to one that the other misses fails here, and so does
+// a new schema file the document does not describe.
+func TestOpenAPIRequestSchemasAreTheAPIs(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPIDocument(), &doc))
+	files, err := fs.Glob(apiSchemaFS, "schemas/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		name := path.Base(f)
+		component, ok := requestSchemas[name]
+		if !assert.True(t, ok, "%s: no component of the document is named for it in requestSchemas", name) {
+			continue
+		}
+		raw, err := apiSchemaFS.ReadFile(f)
+		require.NoError(t, err)
+		var s map[string]any
+		require.NoError(t, json.Unmarshal(raw, &s))
+		assert.Equal(t, "https://json-schema.org/draft/2020-12/schema", s["$schema"], name)
+		delete(s, "$schema")
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		got, ok := doc.Components.Schemas[component]
+		if assert.True(t, ok, "the document has no schema %s", component) {
+			assert.JSONEq(t, string(want), string(got), "%s and #/components/schemas/%s differ", name, component)
+		}
+	}
 }
 
 func TestOpenAPIHandlerServesTheDocument(t *testing.T) {

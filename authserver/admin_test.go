@@ -141,7 +141,7 @@ func TestAdminAPIOverHTTP(t *testing.T) {
 				page := ts.api(t, http.MethodGet, "/admin/clients?limit=2&cursor="+cursor, admin, nil)
 				require.Equal(t, 200, page.status, page.raw)
 				meta := page.body["meta"].(obj)
-				assert.EqualValues(t, 8, meta["total"], "the demo's 5, the tests' 2, reports")
+				assert.EqualValues(t, 9, meta["total"], "the demo's 5, the tests' 3, reports")
 				for _, c := range page.body["results"].([]any) {
 					ids = append(ids, c.(obj)["id"].(string))
 				}
@@ -151,7 +151,7 @@ func TestAdminAPIOverHTTP(t *testing.T) {
 				}
 				cursor = next
 			}
-			assert.Equal(t, []string{"1234", "admin-cli", "public-app", "refresher", "reports", "resourceserver", "service", "webapp-browser"}, ids,
+			assert.Equal(t, []string{"1234", "admin-cli", "es-rp", "public-app", "refresher", "reports", "resourceserver", "service", "webapp-browser"}, ids,
 				"each once, in byte order")
 
 			// Delete: its tokens are inactive at once, and the id is never

@@ -310,6 +310,59 @@ func TestOpenAPIContract(t *testing.T) {
 	assert.Equal(t, 403, apiCall(t, auth, http.MethodDelete, "/accounts/"+id, last, map[string]string{"password": "wrong-password"}).status)
 	assert.Equal(t, 204, apiCall(t, auth, http.MethodDelete, "/accounts/"+id, last, map[string]string{"password": "olga-password-1"}).status)
 
+	// Every operation of the admin API once, with its refusals.
+	admin := adminToken(t, auth)
+	plain := clientToken(t, auth, serviceClient, serviceSecret).body["access_token"].(string)
+	assert.Equal(t, 401, apiCall(t, auth, http.MethodGet, "/admin/clients", "", nil).status)
+	assert.Equal(t, 401, apiCall(t, auth, http.MethodGet, "/admin/users", "not.a.token", nil).status)
+	assert.Equal(t, 403, apiCall(t, auth, http.MethodGet, "/admin/users", plain, nil).status)
+	assert.Equal(t, 400, apiCall(t, auth, http.MethodGet, "/admin/clients?limit=0", admin, nil).status)
+	page := apiCall(t, auth, http.MethodGet, "/admin/clients?limit=2", admin, nil)
+	require.Equal(t, 200, page.status, page.raw)
+	next, _ := page.body["meta"].(map[string]any)["next_cursor"].(string)
+	require.NotEmpty(t, next, "the fixtures hold more than two clients")
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodGet, "/admin/clients?limit=2&cursor="+url.QueryEscape(next), admin, nil).status)
+	client := jsonObj{"id": "contract", "name": "Contract", "type": "confidential",
+		"grant_types": []string{"password"}, "scopes": []string{"openid", "profile", "email"}}
+	made := apiCall(t, auth, http.MethodPost, "/admin/clients", admin, client)
+	require.Equal(t, 201, made.status, made.raw)
+	secret := made.body["result"].(map[string]any)["client_secret"].(string)
+	assert.Equal(t, 409, apiCall(t, auth, http.MethodPost, "/admin/clients", admin, client).status)
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodGet, "/admin/clients/contract", admin, nil).status)
+	assert.Equal(t, 404, apiCall(t, auth, http.MethodGet, "/admin/clients/no-such-client", admin, nil).status)
+	client["name"] = "Contract, renamed"
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodPut, "/admin/clients/contract", admin, client).status)
+	delete(client, "id")
+	assert.Equal(t, 409, apiCall(t, auth, http.MethodPut, "/admin/clients/"+serviceClient, admin, client).status, "a fixture's client")
+	assert.Equal(t, 409, apiCall(t, auth, http.MethodDelete, "/admin/clients/"+serviceClient, admin, nil).status)
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodGet, "/admin/users?limit=1", admin, nil).status)
+	user := apiCall(t, auth, http.MethodPost, "/admin/users", admin, jsonObj{"name": "petra", "password": "petra-password-1",
+		"display_name": "Petra", "email": "petra@example.com", "email_verified": true})
+	require.Equal(t, 201, user.status, user.raw)
+	petra := user.body["result"].(map[string]any)["id"].(string)
+	assert.Equal(t, 409, apiCall(t, auth, http.MethodPost, "/admin/users", admin, jsonObj{"name": "petra", "password": "petra-password-1"}).status)
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodGet, "/admin/users/"+petra, admin, nil).status)
+	assert.Equal(t, 400, apiCall(t, auth, http.MethodPatch, "/admin/users/"+petra, admin, jsonObj{}).status)
+
+	// UserInfo with the token in the header and in the body, and its
+	// RFC 6750 refusals; the discovery document that names it.
+	assert.Equal(t, 200, get(t, auth.url("/.well-known/openid-configuration")).status)
+	tok := postForm(t, auth.url("/oauth/token"), url.Values{"grant_type": {"password"}, "username": {"petra"},
+		"password": {"petra-password-1"}, "scope": {"openid profile email"}}, "contract", secret)
+	require.Equal(t, 200, tok.status, tok.raw)
+	openid := tok.body["access_token"].(string)
+	assert.Equal(t, 200, get(t, auth.url("/oauth/userinfo"), "Authorization", "Bearer "+openid).status)
+	assert.Equal(t, 200, postForm(t, auth.url("/oauth/userinfo"), url.Values{"access_token": {openid}}, "", "").status)
+	assert.Equal(t, 401, get(t, auth.url("/oauth/userinfo")).status)
+	assert.Equal(t, 401, postForm(t, auth.url("/oauth/userinfo"), url.Values{"access_token": {"not-a-token"}}, "", "").status)
+	assert.Equal(t, 403, get(t, auth.url("/oauth/userinfo"), "Authorization", "Bearer "+plain).status, "no openid scope")
+	assert.Equal(t, 400, get(t, auth.url("/oauth/userinfo?access_token="+openid)).status, "never in the URL")
+
+	assert.Equal(t, 200, apiCall(t, auth, http.MethodPatch, "/admin/users/"+petra, admin, jsonObj{"disabled": true}).status)
+	assert.Equal(t, 204, apiCall(t, auth, http.MethodDelete, "/admin/users/"+petra, admin, nil).status)
+	assert.Equal(t, 404, apiCall(t, auth, http.MethodDelete, "/admin/users/"+petra, admin, nil).status)
+	assert.Equal(t, 204, apiCall(t, auth, http.MethodDelete, "/admin/clients/contract", admin, nil).status)
+
 	preflight, err := http.NewRequest(http.MethodOptions, auth.url("/oauth/token"), nil)
 	require.NoError(t, err)
 	preflight.Header.Set("Origin", "http://localhost:5003")
@@ -338,6 +391,13 @@ func TestOpenAPIContract(t *testing.T) {
 			`{"access_token":"a","token_type":"Bearer","expires_in":5}`},
 		{"a JSON endpoint the document does not name", "GET", "/oauth/secret-api", nil, "", 200, `{}`},
 		{"a method the document does not name", "DELETE", "/oauth/jwks.json", nil, "", 200, `{}`},
+		{"an admin client without managed_by", "GET", "/api/admin/clients/x", nil, "", 200,
+			`{"result":{"id":"x","name":"x","type":"public","redirect_uris":[],"grant_types":[],"scopes":[],"token_endpoint_auth_methods":["none"],"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}}`},
+		{"a UserInfo claim the document does not name", "GET", "/oauth/userinfo", nil, "", 200, `{"sub":"u","birthdate":"2000-01-01"}`},
+		{"a UserInfo 401 without its Bearer challenge", "GET", "/oauth/userinfo", nil, "", 401, `{"error":"invalid_token"}`},
+		{"a created user without Location", "POST", "/api/admin/users", asJSON, `{"name":"a","password":"b"}`, 201,
+			`{"result":{"id":"x","name":"x","admin":false,"disabled":false,"display_name":"","email":"","email_verified":false,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}}`},
+		{"an admin status the document does not list", "GET", "/api/admin/users", nil, "", 404, `{"errors":[{"message":"x"}]}`},
 	} {
 		req, err := http.NewRequest(c.method, auth.url(c.path), nil)
 		require.NoError(t, err)

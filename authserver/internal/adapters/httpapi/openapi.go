@@ -6,10 +6,12 @@ import (
 )
 
 // openAPIDocument is the OpenAPI 3.1 description of every JSON endpoint,
-// at the paths cmd/authserver mounts them. It is written by hand, and two
+// at the paths cmd/authserver mounts them. It is written by hand, and
 // tests hold it to the code: openapi_test.go checks that it is valid
-// OpenAPI 3.1 and names every route NewHandler and NewAPIHandler serve, and
-// the e2e suite validates the real traffic of its tests against it.
+// OpenAPI 3.1 and that its request schemas are schemas/ word for word; the
+// authserver package's test that it names every route of a server with
+// every feature on; and the e2e suite validates the real traffic of its
+// tests against it.
 //
 //go:embed openapi.json
 var openAPIDocument []byte

@@ -108,9 +108,6 @@ func NewRegistration(d RegistrationDeps) *Registration {
 	return &Registration{admin: d.Admin, owned: d.Owned, users: d.Users, secret: d.Secrets, policy: d.Policy}
 }
 
-// Mode is the registration mode.
-func (r *Registration) Mode() RegistrationMode { return r.policy.Mode }
-
 // The refusals of registration.
 var (
 	// ErrInitialTokenRequired: the mode is token and the request carried

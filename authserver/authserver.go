@@ -64,16 +64,24 @@ func configure(opts []Option) (settings, error) {
 	return s, nil
 }
 
+// openCore checks the options and builds what New and Manage share: the
+// settings, the stores (memory for every group the options leave out) and
+// the core the use cases are made of.
+func openCore(ctx context.Context, opts []Option) (settings, Stores, *core, error) {
+	s, err := configure(opts)
+	if err != nil {
+		return settings{}, Stores{}, nil, err
+	}
+	st := s.withMemoryStores()
+	c, err := newCore(ctx, s, st)
+	return s, st, c, err
+}
+
 // New builds a server: its stores (memory for every group WithStores left
 // out), fixtures, signing keys, use cases and HTTP handlers. Background work
 // (key reloads, expiry sweeps) runs until Close.
 func New(ctx context.Context, opts ...Option) (*Server, error) {
-	s, err := configure(opts)
-	if err != nil {
-		return nil, err
-	}
-	st := s.withMemoryStores()
-	c, err := newCore(ctx, s, st)
+	s, st, c, err := openCore(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -21,12 +21,7 @@ type Management struct {
 // (WithStores; memory, the default, lasts as long as the Management). It
 // needs no signing key and starts nothing in the background.
 func Manage(ctx context.Context, opts ...Option) (*Management, error) {
-	s, err := configure(opts)
-	if err != nil {
-		return nil, err
-	}
-	st := s.withMemoryStores()
-	c, err := newCore(ctx, s, st)
+	s, st, c, err := openCore(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

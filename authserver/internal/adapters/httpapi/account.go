@@ -216,13 +216,8 @@ func doorLabel(d domain.SessionDoor) string {
 // and where the user is signed in, each with a sign-out button.
 func handleAccount(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok, err := p.session(r, accounts)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
+		sess, ok := p.viewer(w, r, accounts, "/account")
 		if !ok {
-			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
 		var notice string
@@ -298,19 +293,26 @@ func (p *pages) showAccount(w http.ResponseWriter, r *http.Request, accounts Acc
 }
 
 // signedIn returns the session of a form's browser, after its CSRF check;
-// if there is none it answers (403, or off to the login page) and reports
-// false.
-func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, accounts Accounts) (domain.Session, bool) {
+// if there is none it answers (403, or off to the login page and back to
+// page) and reports false.
+func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, accounts Accounts, page string) (domain.Session, bool) {
 	if !p.checkCSRF(w, r) {
 		return domain.Session{}, false
 	}
+	return p.viewer(w, r, accounts, page)
+}
+
+// viewer returns the session of the browser showing page (a path under
+// the pages' base); if there is none it answers (an error page, or off to
+// the login page and back to page) and reports false.
+func (p *pages) viewer(w http.ResponseWriter, r *http.Request, accounts Accounts, page string) (domain.Session, bool) {
 	sess, ok, err := p.session(r, accounts)
 	if err != nil {
 		p.fail(w, r, err)
 		return domain.Session{}, false
 	}
 	if !ok {
-		redirect(w, r, p.loginURL(p.base+"/account"))
+		redirect(w, r, p.loginURL(p.base+page))
 		return domain.Session{}, false
 	}
 	return sess, true
@@ -320,7 +322,7 @@ func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, accounts Accoun
 // another browser or a program; this browser's own is the logout button.
 func handleEndSession(p *pages, accounts Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := p.signedIn(w, r, accounts)
+		sess, ok := p.signedIn(w, r, accounts, "/account")
 		if !ok {
 			return
 		}
@@ -344,7 +346,7 @@ func handleEndSession(p *pages, accounts Accounts) http.Handler {
 // entered their password again, and signs the browser out.
 func handleCloseAccountPage(p *pages, accounts Accounts, consents Consents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := p.signedIn(w, r, accounts)
+		sess, ok := p.signedIn(w, r, accounts, "/account")
 		if !ok {
 			return
 		}
@@ -380,16 +382,11 @@ func handleRevokeGrant(p *pages, accounts Accounts, consents Consents) http.Hand
 			p.fail(w, r, domain.Errorf(domain.InvalidRequest, "client_id is longer than any client's"))
 			return
 		}
-		sess, ok, err := p.session(r, accounts)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
+		sess, ok := p.viewer(w, r, accounts, "/account")
 		if !ok {
-			redirect(w, r, p.loginURL(p.base+"/account"))
 			return
 		}
-		err = consents.Revoke(r.Context(), sess.UserID, clientID)
+		err := consents.Revoke(r.Context(), sess.UserID, clientID)
 		if errors.Is(err, app.ErrNoConsent) {
 			redirect(w, r, p.base+"/account") // revoked already, or never granted
 			return

@@ -60,13 +60,8 @@ func developerRowOf(c domain.Client) developerRow {
 // registers one.
 func handleDeveloper(p *pages, accounts Accounts, dev Developer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok, err := p.session(r, accounts)
-		if err != nil {
-			p.fail(w, r, err)
-			return
-		}
+		sess, ok := p.viewer(w, r, accounts, "/developer")
 		if !ok {
-			redirect(w, r, p.loginURL(p.base+"/developer"))
 			return
 		}
 		page := developerPage{}
@@ -101,7 +96,7 @@ const maxRedirectField = 10 * 2049
 // would have to carry the secret somewhere.
 func handleRegisterOwn(p *pages, accounts Accounts, dev Developer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := p.signedIn(w, r, accounts)
+		sess, ok := p.signedIn(w, r, accounts, "/developer")
 		if !ok {
 			return
 		}
@@ -135,7 +130,7 @@ func handleRegisterOwn(p *pages, accounts Accounts, dev Developer) http.Handler 
 // or none, changes nothing.
 func handleDeleteOwn(p *pages, accounts Accounts, dev Developer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := p.signedIn(w, r, accounts)
+		sess, ok := p.signedIn(w, r, accounts, "/developer")
 		if !ok {
 			return
 		}

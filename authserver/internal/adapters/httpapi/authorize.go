@@ -14,10 +14,7 @@ import (
 // Response Types §2.1), each the field of app.AuthorizeRequest it is read
 // into. Those not here (display, acr_values, claims_locales, ...) are
 // ignored, as unknown parameters are (RFC 6749 §3.1).
-var authorizeParams = []struct {
-	name  string
-	field func(r *app.AuthorizeRequest) *string
-}{
+var authorizeParams = []param[app.AuthorizeRequest]{
 	{"response_type", func(r *app.AuthorizeRequest) *string { return &r.ResponseType }},
 	{"client_id", func(r *app.AuthorizeRequest) *string { return &r.ClientID }},
 	{"redirect_uri", func(r *app.AuthorizeRequest) *string { return &r.RedirectURI }},
@@ -41,26 +38,13 @@ var authorizeParams = []struct {
 // readAuthorize reads an authorization request from query or form values.
 // A repeated parameter is an error (RFC 6749 §3.1), which Validate reports.
 func readAuthorize(v url.Values) app.AuthorizeRequest {
-	var req app.AuthorizeRequest
-	for _, p := range authorizeParams {
-		*p.field(&req) = v.Get(p.name)
-		if len(v[p.name]) > 1 {
-			req.Repeated = p.name
-		}
-	}
-	return req
+	return readParams(v, authorizeParams, func(r *app.AuthorizeRequest) *string { return &r.Repeated })
 }
 
 // authorizeValues is req as query or form values again: what the consent
 // form carries, and where the login page sends the browser back to.
 func authorizeValues(req app.AuthorizeRequest) url.Values {
-	v := url.Values{}
-	for _, p := range authorizeParams {
-		if val := *p.field(&req); val != "" {
-			v.Set(p.name, val)
-		}
-	}
-	return v
+	return paramValues(req, authorizeParams)
 }
 
 type hiddenField struct{ Name, Value string }

@@ -18,6 +18,15 @@ func TestReadAuthorizeNamesARepeatedParameter(t *testing.T) {
 	assert.Empty(t, readAuthorize(url.Values{"client_id": {"a"}}).Repeated)
 }
 
+func TestReadEndSessionNamesARepeatedParameterAndRoundTrips(t *testing.T) {
+	v := url.Values{"id_token_hint": {"h"}, "state": {"s1", "s2"}, "post_logout_redirect_uri": {"https://rp.example/bye"}}
+	req := readEndSession(v)
+	assert.Equal(t, "h", req.IDTokenHint)
+	assert.Equal(t, "state", req.Repeated)
+	assert.Equal(t, url.Values{"id_token_hint": {"h"}, "state": {"s1"}, "post_logout_redirect_uri": {"https://rp.example/bye"}},
+		endSessionValues(req), "the confirmation form carries the request again, each value once")
+}
+
 func TestResponseURL(t *testing.T) {
 	cases := []struct {
 		name string

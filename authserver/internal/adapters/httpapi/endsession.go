@@ -24,10 +24,7 @@ type Logouts interface {
 
 // endSessionParams are the parameters of a logout request (§2), each the
 // field of app.EndSessionRequest it is read into.
-var endSessionParams = []struct {
-	name  string
-	field func(r *app.EndSessionRequest) *string
-}{
+var endSessionParams = []param[app.EndSessionRequest]{
 	{"id_token_hint", func(r *app.EndSessionRequest) *string { return &r.IDTokenHint }},
 	{"client_id", func(r *app.EndSessionRequest) *string { return &r.ClientID }},
 	{"post_logout_redirect_uri", func(r *app.EndSessionRequest) *string { return &r.PostLogoutRedirectURI }},
@@ -37,24 +34,11 @@ var endSessionParams = []struct {
 }
 
 func readEndSession(v url.Values) app.EndSessionRequest {
-	var req app.EndSessionRequest
-	for _, p := range endSessionParams {
-		*p.field(&req) = v.Get(p.name)
-		if len(v[p.name]) > 1 {
-			req.Repeated = p.name
-		}
-	}
-	return req
+	return readParams(v, endSessionParams, func(r *app.EndSessionRequest) *string { return &r.Repeated })
 }
 
 func endSessionValues(req app.EndSessionRequest) url.Values {
-	v := url.Values{}
-	for _, p := range endSessionParams {
-		if val := *p.field(&req); val != "" {
-			v.Set(p.name, val)
-		}
-	}
-	return v
+	return paramValues(req, endSessionParams)
 }
 
 type endSessionPage struct {
